@@ -1,0 +1,65 @@
+// Typed errors of the engine. The bindings translate each class once into the matching Python
+// exception in engram.errors; messages say what was received and what is expected.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace engram {
+
+class EngramError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bad input from the caller: NaN, out-of-range confidence, invalid UTF-8, oversized payload.
+class InvalidInputError : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+// An embedding whose length does not match the space's dimension.
+class DimensionError : public InvalidInputError {
+ public:
+  using InvalidInputError::InvalidInputError;
+};
+
+class SpaceNotFound : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+class SpaceExists : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+// An id that does not name a live memory of this space (unknown, forgotten or another space's).
+class MemoryNotFound : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+// A configured limit (memories per space, spaces per engine) would be exceeded.
+class CapacityError : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+class StorageError : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+class CorruptionError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// An operation on an engine that was closed.
+class ClosedError : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
+}  // namespace engram

@@ -1,0 +1,144 @@
+// HNSW approximate nearest-neighbour index over cosine similarity (Malkov & Yashunin 2018).
+//
+// Vectors are stored as given (so callers get their exact bytes back) together with the inverse
+// of their norm; similarity = dot(a, b) * inv_norm(a) * inv_norm(b).
+//
+// Locking scheme:
+//  - Each node has a one-byte spin lock guarding its neighbour lists. A thread never holds two
+//    node locks at once, so there is no lock ordering to respect and no deadlock.
+//  - A node's vector, label and level are written before the node is linked anywhere; linking
+//    happens under the neighbour's lock, so a reader that found the node through a link (read
+//    under the same lock) sees its data.
+//  - entry_mu_ guards the entry point and the top level. An insert whose level exceeds the top
+//    holds it for the whole insert (as hnswlib does), so the hierarchy is never half-raised.
+//  - Deletion is a tombstone flag (atomic); deleted nodes stay in the graph for navigation but
+//    are never returned by search.
+//  - add() and search() may run concurrently from any number of threads. validate() and
+//    memory_usage() give exact figures only when no add() runs at the same time (the owning
+//    Space guarantees that by taking its structure lock exclusively).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "engram/segmented_array.hpp"
+
+namespace engram {
+
+struct HnswParams {
+  std::uint32_t M = 16;                 // links per node on upper layers (2*M on layer 0)
+  std::uint32_t ef_construction = 200;  // candidate list size while inserting
+  std::uint32_t ef_search = 64;         // default candidate list size while searching
+  std::uint64_t seed = 42;              // level generator seed
+};
+
+struct HnswIntegrity {
+  std::uint64_t nodes = 0;
+  std::uint64_t deleted = 0;
+  std::uint64_t broken_links = 0;       // self-loops, duplicate links, lists longer than the layer's bound
+  std::uint64_t layer_violations = 0;   // link at layer l to a node whose top layer is below l; bad entry point
+  std::uint64_t dangling_ids = 0;       // links to slots that do not hold an inserted node
+  // Inserted nodes not reachable from the entry point on layer 0. Not an integrity fault: the
+  // neighbour-selection heuristic may prune a node's last in-link (hnswlib behaves the same);
+  // reported so quality regressions show.
+  std::uint64_t unreachable = 0;
+  bool ok() const noexcept { return broken_links == 0 && layer_violations == 0 && dangling_ids == 0; }
+};
+
+struct HnswMemory {
+  std::uint64_t vector_bytes = 0;
+  std::uint64_t link_bytes = 0;
+  std::uint64_t node_bytes = 0;
+};
+
+struct Neighbor {
+  float similarity;
+  std::uint32_t slot;
+};
+
+class HnswIndex {
+ public:
+  static constexpr std::uint32_t kNone = 0xffffffffu;
+  static constexpr int kMaxLevel = 16;
+
+  HnswIndex(std::size_t dim, HnswParams params);
+  HnswIndex(const HnswIndex&) = delete;
+  HnswIndex& operator=(const HnswIndex&) = delete;
+
+  std::size_t dim() const noexcept { return dim_; }
+  const HnswParams& params() const noexcept { return params_; }
+
+  // Reserves a slot and stores the vector (length dim, finite, non-zero norm: the caller
+  // validates). The node is not searchable until link() returns.
+  std::uint32_t allocate(std::int64_t label, const float* vec);
+  // Links a previously allocated slot into the graph.
+  void link(std::uint32_t slot);
+  std::uint32_t add(std::int64_t label, const float* vec) {
+    const std::uint32_t s = allocate(label, vec);
+    link(s);
+    return s;
+  }
+
+  void mark_deleted(std::uint32_t slot) noexcept;
+  bool is_deleted(std::uint32_t slot) const noexcept;
+
+  // k most similar live nodes, most similar first. ef < k is raised to k.
+  std::vector<Neighbor> search(const float* query, std::size_t k, std::size_t ef) const;
+  // Exact search by scanning every live node (reference for tests and recall measurements).
+  std::vector<Neighbor> exact_search(const float* query, std::size_t k) const;
+
+  const float* vector(std::uint32_t slot) const noexcept { return vectors_.at(slot); }
+  float inv_norm(std::uint32_t slot) const noexcept { return nodes_.at(slot)->inv_norm; }
+  std::int64_t label(std::uint32_t slot) const noexcept { return nodes_.at(slot)->label; }
+  std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
+  std::size_t deleted_count() const noexcept { return deleted_.load(std::memory_order_relaxed); }
+  int top_level() const noexcept;
+
+  HnswIntegrity validate() const;
+  HnswMemory memory_usage() const;
+
+ private:
+  struct Node {
+    std::atomic<std::uint8_t> lock{0};
+    std::atomic<std::uint8_t> state{0};  // bit0 allocated, bit1 linked, bit2 deleted
+    std::uint8_t level = 0;
+    float inv_norm = 0.f;
+    std::int64_t label = 0;
+    std::unique_ptr<std::uint32_t[]> upper;  // level * (M + 1): count then ids, per upper layer
+  };
+  class NodeLock;
+
+  using MaxHeap = std::vector<std::pair<float, std::uint32_t>>;  // (distance, slot)
+
+  float distance(const float* q, float q_inv, std::uint32_t slot) const noexcept;
+  std::uint32_t* links(std::uint32_t slot, int layer) noexcept;
+  const std::uint32_t* links(std::uint32_t slot, int layer) const noexcept;
+  std::uint32_t max_links(int layer) const noexcept { return layer == 0 ? 2 * params_.M : params_.M; }
+  void copy_links(std::uint32_t slot, int layer, std::vector<std::uint32_t>& out) const;
+  std::uint32_t greedy_descend(const float* q, float q_inv, std::uint32_t cur, int from, int to) const;
+  MaxHeap search_layer(const float* q, float q_inv, std::uint32_t entry, std::size_t ef, int layer,
+                       bool skip_deleted) const;
+  void select_neighbors(MaxHeap& candidates, std::size_t m) const;
+  void connect(std::uint32_t slot, int layer, MaxHeap& candidates);
+  int draw_level() noexcept;
+
+  std::size_t dim_;
+  HnswParams params_;
+  double level_mult_;
+  SegmentedArray<float> vectors_;
+  SegmentedArray<std::uint32_t> links0_;
+  SegmentedArray<Node> nodes_;
+  std::atomic<std::uint32_t> next_slot_{0};
+  std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> deleted_{0};
+  std::atomic<std::uint64_t> level_counter_{0};
+  mutable std::mutex entry_mu_;
+  // (top level + 1) << 32 | entry slot; 0 while empty. One word so searches read both at once.
+  std::atomic<std::uint64_t> entry_state_{0};
+};
+
+}  // namespace engram

@@ -1,0 +1,140 @@
+// A memory space: one tenant's episodes, their vector index and their metrics.
+//
+// Ids are engine-wide unique: id = (space ordinal << 40) | local sequence (from 1). A space
+// recognises only ids carrying its own ordinal, so an id from another space (or from a dropped
+// space whose name was reused) is simply unknown here: isolation does not depend on callers.
+//
+// Locking scheme (always acquired in this order, never the reverse):
+//  1. structure_mu_ (shared_mutex): every operation holds it shared; validate() holds it
+//     exclusively so integrity counts are exact.
+//  2. records_mu_ (shared_mutex): readers of record contents (get, search results) hold it
+//     shared; forget() holds it exclusively while it erases content. Appends do not take it:
+//     a record is fully written before its state is published with a release store.
+//  3. The HNSW index's own per-node locks (see hnsw.hpp).
+// Metrics are lock-free atomics. A dropped or closed space rejects every later call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engram/clock.hpp"
+#include "engram/hnsw.hpp"
+#include "engram/memory.hpp"
+#include "engram/metrics.hpp"
+#include "engram/segmented_array.hpp"
+
+namespace engram {
+
+struct SpaceConfig {
+  std::size_t dim = 768;
+  HnswParams hnsw{};
+  std::size_t max_memories = std::size_t{1} << 32;
+  std::size_t max_content_bytes = std::size_t{1} << 20;
+  std::size_t max_metadata_entries = 256;
+  std::size_t max_k = 10000;
+};
+
+struct SpaceStats {
+  std::uint64_t episodes = 0;
+  std::uint64_t concepts = 0;
+  std::uint64_t forgotten = 0;
+  std::uint64_t vector_bytes = 0;
+  std::uint64_t index_link_bytes = 0;
+  std::uint64_t index_node_bytes = 0;
+  std::uint64_t record_bytes = 0;
+  std::uint64_t content_bytes = 0;
+  std::uint64_t metadata_bytes = 0;
+  int index_top_level = -1;
+  std::uint64_t total_bytes() const noexcept {
+    return vector_bytes + index_link_bytes + index_node_bytes + record_bytes + content_bytes + metadata_bytes;
+  }
+};
+
+struct IntegrityReport {
+  HnswIntegrity index;
+  std::uint64_t records = 0;
+  std::uint64_t record_index_mismatches = 0;  // record and index disagree on id, slot or liveness
+  bool ok() const noexcept { return index.ok() && record_index_mismatches == 0; }
+};
+
+class Space {
+ public:
+  static constexpr int kOrdinalShift = 40;
+  static constexpr std::int64_t kLocalMask = (std::int64_t{1} << kOrdinalShift) - 1;
+
+  Space(std::string name, std::uint32_t ordinal, SpaceConfig config, std::shared_ptr<const Clock> clock);
+  Space(const Space&) = delete;
+  Space& operator=(const Space&) = delete;
+
+  const std::string& name() const noexcept { return name_; }
+  std::uint32_t ordinal() const noexcept { return ordinal_; }
+  std::size_t dim() const noexcept { return config_.dim; }
+  const SpaceConfig& config() const noexcept { return config_; }
+
+  std::int64_t remember(EpisodeInput episode);
+  // All or nothing: every input is validated before any is stored. Indexing runs in parallel.
+  std::vector<std::int64_t> remember_batch(std::vector<EpisodeInput> episodes);
+  MemoryView get(std::int64_t id) const;
+  bool contains(std::int64_t id) const noexcept;
+  void forget(std::int64_t id);
+  std::vector<SearchHit> search(std::span<const float> query, std::size_t k, std::optional<std::size_t> ef) const;
+  std::vector<SearchHit> exact_search(std::span<const float> query, std::size_t k) const;
+
+  std::size_t size() const noexcept;  // live memories
+  SpaceStats stats() const;
+  IntegrityReport validate() const;
+  const SpaceMetrics& metrics() const noexcept { return metrics_; }
+  SpaceMetrics& metrics() noexcept { return metrics_; }
+
+  // Waits for in-flight operations, then rejects every later call with SpaceNotFound.
+  void mark_dropped();
+  bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr std::uint8_t kEmpty = 0, kLive = 1, kForgotten = 2;
+  struct Record {
+    std::atomic<std::uint8_t> state{kEmpty};
+    MemoryKind kind = MemoryKind::Episode;
+    float confidence = 1.0f;
+    double timestamp = 0.0;
+    std::uint32_t slot = 0;
+    std::string content;
+    Metadata metadata;
+  };
+
+  void ensure_open() const;
+  void check_episode(const EpisodeInput& e) const;
+  // Local index of a live record, or throws MemoryNotFound.
+  std::size_t resolve(std::int64_t id) const;
+  std::int64_t make_id(std::size_t local_index) const noexcept {
+    return (static_cast<std::int64_t>(ordinal_) << kOrdinalShift) | static_cast<std::int64_t>(local_index + 1);
+  }
+  std::size_t store_records(std::vector<EpisodeInput>& episodes);  // returns first local index
+  std::vector<SearchHit> to_hits(const std::vector<Neighbor>& found, std::size_t k) const;
+
+  std::string name_;
+  std::uint32_t ordinal_;
+  SpaceConfig config_;
+  std::shared_ptr<const Clock> clock_;
+  mutable std::shared_mutex structure_mu_;
+  mutable std::shared_mutex records_mu_;
+  std::mutex append_mu_;  // serialises id allocation so a batch gets contiguous ids
+  SegmentedArray<Record> records_;
+  std::atomic<std::size_t> next_local_{0};
+  HnswIndex index_;
+  std::atomic<std::uint64_t> live_{0};
+  std::atomic<std::uint64_t> forgotten_{0};
+  std::atomic<std::uint64_t> content_bytes_{0};
+  std::atomic<std::uint64_t> metadata_bytes_{0};
+  SpaceMetrics metrics_;
+  std::atomic<bool> dropped_{false};
+};
+
+}  // namespace engram

@@ -1,0 +1,21 @@
+// Input checks shared by every entry point. Each throws a typed error whose message says what
+// was received and what is expected. Pure functions; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace engram {
+
+// Length must equal dim; values finite; norm finite and non-zero.
+void check_embedding(const float* data, std::size_t n, std::size_t dim, std::string_view what = "embedding");
+void check_confidence(double confidence);
+void check_timestamp(double timestamp);
+// Valid UTF-8 (no overlongs, no surrogates, no code points above U+10FFFF).
+bool is_valid_utf8(std::string_view s) noexcept;
+void check_utf8(std::string_view s, std::string_view what);
+// 1-64 characters of [A-Za-z0-9_.-].
+void check_space_name(std::string_view name);
+
+}  // namespace engram

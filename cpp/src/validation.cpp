@@ -1,0 +1,98 @@
+#include "engram/validation.hpp"
+
+#include <cmath>
+
+#include "engram/errors.hpp"
+#include "engram/simd.hpp"
+
+namespace engram {
+
+void check_embedding(const float* data, std::size_t n, std::size_t dim, std::string_view what) {
+  if (n != dim) {
+    throw DimensionError("expected a " + std::to_string(dim) + "-dimensional float32 " + std::string(what) + ", got " +
+                         std::to_string(n) + " values");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(data[i])) {
+      throw InvalidInputError(std::string(what) + " contains " + (std::isnan(data[i]) ? "NaN" : "an infinite value") +
+                              " at index " + std::to_string(i) + "; expected finite float32 values");
+    }
+  }
+  const float nsq = simd::norm_sq(data, n);
+  if (!(nsq > 0.0f)) {
+    throw InvalidInputError(std::string(what) + " is a zero vector; cosine similarity needs a non-zero vector");
+  }
+  if (!std::isfinite(nsq)) {
+    throw InvalidInputError(std::string(what) + " norm overflows float32; expected values of moderate magnitude");
+  }
+}
+
+void check_confidence(double confidence) {
+  if (!(confidence >= 0.0 && confidence <= 1.0)) {
+    throw InvalidInputError("confidence must be in [0, 1], got " + std::to_string(confidence));
+  }
+}
+
+void check_timestamp(double timestamp) {
+  if (!std::isfinite(timestamp)) {
+    throw InvalidInputError("timestamp must be a finite number of seconds since the epoch, got " +
+                            std::to_string(timestamp));
+  }
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    std::uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+void check_utf8(std::string_view s, std::string_view what) {
+  if (!is_valid_utf8(s)) throw InvalidInputError(std::string(what) + " is not valid UTF-8; expected UTF-8 text");
+}
+
+void check_space_name(std::string_view name) {
+  const bool ok_len = !name.empty() && name.size() <= 64;
+  bool ok_chars = true;
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+          c == '.')) {
+      ok_chars = false;
+    }
+  }
+  if (!ok_len || !ok_chars) {
+    throw InvalidInputError("invalid space name '" + std::string(name.substr(0, 80)) +
+                            "'; expected 1-64 characters of letters, digits, '_', '-' or '.'");
+  }
+}
+
+}  // namespace engram

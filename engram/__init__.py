@@ -1,0 +1,44 @@
+"""Engram: a cognitive memory engine with a C++20 core.
+
+>>> import engram, numpy as np
+>>> with engram.Engine(dim=4) as eng:
+...     sp = eng.create_space("demo")
+...     eid = sp.remember(np.array([1, 0, 0, 0], dtype=np.float32), content="hello")
+...     sp.get(eid).content
+'hello'
+"""
+
+from engram.engine import Clock, Engine, Space, simd_level
+from engram.errors import (
+    CapacityError,
+    ClosedError,
+    CorruptionError,
+    DimensionError,
+    EngramError,
+    InvalidInputError,
+    MemoryNotFound,
+    SpaceExists,
+    SpaceNotFound,
+    StorageError,
+)
+from engram.memory import Memory
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CapacityError",
+    "Clock",
+    "ClosedError",
+    "CorruptionError",
+    "DimensionError",
+    "Engine",
+    "EngramError",
+    "InvalidInputError",
+    "Memory",
+    "MemoryNotFound",
+    "Space",
+    "SpaceExists",
+    "SpaceNotFound",
+    "StorageError",
+    "simd_level",
+]
