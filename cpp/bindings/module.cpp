@@ -16,6 +16,10 @@
 namespace py = pybind11;
 using namespace engram;
 
+namespace engram {
+void register_load_executor(py::module_& m);
+}  // namespace engram
+
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -198,6 +202,8 @@ PYBIND11_MODULE(_core, m) {
       raise_py("EngramError", e.what());
     }
   });
+
+  engram::register_load_executor(m);
 
   // --- SIMD -----------------------------------------------------------------------------
   m.def("simd_level", [] { return std::string(simd::level_name(simd::active_level())); });

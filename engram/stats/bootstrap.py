@@ -124,11 +124,15 @@ def bootstrap_quantile(
     x = np.asarray(sorted_sample, dtype=np.float64)
     n = x.size
     k = order_statistic_rank(n, q)
-    j = np.arange(1, n + 1)
-    # cdf[j-1] = P(J <= j) = P(Binomial(n, j/n) >= k); cdf[n-1] == 1.
+    # J concentrates around k with sd ~ sqrt(k (n - k) / n); outside +-12 sd (plus a margin) the law has
+    # probability far below 1e-20, so the CDF is only evaluated on that window.
+    half = int(12.0 * np.sqrt(k * (n - k) / n)) + 30
+    j = np.arange(max(1, k - half), min(n, k + half) + 1)
+    # cdf = P(J <= j) = P(Binomial(n, j/n) >= k); P(J <= n) == 1.
     cdf = _sps.binom.sf(k - 1, n, j / n)
-    cdf[-1] = 1.0
+    if j[-1] == n:
+        cdf[-1] = 1.0
     cdf = np.maximum.accumulate(cdf)
     u = rng.random(n_boot)
     idx = np.searchsorted(cdf, u, side="left")
-    return x[np.minimum(idx, n - 1)]
+    return x[j[np.minimum(idx, j.size - 1)] - 1]

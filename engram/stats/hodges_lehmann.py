@@ -6,7 +6,8 @@ The two-sample Hodges-Lehmann estimator is the median of all ``n_x * n_y`` pairw
 
 For large samples the pairwise differences are never materialised: the k-th smallest difference is found
 by bisection on the value, counting differences ``<= d`` with binary searches over the sorted samples
-(O((n_x + n_y) log n) per step), until few enough candidates remain to enumerate them.
+(O((n_x + n_y) log n) per step), until few enough candidates remain to enumerate them. The result is the
+exact order statistic (up to floating-point rounding of ``x_i + d``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ __all__ = ["hodges_lehmann_shift"]
 #: Up to this many pairs the differences are formed explicitly.
 _BRUTE_FORCE_PAIRS = 1_000_000
 #: Enumerate the remaining candidates once the bracket holds at most this many differences.
-_ENUMERATE_BELOW = 200_000
+_ENUMERATE_BELOW = 20_000
+#: Random pairs used to find a narrow starting bracket.
+_PILOT_PAIRS = 20_000
 
 
 def _count_le(xs: NDArray[np.float64], ys: NDArray[np.float64], d: float) -> int:
@@ -29,12 +32,30 @@ def _count_le(xs: NDArray[np.float64], ys: NDArray[np.float64], d: float) -> int
     return int(np.searchsorted(ys, xs + d, side="right").sum())
 
 
-def _kth_difference(xs: NDArray[np.float64], ys: NDArray[np.float64], k: int) -> float:
-    """The k-th smallest (1-based) of the pairwise differences ``y_j - x_i`` of sorted ``xs``, ``ys``."""
+def _kth_differences(xs: NDArray[np.float64], ys: NDArray[np.float64], k: int) -> tuple[float, float]:
+    """The k-th and (k+1)-th smallest (1-based) pairwise differences ``y_j - x_i`` of sorted ``xs``, ``ys``.
+
+    When ``k`` is the last rank the k-th difference is returned twice.
+    """
+    n_pairs = xs.size * ys.size
+    k2 = min(k + 1, n_pairs)
     lo = float(ys[0] - xs[-1]) - 1.0  # count(lo) == 0 < k
-    hi = float(ys[-1] - xs[0])  # count(hi) == all >= k
+    hi = float(ys[-1] - xs[0])  # count(hi) == n_pairs >= k2
     c_lo = 0
-    c_hi = xs.size * ys.size
+    c_hi = n_pairs
+    # Narrow the bracket with quantiles of randomly chosen pairs (+-6 binomial standard errors), kept
+    # only where the exact counts confirm it. The randomness affects speed only, never the result.
+    rng = np.random.default_rng(0)
+    diffs = ys[rng.integers(0, ys.size, _PILOT_PAIRS)] - xs[rng.integers(0, xs.size, _PILOT_PAIRS)]
+    p = k / n_pairs
+    margin = 6.0 * np.sqrt(p * (1.0 - p) / _PILOT_PAIRS) + 1.0 / _PILOT_PAIRS
+    cand_lo, cand_hi = np.quantile(diffs, [max(p - margin, 0.0), min(p + margin, 1.0)])
+    c = _count_le(xs, ys, float(cand_lo))
+    if c < k:
+        lo, c_lo = float(cand_lo), c
+    c = _count_le(xs, ys, float(cand_hi))
+    if c >= k2:
+        hi, c_hi = float(cand_hi), c
     for _ in range(200):
         if c_hi - c_lo <= _ENUMERATE_BELOW:
             break
@@ -42,22 +63,31 @@ def _kth_difference(xs: NDArray[np.float64], ys: NDArray[np.float64], k: int) ->
         if not lo < mid < hi:
             break
         c_mid = _count_le(xs, ys, mid)
-        if c_mid >= k:
+        if c_mid >= k2:
             hi, c_hi = mid, c_mid
-        else:
+        elif c_mid < k:
             lo, c_lo = mid, c_mid
-    # Enumerate the differences in (lo, hi]: for each x_i the y_j with x_i + lo < y_j <= x_i + hi.
+        else:  # k <= c_mid < k2 == k + 1: the k-th difference is <= mid < the (k+1)-th
+            return _kth_in_bracket(xs, ys, lo, mid, c_lo, k)[0], _kth_in_bracket(xs, ys, mid, hi, c_mid, k2)[0]
+    first, second = _kth_in_bracket(xs, ys, lo, hi, c_lo, k, k2)
+    return first, second
+
+
+def _kth_in_bracket(
+    xs: NDArray[np.float64], ys: NDArray[np.float64], lo: float, hi: float, c_lo: int, *ks: int
+) -> tuple[float, ...]:
+    """The ``ks``-th smallest differences, known to lie in (lo, hi] with ``c_lo`` differences <= lo."""
+    # For each x_i the y_j with x_i + lo < y_j <= x_i + hi.
     start = np.searchsorted(ys, xs + lo, side="right")
     stop = np.searchsorted(ys, xs + hi, side="right")
     lengths = stop - start
     total = int(lengths.sum())
     if total == 0:
-        return hi
+        return tuple(hi for _ in ks)
     owner = np.repeat(np.arange(xs.size), lengths)
     offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    diffs = ys[start[owner] + offsets] - xs[owner]
-    r = min(max(k - c_lo, 1), total)
-    return float(np.partition(diffs, r - 1)[r - 1])
+    diffs = np.sort(ys[start[owner] + offsets] - xs[owner])
+    return tuple(float(diffs[min(max(k - c_lo, 1), total) - 1]) for k in ks)
 
 
 def hodges_lehmann_shift(before: ArrayLike, after: ArrayLike) -> float:
@@ -73,6 +103,7 @@ def hodges_lehmann_shift(before: ArrayLike, after: ArrayLike) -> float:
     if n_pairs <= _BRUTE_FORCE_PAIRS:
         return float(np.median(np.subtract.outer(y, x)))
     k = (n_pairs + 1) // 2
+    first, second = _kth_differences(x, y, k)
     if n_pairs % 2 == 1:
-        return _kth_difference(x, y, k)
-    return 0.5 * (_kth_difference(x, y, k) + _kth_difference(x, y, k + 1))
+        return first
+    return 0.5 * (first + second)

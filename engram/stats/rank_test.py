@@ -49,7 +49,10 @@ def min_attainable_p(m: int, n: int) -> float:
     """Smallest exact two-sided Mann-Whitney p-value possible with sample sizes ``m`` and ``n`` (no ties)."""
     if m < 1 or n < 1:
         return 1.0
-    return min(1.0, 2.0 / math.comb(m + n, m))
+    if m + n <= 1000:  # exact integer arithmetic where the boundary matters
+        return min(1.0, 2.0 / math.comb(m + n, m))
+    log_comb = math.lgamma(m + n + 1) - math.lgamma(m + 1) - math.lgamma(n + 1)
+    return min(1.0, 2.0 * math.exp(-log_comb))
 
 
 def minimum_sample_size(alpha: float) -> int:

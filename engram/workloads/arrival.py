@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.workloads._toml import Table
+from engram.workloads.clock import Clock
 
 FloatArray = npt.NDArray[np.float64]
 RateFn = Callable[[FloatArray], FloatArray]
@@ -309,8 +310,9 @@ def _poisson_targets(total: float, rng: np.random.Generator) -> FloatArray:
 PATTERNS = ("constant", "poisson", "exponential", "diurnal", "bursts", "periodic_burst", "burst_sequence", "ramp", "composite")
 
 
-def parse_arrival(tab: Table, *, child: bool = False) -> Arrival:
-    """Read an ``[arrival]`` table (or one entry of a composite's ``patterns``)."""
+def parse_arrival(tab: Table, clock: Clock, *, child: bool = False) -> Arrival:
+    """Read an ``[arrival]`` table (or one entry of a composite's ``patterns``); diurnal shapes use
+    the scenario's ``[clock]`` for the length of a day and the hour the run starts at."""
     name = "type" if child else "pattern"
     kind = tab.string(name, choices=[p for p in PATTERNS if not (child and p == "composite")])
     poisson = kind in ("poisson", "exponential")
@@ -336,8 +338,8 @@ def parse_arrival(tab: Table, *, child: bool = False) -> Arrival:
             peak_multiplier=tab.number("peak_multiplier", lo=1.0),
             peak_hour=peak,
             trough_hour=trough,
-            day_seconds=tab.number("day_seconds", 86_400.0, **pos),
-            start_hour=tab.number("start_hour", 0.0, lo=0.0, hi=24.0),
+            day_seconds=clock.day_seconds,
+            start_hour=clock.start_hour,
         )
     elif kind == "bursts":
         arrival = Bursts(
@@ -383,7 +385,7 @@ def parse_arrival(tab: Table, *, child: bool = False) -> Arrival:
         parts = []
         for sub in tab.tables("patterns"):
             weight = sub.number("weight", 1.0, lo=0.0)
-            parts.append((parse_arrival(sub, child=True), weight))
+            parts.append((parse_arrival(sub, clock, child=True), weight))
         arrival = Composite(poisson=poisson, parts=tuple(parts))
     if child:
         tab.raw("weight")

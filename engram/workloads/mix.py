@@ -45,8 +45,8 @@ class OperationMix:
             for i, ph in enumerate(self.phases, start=1):
                 row[(hours >= ph.start_hour) & (hours < ph.end_hour) & (row == 0)] = i
         u = rng.random(n)
+        # op = number of cumulative bounds <= u: a zero-weight op has an empty interval, never chosen
         ops = (u[:, None] >= cum[row]).sum(axis=1)
-        # zero-weight ops can never be chosen: skip over them (cum equal to previous)
         return ops.astype(np.uint8)
 
 
