@@ -71,13 +71,17 @@ def lint(session: nox.Session) -> None:
 def sanitize(session: nox.Session) -> None:
     """ASan+UBSan and TSan builds of the C++ tests, then the Python tests on an ASan extension."""
     session.run("bash", str(ROOT / "scripts" / "sanitize.sh"), external=True)
-    session.install("pybind11>=2.13", "scikit-build-core>=0.10", "numpy", "pytest", "hypothesis", "pytest-timeout")
+    session.install(
+        "pybind11>=2.13", "scikit-build-core>=0.10", "numpy", "pytest", "hypothesis", "pytest-timeout"
+    )
     session.install(
         "--no-build-isolation", "-q",
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
         "-Cbuild-dir=build/asan-python", ".",
     )  # fmt: skip
-    libasan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True)
+    libasan = subprocess.run(
+        ["g++", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True
+    )
     env = {
         "LD_PRELOAD": libasan.stdout.strip(),
         "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",  # CPython itself is not leak-clean
@@ -87,6 +91,25 @@ def sanitize(session: nox.Session) -> None:
         "python", "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-m", "not slow",
         env=env, success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
+
+
+@nox.session
+def acceptance(session: nox.Session) -> None:
+    """The acceptance suites (quick profile unless --profile is passed), then the HTML report."""
+    _install_package(session, "acceptance")
+    results = ROOT / "results"
+    args = session.posargs or ["--profile", "quick"]
+    try:
+        session.run(
+            "python", "-m", "pytest", "acceptance", "-p", "no:cacheprovider", "-rA", *args,
+            "--results-dir", str(results), "--junitxml", str(ROOT / "build" / "junit-acceptance.xml"),
+            success_codes=[0, PYTEST_NO_TESTS],
+        )  # fmt: skip
+    finally:
+        runs = sorted(p for p in results.glob("*") if (p / "manifest.json").exists())
+        if runs:
+            session.run("engram", "report", str(runs[-1]))
+            session.run("python", "-c", f"print(open({str(runs[-1] / 'report.md')!r}).read())")
 
 
 @nox.session

@@ -22,6 +22,7 @@ from engram.errors import (
     StorageError,
 )
 from engram.memory import Memory
+from engram.recall import Completion, Concept, ConsolidationReport, Hypothesis, Provenance, Recollection
 
 __version__ = "0.1.0"
 
@@ -29,13 +30,19 @@ __all__ = [
     "CapacityError",
     "Clock",
     "ClosedError",
+    "Completion",
+    "Concept",
+    "ConsolidationReport",
     "CorruptionError",
     "DimensionError",
     "Engine",
     "EngramError",
+    "Hypothesis",
     "InvalidInputError",
     "Memory",
     "MemoryNotFound",
+    "Provenance",
+    "Recollection",
     "Space",
     "SpaceExists",
     "SpaceNotFound",

@@ -15,10 +15,22 @@ import numpy as np
 import numpy.typing as npt
 
 from engram import _core
-from engram.errors import EngramError
+from engram.errors import EngramError, MemoryNotFound
+from engram.graph import GraphMethods
 from engram.memory import Memory
+from engram.recall import ConsolidationControl, RecallMethods
 
 ArrayLike = npt.ArrayLike
+
+_ID_MIN, _ID_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _memory_id(space: str, memory_id: int) -> int:
+    """``memory_id`` as an int64; ids outside that range cannot exist, so they are unknown ids."""
+    mid = int(memory_id)
+    if not _ID_MIN <= mid <= _ID_MAX:
+        raise MemoryNotFound(f"no memory with id {mid} in space {space!r}; ids are 64-bit signed integers")
+    return mid
 
 
 class Clock:
@@ -47,7 +59,7 @@ class Clock:
         self._core.clock_use_system()
 
 
-class Space:
+class Space(GraphMethods, RecallMethods):
     """One memory space (tenant). Obtain it from :class:`Engine`; never construct it directly."""
 
     def __init__(self, core: _core.Space) -> None:
@@ -87,12 +99,12 @@ class Space:
 
     def get(self, memory_id: int) -> Memory:
         """The memory with this id; raises :class:`engram.MemoryNotFound` otherwise."""
-        mid, kind, emb, content, conf, ts, md = self._core.get(int(memory_id))
+        mid, kind, emb, content, conf, ts, md = self._core.get(_memory_id(self.name, memory_id))
         return Memory(int(mid), kind, emb, content, float(conf), float(ts), dict(md))
 
     def forget(self, memory_id: int) -> None:
         """Tombstone a memory: no later operation returns it."""
-        self._core.forget(int(memory_id))
+        self._core.forget(_memory_id(self.name, memory_id))
 
     def search(
         self, query: ArrayLike, k: int = 10, ef: int | None = None
@@ -101,7 +113,9 @@ class Space:
         ids, scores = self._core.search(query, int(k), None if ef is None else int(ef))
         return np.asarray(ids), np.asarray(scores)
 
-    def exact_search(self, query: ArrayLike, k: int = 10) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    def exact_search(
+        self, query: ArrayLike, k: int = 10
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Exact nearest neighbours by scanning every memory (a reference for quality checks)."""
         ids, scores = self._core.exact_search(query, int(k))
         return np.asarray(ids), np.asarray(scores)
@@ -118,13 +132,17 @@ class Space:
         return int(self._core.size())
 
     def __contains__(self, memory_id: object) -> bool:
-        return isinstance(memory_id, (int, np.integer)) and bool(self._core.contains(int(memory_id)))
+        return (
+            isinstance(memory_id, (int, np.integer))
+            and _ID_MIN <= int(memory_id) <= _ID_MAX
+            and bool(self._core.contains(int(memory_id)))
+        )
 
     def __repr__(self) -> str:
         return f"Space(name={self.name!r}, dim={self.dim}, memories={len(self)})"
 
 
-class Engine:
+class Engine(ConsolidationControl):
     """An Engram engine: a set of isolated memory spaces.
 
     ``path=None`` keeps everything in memory. All methods are safe to call from many threads.
@@ -185,7 +203,9 @@ class Engine:
 
     def metrics(self) -> dict[str, Any]:
         """Per-space, per-operation counters and latency histograms."""
-        return dict(self._core.metrics())
+        d = dict(self._core.metrics())
+        d["consolidation"] = self.consolidation_status()
+        return d
 
     def prometheus(self) -> str:
         """The metrics in Prometheus text exposition format."""

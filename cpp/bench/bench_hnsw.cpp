@@ -88,7 +88,8 @@ void BM_InsertParallel(benchmark::State& state) {
   for (auto _ : state) {
     engram::HnswIndex index(kDim, params(efc));
     std::vector<std::uint32_t> slots(kN);
-    for (std::size_t i = 0; i < kN; ++i) slots[i] = index.allocate(static_cast<std::int64_t>(i), ds.base.data() + i * kDim);
+    for (std::size_t i = 0; i < kN; ++i)
+      slots[i] = index.allocate(static_cast<std::int64_t>(i), ds.base.data() + i * kDim);
     tbb::parallel_for(std::size_t{0}, kN, [&](std::size_t i) { index.link(slots[i]); });
     benchmark::DoNotOptimize(index.size());
   }
@@ -101,7 +102,8 @@ const engram::HnswIndex& search_index() {
     const Dataset& ds = dataset();
     auto idx = std::make_unique<engram::HnswIndex>(kDim, params(200));
     std::vector<std::uint32_t> slots(kN);
-    for (std::size_t i = 0; i < kN; ++i) slots[i] = idx->allocate(static_cast<std::int64_t>(i), ds.base.data() + i * kDim);
+    for (std::size_t i = 0; i < kN; ++i)
+      slots[i] = idx->allocate(static_cast<std::int64_t>(i), ds.base.data() + i * kDim);
     tbb::parallel_for(std::size_t{0}, kN, [&](std::size_t i) { idx->link(slots[i]); });
     return idx;
   }();

@@ -1,19 +1,20 @@
 // Binding of the in-process load executor: engram._core.run_schedule(...). The GIL is released
 // for the whole run, so Python never caps the offered load.
+#include "engram/load_executor.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "engram/errors.hpp"
-#include "engram/load_executor.hpp"
 
 namespace py = pybind11;
 
 namespace engram {
 
 void register_load_executor(py::module_& m) {
-  m.attr("LOAD_ERROR_CLASSES") = py::cast(std::vector<std::string>(load_error_classes().begin(),
-                                                                   load_error_classes().end()));
+  m.attr("LOAD_ERROR_CLASSES") =
+      py::cast(std::vector<std::string>(load_error_classes().begin(), load_error_classes().end()));
   m.def(
       "run_schedule",
       [](const std::vector<std::shared_ptr<Space>>& spaces,

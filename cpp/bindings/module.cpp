@@ -18,6 +18,8 @@ using namespace engram;
 
 namespace engram {
 void register_load_executor(py::module_& m);
+void register_graph(py::module_& m);   // bindings/graph.cpp: adds to the Space class
+void register_recall(py::module_& m);  // bindings/recall.cpp: concepts, recall, completion, consolidator
 }  // namespace engram
 
 namespace {
@@ -141,6 +143,10 @@ py::dict integrity_dict(const IntegrityReport& r) {
   d["unreachable"] = r.index.unreachable;
   d["records"] = r.records;
   d["record_index_mismatches"] = r.record_index_mismatches;
+  d["concepts"] = r.concepts;
+  d["orphaned_concepts"] = r.orphaned_concepts;
+  d["one_sided_bindings"] = r.one_sided_bindings;
+  d["edges_to_missing"] = r.edges_to_missing;
   return d;
 }
 
@@ -221,7 +227,8 @@ PYBIND11_MODULE(_core, m) {
       "dot",
       [](FloatArray a, FloatArray b, std::optional<std::string> level) {
         if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0)) {
-          throw DimensionError("dot needs two 1-D arrays of equal length, got " + shape_str(a) + " and " + shape_str(b));
+          throw DimensionError("dot needs two 1-D arrays of equal length, got " + shape_str(a) + " and " +
+                               shape_str(b));
         }
         const simd::Kernels* k = &simd::active();
         if (level) {
@@ -256,8 +263,8 @@ PYBIND11_MODULE(_core, m) {
             py::gil_scoped_release release;
             return sp.remember(std::move(e));
           },
-          py::arg("embedding"), py::arg("content") = "", py::arg("confidence") = 1.0,
-          py::arg("timestamp") = py::none(), py::arg("metadata") = py::none())
+          py::arg("embedding"), py::arg("content") = "", py::arg("confidence") = 1.0, py::arg("timestamp") = py::none(),
+          py::arg("metadata") = py::none())
       .def(
           "remember_batch",
           [](Space& sp, const py::handle& embeddings, const py::handle& contents, const py::handle& confidences,
@@ -284,10 +291,14 @@ PYBIND11_MODULE(_core, m) {
             check_len(timestamps, "timestamps");
             check_len(metadatas, "metadatas");
             std::vector<EpisodeInput> batch(n);
-            const py::sequence cs = contents.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(contents);
-            const py::sequence fs = confidences.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(confidences);
-            const py::sequence ts = timestamps.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(timestamps);
-            const py::sequence ms = metadatas.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(metadatas);
+            const py::sequence cs =
+                contents.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(contents);
+            const py::sequence fs =
+                confidences.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(confidences);
+            const py::sequence ts =
+                timestamps.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(timestamps);
+            const py::sequence ms =
+                metadatas.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(metadatas);
             for (std::size_t i = 0; i < n; ++i) {
               EpisodeInput& e = batch[i];
               e.embedding = arr.data() + i * sp.dim();
@@ -445,4 +456,7 @@ PYBIND11_MODULE(_core, m) {
       .def("clock_advance", [](Engine& e, double dt) { e.clock().advance(dt); })
       .def("clock_use_system", [](Engine& e) { e.clock().use_system(); })
       .def("clock_is_manual", [](Engine& e) { return e.clock().is_manual(); });
+
+  engram::register_graph(m);
+  engram::register_recall(m);
 }

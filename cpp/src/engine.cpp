@@ -1,5 +1,6 @@
 #include "engram/engine.hpp"
 
+#include <cstdio>
 #include <mutex>
 #include <sstream>
 
@@ -8,6 +9,14 @@
 #include "engram/validation.hpp"
 
 namespace engram {
+namespace {
+// Short, exact-enough "le" labels (1e-06 rather than 9.9999999999999995e-07).
+std::string format_bound(double b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", b);
+  return buf;
+}
+}  // namespace
 
 Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) {
   // Construct a throwaway space config check so bad engine-wide settings fail at open time.
@@ -37,6 +46,7 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
   }
   if (next_ordinal_ >= (1u << 22)) throw CapacityError("space ordinals exhausted; restart the engine to compact");
   auto sp = std::make_shared<Space>(std::string(name), next_ordinal_, config.value_or(config_.space), clock_);
+  sp->set_features(features_);
   ++next_ordinal_;
   spaces_.emplace(std::string(name), sp);
   return sp;
@@ -83,6 +93,7 @@ void Engine::drop_space(std::string_view name) {
 }
 
 void Engine::close() {
+  stop_consolidation();  // before the spaces go: its thread lists and runs them
   std::map<std::string, std::shared_ptr<Space>, std::less<>> all;
   {
     std::unique_lock lock(spaces_mu_);
@@ -90,6 +101,46 @@ void Engine::close() {
     all.swap(spaces_);
   }
   for (auto& [n, s] : all) s->mark_dropped();
+}
+
+void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
+                          std::optional<bool> concept_formation) {
+  ensure_open();
+  if (blended_recall) features_->blended_recall.store(*blended_recall, std::memory_order_relaxed);
+  if (fan_effect) features_->fan_effect.store(*fan_effect, std::memory_order_relaxed);
+  if (concept_formation) features_->concept_formation.store(*concept_formation, std::memory_order_relaxed);
+}
+
+void Engine::start_consolidation(double interval_s, ConsolidationParams params) {
+  ensure_open();
+  std::unique_ptr<BackgroundConsolidator> old;
+  std::lock_guard lock(consolidator_mu_);
+  old = std::move(consolidator_);  // joined when `old` goes out of scope, after the new one starts
+  consolidator_ = std::make_unique<BackgroundConsolidator>([this] { return spaces(); }, interval_s, std::move(params));
+}
+
+void Engine::stop_consolidation() {
+  std::unique_ptr<BackgroundConsolidator> old;
+  {
+    std::lock_guard lock(consolidator_mu_);
+    old = std::move(consolidator_);
+  }
+  // ~BackgroundConsolidator joins outside the lock, so status() callers never wait on a run.
+}
+
+void Engine::pause_consolidation() {
+  std::lock_guard lock(consolidator_mu_);
+  if (consolidator_) consolidator_->pause();
+}
+
+void Engine::resume_consolidation() {
+  std::lock_guard lock(consolidator_mu_);
+  if (consolidator_) consolidator_->resume();
+}
+
+ConsolidatorStatus Engine::consolidation_status() const {
+  std::lock_guard lock(consolidator_mu_);
+  return consolidator_ ? consolidator_->status() : ConsolidatorStatus{};
 }
 
 std::string Engine::prometheus() const {
@@ -126,8 +177,8 @@ std::string Engine::prometheus() const {
       std::uint64_t cumulative = 0;
       for (std::size_t b = 0; b < kLatencyBounds.size(); ++b) {
         cumulative += s.latency.buckets[b];
-        out << "engram_operation_duration_seconds_bucket{" << labels << ",le=\"" << kLatencyBounds[b] << "\"} "
-            << cumulative << "\n";
+        out << "engram_operation_duration_seconds_bucket{" << labels << ",le=\"" << format_bound(kLatencyBounds[b])
+            << "\"} " << cumulative << "\n";
       }
       cumulative += s.latency.buckets.back();
       out << "engram_operation_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << cumulative << "\n";
@@ -159,6 +210,62 @@ std::string Engine::prometheus() const {
     for (const auto& [component, bytes] : parts) {
       out << "engram_memory_bytes{space=\"" << space << "\",component=\"" << component << "\"} " << bytes << "\n";
     }
+  }
+  // Consolidation and concepts (counters are monotonic per space; breaker state is a gauge).
+  const auto per_space = [&](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+    for (const auto& sp : all) {
+      out << name << "{space=\"" << prometheus_escape(sp->name()) << "\"} " << value(sp->concept_store().counters())
+          << "\n";
+    }
+  };
+  using CC = ConsolidationCounters;
+  const auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  per_space("engram_concepts_formed_total", "counter", "Concepts formed by consolidation.",
+            [&](const CC& c) { return load(c.concepts_formed); });
+  per_space("engram_concepts_updated_total", "counter", "Concept updates (members joined or left).",
+            [&](const CC& c) { return load(c.concepts_updated); });
+  per_space("engram_concept_bindings_created_total", "counter", "Episode-concept bindings created.",
+            [&](const CC& c) { return load(c.episodes_bound); });
+  per_space("engram_consolidation_runs_total", "counter", "Consolidation runs (manual and background).",
+            [&](const CC& c) { return load(c.runs); });
+  per_space("engram_consolidation_failures_total", "counter", "Consolidation runs that failed.",
+            [&](const CC& c) { return load(c.failures); });
+  per_space("engram_consolidation_last_duration_seconds", "gauge", "Duration of the last consolidation run.",
+            [&](const CC& c) { return load(c.last_duration_s); });
+  per_space("engram_consolidation_last_run_timestamp_seconds", "gauge", "Engine-clock time of the last run.",
+            [&](const CC& c) { return load(c.last_run_at); });
+  out << "# HELP engram_concept_circuit_breaker_trips_total Concept formations held back by a circuit breaker.\n"
+         "# TYPE engram_concept_circuit_breaker_trips_total counter\n";
+  for (const auto& sp : all) {
+    const CC& c = sp->concept_store().counters();
+    const std::string space = prometheus_escape(sp->name());
+    out << "engram_concept_circuit_breaker_trips_total{space=\"" << space << "\",breaker=\"rate\"} "
+        << load(c.rate_breaker_trips) << "\n";
+    out << "engram_concept_circuit_breaker_trips_total{space=\"" << space << "\",breaker=\"ratio\"} "
+        << load(c.ratio_breaker_trips) << "\n";
+  }
+  out << "# HELP engram_concept_circuit_breaker_open Whether a breaker held formations back in the last run.\n"
+         "# TYPE engram_concept_circuit_breaker_open gauge\n";
+  for (const auto& sp : all) {
+    const CC& c = sp->concept_store().counters();
+    const std::string space = prometheus_escape(sp->name());
+    out << "engram_concept_circuit_breaker_open{space=\"" << space << "\",breaker=\"rate\"} "
+        << (load(c.rate_breaker_open) ? 1 : 0) << "\n";
+    out << "engram_concept_circuit_breaker_open{space=\"" << space << "\",breaker=\"ratio\"} "
+        << (load(c.ratio_breaker_open) ? 1 : 0) << "\n";
+  }
+  {
+    const ConsolidatorStatus st = consolidation_status();
+    out << "# HELP engram_consolidator_state Background consolidator state (1 for the current one).\n"
+           "# TYPE engram_consolidator_state gauge\n";
+    for (const auto s : {ConsolidatorState::Stopped, ConsolidatorState::Running, ConsolidatorState::Paused}) {
+      out << "engram_consolidator_state{state=\"" << consolidator_state_name(s) << "\"} " << (st.state == s ? 1 : 0)
+          << "\n";
+    }
+    out << "# HELP engram_consolidator_cycles Passes of the current background consolidator.\n"
+           "# TYPE engram_consolidator_cycles gauge\nengram_consolidator_cycles "
+        << st.cycles << "\n";
   }
   out << "# HELP engram_spaces Memory spaces open.\n# TYPE engram_spaces gauge\nengram_spaces " << all.size() << "\n";
   out << "# HELP engram_simd_info Distance kernels in use.\n# TYPE engram_simd_info gauge\nengram_simd_info{level=\""

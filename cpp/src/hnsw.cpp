@@ -4,7 +4,6 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <queue>
 #include <thread>
 
 #include "engram/simd.hpp"
@@ -53,12 +52,26 @@ struct VisitedList {
 
 thread_local VisitedList tl_visited;
 thread_local std::vector<std::uint32_t> tl_links;
+// Candidate heap storage reused across searches on this thread (no allocation per search).
+thread_local std::vector<std::pair<float, std::uint32_t>> tl_candidates;
 
 using Pair = std::pair<float, std::uint32_t>;
-using MinQueue = std::priority_queue<Pair, std::vector<Pair>, std::greater<>>;
-using MaxQueue = std::priority_queue<Pair, std::vector<Pair>, std::less<>>;
+
+// Neighbour-list words are shared with lock-free readers (see the locking scheme in hnsw.hpp).
+inline std::uint32_t load_word(const std::uint32_t& w) noexcept {
+  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(w)).load(std::memory_order_acquire);
+}
+inline void store_word(std::uint32_t& w, std::uint32_t v) noexcept {
+  std::atomic_ref<std::uint32_t>(w).store(v, std::memory_order_release);
+}
 
 }  // namespace
+
+struct HnswIndex::Query {
+  const float* v;
+  float inv_norm;
+  simd::DotFn dot;  // read once per operation instead of once per distance
+};
 
 class HnswIndex::NodeLock {
  public:
@@ -84,6 +97,7 @@ HnswIndex::HnswIndex(std::size_t dim, HnswParams params)
       params_(params),
       level_mult_(1.0 / std::log(static_cast<double>(std::max<std::uint32_t>(params.M, 2)))),
       vectors_(dim),
+      inv_norms_(1),
       links0_(2 * static_cast<std::size_t>(params.M) + 1),
       nodes_(1) {}
 
@@ -110,43 +124,58 @@ const std::uint32_t* HnswIndex::links(std::uint32_t slot, int layer) const noexc
   return nodes_.at(slot)->upper.get() + static_cast<std::size_t>(layer - 1) * (params_.M + 1);
 }
 
-float HnswIndex::distance(const float* q, float q_inv, std::uint32_t slot) const noexcept {
-  return 1.0f - simd::dot(q, vectors_.at(slot), dim_) * q_inv * nodes_.at(slot)->inv_norm;
+float HnswIndex::distance(const Query& q, std::uint32_t slot) const noexcept {
+  return 1.0f - q.dot(q.v, vectors_.at(slot), dim_) * q.inv_norm * *inv_norms_.at(slot);
 }
 
+// Lock-free snapshot of a neighbour list (see the locking scheme in hnsw.hpp).
 void HnswIndex::copy_links(std::uint32_t slot, int layer, std::vector<std::uint32_t>& out) const {
-  const Node& node = *nodes_.at(slot);
-  NodeLock lock(node);
   const std::uint32_t* l = links(slot, layer);
-  out.assign(l + 1, l + 1 + l[0]);
+  const std::uint32_t count = std::min(load_word(l[0]), max_links(layer));
+  out.resize(count);
+  for (std::uint32_t i = 0; i < count; ++i) out[i] = load_word(l[i + 1]);
+}
+
+void HnswIndex::prefetch_vector(std::uint32_t slot) const noexcept {
+#if defined(__x86_64__)
+  // The first lines start the miss early; the hardware stream prefetcher follows the rest.
+  const char* p = reinterpret_cast<const char*>(vectors_.at(slot));
+  _mm_prefetch(p, _MM_HINT_T0);
+  _mm_prefetch(p + 64, _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(inv_norms_.at(slot)), _MM_HINT_T0);
+#else
+  (void)slot;
+#endif
 }
 
 std::uint32_t HnswIndex::allocate(std::int64_t label, const float* vec) {
   const std::uint32_t slot = next_slot_.fetch_add(1, std::memory_order_relaxed);
   vectors_.ensure(slot);
+  inv_norms_.ensure(slot);
   links0_.ensure(slot);
   nodes_.ensure(slot);
   std::copy(vec, vec + dim_, vectors_.at(slot));
-  links0_.at(slot)[0] = 0;
+  *inv_norms_.at(slot) = 1.0f / std::sqrt(simd::norm_sq(vec, dim_));
+  store_word(links0_.at(slot)[0], 0);
   Node& node = *nodes_.at(slot);
   const int level = draw_level();
   node.level = static_cast<std::uint8_t>(level);
   node.label = label;
-  node.inv_norm = 1.0f / std::sqrt(simd::norm_sq(vec, dim_));
   if (level > 0) node.upper = std::make_unique<std::uint32_t[]>(static_cast<std::size_t>(level) * (params_.M + 1));
   node.state.store(kAllocated, std::memory_order_release);
   return slot;
 }
 
-std::uint32_t HnswIndex::greedy_descend(const float* q, float q_inv, std::uint32_t cur, int from, int to) const {
-  float cur_dist = distance(q, q_inv, cur);
+std::uint32_t HnswIndex::greedy_descend(const Query& q, std::uint32_t cur, int from, int to) const {
+  float cur_dist = distance(q, cur);
   std::vector<std::uint32_t>& buf = tl_links;
   for (int layer = from; layer >= to; --layer) {
     for (bool changed = true; changed;) {
       changed = false;
       copy_links(cur, layer, buf);
+      for (const std::uint32_t n : buf) prefetch_vector(n);
       for (const std::uint32_t n : buf) {
-        const float d = distance(q, q_inv, n);
+        const float d = distance(q, n);
         if (d < cur_dist) {
           cur_dist = d;
           cur = n;
@@ -158,67 +187,83 @@ std::uint32_t HnswIndex::greedy_descend(const float* q, float q_inv, std::uint32
   return cur;
 }
 
-HnswIndex::MaxHeap HnswIndex::search_layer(const float* q, float q_inv, std::uint32_t entry, std::size_t ef,
-                                           int layer, bool skip_deleted) const {
+void HnswIndex::search_layer(const Query& q, std::uint32_t entry, std::size_t ef, int layer, bool skip_deleted,
+                             MaxHeap& top) const {
   VisitedList& visited = tl_visited;
   visited.begin(next_slot_.load(std::memory_order_acquire));
-  MaxQueue top;
-  MinQueue candidates;
+  // Both heaps live in reused vectors driven by std::push_heap/pop_heap: `top` is a max-heap
+  // on distance, `candidates` a min-heap (std::greater), as in the paper's algorithm 2.
+  top.clear();
+  std::vector<Pair>& candidates = tl_candidates;
+  candidates.clear();
+  const auto push_top = [&top](float d, std::uint32_t s) {
+    top.emplace_back(d, s);
+    std::push_heap(top.begin(), top.end());
+  };
+  const auto pop_top = [&top] {
+    std::pop_heap(top.begin(), top.end());
+    top.pop_back();
+  };
+  const auto push_cand = [&candidates](float d, std::uint32_t s) {
+    candidates.emplace_back(d, s);
+    std::push_heap(candidates.begin(), candidates.end(), std::greater<>{});
+  };
   std::vector<std::uint32_t>& buf = tl_links;
 
-  const float d0 = distance(q, q_inv, entry);
+  const float d0 = distance(q, entry);
   visited.visit(entry);
   float bound = std::numeric_limits<float>::infinity();
   if (!skip_deleted || !is_deleted(entry)) {
-    top.emplace(d0, entry);
+    push_top(d0, entry);
     bound = d0;
   }
-  candidates.emplace(d0, entry);
+  push_cand(d0, entry);
 
   while (!candidates.empty()) {
-    const auto [cd, c] = candidates.top();
+    const auto [cd, c] = candidates.front();
     if (cd > bound && top.size() >= ef) break;
-    candidates.pop();
-    copy_links(c, layer, buf);
-#if defined(__x86_64__)
-    for (const std::uint32_t n : buf) _mm_prefetch(reinterpret_cast<const char*>(vectors_.at(n)), _MM_HINT_T0);
-#endif
-    for (const std::uint32_t n : buf) {
+    std::pop_heap(candidates.begin(), candidates.end(), std::greater<>{});
+    candidates.pop_back();
+    // Keep only unvisited neighbours and start their memory loads before computing any
+    // distance, so the misses overlap instead of arriving one by one.
+    const std::uint32_t* l = links(c, layer);
+    const std::uint32_t count = std::min(load_word(l[0]), max_links(layer));
+    buf.clear();
+    for (std::uint32_t i = 1; i <= count; ++i) {
+      const std::uint32_t n = load_word(l[i]);
       if (!visited.visit(n)) continue;
-      const float d = distance(q, q_inv, n);
+      buf.push_back(n);
+      prefetch_vector(n);
+    }
+    for (const std::uint32_t n : buf) {
+      const float d = distance(q, n);
       if (top.size() < ef || d < bound) {
-        candidates.emplace(d, n);
+        push_cand(d, n);
         if (!skip_deleted || !is_deleted(n)) {
-          top.emplace(d, n);
-          if (top.size() > ef) top.pop();
-          bound = top.top().first;
+          push_top(d, n);
+          if (top.size() > ef) pop_top();
+          bound = top.front().first;
         }
       }
     }
   }
-  MaxHeap out;
-  out.reserve(top.size());
-  while (!top.empty()) {
-    out.push_back(top.top());
-    top.pop();
-  }
-  return out;  // farthest first
 }
 
 void HnswIndex::select_neighbors(MaxHeap& candidates, std::size_t m) const {
   if (candidates.size() <= m) return;
+  const simd::DotFn dot = simd::active().dot;
   std::sort(candidates.begin(), candidates.end());  // nearest first
   MaxHeap kept;
   kept.reserve(m);
   for (const auto& [d, c] : candidates) {
     if (kept.size() >= m) break;
     const float* vc = vectors_.at(c);
-    const float ic = nodes_.at(c)->inv_norm;
+    const float ic = *inv_norms_.at(c);
     bool good = true;
     for (const auto& [dk, k] : kept) {
       // Keep c only if it is closer to the base than to every neighbour already kept:
       // this spreads links across directions (the HNSW heuristic, algorithm 4).
-      const float between = 1.0f - simd::dot(vc, vectors_.at(k), dim_) * ic * nodes_.at(k)->inv_norm;
+      const float between = 1.0f - dot(vc, vectors_.at(k), dim_) * ic * *inv_norms_.at(k);
       if (between < d) {
         good = false;
         break;
@@ -233,45 +278,49 @@ void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
   std::erase_if(candidates, [slot](const auto& p) { return p.second == slot; });
   select_neighbors(candidates, params_.M);
   {
+    // Ids before the count (release stores): a lock-free reader that sees the new count sees them.
     NodeLock lock(*nodes_.at(slot));
     std::uint32_t* l = links(slot, layer);
-    l[0] = static_cast<std::uint32_t>(candidates.size());
-    for (std::size_t i = 0; i < candidates.size(); ++i) l[i + 1] = candidates[i].second;
+    for (std::size_t i = 0; i < candidates.size(); ++i) store_word(l[i + 1], candidates[i].second);
+    store_word(l[0], static_cast<std::uint32_t>(candidates.size()));
   }
+  const simd::DotFn dot = simd::active().dot;
   const std::uint32_t bound = max_links(layer);
   const float* v = vectors_.at(slot);
-  const float vi = nodes_.at(slot)->inv_norm;
+  const float vi = *inv_norms_.at(slot);
+  MaxHeap pool;
+  pool.reserve(bound + 1);
   for (const auto& [dist, n] : candidates) {
     NodeLock lock(*nodes_.at(n));
     std::uint32_t* l = links(n, layer);
-    const std::uint32_t count = l[0];
-    if (std::find(l + 1, l + 1 + count, slot) != l + 1 + count) continue;
+    const std::uint32_t count = load_word(l[0]);
+    bool present = false;
+    for (std::uint32_t i = 1; i <= count && !present; ++i) present = load_word(l[i]) == slot;
+    if (present) continue;
     if (count < bound) {
-      l[count + 1] = slot;
-      l[0] = count + 1;
+      store_word(l[count + 1], slot);
+      store_word(l[0], count + 1);
       continue;
     }
     // Full: re-select among the old links plus the new node, by distance to n.
     const float* vn = vectors_.at(n);
-    const float in = nodes_.at(n)->inv_norm;
-    MaxHeap pool;
-    pool.reserve(count + 1);
-    pool.emplace_back(1.0f - simd::dot(vn, v, dim_) * in * vi, slot);
+    const float in = *inv_norms_.at(n);
+    pool.clear();
+    pool.emplace_back(1.0f - dot(vn, v, dim_) * in * vi, slot);
     for (std::uint32_t i = 1; i <= count; ++i) {
-      const std::uint32_t o = l[i];
-      pool.emplace_back(1.0f - simd::dot(vn, vectors_.at(o), dim_) * in * nodes_.at(o)->inv_norm, o);
+      const std::uint32_t o = load_word(l[i]);
+      pool.emplace_back(1.0f - dot(vn, vectors_.at(o), dim_) * in * *inv_norms_.at(o), o);
     }
     select_neighbors(pool, bound);
-    l[0] = static_cast<std::uint32_t>(pool.size());
-    for (std::size_t i = 0; i < pool.size(); ++i) l[i + 1] = pool[i].second;
+    for (std::size_t i = 0; i < pool.size(); ++i) store_word(l[i + 1], pool[i].second);
+    store_word(l[0], static_cast<std::uint32_t>(pool.size()));
   }
 }
 
 void HnswIndex::link(std::uint32_t slot) {
   Node& node = *nodes_.at(slot);
   const int level = node.level;
-  const float* q = vectors_.at(slot);
-  const float q_inv = node.inv_norm;
+  const Query q{vectors_.at(slot), *inv_norms_.at(slot), simd::active().dot};
 
   std::unique_lock lock(entry_mu_);
   const std::uint64_t state = entry_state_.load(std::memory_order_acquire);
@@ -288,9 +337,10 @@ void HnswIndex::link(std::uint32_t slot) {
   if (level <= top) lock.unlock();
 
   std::uint32_t cur = static_cast<std::uint32_t>(state & 0xffffffffu);
-  if (level < top) cur = greedy_descend(q, q_inv, cur, top, level + 1);
+  if (level < top) cur = greedy_descend(q, cur, top, level + 1);
+  MaxHeap found;
   for (int layer = std::min(level, top); layer >= 0; --layer) {
-    MaxHeap found = search_layer(q, q_inv, cur, params_.ef_construction, layer, false);
+    search_layer(q, cur, params_.ef_construction, layer, false, found);
     // Nearest result becomes the entry for the next layer down.
     float best = std::numeric_limits<float>::infinity();
     for (const auto& [d, c] : found) {
@@ -319,10 +369,12 @@ std::vector<Neighbor> HnswIndex::search(const float* query, std::size_t k, std::
   const std::uint64_t state = entry_state_.load(std::memory_order_acquire);
   if (state == 0 || k == 0) return out;
   const int top = static_cast<int>(state >> 32) - 1;
-  const float q_inv = 1.0f / std::sqrt(simd::norm_sq(query, dim_));
+  const simd::DotFn dot = simd::active().dot;
+  const Query q{query, 1.0f / std::sqrt(dot(query, query, dim_)), dot};
   std::uint32_t cur = static_cast<std::uint32_t>(state & 0xffffffffu);
-  if (top > 0) cur = greedy_descend(query, q_inv, cur, top, 1);
-  MaxHeap found = search_layer(query, q_inv, cur, std::max(ef, k), 0, true);
+  if (top > 0) cur = greedy_descend(q, cur, top, 1);
+  thread_local MaxHeap found;
+  search_layer(q, cur, std::max(ef, k), 0, true, found);
   std::sort(found.begin(), found.end());
   if (found.size() > k) found.resize(k);
   out.reserve(found.size());
@@ -331,7 +383,8 @@ std::vector<Neighbor> HnswIndex::search(const float* query, std::size_t k, std::
 }
 
 std::vector<Neighbor> HnswIndex::exact_search(const float* query, std::size_t k) const {
-  const float q_inv = 1.0f / std::sqrt(simd::norm_sq(query, dim_));
+  const simd::DotFn dot = simd::active().dot;
+  const Query q{query, 1.0f / std::sqrt(dot(query, query, dim_)), dot};
   const std::uint32_t n = next_slot_.load(std::memory_order_acquire);
   std::vector<Pair> all;
   all.reserve(n);
@@ -339,7 +392,7 @@ std::vector<Neighbor> HnswIndex::exact_search(const float* query, std::size_t k)
     if (!nodes_.contains(s)) break;
     const std::uint8_t st = nodes_.at(s)->state.load(std::memory_order_acquire);
     if ((st & kLinked) == 0 || (st & kDeleted) != 0) continue;
-    all.emplace_back(distance(query, q_inv, s), s);
+    all.emplace_back(distance(q, s), s);
   }
   const std::size_t m = std::min(k, all.size());
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m), all.end());
@@ -363,18 +416,20 @@ HnswIntegrity HnswIndex::validate() const {
     for (int layer = 0; layer <= node.level; ++layer) {
       NodeLock lock(node);
       const std::uint32_t* l = links(s, layer);
-      const std::uint32_t count = l[0];
+      const std::uint32_t count = load_word(l[0]);
       if (count > max_links(layer)) {
         ++r.broken_links;
         continue;
       }
       for (std::uint32_t i = 1; i <= count; ++i) {
-        const std::uint32_t t = l[i];
+        const std::uint32_t t = load_word(l[i]);
         if (!inserted(t)) {
           ++r.dangling_ids;
           continue;
         }
-        if (t == s || std::find(l + 1, l + i, t) != l + i) ++r.broken_links;
+        bool duplicate = t == s;
+        for (std::uint32_t j = 1; j < i && !duplicate; ++j) duplicate = load_word(l[j]) == t;
+        if (duplicate) ++r.broken_links;
         if (nodes_.at(t)->level < layer) ++r.layer_violations;
       }
     }

@@ -2,17 +2,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <thread>
 
 #include "engram/errors.hpp"
+#include "engram/recall.hpp"
 
 namespace engram {
 
 const std::vector<const char*>& load_error_classes() {
-  static const std::vector<const char*> names = {"",           "InvalidInputError", "MemoryNotFound",
-                                                 "CapacityError", "SpaceNotFound",  "EngramError",
-                                                 "Exception",  "NotStarted",        "Unsupported"};
+  static const std::vector<const char*> names = {
+      "",          "InvalidInputError", "MemoryNotFound", "CapacityError", "SpaceNotFound", "EngramError",
+      "Exception", "NotStarted",        "Unsupported"};
   return names;
 }
 
@@ -38,8 +40,20 @@ LoadError execute(Space& sp, const LoadSchedule& s, std::size_t i) {
         sp.search({vec, s.dim}, static_cast<std::size_t>(k), std::nullopt);
         return LoadError::Ok;
       }
-      default:
-        return LoadError::Unsupported;
+      case LoadOp::RecallEpisodic:
+      case LoadOp::RecallSemantic:
+      case LoadOp::RecallBlended: {
+        RecallParams p;
+        p.k = s.k.empty() ? 10 : static_cast<std::size_t>(std::max<std::int32_t>(1, s.k[i]));
+        p.threshold = s.threshold.empty() || std::isnan(s.threshold[i]) ? 0.0 : static_cast<double>(s.threshold[i]);
+        const auto op = static_cast<LoadOp>(s.op[i]);
+        p.mode = op == LoadOp::RecallEpisodic   ? RecallMode::Episodic
+                 : op == LoadOp::RecallSemantic ? RecallMode::Semantic
+                                                : RecallMode::Blended;
+        recall(sp, {vec, s.dim}, p);
+        return LoadError::Ok;
+      }
+      default: return LoadError::Unsupported;
     }
   } catch (const InvalidInputError&) {
     return LoadError::InvalidInput;
@@ -61,8 +75,8 @@ LoadError execute(Space& sp, const LoadSchedule& s, std::size_t i) {
 LoadOutcome run_schedule(const std::vector<std::shared_ptr<Space>>& spaces, const LoadSchedule& s,
                          const LoadOptions& options) {
   const std::size_t n = s.start_ns.size();
-  if (s.op.size() != n || s.space.size() != n || s.vectors.size() != n * s.dim ||
-      (!s.k.empty() && s.k.size() != n) || (!s.confidence.empty() && s.confidence.size() != n)) {
+  if (s.op.size() != n || s.space.size() != n || s.vectors.size() != n * s.dim || (!s.k.empty() && s.k.size() != n) ||
+      (!s.confidence.empty() && s.confidence.size() != n)) {
     throw InvalidInputError("schedule arrays must all have one entry per operation (" + std::to_string(n) + ")");
   }
   for (std::size_t i = 0; i < n; ++i) {

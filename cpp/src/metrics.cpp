@@ -23,7 +23,9 @@ const char* op_name(Op op) noexcept {
 }
 
 void LatencyHistogram::record(std::uint64_t nanos) noexcept {
-  const double seconds = static_cast<double>(nanos) * 1e-9;
+  // Divide rather than multiply by 1e-9: division is correctly rounded, so a duration exactly on a
+  // bound (1000 ns) compares equal to it and lands in that bucket ("le" is inclusive).
+  const double seconds = static_cast<double>(nanos) / 1e9;
   const auto it = std::lower_bound(kLatencyBounds.begin(), kLatencyBounds.end(), seconds);
   buckets_[static_cast<std::size_t>(it - kLatencyBounds.begin())].fetch_add(1, std::memory_order_relaxed);
   sum_nanos_.fetch_add(nanos, std::memory_order_relaxed);

@@ -1,9 +1,9 @@
 #include "engram/space.hpp"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <mutex>
-
-#include <tbb/parallel_for.h>
 
 #include "engram/errors.hpp"
 #include "engram/validation.hpp"
@@ -11,7 +11,11 @@
 namespace engram {
 
 Space::Space(std::string name, std::uint32_t ordinal, SpaceConfig config, std::shared_ptr<const Clock> clock)
-    : name_(std::move(name)), ordinal_(ordinal), config_(config), clock_(std::move(clock)), index_(config.dim, config.hnsw) {
+    : name_(std::move(name)),
+      ordinal_(ordinal),
+      config_(config),
+      clock_(std::move(clock)),
+      index_(config.dim, config.hnsw) {
   check_space_name(name_);
   if (config_.dim == 0 || config_.dim > 65536) {
     throw InvalidInputError("dimension must be between 1 and 65536, got " + std::to_string(config_.dim));
@@ -22,6 +26,7 @@ Space::Space(std::string name, std::uint32_t ordinal, SpaceConfig config, std::s
   if (config_.hnsw.ef_construction < 1 || config_.hnsw.ef_search < 1) {
     throw InvalidInputError("HNSW ef_construction and ef_search must be at least 1");
   }
+  concepts_ = std::make_unique<ConceptStore>(config_.dim);
 }
 
 void Space::ensure_open() const {
@@ -126,7 +131,8 @@ std::size_t Space::resolve(std::int64_t id) const {
   };
   if (id <= 0 || (id >> kOrdinalShift) != ordinal_) throw not_found();
   const std::size_t local = static_cast<std::size_t>(id & kLocalMask) - 1;
-  if (id == static_cast<std::int64_t>(ordinal_) << kOrdinalShift || local >= next_local_.load(std::memory_order_acquire)) {
+  if (id == static_cast<std::int64_t>(ordinal_) << kOrdinalShift ||
+      local >= next_local_.load(std::memory_order_acquire)) {
     throw not_found();
   }
   if (records_.at(local)->state.load(std::memory_order_acquire) != kLive) throw not_found();
@@ -153,10 +159,18 @@ MemoryView Space::get(std::int64_t id) const {
   MemoryView m;
   m.id = id;
   m.kind = r.kind;
-  const float* v = index_.vector(r.slot);
-  m.embedding.assign(v, v + config_.dim);
-  m.content = r.content;
   m.confidence = r.confidence;
+  if (r.kind == MemoryKind::Concept) {
+    // A concept's embedding is its centroid, and its confidence moves as members join.
+    if (auto c = concepts_->get(id)) {
+      m.embedding = std::move(c->centroid);
+      m.confidence = c->confidence;
+    }
+  } else {
+    const float* v = index_.vector(r.slot);
+    m.embedding.assign(v, v + config_.dim);
+  }
+  m.content = r.content;
   m.timestamp = r.timestamp;
   m.metadata = r.metadata;
   return m;
@@ -169,16 +183,24 @@ void Space::forget(std::int64_t id) {
   std::unique_lock rlock(records_mu_);
   const std::size_t local = resolve(id);
   Record& r = *records_.at(local);
+  const bool is_concept = r.kind == MemoryKind::Concept;
   // Tombstone the index first so no search that starts after forget() returns can see it.
-  index_.mark_deleted(r.slot);
+  if (is_concept) {
+    concepts_->erase(id);
+  } else {
+    index_.mark_deleted(r.slot);
+    concepts_->drop_member(id);  // the concept's record follows its bindings (edges go below)
+  }
   r.state.store(kForgotten, std::memory_order_release);
+  // Its edges go too; link() holds records_mu_ shared, so none can be added back meanwhile.
+  graph_.remove_node(id);
   std::uint64_t md_bytes = 0;
   for (const auto& [k, v] : r.metadata) md_bytes += k.size() + v.size();
   content_bytes_.fetch_sub(r.content.size(), std::memory_order_relaxed);
   metadata_bytes_.fetch_sub(md_bytes, std::memory_order_relaxed);
   std::string().swap(r.content);
   Metadata().swap(r.metadata);
-  live_.fetch_sub(1, std::memory_order_relaxed);
+  if (!is_concept) live_.fetch_sub(1, std::memory_order_relaxed);
   forgotten_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -233,6 +255,7 @@ SpaceStats Space::stats() const {
   s.content_bytes = content_bytes_.load(std::memory_order_relaxed);
   s.metadata_bytes = metadata_bytes_.load(std::memory_order_relaxed);
   s.index_top_level = index_.top_level();
+  s.concepts = concepts_->size();
   return s;
 }
 
@@ -246,12 +269,14 @@ IntegrityReport Space::validate() const {
     const Record& rec = *records_.at(local);
     const std::uint8_t st = rec.state.load(std::memory_order_acquire);
     ++r.records;
+    if (rec.kind == MemoryKind::Concept) continue;  // not in the vector index; checked below
     const bool index_deleted = index_.is_deleted(rec.slot);
     if (index_.label(rec.slot) != make_id(local) || (st == kLive && index_deleted) ||
         (st == kForgotten && !index_deleted) || st == kEmpty) {
       ++r.record_index_mismatches;
     }
   }
+  validate_concepts(r);
   return r;
 }
 

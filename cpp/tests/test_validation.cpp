@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -65,14 +66,14 @@ TEST(Validation, Utf8RejectsMalformedSequences) {
       "\xf8\x88\x80\x80\x80",  // 5-byte form
       "\xfe",
       "\xff",
-      "\xc3",            // truncated 2-byte
-      "\xe2\x82",        // truncated 3-byte
-      "\xf0\x9f\x98",    // truncated 4-byte
-      "\xc3\x28",        // bad continuation
-      "\xe2\x28\xa1",    //
-      "\xed\xa0\x80",    // U+D800
-      "\xed\xbf\xbf",    // U+DFFF
-      "abc\xff",         // valid prefix, bad tail
+      "\xc3",          // truncated 2-byte
+      "\xe2\x82",      // truncated 3-byte
+      "\xf0\x9f\x98",  // truncated 4-byte
+      "\xc3\x28",      // bad continuation
+      "\xe2\x28\xa1",  //
+      "\xed\xa0\x80",  // U+D800
+      "\xed\xbf\xbf",  // U+DFFF
+      "abc\xff",       // valid prefix, bad tail
   };
   for (const std::string& s : bad) {
     EXPECT_FALSE(is_valid_utf8(s)) << "accepted bytes of length " << s.size();
@@ -84,8 +85,8 @@ TEST(Validation, Utf8AcceptsValidText) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
   EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
-  EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));                  // U+10FFFF
-  EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));              // NUL is a valid code point
+  EXPECT_TRUE(is_valid_utf8("\xf4\x8f\xbf\xbf"));      // U+10FFFF
+  EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));  // NUL is a valid code point
   EXPECT_NO_THROW(check_utf8("ok", "content"));
   EXPECT_NE(message_of([] { check_utf8("\xff", "metadata key"); }).find("metadata key"), std::string::npos);
 }
@@ -149,7 +150,8 @@ TEST(Validation, Timestamp) {
 }
 
 TEST(Validation, SpaceNames) {
-  for (const std::string ok : {"a", "user-42", "tenant_A.v2", std::string(64, 'x')}) {
+  for (const std::string ok :
+       {std::string("a"), std::string("user-42"), std::string("tenant_A.v2"), std::string(64, 'x')}) {
     EXPECT_NO_THROW(check_space_name(ok)) << ok;
   }
   for (const std::string bad : {std::string(), std::string(65, 'x'), std::string("a b"), std::string("a/b"),

@@ -14,7 +14,9 @@ from typing import Any
 
 def stable_hash64(text: str, *, salt: str = "") -> int:
     """A 64-bit unsigned hash of ``text`` that is the same on every machine and run."""
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, person=b"engram-ds", salt=salt.encode()[:16])
+    digest = hashlib.blake2b(
+        text.encode("utf-8"), digest_size=8, person=b"engram-ds", salt=salt.encode()[:16]
+    )
     return int.from_bytes(digest.digest(), "little")
 
 

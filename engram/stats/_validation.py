@@ -20,7 +20,9 @@ def as_sample(values: ArrayLike, name: str = "sample", *, min_size: int = 1) -> 
     return arr
 
 
-def as_pair(x: ArrayLike, y: ArrayLike, *, min_size: int = 2) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def as_pair(
+    x: ArrayLike, y: ArrayLike, *, min_size: int = 2
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Return two equally long finite 1-D float arrays (paired data such as x/y of a fit)."""
     xa = as_sample(x, "x", min_size=min_size)
     ya = as_sample(y, "y", min_size=min_size)

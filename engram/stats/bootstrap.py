@@ -82,7 +82,8 @@ def bootstrap_ci(
 
     Args:
         statistic: a vectorised function called as ``statistic(*arrays, axis=-1)`` that reduces the last
-            axis (e.g. ``np.mean``, ``np.median`` or ``lambda a, b, axis: np.mean(b, axis) - np.mean(a, axis)``).
+            axis (e.g. ``np.mean``, ``np.median``, or for a difference of means
+            ``lambda a, b, axis: np.mean(b, axis) - np.mean(a, axis)``).
             It is called once on the original samples (1-D) for the estimate and on 2-D batches of
             resamples of shape ``(batch, n_i)``.
         samples: one or more 1-D samples.

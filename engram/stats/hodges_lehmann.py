@@ -20,7 +20,7 @@ from ._validation import as_sample
 __all__ = ["hodges_lehmann_shift"]
 
 #: Up to this many pairs the differences are formed explicitly.
-_BRUTE_FORCE_PAIRS = 1_000_000
+_BRUTE_FORCE_PAIRS = 100_000
 #: Enumerate the remaining candidates once the bracket holds at most this many differences.
 _ENUMERATE_BELOW = 20_000
 #: Random pairs used to find a narrow starting bracket.
@@ -56,9 +56,19 @@ def _kth_differences(xs: NDArray[np.float64], ys: NDArray[np.float64], k: int) -
     c = _count_le(xs, ys, float(cand_hi))
     if c >= k2:
         hi, c_hi = float(cand_hi), c
-    for _ in range(200):
+    for iteration in range(200):
         if c_hi - c_lo <= _ENUMERATE_BELOW:
             break
+        if iteration >= 20:
+            # Slow progress usually means many tied differences (quantised data): step to the smallest
+            # difference above lo and see whether the wanted ranks sit on it.
+            v = _next_difference(xs, ys, lo)
+            c_v = _count_le(xs, ys, v)
+            if c_v >= k2:
+                return v, v
+            if c_v >= k:
+                return v, _next_difference(xs, ys, v)
+            lo, c_lo = v, c_v
         mid = lo + (hi - lo) / 2.0
         if not lo < mid < hi:
             break
@@ -68,9 +78,18 @@ def _kth_differences(xs: NDArray[np.float64], ys: NDArray[np.float64], k: int) -
         elif c_mid < k:
             lo, c_lo = mid, c_mid
         else:  # k <= c_mid < k2 == k + 1: the k-th difference is <= mid < the (k+1)-th
-            return _kth_in_bracket(xs, ys, lo, mid, c_lo, k)[0], _kth_in_bracket(xs, ys, mid, hi, c_mid, k2)[0]
+            return _kth_in_bracket(xs, ys, lo, mid, c_lo, k)[0], _kth_in_bracket(xs, ys, mid, hi, c_mid, k2)[
+                0
+            ]
     first, second = _kth_in_bracket(xs, ys, lo, hi, c_lo, k, k2)
     return first, second
+
+
+def _next_difference(xs: NDArray[np.float64], ys: NDArray[np.float64], d: float) -> float:
+    """The smallest pairwise difference ``y_j - x_i`` greater than ``d`` (there must be one)."""
+    idx = np.searchsorted(ys, xs + d, side="right")
+    valid = idx < ys.size
+    return float(np.min(ys[idx[valid]] - xs[valid]))
 
 
 def _kth_in_bracket(

@@ -10,13 +10,12 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["adjust_pvalues"]
 
 
-def adjust_pvalues(
-    pvals: ArrayLike, method: Literal["holm", "bonferroni"] = "holm"
-) -> NDArray[np.float64]:
+def adjust_pvalues(pvals: ArrayLike, method: Literal["holm", "bonferroni"] = "holm") -> NDArray[np.float64]:
     """Adjusted p-values, in the input order; reject hypothesis i at level alpha iff ``adjusted[i] < alpha``.
 
     * ``"bonferroni"``: ``min(1, m * p_i)``.
-    * ``"holm"`` (step-down): with ``p_(1) <= ... <= p_(m)``, ``adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``.
+    * ``"holm"`` (step-down): with ``p_(1) <= ... <= p_(m)``,
+      ``adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``.
       Never larger than Bonferroni and uniformly more powerful.
 
     Both control the family-wise error rate at alpha under any dependence between the tests.

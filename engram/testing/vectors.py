@@ -126,7 +126,11 @@ def exact_knn(data: npt.ArrayLike, queries: npt.ArrayLike, k: int, *, chunk: int
     sims = np.empty((q.shape[0], k), dtype=np.float32)
     for start in range(0, q.shape[0], chunk):
         s = q[start : start + chunk] @ d.T
-        part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < d.shape[0] else np.tile(np.arange(k), (len(s), 1))
+        part = (
+            np.argpartition(-s, k - 1, axis=1)[:, :k]
+            if k < d.shape[0]
+            else np.tile(np.arange(k), (len(s), 1))
+        )
         ps = np.take_along_axis(s, part, axis=1)
         order = np.lexsort((part, -ps), axis=1)
         idx[start : start + chunk] = np.take_along_axis(part, order, axis=1)

@@ -56,7 +56,9 @@ class Table:
             raise self.error(name, value, f"{kind}{bounds}")
         return int(value) if integer else float(value)
 
-    def integer(self, name: str, default: Any = MISSING, *, lo: int | None = None, hi: int | None = None) -> int:
+    def integer(
+        self, name: str, default: Any = MISSING, *, lo: int | None = None, hi: int | None = None
+    ) -> int:
         return int(self.number(name, default, lo=lo, hi=hi, integer=True))
 
     def string(self, name: str, default: Any = MISSING, *, choices: Iterable[str] | None = None) -> str:

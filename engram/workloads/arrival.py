@@ -47,7 +47,7 @@ class Arrival:
     def mean_rate(self, duration_s: float, rng: np.random.Generator | None = None) -> float:
         """Expected operations per second over ``duration_s`` (for a random shape, of one realisation)."""
         fn = self.realise(duration_s, rng if rng is not None else np.random.default_rng(0))
-        grid, cum = _integrate(fn, duration_s)
+        _, cum = _integrate(fn, duration_s)
         return float(cum[-1] / duration_s) if duration_s > 0 else 0.0
 
 
@@ -205,7 +205,9 @@ class BurstSequence(Arrival):
         return wins[-1][1] if wins else 0.0
 
     def scaled(self, factor: float) -> Arrival:
-        bursts = tuple(BurstSpec(b.multiplier, b.duration_s * factor, b.delay_s * factor) for b in self.bursts)
+        bursts = tuple(
+            BurstSpec(b.multiplier, b.duration_s * factor, b.delay_s * factor) for b in self.bursts
+        )
         return replace(self, bursts=bursts)
 
 
@@ -226,7 +228,11 @@ class Ramp(Arrival):
         span = self.ramp_s if self.ramp_s is not None else duration_s
 
         def fn(t: FloatArray) -> FloatArray:
-            x = np.clip(np.asarray(t, dtype=np.float64) / span, 0.0, 1.0) if span > 0 else np.ones(np.shape(t))
+            x = (
+                np.clip(np.asarray(t, dtype=np.float64) / span, 0.0, 1.0)
+                if span > 0
+                else np.ones(np.shape(t))
+            )
             if self.steps > 0:
                 x = np.minimum(np.floor(x * self.steps), self.steps - 1) / max(self.steps - 1, 1)
             if self.shape == "geometric":
@@ -307,7 +313,17 @@ def _poisson_targets(total: float, rng: np.random.Generator) -> FloatArray:
     return points[points < total]
 
 
-PATTERNS = ("constant", "poisson", "exponential", "diurnal", "bursts", "periodic_burst", "burst_sequence", "ramp", "composite")
+PATTERNS = (
+    "constant",
+    "poisson",
+    "exponential",
+    "diurnal",
+    "bursts",
+    "periodic_burst",
+    "burst_sequence",
+    "ramp",
+    "composite",
+)
 
 
 def parse_arrival(tab: Table, clock: Clock, *, child: bool = False) -> Arrival:
@@ -369,7 +385,9 @@ def parse_arrival(tab: Table, clock: Clock, *, child: bool = False) -> Arrival:
                 )
             )
             b.reject_unknown()
-        arrival = BurstSequence(poisson=poisson, baseline_ops=tab.number("baseline_ops", **pos), bursts=tuple(specs))
+        arrival = BurstSequence(
+            poisson=poisson, baseline_ops=tab.number("baseline_ops", **pos), bursts=tuple(specs)
+        )
     elif kind == "ramp":
         shape = tab.string("shape", "linear", choices=("linear", "geometric"))
         lo_open = shape == "geometric"

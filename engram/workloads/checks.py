@@ -9,7 +9,12 @@ import pandas as pd
 
 from engram.workloads.thresholds import Thresholds
 
-COMPARATORS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
+COMPARATORS = {
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+}
 
 
 @dataclass(frozen=True)
@@ -41,17 +46,23 @@ def _op_value(ops: pd.DataFrame, op: str, column: str) -> float:
     return float(row.iloc[0]) if len(row) else math.nan
 
 
-def evaluate(thresholds: Thresholds, ops: pd.DataFrame, baseline_ops: pd.DataFrame | None = None) -> list[Check]:
+def evaluate(
+    thresholds: Thresholds, ops: pd.DataFrame, baseline_ops: pd.DataFrame | None = None
+) -> list[Check]:
     """Checks for every threshold. ``ops`` is :meth:`RunResult.op_summary` (or ``ops.parquet``);
     latency limits on ``all`` apply to the maximum over operation types (the reference's convention).
     Relative limits are checked only when ``baseline_ops`` is given."""
     checks: list[Check] = []
     if thresholds.max_error_rate is not None:
         checks.append(
-            Check("error_rate", _op_value(ops, "all", "error_rate"), thresholds.max_error_rate, "<=", "fraction")
+            Check(
+                "error_rate", _op_value(ops, "all", "error_rate"), thresholds.max_error_rate, "<=", "fraction"
+            )
         )
     if thresholds.min_throughput is not None:
-        checks.append(Check("throughput", _op_value(ops, "all", "throughput"), thresholds.min_throughput, ">=", "ops/s"))
+        checks.append(
+            Check("throughput", _op_value(ops, "all", "throughput"), thresholds.min_throughput, ">=", "ops/s")
+        )
     for (qkey, op), limit in sorted(thresholds.latency_ms.items()):
         detail = "maximum over operation types" if op == "all" else ""
         checks.append(Check(f"{qkey}.{op}", _op_value(ops, op, qkey), limit, "<=", "ms", detail))

@@ -140,7 +140,9 @@ class OpenLoopDriver:
                 latency[i] = self.clock() - (t0 + starts[i])
                 state[i] = _DONE
 
-        threads = [threading.Thread(target=worker, name=f"engram-load-{w}", daemon=True) for w in range(self.workers)]
+        threads = [
+            threading.Thread(target=worker, name=f"engram-load-{w}", daemon=True) for w in range(self.workers)
+        ]
         for th in threads:
             th.start()
 
@@ -151,7 +153,9 @@ class OpenLoopDriver:
         for i in range(n):  # bounded by the schedule length
             b, r = divmod(i, _BLOCK)
             if r == 0 and i > 0:
-                vecs = next_vecs if next_vecs is not None else schedule.vectors(np.arange(i, min(i + _BLOCK, n)))
+                vecs = (
+                    next_vecs if next_vecs is not None else schedule.vectors(np.arange(i, min(i + _BLOCK, n)))
+                )
                 next_vecs = None
             due = t0 + int(starts[i])
             now = self.clock()
@@ -181,11 +185,15 @@ class OpenLoopDriver:
         # snapshot before touching anything a straggling worker might still write
         actual, latency, code, state = actual.copy(), latency.copy(), code.copy(), state.copy()
         stuck = state != _DONE
-        if stuck.any():
-            c = errors.code(ABANDONED, f"not finished {self.drain_timeout_s} s after the dispatch ended")
-            code[stuck] = c
-            ran = stuck & (actual >= 0)
+        ran = stuck & (actual >= 0)
+        if ran.any():
+            code[ran] = errors.code(
+                ABANDONED, f"not finished {self.drain_timeout_s} s after the dispatch ended"
+            )
             latency[ran] = end - (t0 + starts[ran])  # a lower bound
+        queued = stuck & (actual < 0)
+        if queued.any():  # sent but no worker ever took it
+            code[queued] = errors.code(NOT_STARTED, "still queued when the driver stopped waiting")
         if self.progress is not None:
             self.progress(n, n)
         done = latency >= 0

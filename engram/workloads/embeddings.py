@@ -69,7 +69,9 @@ def _groups(idx: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.int64]
 
 @lru_cache(maxsize=16)
 def _centres(spec: EmbeddingSpec) -> F32:
-    rows = [np.random.default_rng([spec.seed, 0xC3, c]).uniform(-1.0, 1.0, spec.dim) for c in range(spec.clusters)]
+    rows = [
+        np.random.default_rng([spec.seed, 0xC3, c]).uniform(-1.0, 1.0, spec.dim) for c in range(spec.clusters)
+    ]
     return np.asarray(rows, dtype=np.float32).reshape(spec.clusters, spec.dim)
 
 

@@ -21,7 +21,8 @@ class InMemoryTarget:
         self.delay_s = delay_s
         self.hook = hook
         self._lock = threading.Lock()
-        self._vecs: dict[str, list[F32]] = {}
+        self._mat: dict[str, F32] = {}  # per space: rows [0, n) are used, capacity doubles
+        self._n: dict[str, int] = {}
         self.calls: dict[str, int] = {}
 
     def _enter(self, name: str) -> None:
@@ -34,10 +35,12 @@ class InMemoryTarget:
 
     def _top(self, space: str, q: F32, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         with self._lock:
-            rows = list(self._vecs.get(space, []))
-        if not rows:
+            n = self._n.get(space, 0)
+            mat = self._mat.get(space)
+        if not n or mat is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = np.stack(rows) @ np.nan_to_num(q)
+        # einsum, not BLAS: a multi-threaded BLAS under several driver threads oversubscribes the CPU
+        scores = np.einsum("ij,j->i", mat[:n], np.nan_to_num(q))
         top = np.argsort(-scores)[:k]
         return top.astype(np.int64), scores[top]
 
@@ -46,9 +49,16 @@ class InMemoryTarget:
         if embedding.shape != (self.dim,):
             raise ValueError(f"expected a {self.dim}-d embedding")
         with self._lock:
-            lst = self._vecs.setdefault(space, [])
-            lst.append(np.asarray(embedding, dtype=np.float32))
-            return len(lst) - 1
+            n = self._n.get(space, 0)
+            mat = self._mat.get(space)
+            if mat is None or n == len(mat):
+                grown = np.zeros((max(1024, 2 * n), self.dim), dtype=np.float32)
+                if mat is not None:
+                    grown[:n] = mat[:n]
+                self._mat[space] = mat = grown
+            mat[n] = embedding
+            self._n[space] = n + 1
+            return n
 
     def recall(self, space: str, embedding: F32, mode: str, k: int, threshold: float) -> list[int]:
         self._enter("recall")
@@ -70,8 +80,8 @@ class InMemoryTarget:
     def consolidate(self, space: str) -> int:
         self._enter("consolidate")
         with self._lock:
-            return len(self._vecs.get(space, []))
+            return self._n.get(space, 0)
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(v) for v in self._vecs.values())
+            return sum(self._n.values())

@@ -33,13 +33,17 @@ class LatencyHistogram:
     sum_ns: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        if not (1 <= self.significant_digits <= 5) or self.lowest_ns < 1 or self.highest_ns < 2 * self.lowest_ns:
+        if (
+            not (1 <= self.significant_digits <= 5)
+            or self.lowest_ns < 1
+            or self.highest_ns < 2 * self.lowest_ns
+        ):
             raise ValueError("need 1..5 significant digits and highest >= 2 * lowest >= 2")
         largest_single_unit = 2 * 10**self.significant_digits
         self._sub_bucket_count = 1 << math.ceil(math.log2(largest_single_unit))
         self._sub_half = self._sub_bucket_count // 2
         self._sub_half_mag = int(math.log2(self._sub_half))
-        self._unit_mag = int(math.floor(math.log2(self.lowest_ns)))
+        self._unit_mag = math.floor(math.log2(self.lowest_ns))
         self._sub_mask = (self._sub_bucket_count - 1) << self._unit_mag
         buckets, smallest_untrackable = 1, self._sub_bucket_count << self._unit_mag
         while smallest_untrackable <= self.highest_ns:

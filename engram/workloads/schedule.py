@@ -109,7 +109,7 @@ def build_schedule(scenario: Scenario, profile_scale: float = 1.0) -> Schedule:
     return Schedule(
         scenario=scenario.name,
         seed=seed,
-        duration_ns=int(round(duration_s * 1e9)),
+        duration_ns=round(duration_s * 1e9),
         start_ns=start_ns,
         op=op,
         space=space,
@@ -156,7 +156,12 @@ def _params(
         lo, hi = lo_hi
         k[sel] = lo + np.minimum(np.floor(u_k[sel] * (hi - lo + 1)), hi - lo).astype(np.int32)
 
-    def floats(dst: npt.NDArray[np.float32], u: npt.NDArray[np.float64], sel: npt.NDArray[np.bool_], lo_hi: tuple[float, float]) -> None:
+    def floats(
+        dst: npt.NDArray[np.float32],
+        u: npt.NDArray[np.float64],
+        sel: npt.NDArray[np.bool_],
+        lo_hi: tuple[float, float],
+    ) -> None:
         lo, hi = lo_hi
         dst[sel] = lo + (hi - lo) * u[sel]
 

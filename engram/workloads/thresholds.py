@@ -55,7 +55,9 @@ def parse_thresholds(tab: Table) -> Thresholds:
                 try:
                     op_name = OP_NAMES[op_from_name(op)]
                 except KeyError:
-                    raise sub.error(op, sub.data[op], f"'all' or an operation name, one of {list(OP_NAMES)}") from None
+                    raise sub.error(
+                        op, sub.data[op], f"'all' or an operation name, one of {list(OP_NAMES)}"
+                    ) from None
             else:
                 op_name = "all"
             latency[(qkey, op_name)] = sub.number(op, lo=0.0, lo_open=True)
@@ -70,7 +72,9 @@ def parse_thresholds(tab: Table) -> Thresholds:
         )
         rel.reject_unknown()
     th = Thresholds(
-        max_error_rate=tab.number("max_error_rate", None, lo=0.0, hi=1.0) if tab.has("max_error_rate") else None,
+        max_error_rate=tab.number("max_error_rate", None, lo=0.0, hi=1.0)
+        if tab.has("max_error_rate")
+        else None,
         min_throughput=tab.number("min_throughput", None, lo=0.0) if tab.has("min_throughput") else None,
         latency_ms=latency,
         max_p99_increase=rel_inc,

@@ -48,7 +48,7 @@ def compute_windows(
     err = np.asarray(error).astype(bool)
     ops = np.zeros(len(t), dtype=np.int64) if op is None else np.asarray(op, dtype=np.int64)
     names = op_names if op_names is not None else tuple(str(i) for i in range(int(ops.max(initial=0)) + 1))
-    width_ns = int(round(window_s * 1e9))
+    width_ns = round(window_s * 1e9)
     win = t // width_ns
     n_win = int(win.max(initial=-1)) + 1
     if duration_s is not None:
@@ -56,7 +56,9 @@ def compute_windows(
     frames = []
     n_ops = len(names)
     present = sorted(set(np.unique(ops).tolist())) if len(ops) else []
-    for label, sel in [("all", np.ones(len(t), dtype=bool))] + [(names[o], ops == o) for o in present if o < n_ops]:
+    for label, sel in [("all", np.ones(len(t), dtype=bool))] + [
+        (names[o], ops == o) for o in present if o < n_ops
+    ]:
         w = win[sel]
         e = err[sel]
         ok = ~e & (lat[sel] >= 0)

@@ -48,22 +48,31 @@ def test_default_sizes(full: FraudDataset) -> None:
 def test_quick_profile_shape_and_schema(quick: FraudDataset) -> None:
     t = quick.transactions
     assert list(t.columns) == list(TXN_DTYPES)
-    assert t.dtypes.astype(str).tolist() == [np.dtype(v).name if v is not object else "object" for v in TXN_DTYPES.values()]
+    assert t.dtypes.astype(str).tolist() == [
+        np.dtype(v).name if v is not object else "object" for v in TXN_DTYPES.values()
+    ]
     assert len(t) == 10_000 and len(quick.accounts) == 1_000 and len(quick.merchants) == 500
     assert t["txn_id"].tolist() == list(range(10_000)) and t["timestamp"].is_monotonic_increasing
-    assert Counter(p.kind for p in quick.ground_truth.patterns) == {k: (9 if k in PATTERN_KINDS[:2] else 8) for k in PATTERN_KINDS}
+    assert Counter(p.kind for p in quick.ground_truth.patterns) == {
+        k: (9 if k in PATTERN_KINDS[:2] else 8) for k in PATTERN_KINDS
+    }
     assert Counter(p.kind for p in quick.ground_truth.partials) == dict.fromkeys(PARTIAL_KINDS, 5)
     assert set(quick.observed().columns).isdisjoint(LABEL_COLUMNS)
     assert t["lat"].between(-90, 90).all() and t["lon"].between(-180, 180).all()
     is_purchase = t["kind"] == "purchase"
-    assert (t.loc[is_purchase, "merchant_id"] >= 0).all() and (t.loc[t["kind"] == "transfer", "dst_account"] >= 0).all()
+    assert (t.loc[is_purchase, "merchant_id"] >= 0).all() and (
+        t.loc[t["kind"] == "transfer", "dst_account"] >= 0
+    ).all()
 
 
 def test_same_seed_same_data() -> None:
     a, b = generate_fraud(QUICK), generate_fraud(QUICK)
     pd.testing.assert_frame_equal(a.transactions, b.transactions)
     pd.testing.assert_frame_equal(a.ground_truth.hidden_transactions, b.ground_truth.hidden_transactions)
-    assert a.ground_truth.patterns == b.ground_truth.patterns and a.ground_truth.partials == b.ground_truth.partials
+    assert (
+        a.ground_truth.patterns == b.ground_truth.patterns
+        and a.ground_truth.partials == b.ground_truth.partials
+    )
     c = generate_fraud(QUICK, seed=12)
     assert not a.transactions.equals(c.transactions)
 
@@ -102,11 +111,19 @@ def test_bursts_structuring_travel_takeover(quick: FraudDataset) -> None:
     cfg, gt = QUICK, quick.ground_truth
     for p in gt.by_kind("velocity_burst"):
         r = _rows(quick, p.txn_ids)
-        assert len(r) >= cfg.velocity_threshold and r["timestamp"].max() - r["timestamp"].min() <= cfg.velocity_window_s
+        assert (
+            len(r) >= cfg.velocity_threshold
+            and r["timestamp"].max() - r["timestamp"].min() <= cfg.velocity_window_s
+        )
         assert r["src_account"].nunique() == 1
     for p in gt.by_kind("structuring"):
         r = _rows(quick, p.txn_ids)
-        assert len(r) >= 3 and r["amount"].between(cfg.structuring_floor * cfg.reporting_limit, cfg.reporting_limit - 0.01).all()
+        assert (
+            len(r) >= 3
+            and r["amount"]
+            .between(cfg.structuring_floor * cfg.reporting_limit, cfg.reporting_limit - 0.01)
+            .all()
+        )
         assert r["timestamp"].max() - r["timestamp"].min() <= cfg.structuring_window_s
     for p in gt.by_kind("impossible_travel"):
         a, b = _rows(quick, p.txn_ids).itertuples()
@@ -123,7 +140,9 @@ def test_bursts_structuring_travel_takeover(quick: FraudDataset) -> None:
 
 
 @pytest.mark.parametrize("which", ["quick", "full"])
-def test_reference_detectors_find_every_pattern_and_nothing_else(which: str, request: pytest.FixtureRequest) -> None:
+def test_reference_detectors_find_every_pattern_and_nothing_else(
+    which: str, request: pytest.FixtureRequest
+) -> None:
     d: FraudDataset = request.getfixturevalue(which)
     found = detect_all(d.observed(), d.accounts, d.config)
     fraud = d.ground_truth.fraud_txn_ids()

@@ -56,10 +56,18 @@ def test_real_files_invariants(real) -> None:
 
 @needs_real
 def test_generator_schema_matches_real_files(real, synthetic) -> None:
-    for a, b in ((real.ratings, synthetic.ratings), (real.items, synthetic.items), (real.users, synthetic.users)):
+    for a, b in (
+        (real.ratings, synthetic.ratings),
+        (real.items, synthetic.items),
+        (real.users, synthetic.users),
+    ):
         assert list(a.columns) == list(b.columns)
         assert a.dtypes.astype(str).tolist() == b.dtypes.astype(str).tolist()
-    assert (synthetic.n_users, synthetic.n_items, len(synthetic.ratings)) == (real.n_users, real.n_items, 100_000)
+    assert (synthetic.n_users, synthetic.n_items, len(synthetic.ratings)) == (
+        real.n_users,
+        real.n_items,
+        100_000,
+    )
 
 
 def test_generator_shape_and_statistics(synthetic) -> None:
@@ -72,7 +80,7 @@ def test_generator_shape_and_statistics(synthetic) -> None:
     assert not r.duplicated(["user_id", "item_id"]).any()
     assert set(r["rating"].unique()) == {1, 2, 3, 4, 5}
     assert abs(r["rating"].mean() - 3.53) < 0.05
-    assert TIMESTAMP_MIN <= r["timestamp"].min() and r["timestamp"].max() <= TIMESTAMP_MAX
+    assert r["timestamp"].min() >= TIMESTAMP_MIN and r["timestamp"].max() <= TIMESTAMP_MAX
     assert r["timestamp"].max() - r["timestamp"].min() > 0.9 * (TIMESTAMP_MAX - TIMESTAMP_MIN)
     assert (synthetic.genre_matrix().sum(axis=1) >= 1).all()
     assert synthetic.items["title"].is_unique
@@ -89,8 +97,9 @@ def test_generator_popularity_is_zipf_like(synthetic) -> None:
 
 
 def test_generator_is_deterministic() -> None:
-    a, b = generate_movielens(seed=3, n_users=120, n_items=200, n_ratings=4_000), generate_movielens(
-        seed=3, n_users=120, n_items=200, n_ratings=4_000
+    a, b = (
+        generate_movielens(seed=3, n_users=120, n_items=200, n_ratings=4_000),
+        generate_movielens(seed=3, n_users=120, n_items=200, n_ratings=4_000),
     )
     pd.testing.assert_frame_equal(a.ratings, b.ratings)
     pd.testing.assert_frame_equal(a.items, b.items)

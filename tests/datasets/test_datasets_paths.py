@@ -9,7 +9,7 @@ from engram_datasets import paths
 def test_data_dir_defaults_to_shared_next_to_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ENGRAM_DATA_DIR", raising=False)
     repo = Path(__file__).resolve().parents[2]
-    assert paths.REPO_ROOT == repo
+    assert repo == paths.REPO_ROOT
     assert paths.data_dir() == (repo.parent / "shared" / "datasets").resolve()
 
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -16,12 +17,14 @@
 #include <vector>
 
 #include "engram/clock.hpp"
+#include "engram/consolidation.hpp"
+#include "engram/features.hpp"
 #include "engram/space.hpp"
 
 namespace engram {
 
 struct EngineConfig {
-  SpaceConfig space{};          // defaults for new spaces
+  SpaceConfig space{};  // defaults for new spaces
   std::size_t max_spaces = 4096;
 };
 
@@ -40,6 +43,19 @@ class Engine {
   void drop_space(std::string_view name);
 
   Clock& clock() noexcept { return *clock_; }
+
+  // Run-time feature flags shared by every space (features.hpp); unset arguments keep their value.
+  void set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
+                    std::optional<bool> concept_formation);
+  const FeatureFlags& features() const noexcept { return *features_; }
+
+  // Background consolidation (consolidation.hpp). start replaces a running consolidator; stop
+  // joins its thread (at most one space run later). consolidator_mu_ guards the pointer.
+  void start_consolidation(double interval_s, ConsolidationParams params = {});
+  void stop_consolidation();
+  void pause_consolidation();   // no-op when stopped
+  void resume_consolidation();  // no-op when stopped
+  ConsolidatorStatus consolidation_status() const;
   std::string prometheus() const;
 
   void close();
@@ -54,6 +70,9 @@ class Engine {
   std::map<std::string, std::shared_ptr<Space>, std::less<>> spaces_;
   std::uint32_t next_ordinal_ = 1;
   std::atomic<bool> closed_{false};
+  std::shared_ptr<FeatureFlags> features_ = std::make_shared<FeatureFlags>();
+  mutable std::mutex consolidator_mu_;
+  std::unique_ptr<BackgroundConsolidator> consolidator_;
 };
 
 }  // namespace engram

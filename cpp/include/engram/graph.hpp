@@ -83,8 +83,8 @@ class Graph {
   void clear();
 
   std::optional<Edge> edge(std::int64_t src, std::int64_t dst) const;  // `other` = dst
-  std::vector<Edge> neighbors(std::int64_t id) const;                 // out-edges, by target id
-  std::vector<Edge> in_edges(std::int64_t id) const;                  // in-edges, by source id
+  std::vector<Edge> neighbors(std::int64_t id) const;                  // out-edges, by target id
+  std::vector<Edge> in_edges(std::int64_t id) const;                   // in-edges, by source id
   std::size_t out_degree(std::int64_t id) const;
   std::size_t in_degree(std::int64_t id) const;
 

@@ -4,11 +4,17 @@
 // of their norm; similarity = dot(a, b) * inv_norm(a) * inv_norm(b).
 //
 // Locking scheme:
-//  - Each node has a one-byte spin lock guarding its neighbour lists. A thread never holds two
-//    node locks at once, so there is no lock ordering to respect and no deadlock.
-//  - A node's vector, label and level are written before the node is linked anywhere; linking
-//    happens under the neighbour's lock, so a reader that found the node through a link (read
-//    under the same lock) sees its data.
+//  - Each node has a one-byte spin lock that serialises writers of its neighbour lists. A thread
+//    never holds two node locks at once, so there is no lock ordering to respect and no deadlock.
+//  - Readers (search, and the search phase of an insert) do not take node locks. Every word of a
+//    neighbour list (count, then ids) is read and written through std::atomic_ref: writers store
+//    ids and then the count with release stores (under the node lock), readers load with acquire.
+//    A reader racing with a rewrite may see a mix of old and new ids; each is a fully published
+//    node (an id is only ever stored after that node's data), so the walk stays valid, merely
+//    approximate for that instant, as in any concurrent HNSW. On x86 these atomics are plain moves.
+//  - A node's vector, inverse norm, label and level are written before the node is linked
+//    anywhere; a reader that found the node through a link (acquire load of the id, which
+//    synchronises with the release store that published it) sees its data.
 //  - entry_mu_ guards the entry point and the top level. An insert whose level exceeds the top
 //    holds it for the whole insert (as hnswlib does), so the hierarchy is never half-raised.
 //  - Deletion is a tombstone flag (atomic); deleted nodes stay in the graph for navigation but
@@ -39,9 +45,9 @@ struct HnswParams {
 struct HnswIntegrity {
   std::uint64_t nodes = 0;
   std::uint64_t deleted = 0;
-  std::uint64_t broken_links = 0;       // self-loops, duplicate links, lists longer than the layer's bound
-  std::uint64_t layer_violations = 0;   // link at layer l to a node whose top layer is below l; bad entry point
-  std::uint64_t dangling_ids = 0;       // links to slots that do not hold an inserted node
+  std::uint64_t broken_links = 0;      // self-loops, duplicate links, lists longer than the layer's bound
+  std::uint64_t layer_violations = 0;  // link at layer l to a node whose top layer is below l; bad entry point
+  std::uint64_t dangling_ids = 0;      // links to slots that do not hold an inserted node
   // Inserted nodes not reachable from the entry point on layer 0. Not an integrity fault: the
   // neighbour-selection heuristic may prune a node's last in-link (hnswlib behaves the same);
   // reported so quality regressions show.
@@ -92,7 +98,7 @@ class HnswIndex {
   std::vector<Neighbor> exact_search(const float* query, std::size_t k) const;
 
   const float* vector(std::uint32_t slot) const noexcept { return vectors_.at(slot); }
-  float inv_norm(std::uint32_t slot) const noexcept { return nodes_.at(slot)->inv_norm; }
+  float inv_norm(std::uint32_t slot) const noexcept { return *inv_norms_.at(slot); }
   std::int64_t label(std::uint32_t slot) const noexcept { return nodes_.at(slot)->label; }
   std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
   std::size_t deleted_count() const noexcept { return deleted_.load(std::memory_order_relaxed); }
@@ -106,22 +112,24 @@ class HnswIndex {
     std::atomic<std::uint8_t> lock{0};
     std::atomic<std::uint8_t> state{0};  // bit0 allocated, bit1 linked, bit2 deleted
     std::uint8_t level = 0;
-    float inv_norm = 0.f;
     std::int64_t label = 0;
     std::unique_ptr<std::uint32_t[]> upper;  // level * (M + 1): count then ids, per upper layer
   };
   class NodeLock;
 
   using MaxHeap = std::vector<std::pair<float, std::uint32_t>>;  // (distance, slot)
+  struct Query;  // a query vector with its inverse norm and the distance kernel chosen once
 
-  float distance(const float* q, float q_inv, std::uint32_t slot) const noexcept;
+  float distance(const Query& q, std::uint32_t slot) const noexcept;
   std::uint32_t* links(std::uint32_t slot, int layer) noexcept;
   const std::uint32_t* links(std::uint32_t slot, int layer) const noexcept;
   std::uint32_t max_links(int layer) const noexcept { return layer == 0 ? 2 * params_.M : params_.M; }
   void copy_links(std::uint32_t slot, int layer, std::vector<std::uint32_t>& out) const;
-  std::uint32_t greedy_descend(const float* q, float q_inv, std::uint32_t cur, int from, int to) const;
-  MaxHeap search_layer(const float* q, float q_inv, std::uint32_t entry, std::size_t ef, int layer,
-                       bool skip_deleted) const;
+  void prefetch_vector(std::uint32_t slot) const noexcept;
+  std::uint32_t greedy_descend(const Query& q, std::uint32_t cur, int from, int to) const;
+  // Fills `top` with up to ef nearest found, as a max-heap on distance (farthest first).
+  void search_layer(const Query& q, std::uint32_t entry, std::size_t ef, int layer, bool skip_deleted,
+                    MaxHeap& top) const;
   void select_neighbors(MaxHeap& candidates, std::size_t m) const;
   void connect(std::uint32_t slot, int layer, MaxHeap& candidates);
   int draw_level() noexcept;
@@ -130,6 +138,9 @@ class HnswIndex {
   HnswParams params_;
   double level_mult_;
   SegmentedArray<float> vectors_;
+  // Dense, apart from Node, so a distance touches the vector and a 4-byte neighbour of other
+  // norms (hot in cache) instead of a 32-byte Node cache line per visited node.
+  SegmentedArray<float> inv_norms_;
   SegmentedArray<std::uint32_t> links0_;
   SegmentedArray<Node> nodes_;
   std::atomic<std::uint32_t> next_slot_{0};

@@ -49,7 +49,7 @@ struct LoadSchedule {
   std::span<const std::int64_t> start_ns;  // offsets from the run start, non-decreasing
   std::span<const std::uint8_t> op;
   std::span<const std::int16_t> space;
-  std::span<const float> vectors;          // one row of `dim` floats per operation
+  std::span<const float> vectors;  // one row of `dim` floats per operation
   std::span<const std::int32_t> k;
   std::span<const float> threshold;
   std::span<const float> confidence;
@@ -60,7 +60,7 @@ struct LoadOutcome {
   std::vector<std::int64_t> actual_start_ns;  // -1 when never started
   std::vector<std::int64_t> latency_ns;       // completion - intended start; -1 when never started
   std::vector<std::int16_t> error_code;
-  std::int64_t wall_ns = 0;                   // run start to last completion
+  std::int64_t wall_ns = 0;  // run start to last completion
 };
 
 struct LoadOptions {

@@ -33,9 +33,9 @@ constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::kCount);
 const char* op_name(Op op) noexcept;
 
 // Fixed upper bounds in seconds (Prometheus "le" labels); the last bucket is +Inf.
-inline constexpr std::array<double, 22> kLatencyBounds = {
-    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
-    5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+inline constexpr std::array<double, 22> kLatencyBounds = {1e-6, 2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4,
+                                                          5e-4, 1e-3,   2.5e-3, 5e-3, 1e-2,   2.5e-2, 5e-2, 0.1,
+                                                          0.25, 0.5,    1.0,    2.5,  5.0,    10.0};
 
 struct HistogramSnapshot {
   std::array<std::uint64_t, kLatencyBounds.size() + 1> buckets{};  // not cumulative

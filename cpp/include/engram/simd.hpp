@@ -20,8 +20,8 @@ using DotFn = float (*)(const float* a, const float* b, std::size_t n) noexcept;
 
 struct Kernels {
   Level level;
-  DotFn dot;      // sum a[i] * b[i]
-  DotFn l2sq;     // sum (a[i] - b[i])^2
+  DotFn dot;   // sum a[i] * b[i]
+  DotFn l2sq;  // sum (a[i] - b[i])^2
 };
 
 const Kernels& scalar_kernels() noexcept;

@@ -10,12 +10,16 @@
 //  2. records_mu_ (shared_mutex): readers of record contents (get, search results) hold it
 //     shared; forget() holds it exclusively while it erases content. Appends do not take it:
 //     a record is fully written before its state is published with a release store.
-//  3. The HNSW index's own per-node locks (see hnsw.hpp).
+//  3. The HNSW index's own per-node locks (see hnsw.hpp), then the graph's stripe locks
+//     (see graph.hpp). link() holds records_mu_ shared while it checks both ends and adds the
+//     edge, and forget() removes a memory's edges under records_mu_ exclusive, so no edge to a
+//     forgotten memory can appear after forget() returns; spread() also skips dead targets.
 // Metrics are lock-free atomics. A dropped or closed space rejects every later call.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,10 +29,14 @@
 #include <vector>
 
 #include "engram/clock.hpp"
+#include "engram/concepts.hpp"
+#include "engram/features.hpp"
+#include "engram/graph.hpp"
 #include "engram/hnsw.hpp"
 #include "engram/memory.hpp"
 #include "engram/metrics.hpp"
 #include "engram/segmented_array.hpp"
+#include "engram/spread.hpp"
 
 namespace engram {
 
@@ -61,7 +69,17 @@ struct IntegrityReport {
   HnswIntegrity index;
   std::uint64_t records = 0;
   std::uint64_t record_index_mismatches = 0;  // record and index disagree on id, slot or liveness
-  bool ok() const noexcept { return index.ok() && record_index_mismatches == 0; }
+  // Concepts and bindings (concepts.hpp): concepts without any binding, bindings whose concept
+  // does not list the episode (or a listed live member without its binding edge, or an edge
+  // present in one adjacency list only), and edges whose source or target is not live.
+  std::uint64_t concepts = 0;
+  std::uint64_t orphaned_concepts = 0;
+  std::uint64_t one_sided_bindings = 0;
+  std::uint64_t edges_to_missing = 0;
+  bool ok() const noexcept {
+    return index.ok() && record_index_mismatches == 0 && orphaned_concepts == 0 && one_sided_bindings == 0 &&
+           edges_to_missing == 0;
+  }
 };
 
 class Space {
@@ -86,6 +104,63 @@ class Space {
   void forget(std::int64_t id);
   std::vector<SearchHit> search(std::span<const float> query, std::size_t k, std::optional<std::size_t> ef) const;
   std::vector<SearchHit> exact_search(std::span<const float> query, std::size_t k) const;
+
+  // Graph (space_graph.cpp). Both ends must be live memories of this space (MemoryNotFound
+  // otherwise, including another space's ids); kinds must fit the edge kind: association
+  // episode -> episode, binding episode -> concept, hierarchy concept -> concept
+  // (InvalidInputError). Returns true when the edge is new (false: it was replaced).
+  bool link(std::int64_t src, std::int64_t dst, EdgeKind kind = EdgeKind::Association, float weight = 1.0f,
+            float strength = 1.0f, float contribution = 1.0f);
+  // Returns true when an edge was removed. Ids of another space raise MemoryNotFound.
+  bool unlink(std::int64_t src, std::int64_t dst);
+  // Out-edges of a live memory to live memories, by target id.
+  std::vector<Edge> neighbors(std::int64_t id) const;
+  // Seeds must be live memories of this space (MemoryNotFound otherwise).
+  std::vector<Activation> spread(std::span<const Seed> seeds, const SpreadConfig& config) const;
+  // Kind of a live memory of this space, nullopt otherwise; lock-free (atomic record state).
+  std::optional<MemoryKind> live_kind(std::int64_t id) const noexcept;
+  const Graph& graph() const noexcept { return graph_; }
+  Graph& graph() noexcept { return graph_; }
+
+  // Concepts (concepts.hpp, consolidation.hpp). A concept is a record of kind Concept whose
+  // centroid and members live in concept_store(); live_, size() and stats().episodes count
+  // episodes only.
+  struct BindingSpec {
+    std::int64_t episode;
+    float strength;
+    float contribution;
+  };
+  // Creates (id == 0) or replaces concept `id`: its record, its store entry and its binding
+  // edges, which become exactly `bindings` (draft.members must list the same episodes). All of
+  // it happens under records_mu_ shared, so forget() cannot interleave; members that are no
+  // longer live episodes are dropped first. A new id comes from this space's sequence under
+  // append_mu_ (writers wait only for that append). Returns the concept id, or 0 when fewer
+  // than min_members remain (nothing written). The caller holds operation_lock().
+  std::int64_t commit_concept(std::int64_t id, ConceptDraft draft, std::vector<BindingSpec> bindings,
+                              std::size_t min_members);
+  // Forgets a concept and its bindings from inside an operation (caller holds operation_lock()).
+  void dissolve_concept(std::int64_t id);
+  const ConceptStore& concept_store() const noexcept { return *concepts_; }
+  ConceptStore& concept_store() noexcept { return *concepts_; }
+  // For engine algorithms outside this class (consolidation, recall, completion): structure_mu_
+  // held shared, as every operation holds it, after checking the space is open.
+  std::shared_lock<std::shared_mutex> operation_lock() const;
+  struct EpisodeRef {
+    std::int64_t id;
+    const float* vector;  // stays valid while the space exists: storage never moves
+    float inv_norm;
+    float confidence;
+    double timestamp;
+  };
+  // Live episodes in id order; the caller holds operation_lock().
+  void scan_episodes(const std::function<void(const EpisodeRef&)>& f) const;
+  std::optional<EpisodeRef> episode_ref(std::int64_t id) const noexcept;
+  // Approximate nearest live episodes, no metrics; the caller holds operation_lock().
+  std::vector<SearchHit> nearest_episodes(const float* q, std::size_t k, std::size_t ef) const;
+  const Clock& clock() const noexcept { return *clock_; }
+  // Run-time feature flags shared with the engine; defaults until the engine sets them.
+  void set_features(std::shared_ptr<const FeatureFlags> flags) noexcept;
+  const FeatureFlags& features() const noexcept;
 
   std::size_t size() const noexcept;  // live memories
   SpaceStats stats() const;
@@ -117,6 +192,7 @@ class Space {
     return (static_cast<std::int64_t>(ordinal_) << kOrdinalShift) | static_cast<std::int64_t>(local_index + 1);
   }
   std::size_t store_records(std::vector<EpisodeInput>& episodes);  // returns first local index
+  void validate_concepts(IntegrityReport& r) const;                // space_concepts.cpp; structure_mu_ held
   std::vector<SearchHit> to_hits(const std::vector<Neighbor>& found, std::size_t k) const;
 
   std::string name_;
@@ -129,6 +205,9 @@ class Space {
   SegmentedArray<Record> records_;
   std::atomic<std::size_t> next_local_{0};
   HnswIndex index_;
+  Graph graph_;
+  std::unique_ptr<ConceptStore> concepts_;
+  std::shared_ptr<const FeatureFlags> features_;
   std::atomic<std::uint64_t> live_{0};
   std::atomic<std::uint64_t> forgotten_{0};
   std::atomic<std::uint64_t> content_bytes_{0};

@@ -9,10 +9,8 @@ namespace {
 
 bool cpu_has(Level level) noexcept {
   switch (level) {
-    case Level::Scalar:
-      return true;
-    case Level::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Level::Scalar: return true;
+    case Level::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case Level::Avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
@@ -22,12 +20,9 @@ bool cpu_has(Level level) noexcept {
 
 const Kernels* table_for(Level level) noexcept {
   switch (level) {
-    case Level::Scalar:
-      return &scalar_kernels();
-    case Level::Avx2:
-      return avx2_kernels();
-    case Level::Avx512:
-      return avx512_kernels();
+    case Level::Scalar: return &scalar_kernels();
+    case Level::Avx2: return avx2_kernels();
+    case Level::Avx512: return avx512_kernels();
   }
   return nullptr;
 }
@@ -41,8 +36,8 @@ struct Startup {
       if (auto parsed = parse_level(env); !parsed) {
         error = std::string("ENGRAM_SIMD='") + env + "' is not one of scalar, avx2, avx512";
       } else if (!supported(*parsed)) {
-        error = std::string("ENGRAM_SIMD='") + env + "' is not supported by this CPU (best: " +
-                level_name(best_supported()) + ")";
+        error = std::string("ENGRAM_SIMD='") + env +
+                "' is not supported by this CPU (best: " + level_name(best_supported()) + ")";
       } else {
         level = *parsed;
       }
@@ -77,8 +72,8 @@ Level active_level() noexcept { return active().level; }
 
 const Kernels& kernels_for(Level level) {
   if (!supported(level)) {
-    throw InvalidInputError(std::string("SIMD level ") + level_name(level) + " is not supported by this CPU (best: " +
-                            level_name(best_supported()) + ")");
+    throw InvalidInputError(std::string("SIMD level ") + level_name(level) +
+                            " is not supported by this CPU (best: " + level_name(best_supported()) + ")");
   }
   return *table_for(level);
 }
@@ -87,12 +82,9 @@ void set_level(Level level) { current().store(&kernels_for(level), std::memory_o
 
 const char* level_name(Level level) noexcept {
   switch (level) {
-    case Level::Scalar:
-      return "scalar";
-    case Level::Avx2:
-      return "avx2";
-    case Level::Avx512:
-      return "avx512";
+    case Level::Scalar: return "scalar";
+    case Level::Avx2: return "avx2";
+    case Level::Avx512: return "avx512";
   }
   return "unknown";
 }

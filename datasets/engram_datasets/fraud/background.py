@@ -9,7 +9,9 @@ from .config import FraudConfig
 from .geo import CITY_NAMES
 
 #: Share of each hour of the day in background activity (quiet nights, busy afternoons).
-_HOURLY = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 4, 4.5, 5, 5.5, 5, 4.8, 4.6, 4.8, 5.2, 5.5, 5, 4, 3, 2, 1.4])
+_HOURLY = np.array(
+    [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 4, 4.5, 5, 5.5, 5, 4.8, 4.6, 4.8, 5.2, 5.5, 5, 4, 3, 2, 1.4]
+)
 #: Purchases jitter around the home location by this much (degrees, ~2 km).
 TXN_JITTER_DEG = 0.02
 
@@ -32,7 +34,9 @@ def background_transactions(
     """
     p = accounts["activity"].to_numpy() / accounts["activity"].sum()
     src = rng.choice(len(accounts), size=n, p=p)
-    kind = rng.choice(np.array(["purchase", "transfer", "deposit"], dtype=object), size=n, p=[0.75, 0.15, 0.10])
+    kind = rng.choice(
+        np.array(["purchase", "transfer", "deposit"], dtype=object), size=n, p=[0.75, 0.15, 0.10]
+    )
     city = accounts["city_idx"].to_numpy()[src]
 
     by_city = merchants.groupby("city_idx").indices
@@ -55,7 +59,11 @@ def background_transactions(
     amount = np.where(
         is_purchase,
         np.clip(rng.lognormal(3.4, 1.0, n), 1.0, 3_000.0),
-        np.where(is_transfer, np.clip(rng.lognormal(5.0, 1.1, n), 5.0, cap), np.clip(rng.lognormal(6.3, 0.9, n), 20.0, cap)),
+        np.where(
+            is_transfer,
+            np.clip(rng.lognormal(5.0, 1.1, n), 5.0, cap),
+            np.clip(rng.lognormal(6.3, 0.9, n), 20.0, cap),
+        ),
     )
     second = accounts["second_device_id"].to_numpy()[src]
     device = np.where((second >= 0) & (rng.random(n) < 0.3), second, accounts["device_id"].to_numpy()[src])

@@ -26,7 +26,9 @@ class PatternDraft:
 class PatternBuilder:
     """Hands out pattern accounts (each used by one pattern only), devices, places and times."""
 
-    def __init__(self, rng: np.random.Generator, cfg: FraudConfig, accounts: pd.DataFrame, merchants: pd.DataFrame):
+    def __init__(
+        self, rng: np.random.Generator, cfg: FraudConfig, accounts: pd.DataFrame, merchants: pd.DataFrame
+    ):
         self.rng = rng
         self.cfg = cfg
         self.accounts = accounts

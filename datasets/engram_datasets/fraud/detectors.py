@@ -61,14 +61,21 @@ def find_velocity_bursts(tx: pd.DataFrame, *, window_s: int = 300, threshold: in
 
 
 def find_structuring(
-    tx: pd.DataFrame, *, limit: float = 10_000.0, floor: float = 0.90, window_s: int = 72 * 3600, min_count: int = 3
+    tx: pd.DataFrame,
+    *,
+    limit: float = 10_000.0,
+    floor: float = 0.90,
+    window_s: int = 72 * 3600,
+    min_count: int = 3,
 ) -> list[Detection]:
     """Groups of >= ``min_count`` amounts in ``[floor * limit, limit)`` by one account within ``window_s``."""
     band = tx[(tx["amount"] >= floor * limit) & (tx["amount"] < limit)]
     return _dense_groups(band, window_s, min_count)
 
 
-def find_impossible_travel(tx: pd.DataFrame, *, speed_kmh: float = 900.0, min_km: float = 500.0) -> list[Detection]:
+def find_impossible_travel(
+    tx: pd.DataFrame, *, speed_kmh: float = 900.0, min_km: float = 500.0
+) -> list[Detection]:
     """Consecutive transactions of one account farther apart than ``min_km`` at above ``speed_kmh``."""
     s = _sorted_by_account(tx)
     acc = s["src_account"].to_numpy()
@@ -90,7 +97,12 @@ def find_account_takeovers(
     known = (tx["device_id"].to_numpy() == a.loc[src, "device_id"].to_numpy()) | (
         tx["device_id"].to_numpy() == a.loc[src, "second_device_id"].to_numpy()
     )
-    dist = haversine_km(a.loc[src, "home_lat"].to_numpy(), a.loc[src, "home_lon"].to_numpy(), tx["lat"].to_numpy(), tx["lon"].to_numpy())
+    dist = haversine_km(
+        a.loc[src, "home_lat"].to_numpy(),
+        a.loc[src, "home_lon"].to_numpy(),
+        tx["lat"].to_numpy(),
+        tx["lon"].to_numpy(),
+    )
     hit = ~known & (dist > min_km) & (tx["amount"].to_numpy() >= min_amount)
     return [(int(t),) for t in tx["txn_id"].to_numpy()[hit]]
 
@@ -104,11 +116,17 @@ class _Edge:
     amount: float
 
 
-def _transfer_edges(tx: pd.DataFrame, exclude: set[int] = frozenset()) -> tuple[list[_Edge], dict[int, list[_Edge]]]:
-    t = tx[(tx["kind"] == "transfer") & (tx["dst_account"] >= 0)].sort_values(["timestamp", "txn_id"], kind="stable")
+def _transfer_edges(
+    tx: pd.DataFrame, exclude: set[int] = frozenset()
+) -> tuple[list[_Edge], dict[int, list[_Edge]]]:
+    t = tx[(tx["kind"] == "transfer") & (tx["dst_account"] >= 0)].sort_values(
+        ["timestamp", "txn_id"], kind="stable"
+    )
     edges = [
         _Edge(int(i), int(s), int(d), int(ts), float(a))
-        for i, s, d, ts, a in zip(t["txn_id"], t["src_account"], t["dst_account"], t["timestamp"], t["amount"], strict=True)
+        for i, s, d, ts, a in zip(
+            t["txn_id"], t["src_account"], t["dst_account"], t["timestamp"], t["amount"], strict=True
+        )
         if int(i) not in exclude
     ]
     out: dict[int, list[_Edge]] = defaultdict(list)
@@ -189,7 +207,9 @@ def find_mule_chains(
     return chains
 
 
-def detect_all(tx: pd.DataFrame, accounts: pd.DataFrame, cfg: FraudConfig | None = None) -> dict[str, list[Detection]]:
+def detect_all(
+    tx: pd.DataFrame, accounts: pd.DataFrame, cfg: FraudConfig | None = None
+) -> dict[str, list[Detection]]:
     """Every reference detector, keyed by pattern kind, with ``cfg``'s thresholds."""
     cfg = cfg or FraudConfig()
     rings = find_rings(tx, max_len=cfg.max_pattern_hops)
@@ -197,7 +217,9 @@ def detect_all(tx: pd.DataFrame, accounts: pd.DataFrame, cfg: FraudConfig | None
     return {
         "ring": rings,
         "mule_chain": find_mule_chains(tx, max_hops=cfg.max_pattern_hops, exclude=in_rings),
-        "velocity_burst": find_velocity_bursts(tx, window_s=cfg.velocity_window_s, threshold=cfg.velocity_threshold),
+        "velocity_burst": find_velocity_bursts(
+            tx, window_s=cfg.velocity_window_s, threshold=cfg.velocity_threshold
+        ),
         "impossible_travel": find_impossible_travel(tx, speed_kmh=cfg.impossible_speed_kmh),
         "structuring": find_structuring(
             tx, limit=cfg.reporting_limit, floor=cfg.structuring_floor, window_s=cfg.structuring_window_s

@@ -52,12 +52,17 @@ def make_merchants(rng: np.random.Generator, n_merchants: int) -> pd.DataFrame:
     """``merchant_id, category, city, lat, lon``; every city has merchants when n >= #cities."""
     n_cities = len(CITY_NAMES)
     city = np.concatenate(
-        [np.arange(min(n_merchants, n_cities)), rng.choice(n_cities, size=max(0, n_merchants - n_cities), p=CITY_WEIGHT)]
+        [
+            np.arange(min(n_merchants, n_cities)),
+            rng.choice(n_cities, size=max(0, n_merchants - n_cities), p=CITY_WEIGHT),
+        ]
     )
     return pd.DataFrame(
         {
             "merchant_id": np.arange(n_merchants, dtype=np.int32),
-            "category": np.array(MERCHANT_CATEGORIES, dtype=object)[rng.integers(len(MERCHANT_CATEGORIES), size=n_merchants)],
+            "category": np.array(MERCHANT_CATEGORIES, dtype=object)[
+                rng.integers(len(MERCHANT_CATEGORIES), size=n_merchants)
+            ],
             "city": np.array(CITY_NAMES, dtype=object)[city],
             "lat": CITY_LAT[city] + rng.normal(0, HOME_JITTER_DEG, n_merchants),
             "lon": CITY_LON[city] + rng.normal(0, HOME_JITTER_DEG, n_merchants),

@@ -75,7 +75,9 @@ def generate_fraud(config: FraudConfig | None = None, **overrides: Any) -> Fraud
         times = [r["timestamp"] for r in draft.rows]
         if pid < cfg.n_patterns:
             patterns.append(
-                InjectedPattern(pid, draft.kind, ids, tuple(draft.account_ids), min(times), max(times), draft.attributes)
+                InjectedPattern(
+                    pid, draft.kind, ids, tuple(draft.account_ids), min(times), max(times), draft.attributes
+                )
             )
         else:
             hidden_ids = tuple(ids[p] for p in hidden_pos)

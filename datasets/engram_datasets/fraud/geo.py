@@ -47,7 +47,9 @@ CITY_WEIGHT = np.array([c[3] for c in CITIES], dtype=float) / sum(c[3] for c in 
 EARTH_RADIUS_KM = 6371.0088
 
 
-def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float) -> np.ndarray:
+def haversine_km(
+    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
+) -> np.ndarray:
     """Great-circle distance in km (vectorised)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp = p2 - p1

@@ -62,13 +62,26 @@ class FraudGroundTruth:
     def to_frame(self) -> pd.DataFrame:
         """One row per pattern (complete and partial) with its kind and id lists."""
         rows = [
-            {"pattern_id": p.pattern_id, "kind": p.kind, "partial": False, "txn_ids": list(p.txn_ids),
-             "account_ids": list(p.account_ids), "hidden_txn_ids": [], "hidden_account_ids": []}
+            {
+                "pattern_id": p.pattern_id,
+                "kind": p.kind,
+                "partial": False,
+                "txn_ids": list(p.txn_ids),
+                "account_ids": list(p.account_ids),
+                "hidden_txn_ids": [],
+                "hidden_account_ids": [],
+            }
             for p in self.patterns
         ] + [
-            {"pattern_id": p.pattern_id, "kind": p.kind, "partial": True, "txn_ids": list(p.txn_ids),
-             "account_ids": list(p.account_ids), "hidden_txn_ids": list(p.hidden_txn_ids),
-             "hidden_account_ids": list(p.hidden_account_ids)}
+            {
+                "pattern_id": p.pattern_id,
+                "kind": p.kind,
+                "partial": True,
+                "txn_ids": list(p.txn_ids),
+                "account_ids": list(p.account_ids),
+                "hidden_txn_ids": list(p.hidden_txn_ids),
+                "hidden_account_ids": list(p.hidden_account_ids),
+            }
             for p in self.partials
         ]
         return pd.DataFrame(rows)

@@ -32,7 +32,17 @@ def ring(b: PatternBuilder, size: int | None = None) -> PatternDraft:
     for i, src in enumerate(members):
         dst = members[(i + 1) % k]
         t += int(delays[i])
-        rows.append(b.row(ts=t, src=src, dst=dst, kind="transfer", amount=amount, where=b.home_point(src), city=b.home_city(src)))
+        rows.append(
+            b.row(
+                ts=t,
+                src=src,
+                dst=dst,
+                kind="transfer",
+                amount=amount,
+                where=b.home_point(src),
+                city=b.home_city(src),
+            )
+        )
         amount *= float(b.rng.uniform(0.97, 0.995))
     return PatternDraft("ring", rows, members, {"ring_size": k})
 
@@ -47,7 +57,17 @@ def mule_chain(b: PatternBuilder, hops: int | None = None) -> PatternDraft:
     for i in range(h):
         src, dst = members[i], members[i + 1]
         t += int(delays[i])
-        rows.append(b.row(ts=t, src=src, dst=dst, kind="transfer", amount=amount, where=b.home_point(src), city=b.home_city(src)))
+        rows.append(
+            b.row(
+                ts=t,
+                src=src,
+                dst=dst,
+                kind="transfer",
+                amount=amount,
+                where=b.home_point(src),
+                city=b.home_city(src),
+            )
+        )
         amount *= float(b.rng.uniform(0.95, 0.995))
     return PatternDraft("mule_chain", rows, members, {"hops": h})
 
@@ -72,7 +92,9 @@ def velocity_burst(b: PatternBuilder, size: int | None = None) -> PatternDraft:
         for off in offsets
     ]
     b.add_quiet(acc, t0, t0 + span)
-    return PatternDraft("velocity_burst", rows, [acc], {"n_transactions": n, "span_s": offsets[-1] - offsets[0]})
+    return PatternDraft(
+        "velocity_burst", rows, [acc], {"n_transactions": n, "span_s": offsets[-1] - offsets[0]}
+    )
 
 
 def impossible_travel(b: PatternBuilder) -> PatternDraft:
@@ -82,8 +104,24 @@ def impossible_travel(b: PatternBuilder) -> PatternDraft:
     gap = int(b.rng.integers(5 * 60, 60 * 60))
     t0 = b.start_time(gap)
     rows = [
-        b.row(ts=t0, src=acc, kind="purchase", merchant=b.merchant_in(home), amount=float(b.rng.uniform(10, 300)), where=b.home_point(acc), city=home),
-        b.row(ts=t0 + gap, src=acc, kind="purchase", merchant=b.merchant_in(far), amount=float(b.rng.uniform(50, 2_000)), where=b.city_point(far), city=far),
+        b.row(
+            ts=t0,
+            src=acc,
+            kind="purchase",
+            merchant=b.merchant_in(home),
+            amount=float(b.rng.uniform(10, 300)),
+            where=b.home_point(acc),
+            city=home,
+        ),
+        b.row(
+            ts=t0 + gap,
+            src=acc,
+            kind="purchase",
+            merchant=b.merchant_in(far),
+            amount=float(b.rng.uniform(50, 2_000)),
+            where=b.city_point(far),
+            city=far,
+        ),
     ]
     b.add_quiet(acc, t0, t0 + gap)
     dist = b.distance_km(home, far)
@@ -98,10 +136,19 @@ def structuring(b: PatternBuilder, count: int | None = None) -> PatternDraft:
     times = sorted([t0, t0 + span, *(int(x) for x in b.rng.integers(t0, t0 + span + 1, n - 2))])
     lo, hi = b.cfg.structuring_floor * b.cfg.reporting_limit, b.cfg.reporting_limit - 1.0
     rows = [
-        b.row(ts=ts, src=acc, kind="deposit", amount=float(b.rng.uniform(lo, hi)), where=b.home_point(acc), city=b.home_city(acc))
+        b.row(
+            ts=ts,
+            src=acc,
+            kind="deposit",
+            amount=float(b.rng.uniform(lo, hi)),
+            where=b.home_point(acc),
+            city=b.home_city(acc),
+        )
         for ts in times
     ]
-    return PatternDraft("structuring", rows, [acc], {"n_deposits": n, "span_s": span, "limit": b.cfg.reporting_limit})
+    return PatternDraft(
+        "structuring", rows, [acc], {"n_deposits": n, "span_s": span, "limit": b.cfg.reporting_limit}
+    )
 
 
 def account_takeover(b: PatternBuilder) -> PatternDraft:
@@ -110,9 +157,25 @@ def account_takeover(b: PatternBuilder) -> PatternDraft:
     t0 = b.start_time(0)
     device = b.new_device()
     amount = float(b.rng.uniform(1.2, 4.0)) * b.cfg.reporting_limit
-    rows = [b.row(ts=t0, src=victim, dst=beneficiary, kind="transfer", amount=amount, where=b.city_point(far), city=far, device=device)]
+    rows = [
+        b.row(
+            ts=t0,
+            src=victim,
+            dst=beneficiary,
+            kind="transfer",
+            amount=amount,
+            where=b.city_point(far),
+            city=far,
+            device=device,
+        )
+    ]
     b.add_quiet(victim, t0, t0)
-    return PatternDraft("account_takeover", rows, [victim, beneficiary], {"new_device_id": device, "distance_km": round(b.distance_km(b.home_city(victim), far), 1)})
+    return PatternDraft(
+        "account_takeover",
+        rows,
+        [victim, beneficiary],
+        {"new_device_id": device, "distance_km": round(b.distance_km(b.home_city(victim), far), 1)},
+    )
 
 
 INJECTORS: dict[str, Callable[[PatternBuilder], PatternDraft]] = {

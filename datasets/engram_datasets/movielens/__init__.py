@@ -11,7 +11,9 @@ from .schema import GENRES, MovieLens
 from .split import head_by_time, temporal_holdout
 
 
-def movielens(root: str | os.PathLike[str] | None = None, *, seed: int = 0, **generator_kwargs: object) -> MovieLens:
+def movielens(
+    root: str | os.PathLike[str] | None = None, *, seed: int = 0, **generator_kwargs: object
+) -> MovieLens:
     """The real ``ml-100k`` files when present, otherwise :func:`generate_movielens` (same shape)."""
     if movielens_available(root):
         return load_movielens(root)

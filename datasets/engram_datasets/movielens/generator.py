@@ -31,14 +31,70 @@ from .schema import (
 _GENRE_WEIGHTS = np.array(
     [2, 251, 135, 42, 122, 505, 109, 50, 725, 22, 24, 92, 56, 61, 247, 101, 251, 71, 27], dtype=float
 )
-_ADJECTIVES = (
-    "Silent Dark Last Golden Broken Hidden Crimson Wild Lost Endless Frozen Secret Burning Lonely Electric "
-    "Midnight Savage Quiet Distant Eternal Little Big Strange Final Hollow Bright Rising Falling Iron Paper"
-).split()
-_NOUNS = (
-    "River Night Kingdom Road Heart Stranger Empire Summer Shadow City Garden Promise Storm Mirror Island "
-    "Horizon Journey Winter Letter Detective Dream Game Witness Machine Planet Harbor Circus Legend Ghost Voyage"
-).split()
+_ADJECTIVES = [
+    "Silent",
+    "Dark",
+    "Last",
+    "Golden",
+    "Broken",
+    "Hidden",
+    "Crimson",
+    "Wild",
+    "Lost",
+    "Endless",
+    "Frozen",
+    "Secret",
+    "Burning",
+    "Lonely",
+    "Electric",
+    "Midnight",
+    "Savage",
+    "Quiet",
+    "Distant",
+    "Eternal",
+    "Little",
+    "Big",
+    "Strange",
+    "Final",
+    "Hollow",
+    "Bright",
+    "Rising",
+    "Falling",
+    "Iron",
+    "Paper",
+]
+_NOUNS = [
+    "River",
+    "Night",
+    "Kingdom",
+    "Road",
+    "Heart",
+    "Stranger",
+    "Empire",
+    "Summer",
+    "Shadow",
+    "City",
+    "Garden",
+    "Promise",
+    "Storm",
+    "Mirror",
+    "Island",
+    "Horizon",
+    "Journey",
+    "Winter",
+    "Letter",
+    "Detective",
+    "Dream",
+    "Game",
+    "Witness",
+    "Machine",
+    "Planet",
+    "Harbor",
+    "Circus",
+    "Legend",
+    "Ghost",
+    "Voyage",
+]
 _OCCUPATION_WEIGHTS = np.array(
     [79, 28, 7, 95, 67, 18, 32, 16, 7, 12, 51, 26, 9, 105, 66, 14, 12, 31, 196, 27, 45], dtype=float
 )
@@ -47,7 +103,7 @@ _OCCUPATION_WEIGHTS = np.array(
 def _user_counts(
     rng: np.random.Generator, n_users: int, n_ratings: int, min_per_user: int, max_per_user: int
 ) -> np.ndarray:
-    """Per-user rating counts: ``min_per_user`` plus a log-normal share of the rest, capped at ``max_per_user``."""
+    """Per-user counts: ``min_per_user`` plus a log-normal share of the rest, capped at ``max_per_user``."""
     if n_ratings < n_users * min_per_user:
         raise ValueError(f"n_ratings={n_ratings} < n_users*min_per_user={n_users * min_per_user}")
     if n_ratings > n_users * max_per_user:
@@ -92,7 +148,9 @@ def _sample_items(rng: np.random.Generator, counts: np.ndarray, log_w: np.ndarra
     return out
 
 
-def _cover_all_items(chosen: list[np.ndarray], n_items: int, popularity: np.ndarray, rng: np.random.Generator) -> None:
+def _cover_all_items(
+    chosen: list[np.ndarray], n_items: int, popularity: np.ndarray, rng: np.random.Generator
+) -> None:
     """Make every item rated at least once by swapping it in for a heavy user's most popular item."""
     counts = np.bincount(np.concatenate(chosen), minlength=n_items)
     heavy = np.argsort([-len(c) for c in chosen], kind="stable")
@@ -192,8 +250,10 @@ def generate_movielens(
     seed: int = 0,
 ) -> MovieLens:
     """Generate a synthetic data set with the ``ml-100k`` schema (same seed -> identical output)."""
-    max_per_user = max_ratings_per_user if max_ratings_per_user is not None else max(
-        min_ratings_per_user, int(0.44 * n_items)
+    max_per_user = (
+        max_ratings_per_user
+        if max_ratings_per_user is not None
+        else max(min_ratings_per_user, int(0.44 * n_items))
     )
     if not min_ratings_per_user <= max_per_user <= n_items:
         raise ValueError("need min_ratings_per_user <= max_ratings_per_user <= n_items")

@@ -57,16 +57,22 @@ def read_items(path: Path, genres: tuple[str, ...] = GENRES) -> pd.DataFrame:
         header=None,
         names=cols,
         encoding="latin-1",
-        dtype={"item_id": np.int32, "title": str, "release_date": str, "video_release_date": str, "imdb_url": str}
+        dtype={
+            "item_id": np.int32,
+            "title": str,
+            "release_date": str,
+            "video_release_date": str,
+            "imdb_url": str,
+        }
         | dict.fromkeys(genres, np.uint8),
         keep_default_na=False,
     )
     df["release_date"] = pd.to_datetime(df["release_date"].replace("", None), format="%d-%b-%Y").astype(
         "datetime64[ns]"
     )
-    df["video_release_date"] = pd.to_datetime(df["video_release_date"].replace("", None), format="%d-%b-%Y").astype(
-        "datetime64[ns]"
-    )
+    df["video_release_date"] = pd.to_datetime(
+        df["video_release_date"].replace("", None), format="%d-%b-%Y"
+    ).astype("datetime64[ns]")
     return df
 
 

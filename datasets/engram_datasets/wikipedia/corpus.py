@@ -62,7 +62,11 @@ def wikipedia_corpus(
         raise FileNotFoundError("wikipedia-dbpedia sample is absent and allow_synthetic is False")
 
     in_domains = everything[everything["domain"].isin(domains)]
-    selected = in_domains if per_domain is None else sample_per_domain(in_domains, per_domain, seed=seed, domains=domains)
+    selected = (
+        in_domains
+        if per_domain is None
+        else sample_per_domain(in_domains, per_domain, seed=seed, domains=domains)
+    )
     fit_frame = {"all": everything, "domains": in_domains, "selection": selected}[fit_on]
     vectors, info = embed_texts(
         fit_frame["text"].tolist(), dim=dim, seed=seed, method=method, cache=cache, cache_root=cache_root

@@ -22,6 +22,8 @@ the texts and every parameter, including the scikit-learn and numpy versions.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,11 +71,14 @@ def _l2(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
+@functools.lru_cache(maxsize=4)
 def random_rotation(dim: int, seed: int) -> np.ndarray:
-    """A seeded random orthogonal ``dim x dim`` matrix (QR of a Gaussian, signs fixed)."""
+    """A seeded random orthogonal ``dim x dim`` matrix (QR of a Gaussian, signs fixed; read-only)."""
     g = np.random.default_rng([seed, 0x5EED]).standard_normal((dim, dim))
     q, r = np.linalg.qr(g)
-    return q * np.sign(np.diag(r))
+    out = q * np.sign(np.diag(r))
+    out.setflags(write=False)
+    return out
 
 
 def _tfidf(texts: Sequence[str], params: TfidfParams) -> Any:
@@ -106,11 +111,15 @@ def _svd(x: Any, dim: int, seed: int) -> tuple[np.ndarray, int, float]:
 
 
 def _random_projection(x: Any, dim: int, seed: int) -> np.ndarray:
+    from sklearn.exceptions import DataDimensionalityWarning
     from sklearn.preprocessing import normalize
     from sklearn.random_projection import SparseRandomProjection
 
     rp = SparseRandomProjection(n_components=dim, dense_output=True, random_state=seed)
-    return np.asarray(rp.fit_transform(normalize(x)))
+    with warnings.catch_warnings():
+        # A small vocabulary (n_terms < dim) is fine here: the projection then only spreads it out.
+        warnings.simplefilter("ignore", DataDimensionalityWarning)
+        return np.asarray(rp.fit_transform(normalize(x)))
 
 
 def embed_texts(

@@ -29,11 +29,11 @@ _CLASS_WORDS: dict[str, dict[str, str]] = {
         "Animal": "moth beetle snail bird wings larvae insect predator feeds marine",
         "Plant": "flowering shrub leaves petals seeds herb fern tree grows perennial",
         "CelestialBody": "asteroid orbit planet star galaxy telescope comet crater belt magnitude",
-        "Scientist": "professor physicist chemist university laboratory theory awarded journal thesis physics",
+        "Scientist": "professor physicist chemist university laboratory theory awarded journal thesis",
     },
     "history": {
-        "OfficeHolder": "governor mayor senator term cabinet ambassador secretary administration deputy treasury",
-        "Politician": "candidate campaign legislature assembly representative constituency liberal conservative",
+        "OfficeHolder": "governor mayor senator term cabinet ambassador secretary deputy treasury",
+        "Politician": "candidate campaign legislature assembly representative constituency liberal",
         "BritishRoyalty": "prince princess duke duchess king queen crown throne dynasty consort",
         "Cleric": "bishop archbishop church diocese priest cardinal pope parish ordained abbot",
     },
@@ -44,16 +44,36 @@ _CLASS_WORDS: dict[str, dict[str, str]] = {
         "Artist": "painting sculptor exhibition gallery canvas portrait museum drawings modernist",
     },
     "other": {
-        "Company": "corporation headquarters products subsidiary employees brand industry market revenue",
+        "Company": "corporation headquarters products subsidiary employees brand industry market",
         "Village": "population census municipality rural province parish inhabitants hamlet",
         "Athlete": "player footballer goals olympic championship coach tournament medal",
         "Building": "tower architect historic built storey hall constructed listed church",
     },
 }
-_FILLER = "the of and in a is was an by to for from with at as its which".split()
+_FILLER = [
+    "the",
+    "of",
+    "and",
+    "in",
+    "a",
+    "is",
+    "was",
+    "an",
+    "by",
+    "to",
+    "for",
+    "from",
+    "with",
+    "at",
+    "as",
+    "its",
+    "which",
+]
 
 
-def _paragraph(rng: np.random.Generator, class_words: list[str], domain_words: list[str], n_words: int) -> str:
+def _paragraph(
+    rng: np.random.Generator, class_words: list[str], domain_words: list[str], n_words: int
+) -> str:
     pools = (class_words, domain_words, _FILLER)
     choice = rng.choice(3, size=n_words, p=[0.35, 0.25, 0.40])
     words = [pools[c][rng.integers(len(pools[c]))] for c in choice]

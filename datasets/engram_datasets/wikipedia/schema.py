@@ -14,7 +14,8 @@ TOPICAL_DOMAINS: tuple[str, ...] = ("science", "history", "arts")
 #: DBpedia class -> domain (both label schemes); any class not listed is ``other``.
 CLASS_DOMAIN: dict[str, str] = {
     **dict.fromkeys(
-        ("Animal", "Plant", "Eukaryote", "FloweringPlant", "CelestialBody", "NaturalEvent", "Scientist"), "science"
+        ("Animal", "Plant", "Eukaryote", "FloweringPlant", "CelestialBody", "NaturalEvent", "Scientist"),
+        "science",
     ),
     **dict.fromkeys(("OfficeHolder", "Politician", "BritishRoyalty", "Cleric", "LegalCase"), "history"),
     **dict.fromkeys(

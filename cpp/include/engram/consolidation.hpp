@@ -1,0 +1,138 @@
+// Consolidation: clusters of similar episodes become concepts (concepts.hpp) bound to their
+// members, and later runs update those concepts as episodes arrive or are forgotten.
+//
+// Similarity of two episodes a, b (upstream clustering.rs):
+//     sim(a, b) = sigmoid(gain * (cos(a, b) * e^(-|t_a - t_b| / temporal_scale) - midpoint))
+// with gain 10, midpoint 0.5, temporal_scale 1 day. Coherence of a cluster is the mean over its
+// member pairs of the same sigmoid without the temporal factor.
+//
+// One run (deterministic for a given space state; episodes are taken in id order):
+//  1. Refresh concepts whose members were forgotten (recompute centroid, coherence and
+//     confidence; dissolve those left with fewer than min_cluster_size members).
+//  2. Assign unbound episodes to existing concepts: an episode joins the concept (among the two
+//     with the nearest centroids) when its average-linkage similarity to the members reaches
+//     similarity_threshold and the concept's coherence stays >= coherence_threshold. Repeated
+//     to a fixpoint.
+//  3. Cluster the remaining unbound episodes with average linkage, merging while the best
+//     pair's similarity is >= similarity_threshold (nearest-neighbour chain, O(m^2) per
+//     component). Up to exact_below episodes are clustered all-pairs; above that, candidate
+//     pairs come from an approximate k-NN graph (the space's HNSW, `neighbors` per episode),
+//     and average linkage runs exactly within each connected component of pairs above the
+//     threshold (an average-linkage cluster at threshold t always lies inside one such
+//     single-linkage component), components above max_component split in BFS order.
+//  4. Clusters with >= min_cluster_size members and coherence >= coherence_threshold become
+//     concepts, largest first, within max_concepts_per_run and the circuit breakers
+//     (formations in the last hour of the engine clock < max_formations_per_hour; concepts /
+//     episodes < max_concept_ratio). Steps 2-4 repeat until nothing more forms, so a second run
+//     on unchanged data changes nothing (idempotent) unless a breaker or the per-run cap held
+//     clusters back.
+// Concept fields: centroid = mean of the members' unit vectors; confidence =
+// mean(member confidence) * confidence_penalty (0.9) * coherence, hence never above the best
+// member's; binding strength = max(0, cos(member, centroid)), contribution = strength / sum
+// of the concept's strengths. Bindings are graph edges episode -> concept (two-sided: the
+// graph lists each in the episode's out-list and the concept's in-list).
+//
+// Concurrency: the run holds the space's structure lock shared (like any operation) and its
+// own run mutex (one run per space at a time). Clustering works on a snapshot without any
+// other lock; each concept is then committed under a brief records lock (see
+// Space::commit_concept), so writers are never blocked by the clustering itself.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "engram/space.hpp"
+
+namespace engram {
+
+struct ConsolidationParams {
+  double similarity_threshold = 0.55;
+  double coherence_threshold = 0.65;
+  std::size_t min_cluster_size = 3;
+  double temporal_scale_s = 86400.0;  // 0: no temporal factor
+  double sigmoid_gain = 10.0;
+  double sigmoid_midpoint = 0.5;
+  std::size_t max_concepts_per_run = 5;
+  std::size_t max_formations_per_hour = 20;  // 0: no cap
+  double max_concept_ratio = 0.3;            // concepts / episodes; 0: no cap
+  double confidence_penalty = 0.9;
+  std::size_t neighbors = 16;        // k-NN candidate degree above exact_below
+  std::size_t exact_below = 512;     // cluster all pairs up to this many unbound episodes
+  std::size_t max_component = 2048;  // largest component clustered as one block
+  std::optional<double> now;         // engine clock when unset
+};
+
+// Throws InvalidInputError naming the bad field and its allowed range.
+void validate(const ConsolidationParams& p);
+
+struct ConsolidationReport {
+  std::size_t episodes_considered = 0;  // live episodes in the snapshot
+  std::size_t concepts_formed = 0;
+  std::size_t concepts_updated = 0;
+  std::size_t concepts_dissolved = 0;
+  std::size_t episodes_bound = 0;       // new bindings made by this run
+  std::size_t clusters_found = 0;       // clusters of >= min_cluster_size members
+  std::size_t clusters_incoherent = 0;  // of those, below the coherence threshold
+  std::size_t clusters_deferred = 0;    // coherent but held back by a cap or breaker
+  bool rate_breaker_tripped = false;
+  bool ratio_breaker_tripped = false;
+  bool formation_disabled = false;  // feature flag concept_formation off
+  double duration_s = 0.0;
+  std::vector<std::int64_t> formed;   // new concept ids
+  std::vector<std::int64_t> updated;  // concept ids whose members changed
+};
+
+ConsolidationReport consolidate(Space& space, const ConsolidationParams& params = {});
+
+enum class ConsolidatorState : std::uint8_t { Stopped = 0, Running = 1, Paused = 2 };
+const char* consolidator_state_name(ConsolidatorState s) noexcept;
+
+struct ConsolidatorStatus {
+  ConsolidatorState state = ConsolidatorState::Stopped;
+  double interval_s = 0.0;
+  std::uint64_t cycles = 0;    // completed passes over all spaces
+  std::uint64_t failures = 0;  // space runs that threw (the loop carries on)
+  double last_cycle_duration_s = 0.0;
+};
+
+// The background consolidator of one engine: a thread that, every interval_s (steady time),
+// runs consolidate() on each space the engine lists, unless paused. Owned by the Engine;
+// destruction requests a stop, wakes the thread and joins it (std::jthread), so it never
+// outlives its engine. A stop or pause takes effect between spaces, never inside a run.
+// Runs take the same locks as a manual consolidate(), so writers are not blocked by them.
+class BackgroundConsolidator {
+ public:
+  using SpaceList = std::function<std::vector<std::shared_ptr<Space>>()>;
+  BackgroundConsolidator(SpaceList spaces, double interval_s, ConsolidationParams params);
+  ~BackgroundConsolidator();
+  BackgroundConsolidator(const BackgroundConsolidator&) = delete;
+  BackgroundConsolidator& operator=(const BackgroundConsolidator&) = delete;
+
+  void pause();
+  void resume();
+  ConsolidatorStatus status() const;
+
+ private:
+  void loop(std::stop_token stop);
+
+  SpaceList spaces_;
+  double interval_s_;
+  ConsolidationParams params_;
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  bool paused_ = false;  // guarded by mu_
+  std::atomic<std::uint64_t> cycles_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<double> last_duration_s_{0.0};
+  std::jthread thread_;  // last: starts once every other member exists, joins first
+};
+
+}  // namespace engram

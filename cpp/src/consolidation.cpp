@@ -1,0 +1,611 @@
+#include "engram/consolidation.hpp"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <numeric>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engram/errors.hpp"
+#include "engram/simd.hpp"
+
+namespace engram {
+
+void validate(const ConsolidationParams& p) {
+  const auto unit = [](double v, const char* name) {
+    if (!std::isfinite(v) || v < 0.0 || v > 1.0) {
+      throw InvalidInputError(std::string(name) + " must be in [0, 1], got " + std::to_string(v));
+    }
+  };
+  unit(p.similarity_threshold, "similarity_threshold");
+  unit(p.coherence_threshold, "coherence_threshold");
+  unit(p.confidence_penalty, "confidence_penalty");
+  unit(p.sigmoid_midpoint, "sigmoid_midpoint");
+  if (p.min_cluster_size < 2) {
+    throw InvalidInputError("min_cluster_size must be at least 2, got " + std::to_string(p.min_cluster_size));
+  }
+  if (!std::isfinite(p.temporal_scale_s) || p.temporal_scale_s < 0.0) {
+    throw InvalidInputError("temporal_scale_s must be >= 0 seconds (0 disables the temporal factor)");
+  }
+  if (!std::isfinite(p.sigmoid_gain) || p.sigmoid_gain <= 0.0) {
+    throw InvalidInputError("sigmoid_gain must be > 0, got " + std::to_string(p.sigmoid_gain));
+  }
+  if (!std::isfinite(p.max_concept_ratio) || p.max_concept_ratio < 0.0) {
+    throw InvalidInputError("max_concept_ratio must be >= 0 (0: no cap), got " + std::to_string(p.max_concept_ratio));
+  }
+  if (p.neighbors < 1 || p.neighbors > 1000) {
+    throw InvalidInputError("neighbors must be between 1 and 1000, got " + std::to_string(p.neighbors));
+  }
+  if (p.max_component < p.min_cluster_size || p.max_component > 20000) {
+    throw InvalidInputError("max_component must be between min_cluster_size and 20000, got " +
+                            std::to_string(p.max_component));
+  }
+  if (p.exact_below > p.max_component) {
+    throw InvalidInputError("exact_below must not exceed max_component");
+  }
+  if (p.now && !std::isfinite(*p.now)) throw InvalidInputError("now must be a finite time in seconds");
+}
+
+namespace {
+
+using EpisodeRef = Space::EpisodeRef;
+
+struct Sim {
+  const ConsolidationParams& p;
+  std::size_t dim;
+  double sigmoid(double x) const noexcept { return 1.0 / (1.0 + std::exp(-p.sigmoid_gain * (x - p.sigmoid_midpoint))); }
+  double cos(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
+    return static_cast<double>(simd::dot(a.vector, b.vector, dim)) * a.inv_norm * b.inv_norm;
+  }
+  double temporal(double cos, double ta, double tb) const noexcept {
+    return p.temporal_scale_s > 0.0 ? cos * std::exp(-std::abs(ta - tb) / p.temporal_scale_s) : cos;
+  }
+  // Linkage similarity (with the temporal factor) and coherence similarity (without).
+  double link(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
+    return sigmoid(temporal(cos(a, b), a.timestamp, b.timestamp));
+  }
+  double coh(const EpisodeRef& a, const EpisodeRef& b) const noexcept { return sigmoid(cos(a, b)); }
+};
+
+// Working state of one concept during a run.
+struct WorkConcept {
+  std::int64_t id = 0;                // 0 until committed
+  std::vector<std::int64_t> members;  // sorted
+  std::vector<double> sum;            // sum of the members' unit vectors
+  double pair_sum = 0.0;
+  bool changed = false;
+  std::size_t bound_before = 0;
+  std::vector<float> centroid() const {
+    std::vector<float> c(sum.size());
+    const double n = static_cast<double>(members.size());
+    for (std::size_t i = 0; i < sum.size(); ++i) c[i] = static_cast<float>(sum[i] / n);
+    return c;
+  }
+  double coherence() const {
+    const double n = static_cast<double>(members.size());
+    return n < 2 ? 1.0 : pair_sum / (n * (n - 1) / 2.0);
+  }
+};
+
+struct Cluster {
+  std::vector<std::size_t> members;  // snapshot indices, ascending
+  double pair_sum = 0.0;
+  double coherence = 0.0;
+};
+
+class Run {
+ public:
+  Run(Space& sp, const ConsolidationParams& p, ConsolidationReport& rep)
+      : sp_(sp), p_(p), rep_(rep), sim_{p, sp.dim()}, dim_(sp.dim()) {}
+
+  void execute() {
+    now_ = p_.now.value_or(sp_.clock().now());
+    sp_.scan_episodes([&](const EpisodeRef& e) {
+      pos_.emplace(e.id, eps_.size());
+      eps_.push_back(e);
+    });
+    rep_.episodes_considered = eps_.size();
+    load_concepts();
+    refresh_dirty();
+    bound_.assign(eps_.size(), false);
+    for (const WorkConcept& c : concepts_) {
+      for (const std::int64_t m : c.members) {
+        if (auto it = pos_.find(m); it != pos_.end()) bound_[it->second] = true;
+      }
+    }
+    const bool may_form = sp_.features().concept_formation.load(std::memory_order_relaxed);
+    rep_.formation_disabled = !may_form;
+    std::size_t formed_budget = p_.max_concepts_per_run;
+    for (int round = 0;; ++round) {
+      assign_to_fixpoint();
+      if (!may_form || formed_budget == 0) break;
+      const std::size_t formed = form(formed_budget, round == 0);
+      formed_budget -= formed;
+      if (formed == 0) break;
+    }
+    commit();
+  }
+
+ private:
+  void load_concepts() {
+    for (ConceptView& v : sp_.concept_store().all()) {
+      WorkConcept c;
+      c.id = v.id;
+      c.members = std::move(v.members);
+      c.bound_before = c.members.size();
+      c.pair_sum = sp_.concept_store().pair_similarity_sum(v.id);
+      c.sum.resize(dim_);
+      const double n = static_cast<double>(c.members.size());
+      for (std::size_t i = 0; i < dim_; ++i) c.sum[i] = static_cast<double>(v.centroid[i]) * n;
+      concepts_.push_back(std::move(c));
+    }
+  }
+
+  // Concepts that lost members to forget(): recompute them from the survivors.
+  void refresh_dirty() {
+    const std::vector<std::int64_t> dirty = sp_.concept_store().take_dirty();
+    for (WorkConcept& c : concepts_) {
+      if (!std::binary_search(dirty.begin(), dirty.end(), c.id)) continue;
+      std::erase_if(c.members, [&](std::int64_t m) { return pos_.count(m) == 0; });
+      c.changed = true;
+      if (c.members.size() < p_.min_cluster_size) continue;  // dissolved at commit
+      std::fill(c.sum.begin(), c.sum.end(), 0.0);
+      c.pair_sum = 0.0;
+      for (std::size_t i = 0; i < c.members.size(); ++i) {
+        const EpisodeRef& a = eps_[pos_.at(c.members[i])];
+        add_unit(c.sum, a);
+        for (std::size_t j = 0; j < i; ++j) c.pair_sum += sim_.coh(a, eps_[pos_.at(c.members[j])]);
+      }
+    }
+  }
+
+  void add_unit(std::vector<double>& sum, const EpisodeRef& e) const {
+    for (std::size_t i = 0; i < dim_; ++i) sum[i] += static_cast<double>(e.vector[i]) * e.inv_norm;
+  }
+
+  double centroid_cos(const WorkConcept& c, const EpisodeRef& e) const {
+    double dot = 0.0, nn = 0.0;
+    for (std::size_t i = 0; i < dim_; ++i) {
+      dot += c.sum[i] * e.vector[i];
+      nn += c.sum[i] * c.sum[i];
+    }
+    return nn > 0.0 ? dot * e.inv_norm / std::sqrt(nn) : 0.0;
+  }
+
+  // Joins unbound episodes to concepts until nothing changes.
+  void assign_to_fixpoint() {
+    if (concepts_.empty()) return;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (std::size_t i = 0; i < eps_.size(); ++i) {
+        if (bound_[i]) continue;
+        const EpisodeRef& e = eps_[i];
+        // Two nearest centroids are enough: a farther concept would need a higher average
+        // similarity to members farther from e, which the nearest ones bound from above in
+        // practice; keeping it small keeps the pass O(episodes x concepts x dim).
+        std::size_t best[2] = {SIZE_MAX, SIZE_MAX};
+        double best_cos[2] = {-2.0, -2.0};
+        for (std::size_t c = 0; c < concepts_.size(); ++c) {
+          if (concepts_[c].members.size() < p_.min_cluster_size) continue;
+          const double cs = centroid_cos(concepts_[c], e);
+          if (cs > best_cos[0]) {
+            best[1] = best[0];
+            best_cos[1] = best_cos[0];
+            best[0] = c;
+            best_cos[0] = cs;
+          } else if (cs > best_cos[1]) {
+            best[1] = c;
+            best_cos[1] = cs;
+          }
+        }
+        for (const std::size_t c : best) {
+          if (c == SIZE_MAX) continue;
+          WorkConcept& wc = concepts_[c];
+          double link = 0.0, coh = 0.0;
+          for (const std::int64_t m : wc.members) {
+            const EpisodeRef& o = eps_[pos_.at(m)];
+            link += sim_.link(e, o);
+            coh += sim_.coh(e, o);
+          }
+          const double n = static_cast<double>(wc.members.size());
+          if (link / n < p_.similarity_threshold) continue;
+          const double new_coh = (wc.pair_sum + coh) / ((n + 1.0) * n / 2.0);
+          if (new_coh < p_.coherence_threshold) continue;
+          wc.members.insert(std::upper_bound(wc.members.begin(), wc.members.end(), e.id), e.id);
+          wc.pair_sum += coh;
+          add_unit(wc.sum, e);
+          wc.changed = true;
+          bound_[i] = true;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+
+  // Clusters unbound episodes and turns up to `budget` coherent clusters into working concepts.
+  std::size_t form(std::size_t budget, bool count_stats) {
+    std::vector<std::size_t> unbound;
+    for (std::size_t i = 0; i < eps_.size(); ++i) {
+      if (!bound_[i]) unbound.push_back(i);
+    }
+    if (unbound.size() < p_.min_cluster_size) return 0;
+    std::vector<Cluster> clusters;
+    for (const std::vector<std::size_t>& comp : components(unbound)) cluster_block(comp, clusters);
+    std::vector<Cluster> coherent;
+    for (Cluster& c : clusters) {
+      if (count_stats) ++rep_.clusters_found;
+      if (c.coherence >= p_.coherence_threshold) {
+        coherent.push_back(std::move(c));
+      } else if (count_stats) {
+        ++rep_.clusters_incoherent;
+      }
+    }
+    std::sort(coherent.begin(), coherent.end(), [](const Cluster& a, const Cluster& b) {
+      if (a.members.size() != b.members.size()) return a.members.size() > b.members.size();
+      if (a.coherence != b.coherence) return a.coherence > b.coherence;
+      return a.members.front() < b.members.front();
+    });
+    // Circuit breakers.
+    std::size_t allowed = std::min(budget, coherent.size());
+    auto& times = sp_.concept_store().formation_times();
+    while (!times.empty() && times.front() <= now_ - 3600.0) times.pop_front();
+    if (p_.max_formations_per_hour > 0) {
+      const std::size_t room =
+          p_.max_formations_per_hour > times.size() ? p_.max_formations_per_hour - times.size() : 0;
+      if (room < allowed) {
+        allowed = room;
+        rep_.rate_breaker_tripped = true;
+      }
+    }
+    if (p_.max_concept_ratio > 0.0) {
+      std::size_t live_concepts = 0;
+      for (const WorkConcept& c : concepts_) live_concepts += c.members.size() >= p_.min_cluster_size ? 1 : 0;
+      const auto cap = static_cast<std::size_t>(std::floor(p_.max_concept_ratio * static_cast<double>(eps_.size())));
+      const std::size_t room = cap > live_concepts ? cap - live_concepts : 0;
+      if (room < allowed) {
+        allowed = room;
+        rep_.ratio_breaker_tripped = true;
+      }
+    }
+    rep_.clusters_deferred = coherent.size() - allowed;
+    for (std::size_t k = 0; k < allowed; ++k) {
+      const Cluster& cl = coherent[k];
+      WorkConcept c;
+      c.sum.assign(dim_, 0.0);
+      for (const std::size_t i : cl.members) {
+        c.members.push_back(eps_[i].id);
+        add_unit(c.sum, eps_[i]);
+        bound_[i] = true;
+      }
+      std::sort(c.members.begin(), c.members.end());
+      c.pair_sum = cl.pair_sum;
+      c.changed = true;
+      concepts_.push_back(std::move(c));
+      times.push_back(now_);
+    }
+    return allowed;
+  }
+
+  // Blocks of snapshot indices to cluster independently (see the header, step 3).
+  std::vector<std::vector<std::size_t>> components(const std::vector<std::size_t>& unbound) {
+    if (unbound.size() <= p_.exact_below) return {unbound};
+    std::unordered_map<std::int64_t, std::size_t> local;  // episode id -> position in `unbound`
+    for (std::size_t u = 0; u < unbound.size(); ++u) local.emplace(eps_[unbound[u]].id, u);
+    std::vector<std::vector<std::size_t>> adj(unbound.size());
+    const std::size_t k = p_.neighbors + 1;  // the episode finds itself
+    tbb::parallel_for(std::size_t{0}, unbound.size(), [&](std::size_t u) {
+      const EpisodeRef& e = eps_[unbound[u]];
+      for (const SearchHit& h : sp_.nearest_episodes(e.vector, k, std::max<std::size_t>(2 * k, 32))) {
+        const auto it = local.find(h.id);
+        if (it == local.end() || it->second == u) continue;
+        if (sim_.sigmoid(sim_.temporal(h.similarity, e.timestamp, eps_[unbound[it->second]].timestamp)) >=
+            p_.similarity_threshold) {
+          adj[u].push_back(it->second);
+        }
+      }
+    });
+    // Symmetrise, then BFS in index order: deterministic and locality-preserving.
+    for (std::size_t u = 0; u < adj.size(); ++u) {
+      for (const std::size_t v : adj[u]) {
+        if (v > u || std::find(adj[v].begin(), adj[v].end(), u) == adj[v].end()) adj[v].push_back(u);
+      }
+    }
+    for (auto& a : adj) {
+      std::sort(a.begin(), a.end());
+      a.erase(std::unique(a.begin(), a.end()), a.end());
+    }
+    std::vector<char> seen(unbound.size(), 0);
+    std::vector<std::vector<std::size_t>> out;
+    for (std::size_t s = 0; s < unbound.size(); ++s) {
+      if (seen[s] || adj[s].empty()) continue;
+      std::vector<std::size_t> order;
+      std::deque<std::size_t> q{s};
+      seen[s] = 1;
+      while (!q.empty()) {
+        const std::size_t u = q.front();
+        q.pop_front();
+        order.push_back(u);
+        for (const std::size_t v : adj[u]) {
+          if (!seen[v]) {
+            seen[v] = 1;
+            q.push_back(v);
+          }
+        }
+      }
+      if (order.size() < p_.min_cluster_size) continue;
+      for (std::size_t b = 0; b < order.size(); b += p_.max_component) {
+        std::vector<std::size_t> block;
+        for (std::size_t j = b; j < std::min(order.size(), b + p_.max_component); ++j)
+          block.push_back(unbound[order[j]]);
+        std::sort(block.begin(), block.end());
+        if (block.size() >= p_.min_cluster_size) out.push_back(std::move(block));
+      }
+    }
+    return out;
+  }
+
+  // Average linkage by nearest-neighbour chain over one block, stopping at the threshold.
+  void cluster_block(const std::vector<std::size_t>& block, std::vector<Cluster>& out) const {
+    const std::size_t m = block.size();
+    if (m < p_.min_cluster_size) return;
+    std::vector<float> cosm(m * m), link(m * m);
+    tbb::parallel_for(std::size_t{0}, m, [&](std::size_t i) {
+      const EpisodeRef& a = eps_[block[i]];
+      for (std::size_t j = 0; j < m; ++j) {
+        const EpisodeRef& b = eps_[block[j]];
+        const double c = i == j ? 1.0 : sim_.cos(a, b);
+        cosm[i * m + j] = static_cast<float>(c);
+        link[i * m + j] = static_cast<float>(sim_.sigmoid(sim_.temporal(c, a.timestamp, b.timestamp)));
+      }
+    });
+    const auto thr = static_cast<float>(p_.similarity_threshold);
+    std::vector<char> active(m, 1);
+    std::vector<std::vector<std::size_t>> members(m);
+    for (std::size_t i = 0; i < m; ++i) members[i] = {i};
+    std::vector<std::size_t> chain;
+    std::size_t next_start = 0;
+    const auto finish = [&](std::size_t a) {
+      active[a] = 0;
+      if (members[a].size() < p_.min_cluster_size) return;
+      Cluster c;
+      for (const std::size_t i : members[a]) c.members.push_back(block[i]);
+      std::sort(c.members.begin(), c.members.end());
+      const auto& mem = members[a];
+      for (std::size_t x = 0; x < mem.size(); ++x) {
+        for (std::size_t y = 0; y < x; ++y) c.pair_sum += sim_.sigmoid(cosm[mem[x] * m + mem[y]]);
+      }
+      const double n = static_cast<double>(mem.size());
+      c.coherence = c.pair_sum / (n * (n - 1) / 2.0);
+      out.push_back(std::move(c));
+    };
+    for (;;) {
+      if (chain.empty()) {
+        while (next_start < m && !active[next_start]) ++next_start;
+        if (next_start == m) break;
+        chain.push_back(next_start);
+      }
+      const std::size_t a = chain.back();
+      const std::size_t prev = chain.size() >= 2 ? chain[chain.size() - 2] : SIZE_MAX;
+      std::size_t b = SIZE_MAX;
+      float best = -1.0f;
+      for (std::size_t c = 0; c < m; ++c) {
+        if (c == a || !active[c]) continue;
+        const float s = link[a * m + c];
+        // Prefer the previous chain element on ties so reciprocal pairs are recognised.
+        if (s > best || (s == best && c == prev)) {
+          best = s;
+          b = c;
+        }
+      }
+      if (b == SIZE_MAX || best < thr) {
+        // Nothing reaches the threshold from a, and merges elsewhere only average existing
+        // similarities to a, so a is final.
+        chain.pop_back();
+        finish(a);
+        continue;
+      }
+      if (b == prev) {
+        chain.pop_back();
+        chain.pop_back();
+        const std::size_t keep = std::min(a, b), gone = std::max(a, b);
+        const double na = static_cast<double>(members[keep].size()), nb = static_cast<double>(members[gone].size());
+        for (std::size_t c = 0; c < m; ++c) {
+          if (!active[c] || c == keep || c == gone) continue;
+          const float s = static_cast<float>((na * link[keep * m + c] + nb * link[gone * m + c]) / (na + nb));
+          link[keep * m + c] = link[c * m + keep] = s;
+        }
+        members[keep].insert(members[keep].end(), members[gone].begin(), members[gone].end());
+        members[gone].clear();
+        active[gone] = 0;
+      } else {
+        chain.push_back(b);
+      }
+    }
+  }
+
+  // Writes every changed concept: a brief records lock per concept (Space::commit_concept).
+  void commit() {
+    const float penalty = static_cast<float>(p_.confidence_penalty);
+    for (WorkConcept& c : concepts_) {
+      if (!c.changed) continue;
+      if (c.members.size() < p_.min_cluster_size) {
+        if (c.id != 0) {
+          sp_.dissolve_concept(c.id);
+          ++rep_.concepts_dissolved;
+        }
+        continue;
+      }
+      ConceptDraft d;
+      d.centroid = c.centroid();
+      const double coherence = std::clamp(c.coherence(), 0.0, 1.0);
+      d.coherence = static_cast<float>(coherence);
+      d.time = now_;
+      d.members = c.members;
+      d.pair_similarity_sum = c.pair_sum;
+      double conf_sum = 0.0;
+      float conf_max = 0.0f;
+      std::vector<Space::BindingSpec> bindings;
+      double strength_sum = 0.0;
+      for (const std::int64_t m : c.members) {
+        const EpisodeRef& e = eps_[pos_.at(m)];
+        conf_sum += e.confidence;
+        conf_max = std::max(conf_max, e.confidence);
+        const float s = static_cast<float>(std::max(0.0, centroid_cos(c, e)));
+        bindings.push_back({m, s, 0.0f});
+        strength_sum += s;
+      }
+      for (auto& b : bindings)
+        b.contribution = strength_sum > 0.0 ? static_cast<float>(b.strength / strength_sum) : 0.0f;
+      // mean <= max and penalty * coherence <= 1: never above the best member's confidence.
+      d.confidence = std::min(conf_max, static_cast<float>(conf_sum / static_cast<double>(c.members.size())) * penalty *
+                                            static_cast<float>(coherence));
+      const bool is_new = c.id == 0;
+      const std::size_t before = c.bound_before;
+      const std::int64_t id = sp_.commit_concept(c.id, std::move(d), std::move(bindings), p_.min_cluster_size);
+      if (id == 0) continue;  // members forgotten meanwhile; the next run sees the new state
+      if (is_new) {
+        ++rep_.concepts_formed;
+        rep_.formed.push_back(id);
+        rep_.episodes_bound += c.members.size();
+      } else {
+        ++rep_.concepts_updated;
+        rep_.updated.push_back(id);
+        rep_.episodes_bound += c.members.size() > before ? c.members.size() - before : 0;
+      }
+    }
+  }
+
+  Space& sp_;
+  const ConsolidationParams& p_;
+  ConsolidationReport& rep_;
+  Sim sim_;
+  std::size_t dim_;
+  double now_ = 0.0;
+  std::vector<EpisodeRef> eps_;
+  std::unordered_map<std::int64_t, std::size_t> pos_;
+  std::vector<WorkConcept> concepts_;
+  std::vector<bool> bound_;
+};
+
+}  // namespace
+
+ConsolidationReport consolidate(Space& space, const ConsolidationParams& params) {
+  validate(params);
+  OpTimer timer(space.metrics(), Op::Consolidate);
+  const auto start = std::chrono::steady_clock::now();
+  auto lock = space.operation_lock();
+  ConceptStore& store = space.concept_store();
+  ConsolidationCounters& k = store.counters();
+  std::lock_guard run_lock(store.run_mutex());
+  ConsolidationReport rep;
+  try {
+    Run(space, params, rep).execute();
+  } catch (...) {
+    k.failures.fetch_add(1, std::memory_order_relaxed);
+    throw;
+  }
+  rep.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  k.runs.fetch_add(1, std::memory_order_relaxed);
+  k.concepts_formed.fetch_add(rep.concepts_formed, std::memory_order_relaxed);
+  k.concepts_updated.fetch_add(rep.concepts_updated, std::memory_order_relaxed);
+  k.concepts_dissolved.fetch_add(rep.concepts_dissolved, std::memory_order_relaxed);
+  k.episodes_bound.fetch_add(rep.episodes_bound, std::memory_order_relaxed);
+  if (rep.rate_breaker_tripped) k.rate_breaker_trips.fetch_add(1, std::memory_order_relaxed);
+  if (rep.ratio_breaker_tripped) k.ratio_breaker_trips.fetch_add(1, std::memory_order_relaxed);
+  k.rate_breaker_open.store(rep.rate_breaker_tripped, std::memory_order_relaxed);
+  k.ratio_breaker_open.store(rep.ratio_breaker_tripped, std::memory_order_relaxed);
+  k.last_run_at.store(params.now.value_or(space.clock().now()), std::memory_order_relaxed);
+  k.last_duration_s.store(rep.duration_s, std::memory_order_relaxed);
+  return rep;
+}
+
+}  // namespace engram
+
+namespace engram {
+
+const char* consolidator_state_name(ConsolidatorState s) noexcept {
+  switch (s) {
+    case ConsolidatorState::Stopped: return "stopped";
+    case ConsolidatorState::Running: return "running";
+    case ConsolidatorState::Paused: return "paused";
+  }
+  return "?";
+}
+
+BackgroundConsolidator::BackgroundConsolidator(SpaceList spaces, double interval_s, ConsolidationParams params)
+    : spaces_(std::move(spaces)), interval_s_(interval_s), params_(std::move(params)) {
+  if (!std::isfinite(interval_s) || interval_s < 0.001 || interval_s > 86400.0 * 7) {
+    throw InvalidInputError("interval_s must be between 0.001 and 604800 seconds, got " + std::to_string(interval_s));
+  }
+  validate(params_);
+  if (params_.now) throw InvalidInputError("the background consolidator uses the engine clock; leave `now` unset");
+  thread_ = std::jthread([this](std::stop_token st) { loop(std::move(st)); });
+}
+
+BackgroundConsolidator::~BackgroundConsolidator() {
+  thread_.request_stop();  // wakes the wait below through its stop_token
+  // ~jthread joins.
+}
+
+void BackgroundConsolidator::pause() {
+  std::lock_guard lock(mu_);
+  paused_ = true;
+}
+
+void BackgroundConsolidator::resume() {
+  {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+  }
+  cv_.notify_all();
+}
+
+ConsolidatorStatus BackgroundConsolidator::status() const {
+  ConsolidatorStatus s;
+  {
+    std::lock_guard lock(mu_);
+    s.state = paused_ ? ConsolidatorState::Paused : ConsolidatorState::Running;
+  }
+  s.interval_s = interval_s_;
+  s.cycles = cycles_.load(std::memory_order_relaxed);
+  s.failures = failures_.load(std::memory_order_relaxed);
+  s.last_cycle_duration_s = last_duration_s_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void BackgroundConsolidator::loop(std::stop_token stop) {
+  const auto interval = std::chrono::duration<double>(interval_s_);
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(mu_);
+      // Sleeps one interval (woken early only by a stop), then, while paused, until resumed.
+      cv_.wait_for(lock, stop, interval, [] { return false; });
+      cv_.wait(lock, stop, [this] { return !paused_; });
+    }
+    if (stop.stop_requested()) break;
+    const auto start = std::chrono::steady_clock::now();
+    for (const std::shared_ptr<Space>& sp : spaces_()) {
+      if (stop.stop_requested()) break;
+      {
+        std::lock_guard lock(mu_);
+        if (paused_) break;
+      }
+      try {
+        consolidate(*sp, params_);
+      } catch (const SpaceNotFound&) {  // dropped meanwhile: not a failure
+      } catch (...) {
+        failures_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    last_duration_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                           std::memory_order_relaxed);
+    cycles_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace engram
