@@ -209,6 +209,9 @@ void HnswIndex::search_layer(const Query& q, std::uint32_t entry, std::size_t ef
     std::push_heap(candidates.begin(), candidates.end(), std::greater<>{});
   };
   std::vector<std::uint32_t>& buf = tl_links;
+  // The tombstone flag lives in Node (another cache line per result): skip reading it while the
+  // index has no deletions. A forget() that returned before this search began is seen here.
+  skip_deleted = skip_deleted && deleted_.load(std::memory_order_acquire) != 0;
 
   const float d0 = distance(q, entry);
   visited.visit(entry);
@@ -357,7 +360,7 @@ void HnswIndex::link(std::uint32_t slot) {
 
 void HnswIndex::mark_deleted(std::uint32_t slot) noexcept {
   const std::uint8_t before = nodes_.at(slot)->state.fetch_or(kDeleted, std::memory_order_acq_rel);
-  if ((before & kDeleted) == 0) deleted_.fetch_add(1, std::memory_order_relaxed);
+  if ((before & kDeleted) == 0) deleted_.fetch_add(1, std::memory_order_release);
 }
 
 bool HnswIndex::is_deleted(std::uint32_t slot) const noexcept {

@@ -89,7 +89,7 @@ def test_rerun_is_idempotent(seed: int, n_clusters: int) -> None:
 
 def test_incremental_update_and_new_cluster(engine: engram.Engine) -> None:
     rng = np.random.default_rng(3)
-    x, labels, centres = make_clusters(rng, 3, 10)
+    x, _labels, centres = make_clusters(rng, 3, 10)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     first = sp.consolidate(**UNCAPPED)

@@ -133,7 +133,7 @@ def test_threshold_and_validation(engine: engram.Engine) -> None:
 
 
 def test_spreading_reaches_associated_episodes(engine: engram.Engine) -> None:
-    sp, ids, labels, centres, _ = consolidated(engine, 6)
+    sp, ids, labels, _centres, _ = consolidated(engine, 6)
     # An episode of another cluster linked to a cue-cluster member is reached only by spreading.
     target_cluster = labels[0]
     anchor = int(ids[0])

@@ -1,0 +1,207 @@
+// Consolidation, concepts, recall and completion at the C++ level, including the concurrency
+// stress of the background consolidator with writers (run under TSan in CI).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "engram/completion.hpp"
+#include "engram/consolidation.hpp"
+#include "engram/engine.hpp"
+#include "engram/recall.hpp"
+#include "test_util.hpp"
+
+namespace engram {
+namespace {
+
+using test::clustered;
+using test::episode;
+using test::make_space;
+
+ConsolidationParams uncapped() {
+  ConsolidationParams p;
+  p.max_concepts_per_run = 1000;
+  p.max_formations_per_hour = 0;
+  return p;
+}
+
+// Every concept's member list equals its binding in-edges, each also in the episode's out-list.
+void expect_two_sided(const Space& sp) {
+  for (const ConceptView& c : sp.concept_store().all()) {
+    std::vector<std::int64_t> bound;
+    for (const Edge& e : sp.graph().in_edges(c.id)) {
+      if (e.kind == EdgeKind::Binding) bound.push_back(e.other);
+    }
+    EXPECT_EQ(bound, c.members);
+    for (const std::int64_t m : c.members) {
+      const auto e = sp.graph().edge(m, c.id);
+      ASSERT_TRUE(e.has_value());
+      EXPECT_EQ(e->kind, EdgeKind::Binding);
+    }
+  }
+  const IntegrityReport r = sp.validate();
+  EXPECT_TRUE(r.ok()) << "orphans " << r.orphaned_concepts << " one-sided " << r.one_sided_bindings << " missing "
+                      << r.edges_to_missing << " mismatches " << r.record_index_mismatches;
+}
+
+TEST(Consolidation, FormsOneConceptPerCluster) {
+  auto sp = make_space(24);
+  const auto pts = clustered(24, 4, 10, 0.2f, 5);
+  for (const auto& p : pts) sp->remember(episode(p));
+  const ConsolidationReport r = consolidate(*sp, uncapped());
+  EXPECT_EQ(r.concepts_formed, 4u);
+  EXPECT_EQ(r.episodes_bound, 40u);
+  EXPECT_EQ(sp->stats().concepts, 4u);
+  EXPECT_EQ(sp->size(), 40u);  // size() counts episodes
+  for (const ConceptView& c : sp->concept_store().all()) {
+    EXPECT_EQ(c.members.size(), 10u);
+    EXPECT_GE(c.coherence, 0.65f);
+    EXPECT_EQ(sp->get(c.id).kind, MemoryKind::Concept);
+  }
+  expect_two_sided(*sp);
+  const ConsolidationReport again = consolidate(*sp, uncapped());
+  EXPECT_EQ(again.concepts_formed + again.concepts_updated + again.episodes_bound, 0u);
+}
+
+TEST(Consolidation, ForgettingAConceptRemovesItsBindings) {
+  auto sp = make_space(16);
+  for (const auto& p : clustered(16, 1, 6, 0.2f, 9)) sp->remember(episode(p));
+  consolidate(*sp, uncapped());
+  const auto ids = sp->concept_store().ids();
+  ASSERT_EQ(ids.size(), 1u);
+  sp->forget(ids[0]);
+  EXPECT_EQ(sp->stats().concepts, 0u);
+  EXPECT_EQ(sp->size(), 6u);
+  EXPECT_EQ(sp->graph().edge_count(), 0u);
+  EXPECT_TRUE(sp->validate().ok());
+}
+
+TEST(Recall, BlendedReturnsConceptsAndFallsBack) {
+  auto sp = make_space(24);
+  const auto pts = clustered(24, 3, 12, 0.2f, 21);
+  for (const auto& p : pts) sp->remember(episode(p));
+  RecallParams rp;
+  rp.k = 10;
+  for (const Recollection& r : recall(*sp, pts[0], rp)) EXPECT_EQ(r.provenance, Provenance::Episodic);
+  consolidate(*sp, uncapped());
+  bool concept_seen = false, blended_seen = false;
+  for (const Recollection& r : recall(*sp, pts[0], rp)) {
+    concept_seen = concept_seen || r.kind == MemoryKind::Concept;
+    blended_seen = blended_seen || r.provenance == Provenance::Blended;
+    EXPECT_GT(r.score, 0.0f);
+    EXPECT_LE(r.score, 1.0f);
+    EXPECT_LE(r.confidence, 1.0f);
+  }
+  EXPECT_TRUE(concept_seen);
+  EXPECT_TRUE(blended_seen);
+}
+
+TEST(Completion, FillsUnknownDimensionsFromTheCluster) {
+  auto sp = make_space(32);
+  const auto pts = clustered(32, 4, 20, 0.3f, 33);
+  for (std::size_t i = 1; i < pts.size(); ++i) sp->remember(episode(pts[i]));
+  std::vector<std::uint8_t> mask(32, 0);
+  for (std::size_t i = 0; i < 32; i += 2) mask[i] = 1;
+  const Completion c = complete(*sp, pts[0], mask);
+  ASSERT_EQ(c.alternatives.size(), 3u);
+  // The reconstruction of the held-out point is closer to it than a random other point.
+  double err = 0, base = 0;
+  for (std::size_t i = 1; i < 32; i += 2) {
+    err += (c.vector[i] - pts[0][i]) * (c.vector[i] - pts[0][i]);
+    base += pts[0][i] * pts[0][i];
+  }
+  EXPECT_LT(err, 0.2 * base);
+  EXPECT_GT(c.confidence, 0.5f);
+}
+
+// Writers (remember + forget), readers (recall) and a fast background consolidator on the
+// same space: nothing throws, and afterwards every binding is two-sided and every concept is
+// consistent with its records.
+TEST(ConcurrencyConsolidation, BackgroundConsolidatorWithWritersAndReaders) {
+  EngineConfig cfg;
+  cfg.space = test::small_config(16);
+  Engine eng(cfg);
+  auto sp = eng.create_space("stress");
+  ConsolidationParams p = uncapped();
+  eng.start_consolidation(0.002, p);
+  const auto centres = clustered(16, 5, 1, 0.0f, 77);
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 3; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937_64 rng(w + 1);
+      std::normal_distribution<float> noise(0.0f, 0.2f);
+      try {
+        for (int i = 0; i < 400; ++i) {
+          std::vector<float> v = centres[rng() % centres.size()];
+          for (float& x : v) x += noise(rng);
+          const std::int64_t id = sp->remember(episode(v));
+          if (i % 40 == 3) sp->forget(id);
+        }
+      } catch (...) {
+        failed = true;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    RecallParams rp;
+    try {
+      for (int i = 0; i < 300; ++i) {
+        recall(*sp, centres[i % centres.size()], rp);
+        std::vector<std::uint8_t> mask(16, 1);
+        mask[0] = 0;
+        complete(*sp, centres[i % centres.size()], mask);
+      }
+    } catch (...) {
+      failed = true;
+    }
+  });
+  threads.emplace_back([&] {  // introspection and pause/resume while everything runs
+    try {
+      for (int i = 0; i < 100; ++i) {
+        for (const std::int64_t c : sp->concept_store().ids()) sp->concept_store().members(c);
+        if (i % 10 == 0) eng.pause_consolidation();
+        if (i % 10 == 5) eng.resume_consolidation();
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      eng.resume_consolidation();
+    } catch (...) {
+      failed = true;
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(failed.load());
+  EXPECT_GT(eng.consolidation_status().cycles, 0u);
+  eng.stop_consolidation();
+  EXPECT_EQ(eng.consolidation_status().state, ConsolidatorState::Stopped);
+  consolidate(*sp, p);
+  expect_two_sided(*sp);
+  EXPECT_GE(sp->stats().concepts, 1u);
+  // Every member is a live episode and belongs to exactly one concept.
+  std::set<std::int64_t> seen;
+  for (const ConceptView& c : sp->concept_store().all()) {
+    for (const std::int64_t m : c.members) {
+      EXPECT_EQ(sp->live_kind(m), MemoryKind::Episode);
+      EXPECT_TRUE(seen.insert(m).second);
+    }
+  }
+}
+
+TEST(ConcurrencyConsolidation, CloseWhileConsolidating) {
+  EngineConfig cfg;
+  cfg.space = test::small_config(16);
+  auto eng = std::make_unique<Engine>(cfg);
+  auto sp = eng->create_space("s");
+  for (const auto& p : clustered(16, 10, 60, 0.2f, 3)) sp->remember(episode(p));
+  eng->start_consolidation(0.001, uncapped());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  eng->close();  // stops and joins the consolidator before dropping spaces
+  EXPECT_THROW(sp->size() > 0 ? sp->stats() : sp->stats(), SpaceNotFound);
+  eng.reset();
+}
+
+}  // namespace
+}  // namespace engram
