@@ -32,7 +32,9 @@ def test_blended_returns_both_kinds(engine: engram.Engine) -> None:
     assert kinds == {"episode", "concept"}
     assert any(r.provenance.kind == "blended" for r in res)
     blended = next(r for r in res if r.provenance.kind == "blended")
-    assert (blended.provenance.episodic_weight, blended.provenance.semantic_weight) == pytest.approx((0.7, 0.3))
+    assert (blended.provenance.episodic_weight, blended.provenance.semantic_weight) == pytest.approx(
+        (0.7, 0.3)
+    )
     # The concept returned is the one of the cue's cluster, and its members rank with it.
     concept = next(r for r in res if r.kind == "concept")
     members = set(sp.concept_members(concept.id))
@@ -56,7 +58,7 @@ def test_fallback_to_episodic_without_concepts(engine: engram.Engine) -> None:
 
 
 def test_semantic_mode(engine: engram.Engine) -> None:
-    sp, *_ , centres, _ = consolidated(engine, 3)
+    sp, *_, centres, _ = consolidated(engine, 3)
     res = sp.recall(centres[2], k=13, mode="semantic")  # the concept and its 12 members
     assert res and all(r.provenance.kind == "semantic" for r in res)
     assert res[0].kind == "concept"
@@ -65,7 +67,7 @@ def test_semantic_mode(engine: engram.Engine) -> None:
 
 
 def test_feature_flag_turns_blending_off_and_on(engine: engram.Engine) -> None:
-    sp, *_ , centres, _ = consolidated(engine, 4)
+    sp, *_, centres, _ = consolidated(engine, 4)
     engine.set_features(blended_recall=False)
     res = sp.recall(centres[0], k=10)
     assert all(r.provenance.kind == "episodic" and r.kind == "episode" for r in res)
@@ -73,7 +75,11 @@ def test_feature_flag_turns_blending_off_and_on(engine: engram.Engine) -> None:
     assert any(r.kind == "concept" for r in sp.recall(centres[0], k=10))
 
 
-@given(seed=st.integers(0, 2**32 - 1), w=st.floats(0.0, 1.0), mode=st.sampled_from(["blended", "episodic", "semantic"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    w=st.floats(0.0, 1.0),
+    mode=st.sampled_from(["blended", "episodic", "semantic"]),
+)
 def test_scores_and_confidence_bounds(seed: int, w: float, mode: str) -> None:
     with engram.Engine(dim=DIM) as eng:
         sp, _, _, centres, conf = consolidated(eng, seed % 1000, n_clusters=3, per=8)
@@ -119,7 +125,7 @@ def test_decay_uses_now_and_the_engine_clock(engine: engram.Engine) -> None:
 
 
 def test_threshold_and_validation(engine: engram.Engine) -> None:
-    sp, *_ , centres, _ = consolidated(engine, 5)
+    sp, *_, centres, _ = consolidated(engine, 5)
     res = sp.recall(centres[0], k=50, threshold=0.6)
     assert res and all(r.score >= 0.6 for r in res)
     with pytest.raises(engram.InvalidInputError):
