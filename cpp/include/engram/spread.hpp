@@ -1,6 +1,6 @@
 // Spreading activation over a Graph: single-threaded per query, one frontier per hop.
 //
-// Semantics (docs: docs/spreading.md mirrors this comment):
+// Semantics:
 //  - Seeds start with their initial activation (in (0, 1]) at hop 0.
 //  - At hop h (1..max_hops) every node u of the frontier sends, along each followed edge u -> v
 //    whose target is live, the contribution

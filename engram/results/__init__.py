@@ -1,0 +1,24 @@
+"""Run results: ``results/<run-id>/`` with a manifest, a JSON summary and tidy Parquet tables.
+
+>>> from engram import results  # doctest: +SKIP
+>>> run = results.load("results/20250101T000000Z-abcdef")
+>>> run.ops[["op", "p99_ms"]]
+"""
+
+from engram.results.fingerprint import fingerprint_key, machine_fingerprint
+from engram.results.git import git_info
+from engram.results.loader import RunData, latest_run, list_runs, load
+from engram.results.run_id import new_run_id
+from engram.results.writer import write_run
+
+__all__ = [
+    "RunData",
+    "fingerprint_key",
+    "git_info",
+    "latest_run",
+    "list_runs",
+    "load",
+    "machine_fingerprint",
+    "new_run_id",
+    "write_run",
+]

@@ -1,0 +1,89 @@
+"""Read ``results/<run-id>/`` back as pandas DataFrames."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engram.results import layout
+from engram.results.run_id import RUN_ID_RE
+from engram.workloads.histogram import LatencyHistogram
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    windows: pd.DataFrame
+    ops: pd.DataFrame
+    checks: pd.DataFrame
+    histograms: pd.DataFrame
+    errors: pd.DataFrame
+    _latencies: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id", self.run_dir.name))
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks["passed"].all()) if len(self.checks) else True
+
+    @property
+    def latencies(self) -> pd.DataFrame | None:
+        """Raw per-operation latencies (``None`` when the run was written without them); read lazily."""
+        if self._latencies is None and (self.run_dir / layout.LATENCIES).exists():
+            self._latencies = pd.read_parquet(self.run_dir / layout.LATENCIES)
+        return self._latencies
+
+    def histogram(self, op: str = "all") -> LatencyHistogram:
+        """Rebuild the latency histogram of one operation type (mergeable across runs)."""
+        rows = self.histograms[self.histograms["op"] == op]
+        meta = self.ops[self.ops["op"] == op]
+        overflow = int(meta["overflow"].iloc[0]) if len(meta) else 0
+        max_ns = (
+            round(float(meta["max_ms"].iloc[0]) * 1e6)
+            if len(meta) and pd.notna(meta["max_ms"].iloc[0])
+            else 0
+        )
+        min_ns = int(rows["lowest_ns"].min()) if len(rows) else 0
+        return LatencyHistogram.from_buckets(
+            rows["lowest_ns"], rows["count"], overflow=overflow, min_ns=min_ns, max_ns=max_ns
+        )
+
+
+def load(run_dir: str | Path) -> RunData:
+    """Load a run directory written by :func:`engram.results.write_run`."""
+    d = Path(run_dir)
+    if not (d / layout.MANIFEST).is_file():
+        raise FileNotFoundError(f"{d}: no {layout.MANIFEST}; not a results directory")
+    return RunData(
+        run_dir=d,
+        manifest=json.loads((d / layout.MANIFEST).read_text(encoding="utf-8")),
+        summary=json.loads((d / layout.SUMMARY).read_text(encoding="utf-8")),
+        windows=pd.read_parquet(d / layout.WINDOWS),
+        ops=pd.read_parquet(d / layout.OPS),
+        checks=pd.read_parquet(d / layout.CHECKS),
+        histograms=pd.read_parquet(d / layout.HISTOGRAMS),
+        errors=pd.read_parquet(d / layout.ERRORS),
+    )
+
+
+def list_runs(root: str | Path = "results") -> list[Path]:
+    """Run directories under ``root``, oldest first (run ids sort chronologically)."""
+    r = Path(root)
+    if not r.is_dir():
+        return []
+    return sorted(
+        p for p in r.iterdir() if p.is_dir() and RUN_ID_RE.match(p.name) and (p / layout.MANIFEST).exists()
+    )
+
+
+def latest_run(root: str | Path = "results") -> Path | None:
+    runs = list_runs(root)
+    return runs[-1] if runs else None
