@@ -16,8 +16,6 @@ PYTEST_NO_TESTS = 5  # pytest's exit code when nothing was collected
 
 
 def _cmake_build(session: nox.Session, build_dir: str, *defines: str) -> Path:
-    import pybind11  # noqa: F401  (installed in the session)
-
     out = ROOT / "build" / build_dir
     session.run(
         "cmake", "-S", str(ROOT), "-B", str(out), "-G", "Ninja", *defines,
