@@ -98,6 +98,7 @@ ConsolidationParams consolidation_params(const py::kwargs& kw) {
   a.get("exact_below", p.exact_below);
   a.get("max_component", p.max_component);
   a.get("now", p.now);
+  a.get("parallel", p.parallel);
   a.finish("consolidation");
   return p;
 }

@@ -298,7 +298,7 @@ class Run {
     for (std::size_t u = 0; u < unbound.size(); ++u) local.emplace(eps_[unbound[u]].id, u);
     std::vector<std::vector<std::size_t>> adj(unbound.size());
     const std::size_t k = p_.neighbors + 1;  // the episode finds itself
-    tbb::parallel_for(std::size_t{0}, unbound.size(), [&](std::size_t u) {
+    for_each_index(unbound.size(), [&](std::size_t u) {
       const EpisodeRef& e = eps_[unbound[u]];
       for (const SearchHit& h : sp_.nearest_episodes(e.vector, k, std::max<std::size_t>(2 * k, 32))) {
         const auto it = local.find(h.id);
@@ -354,7 +354,7 @@ class Run {
     const std::size_t m = block.size();
     if (m < p_.min_cluster_size) return;
     std::vector<float> cosm(m * m), link(m * m);
-    tbb::parallel_for(std::size_t{0}, m, [&](std::size_t i) {
+    for_each_index(m, [&](std::size_t i) {
       const EpisodeRef& a = eps_[block[i]];
       for (std::size_t j = 0; j < m; ++j) {
         const EpisodeRef& b = eps_[block[j]];
@@ -425,6 +425,15 @@ class Run {
       } else {
         chain.push_back(b);
       }
+    }
+  }
+
+  template <class F>
+  void for_each_index(std::size_t n, F&& f) const {
+    if (p_.parallel) {
+      tbb::parallel_for(std::size_t{0}, n, f);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) f(i);
     }
   }
 
@@ -542,6 +551,7 @@ BackgroundConsolidator::BackgroundConsolidator(SpaceList spaces, double interval
   if (!std::isfinite(interval_s) || interval_s < 0.001 || interval_s > 86400.0 * 7) {
     throw InvalidInputError("interval_s must be between 0.001 and 604800 seconds, got " + std::to_string(interval_s));
   }
+  params_.parallel = false;  // at most one core: foreground writers keep the others
   validate(params_);
   if (params_.now) throw InvalidInputError("the background consolidator uses the engine clock; leave `now` unset");
   thread_ = std::jthread([this](std::stop_token st) { loop(std::move(st)); });

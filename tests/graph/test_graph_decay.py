@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engram
@@ -18,6 +18,7 @@ times = st.floats(min_value=60.0, max_value=120 * decay.DAY)
 exponents = st.floats(min_value=0.0, max_value=3.0)
 
 
+@settings(deadline=None)
 @given(age=ages, tau=times)
 def test_exponential_matches_closed_form(age: float, tau: float) -> None:
     got = decay.retention("exponential", [age], tau=tau)[0]
@@ -25,12 +26,14 @@ def test_exponential_matches_closed_form(age: float, tau: float) -> None:
     assert got == pytest.approx(decay.exponential(age, tau), rel=1e-12, abs=1e-300)
 
 
+@settings(deadline=None)
 @given(age=ages, beta=exponents, unit=times)
 def test_power_law_matches_closed_form(age: float, beta: float, unit: float) -> None:
     got = decay.retention("power_law", [age], beta=beta, unit=unit)[0]
     assert got == pytest.approx((1 + age / unit) ** -beta, rel=1e-12)
 
 
+@settings(deadline=None)
 @given(age=ages, recent=times, remote=times, w=st.floats(0.0, 1.0))
 def test_two_component_matches_closed_form(age: float, recent: float, remote: float, w: float) -> None:
     got = decay.retention(
@@ -40,6 +43,7 @@ def test_two_component_matches_closed_form(age: float, recent: float, remote: fl
     assert got[0] == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 
+@settings(deadline=None)
 @given(age=ages, tau=times, beta=exponents, switch=times, match=st.booleans())
 def test_hybrid_matches_closed_form(age: float, tau: float, beta: float, switch: float, match: bool) -> None:
     got = decay.retention("hybrid", [age], tau=tau, beta=beta, switch_after=switch, match_at_switch=match)[0]

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import numpy as np
 import pytest
 
 import engram
 
 Make = Callable[[engram.Space, int], list[int]]
+
+
+@pytest.fixture
+def engine() -> Iterator[engram.Engine]:
+    with engram.Engine(path=None, dim=8, ef_construction=32) as eng:
+        yield eng
+
+
+@pytest.fixture
+def make_nodes() -> Make:
+    """Store ``n`` random episodes in a space and return their ids in order."""
+
+    def make(space: engram.Space, n: int) -> list[int]:
+        vecs = np.random.default_rng(n).standard_normal((n, space.dim)).astype(np.float32)
+        return [int(i) for i in space.remember_batch(vecs)]
+
+    return make
 
 
 def test_link_neighbors_unlink(engine: engram.Engine, make_nodes: Make) -> None:

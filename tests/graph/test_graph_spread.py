@@ -6,17 +6,15 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engram
 from engram.decay import hop_decay
 
-Make = Callable[[engram.Space, int], list[int]]
 DIM = 8
 UNIT = {"upward": 1.0, "downward": 1.0, "lateral": 1.0, "episodic": 1.0}
 
@@ -66,9 +64,8 @@ def test_chain_carries_the_closed_form_hop_decay(decay: str) -> None:
             previous = res[node].activation
 
 
-def test_default_direction_and_decay_on_one_association(engine: engram.Engine, make_nodes: Make) -> None:
-    sp = engine.create_space("g")
-    a, b = make_nodes(sp, 2)
+def test_default_direction_and_decay_on_one_association() -> None:
+    _eng, sp, (a, b) = fresh_space(2)
     sp.link(a, b, 0.5)
     res = sp.spread({a: 0.9}, threshold=0.0)
     assert res[0] == (a, pytest.approx(0.9), 0)
@@ -94,6 +91,7 @@ def test_fan_effect_lowers_activation_as_fan_grows(divisor: str) -> None:
     assert all(x > y for x, y in itertools.pairwise(per_target))
 
 
+@settings(deadline=None)
 @given(graph=graphs, seed_act=st.floats(0.01, 1.0), hops=st.integers(1, 6), rate=st.floats(0.0, 2.0))
 def test_random_graphs_never_exceed_the_seed_and_mass_decays(
     graph: tuple[int, list[tuple[int, int, float]]], seed_act: float, hops: int, rate: float
@@ -119,6 +117,7 @@ def test_random_graphs_never_exceed_the_seed_and_mass_decays(
             assert mass[h] <= bound * (1 + 1e-6) + 1e-9
 
 
+@settings(deadline=None)
 @given(graph=graphs, shuffle_seed=st.integers(0, 2**32 - 1))
 def test_cycles_terminate_and_results_do_not_depend_on_insertion_order(
     graph: tuple[int, list[tuple[int, int, float]]], shuffle_seed: int
@@ -159,9 +158,8 @@ def test_revisit_penalty_and_cap() -> None:
         assert res[a] == pytest.approx(0.625)
 
 
-def test_threshold_max_results_and_argument_errors(engine: engram.Engine, make_nodes: Make) -> None:
-    sp = engine.create_space("g")
-    a, b, c = make_nodes(sp, 3)
+def test_threshold_max_results_and_argument_errors() -> None:
+    engine, sp, (a, b, c) = fresh_space(3)
     sp.link(a, b, 1.0)
     sp.link(a, c, 0.1)
     res = sp.spread([a], fan_effect=False, direction_weights={"episodic": 1.0})
@@ -185,6 +183,6 @@ def test_threshold_max_results_and_argument_errors(engine: engram.Engine, make_n
     sp.forget(b)
     with pytest.raises(engram.MemoryNotFound):
         sp.spread([b])
-    spread_ops = engine.metrics()["spaces"]["g"]["ops"]["spread"]
+    spread_ops = engine.metrics()["spaces"]["s"]["ops"]["spread"]
     assert spread_ops["total"] >= 3
     assert spread_ops["errors"] >= 1  # engine-side rejections count as errors

@@ -68,6 +68,9 @@ struct ConsolidationParams {
   std::size_t exact_below = 512;     // cluster all pairs up to this many unbound episodes
   std::size_t max_component = 2048;  // largest component clustered as one block
   std::optional<double> now;         // engine clock when unset
+  // Use every core (TBB) for the k-NN graph and similarity matrices. The background
+  // consolidator forces false so it never takes more than one core from foreground writers.
+  bool parallel = true;
 };
 
 // Throws InvalidInputError naming the bad field and its allowed range.
