@@ -31,8 +31,10 @@ def _pybind11_dir(session: nox.Session) -> str:
 
 
 def _install_package(session: nox.Session, *extras: str) -> None:
+    # Editable, so that `engram` imported from the source tree (pytest puts the checkout on
+    # sys.path) still finds the compiled `engram._core` through scikit-build-core's redirect.
     spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-v" if os.environ.get("CI") else "-q", spec)
+    session.install("-v" if os.environ.get("CI") else "-q", "-e", spec)
 
 
 @nox.session
@@ -75,7 +77,7 @@ def sanitize(session: nox.Session) -> None:
     session.install(
         "--no-build-isolation", "-q",
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
-        "-Cbuild-dir=build/asan-python", ".",
+        "-Cbuild-dir=build/asan-python", "-e", ".",
     )  # fmt: skip
     libasan = subprocess.run(
         ["g++", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True

@@ -227,6 +227,13 @@ void HnswIndex::search_layer(const Query& q, std::uint32_t entry, std::size_t ef
     if (cd > bound && top.size() >= ef) break;
     std::pop_heap(candidates.begin(), candidates.end(), std::greater<>{});
     candidates.pop_back();
+#if defined(__x86_64__)
+    // The next candidate's neighbour list lives in another array than its vector: start that
+    // miss now so it overlaps with this candidate's distance computations (hnswlib does the same).
+    if (!candidates.empty()) {
+      _mm_prefetch(reinterpret_cast<const char*>(links(candidates.front().second, layer)), _MM_HINT_T0);
+    }
+#endif
     // Keep only unvisited neighbours and start their memory loads before computing any
     // distance, so the misses overlap instead of arriving one by one.
     const std::uint32_t* l = links(c, layer);

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import DIM, make_clusters
 
 import engram
+from engram.testing.clusters import DIM, make_clusters
 
 
 def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DIM, make_clusters
 
 import engram
+from engram.testing.clusters import DIM, make_clusters
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DIM, T0, make_clusters
 from hypothesis import given
 from hypothesis import strategies as st
 
 import engram
+from engram.testing.clusters import DIM, T0, make_clusters
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 
