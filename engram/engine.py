@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram import _core
-from engram.errors import EngramError, MemoryNotFound
+from engram.errors import EngramError, InvalidInputError, MemoryNotFound
 from engram.graph import GraphMethods
 from engram.memory import Memory
 from engram.recall import ConsolidationControl, RecallMethods
@@ -27,6 +27,11 @@ _ID_MIN, _ID_MAX = -(1 << 63), (1 << 63) - 1
 
 def _memory_id(space: str, memory_id: int) -> int:
     """``memory_id`` as an int64; ids outside that range cannot exist, so they are unknown ids."""
+    # Only integers are ids: int("12") or int(12.7) would silently address some other memory.
+    if isinstance(memory_id, bool) or not isinstance(memory_id, (int, np.integer)):
+        raise InvalidInputError(
+            f"a memory id must be an integer; got {type(memory_id).__name__} {memory_id!r}"
+        )
     mid = int(memory_id)
     if not _ID_MIN <= mid <= _ID_MAX:
         raise MemoryNotFound(f"no memory with id {mid} in space {space!r}; ids are 64-bit signed integers")

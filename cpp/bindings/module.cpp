@@ -12,6 +12,7 @@
 #include "engram/engine.hpp"
 #include "engram/errors.hpp"
 #include "engram/simd.hpp"
+#include "engram/validation.hpp"
 
 namespace py = pybind11;
 using namespace engram;
@@ -40,6 +41,27 @@ std::string shape_str(const py::array& a) {
   return s.str();
 }
 
+// Counts an operation whose arguments were rejected here, before the engine saw it, as an error
+// in that operation's metrics (the engine counts everything after). Dismissed once the call is
+// handed to the engine. Recording is thread-safe (atomics), hence the const_cast on a const Space.
+class ArgumentErrorCounter {
+ public:
+  ArgumentErrorCounter(const Space& sp, Op op) noexcept
+      : metrics_(const_cast<SpaceMetrics&>(sp.metrics())), op_(op), exceptions_(std::uncaught_exceptions()) {}
+  ~ArgumentErrorCounter() {
+    if (armed_ && std::uncaught_exceptions() > exceptions_) metrics_.record(op_, 0, false);
+  }
+  ArgumentErrorCounter(const ArgumentErrorCounter&) = delete;
+  ArgumentErrorCounter& operator=(const ArgumentErrorCounter&) = delete;
+  void dismiss() noexcept { armed_ = false; }
+
+ private:
+  SpaceMetrics& metrics_;
+  Op op_;
+  int exceptions_;
+  bool armed_ = true;
+};
+
 FloatArray as_vector(const py::handle& obj, std::size_t dim, const char* what) {
   if (obj.is_none()) throw InvalidInputError(std::string(what) + " is missing; expected a float32 vector");
   FloatArray arr = FloatArray::ensure(obj);
@@ -49,8 +71,7 @@ FloatArray as_vector(const py::handle& obj, std::size_t dim, const char* what) {
                             std::string(py::str(py::type::of(obj).attr("__name__"))));
   }
   if (arr.ndim() != 1 || static_cast<std::size_t>(arr.shape(0)) != dim) {
-    throw DimensionError("expected a " + std::to_string(dim) + "-dimensional float32 " + what + ", got shape " +
-                         shape_str(arr));
+    throw DimensionError("expected " + dimensional(dim) + " float32 " + what + ", got shape " + shape_str(arr));
   }
   return arr;
 }
@@ -249,6 +270,7 @@ PYBIND11_MODULE(_core, m) {
           "remember",
           [](Space& sp, const py::handle& embedding, const py::handle& content, const py::handle& confidence,
              const py::handle& timestamp, const py::handle& metadata) {
+            ArgumentErrorCounter arg_errors(sp, Op::Remember);
             FloatArray arr = as_vector(embedding, sp.dim(), "embedding");
             EpisodeInput e;
             e.embedding = arr.data();
@@ -260,6 +282,7 @@ PYBIND11_MODULE(_core, m) {
               e.has_timestamp = true;
             }
             e.metadata = as_metadata(metadata);
+            arg_errors.dismiss();
             py::gil_scoped_release release;
             return sp.remember(std::move(e));
           },
@@ -269,6 +292,7 @@ PYBIND11_MODULE(_core, m) {
           "remember_batch",
           [](Space& sp, const py::handle& embeddings, const py::handle& contents, const py::handle& confidences,
              const py::handle& timestamps, const py::handle& metadatas) {
+            ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
             if (embeddings.is_none()) throw InvalidInputError("embeddings are missing; expected an (n, dim) array");
             FloatArray arr = FloatArray::ensure(embeddings);
             if (!arr) {
@@ -281,6 +305,16 @@ PYBIND11_MODULE(_core, m) {
             }
             const auto n = static_cast<std::size_t>(arr.shape(0));
             const auto check_len = [n](const py::handle& h, const char* what) {
+              // A lone string is a sequence of characters, never one item per embedding.
+              if (PyUnicode_Check(h.ptr()) || PyBytes_Check(h.ptr())) {
+                throw InvalidInputError(std::string(what) + " must be a sequence with one item per embedding (" +
+                                        std::to_string(n) + "); got a single " +
+                                        std::string(py::str(py::type::of(h).attr("__name__"))));
+              }
+              if (!h.is_none() && !PySequence_Check(h.ptr())) {
+                throw InvalidInputError(std::string(what) + " must be a sequence with one item per embedding; got " +
+                                        std::string(py::str(py::type::of(h).attr("__name__"))));
+              }
               if (!h.is_none() && py::len(h) != n) {
                 throw InvalidInputError(std::string(what) + " has " + std::to_string(py::len(h)) +
                                         " items; expected one per embedding (" + std::to_string(n) + ")");
@@ -312,6 +346,7 @@ PYBIND11_MODULE(_core, m) {
               if (!metadatas.is_none()) e.metadata = as_metadata(ms[i]);
             }
             std::vector<std::int64_t> ids;
+            arg_errors.dismiss();
             {
               py::gil_scoped_release release;
               ids = sp.remember_batch(std::move(batch));
@@ -340,10 +375,12 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "search",
           [](const Space& sp, const py::handle& query, std::int64_t k, std::optional<std::int64_t> ef) {
+            ArgumentErrorCounter arg_errors(sp, Op::Search);
             FloatArray q = as_vector(query, sp.dim(), "query");
             if (k < 1) throw InvalidInputError("k must be at least 1, got " + std::to_string(k));
             if (ef && *ef < 1) throw InvalidInputError("ef must be at least 1, got " + std::to_string(*ef));
             std::vector<SearchHit> hits;
+            arg_errors.dismiss();
             {
               py::gil_scoped_release release;
               hits = sp.search({q.data(), sp.dim()}, static_cast<std::size_t>(k),

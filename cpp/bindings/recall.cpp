@@ -18,6 +18,7 @@
 #include "engram/engine.hpp"
 #include "engram/errors.hpp"
 #include "engram/space.hpp"
+#include "engram/validation.hpp"
 
 namespace py = pybind11;
 
@@ -35,8 +36,8 @@ FloatArray vector_arg(const py::handle& obj, std::size_t dim, const char* what) 
     throw InvalidInputError(std::string(what) + " must be a sequence of numbers");
   }
   if (arr.ndim() != 1 || static_cast<std::size_t>(arr.shape(0)) != dim) {
-    throw DimensionError("expected a " + std::to_string(dim) + "-dimensional float32 " + what + ", got " +
-                         std::to_string(arr.size()) + " values in " + std::to_string(arr.ndim()) + " dimension(s)");
+    throw DimensionError("expected " + dimensional(dim) + " float32 " + what + ", got " + std::to_string(arr.size()) +
+                         " values in " + std::to_string(arr.ndim()) + " dimension(s)");
   }
   return arr;
 }

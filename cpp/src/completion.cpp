@@ -5,6 +5,7 @@
 
 #include "engram/errors.hpp"
 #include "engram/simd.hpp"
+#include "engram/validation.hpp"
 
 namespace engram {
 
@@ -43,7 +44,7 @@ Completion complete(const Space& space, std::span<const float> partial, std::spa
   validate(p);
   const std::size_t dim = space.dim();
   if (partial.size() != dim || mask.size() != dim) {
-    throw DimensionError("expected a " + std::to_string(dim) + "-dimensional partial vector and mask, got " +
+    throw DimensionError("expected " + dimensional(dim) + " partial vector and mask, got " +
                          std::to_string(partial.size()) + " values and " + std::to_string(mask.size()) +
                          " mask entries");
   }

@@ -7,9 +7,17 @@
 
 namespace engram {
 
+std::string dimensional(std::size_t dim) {
+  // English article by sound: eight, eighteen, eleven (11, 18, 11000, 18000, ...) take "an".
+  const std::string digits = std::to_string(dim);
+  const bool eleven_or_eighteen = digits.size() % 3 == 2 && (digits.rfind("11", 0) == 0 || digits.rfind("18", 0) == 0);
+  const bool an = digits[0] == '8' || eleven_or_eighteen;
+  return std::string(an ? "an " : "a ") + digits + "-dimensional";
+}
+
 void check_embedding(const float* data, std::size_t n, std::size_t dim, std::string_view what) {
   if (n != dim) {
-    throw DimensionError("expected a " + std::to_string(dim) + "-dimensional float32 " + std::string(what) + ", got " +
+    throw DimensionError("expected " + dimensional(dim) + " float32 " + std::string(what) + ", got " +
                          std::to_string(n) + " values");
   }
   for (std::size_t i = 0; i < n; ++i) {

@@ -305,3 +305,37 @@ def test_space_not_found_is_key_error(engine: engram.Engine) -> None:
         engine.space("missing")
     assert isinstance(info.value, engram.SpaceNotFound)
     assert "missing" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("dim", "phrase"),
+    [(768, "a 768-dimensional"), (8, "an 8-dimensional"), (18, "an 18-dimensional"), (11, "an 11-dimensional"),
+     (84, "an 84-dimensional"), (16, "a 16-dimensional"), (111, "a 111-dimensional")],
+)  # fmt: skip
+def test_dimension_message_reads_as_english(dim: int, phrase: str) -> None:
+    with engram.Engine(dim=dim) as eng:
+        sp = eng.create_space("s")
+        assert_rejected(
+            sp, lambda: sp.remember(np.ones(dim + 1, dtype=np.float32)), engram.DimensionError, phrase
+        )
+
+
+@pytest.mark.parametrize("contents", ["ab", b"ab"])
+def test_a_single_string_is_not_a_list_of_contents(space: engram.Space, contents: str | bytes) -> None:
+    # Two embeddings and a two-character string: must not store "a" and "b" as contents.
+    assert_rejected(
+        space,
+        lambda: space.remember_batch(unit_vectors(np.random.default_rng(0), 2), contents=contents),
+        engram.InvalidInputError,
+        "one item per embedding",
+    )
+
+
+@pytest.mark.parametrize("bad_id", ["12", 12.0, True, None, b"12"])
+def test_ids_must_be_integers(space: engram.Space, bad_id: object) -> None:
+    eid = space.remember(unit_vectors(np.random.default_rng(1), 1)[0])
+    for call in (space.get, space.forget):
+        with pytest.raises(engram.InvalidInputError, match="memory id must be an integer"):
+            call(bad_id)  # type: ignore[arg-type]
+    assert space.get(eid).id == eid
+    assert space.get(np.int64(eid)).id == eid

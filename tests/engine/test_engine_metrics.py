@@ -70,19 +70,22 @@ def test_metrics_count_operations_and_errors(engine: engram.Engine, space: engra
     assert m["memory_bytes"] == engine.space("main").stats()["memory_bytes"]["total"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="argument errors raised in the bindings (wrong shape, lone surrogates, k < 1) are not counted",
-)
 def test_metrics_count_binding_level_errors(engine: engram.Engine, space: engram.Space) -> None:
     before = ops(engine, "main")
     with pytest.raises(engram.DimensionError):
         space.remember(np.ones(DIM + 1, dtype=np.float32))
     with pytest.raises(engram.DimensionError):
         space.search(np.ones(DIM + 1, dtype=np.float32))
+    with pytest.raises(engram.InvalidInputError):
+        space.search(np.ones(DIM, dtype=np.float32), k=0)
+    with pytest.raises(engram.InvalidInputError):
+        space.remember_batch(np.ones((2, DIM), dtype=np.float32), contents="ab")
     after = ops(engine, "main")
     assert after["remember"]["errors"] - before["remember"]["errors"] == 1
-    assert after["search"]["errors"] - before["search"]["errors"] == 1
+    assert after["search"]["errors"] - before["search"]["errors"] == 2
+    assert after["remember_batch"]["errors"] - before["remember_batch"]["errors"] == 1
+    # Rejected calls are operations too: totals move with errors.
+    assert after["search"]["total"] - before["search"]["total"] == 2
 
 
 def test_metrics_are_per_space(engine: engram.Engine, rng: np.random.Generator) -> None:

@@ -81,12 +81,14 @@ WORKLOAD = textwrap.dedent(
         ids = sp.remember_batch(data[:1000])
         for v in data[1000:]:
             sp.remember(v)
-        out = {"level": engram.simd_level(), "approx": [], "exact": [], "scores": []}
+        out = {"level": engram.simd_level(), "approx": [], "exact": [], "scores": [], "exact_scores": []}
         for q in queries:
             found, scores = sp.search(q, k=10, ef=200)
             out["approx"].append(found.tolist())
             out["scores"].append(scores.tolist())
-            out["exact"].append(sp.exact_search(q, k=10)[0].tolist())
+            exact_ids, exact_scores = sp.exact_search(q, k=10)
+            out["exact"].append(exact_ids.tolist())
+            out["exact_scores"].append(exact_scores.tolist())
         out["ok"] = sp.validate()["ok"]
     json.dump(out, sys.stdout)
     """
@@ -114,13 +116,14 @@ def test_forced_levels_give_same_results() -> None:
         assert results[level]["level"] == level
         assert results[level]["ok"]
     base = results["scalar"]
-    separated = well_separated(base["scores"])
+    separated = well_separated(base["exact_scores"])
     assert sum(separated) >= len(separated) // 2, "the workload should mostly have well-separated neighbours"
     for level, res in results.items():
         agree = 0
         for qi, sep in enumerate(separated):
-            # Near-ties may swap places between levels, but the similarities must agree.
-            np.testing.assert_allclose(res["scores"][qi], base["scores"][qi], atol=1e-5)
+            # Near-ties may swap places between levels, but the exact similarities must agree
+            # (approximate results may legitimately differ: each level builds its own graph).
+            np.testing.assert_allclose(res["exact_scores"][qi], base["exact_scores"][qi], atol=1e-5)
             if not sep:
                 continue
             # Brute force involves no graph: the same ids in the same order on every level.

@@ -15,6 +15,8 @@ void check_timestamp(double timestamp);
 // Valid UTF-8 (no overlongs, no surrogates, no code points above U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
 void check_utf8(std::string_view s, std::string_view what);
+// "a 768-dimensional", "an 8-dimensional": the phrase error messages use for a dimension.
+std::string dimensional(std::size_t dim);
 // 1-64 characters of [A-Za-z0-9_.-].
 void check_space_name(std::string_view name);
 
