@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from engram.acceptance import Check, CheckRecorder, Profile
+from engram.acceptance import Check, CheckRecorder, Profile, SessionResults, TestOutcome
+from engram.acceptance.summary import checks_table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "datasets"))  # engram_datasets (kept out of the installed package)
 
 _SESSION_CHECKS: list[Check] = []
+_TESTS: dict[str, TestOutcome] = {}  # node id -> outcome, in run order
+_SESSION: list[SessionResults] = []  # the session's results directory, created on first use
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +44,35 @@ def profile(request: pytest.FixtureRequest) -> Profile:
     return Profile(str(request.config.getoption("--profile")))
 
 
+def _session(config: pytest.Config) -> SessionResults:
+    if not _SESSION:
+        import engram
+
+        _SESSION.append(SessionResults(Path(str(config.getoption("--results-dir"))),
+                                       str(config.getoption("--profile")), simd_level=engram.simd_level))  # fmt: skip
+    return _SESSION[0]
+
+
+@pytest.fixture(scope="session")
+def session_results(request: pytest.FixtureRequest) -> SessionResults:
+    """The session's ``results/<run-id>/``: suites add scenario runs with ``session_results.add_run``."""
+    return _session(request.config)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = report.outcome
+        if xfail:
+            outcome = "xfailed" if report.skipped else "xpassed"
+        elif report.when == "setup" and report.failed:
+            outcome = "error"
+        message = str(getattr(report, "wasxfail", "") or (report.longreprtext.splitlines() or [""])[-1])
+        _TESTS[report.nodeid] = TestOutcome(report.nodeid, outcome, float(report.duration), message[:500])
+    elif report.when == "teardown" and report.failed:
+        _TESTS[report.nodeid] = TestOutcome(report.nodeid, "error", float(report.duration), "teardown failed")
+
+
 @pytest.fixture
 def checks(request: pytest.FixtureRequest) -> Iterator[CheckRecorder]:
     recorder = CheckRecorder(suite=request.node.nodeid.split("::")[0].removeprefix("acceptance/"))
@@ -59,22 +91,15 @@ def engine() -> Iterator[object]:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    if not _SESSION_CHECKS:
-        return
+    if not _TESTS and not _SESSION_CHECKS:
+        return  # nothing ran (e.g. --collect-only)
     tr = terminalreporter
     tr.section("Engram acceptance checks (measured vs required)")
-    for c in _SESSION_CHECKS:
-        tr.write_line(c.describe())
-    passed = sum(c.passed for c in _SESSION_CHECKS)
-    tr.write_line(f"{passed} of {len(_SESSION_CHECKS)} checks passed")
-    out = _write_checks(Path(str(config.getoption("--results-dir"))), str(config.getoption("--profile")))
-    if out is not None:
-        tr.write_line(f"results: {out}")
+    for line in checks_table(_SESSION_CHECKS):
+        tr.write_line(line)
+    from engram.acceptance.session_results import write_session_results
 
-
-def _write_checks(results_dir: Path, profile: str) -> Path | None:
-    try:
-        from engram.acceptance.session_results import write_session_results
-    except ImportError:
-        return None
-    return write_session_results(results_dir, profile, _SESSION_CHECKS)
+    out = write_session_results(config.getoption("--results-dir"), str(config.getoption("--profile")),
+                                _SESSION_CHECKS, session=_session(config), tests=_TESTS.values(),
+                                pytest_args=config.invocation_params.args)  # fmt: skip
+    tr.write_line(f"results: {out}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from engram.reporting.markdown import VERDICT_COLUMNS, _present
 from engram.results.loader import RunData
 
 _CSS = """
@@ -51,7 +52,8 @@ def render_html(
 ) -> str:
     s = run.summary
     status = "PASS" if run.passed else "FAIL"
-    checks = run.checks[["name", "measured", "comparator", "threshold", "unit", "passed", "detail"]]
+    checks = run.checks[_present(run.checks, "suite", "name", "measured", "comparator", "threshold",
+                                 "threshold_high", "unit", "passed", "detail")]  # fmt: skip
     row_class = checks["passed"].map({True: "pass", False: "fail"})
     esc = html.escape
     scenario = run.manifest.get("scenario", {})
@@ -71,6 +73,13 @@ def render_html(
     ]
     if len(run.errors):
         out += ["<h2>Errors</h2>", html_table(run.errors)]
+    tests, gate = run.tests, run.verdicts
+    if tests is not None and len(tests):
+        classes = tests["outcome"].map(lambda o: "fail" if o in ("failed", "error") else "pass")
+        out += ["<h2>Tests</h2>", html_table(tests, classes)]
+    if gate is not None and len(gate):
+        classes = gate["regression"].map({True: "fail", False: "pass"})
+        out += ["<h2>Regression verdicts</h2>", html_table(gate[_present(gate, *VERDICT_COLUMNS)], classes)]
     for title, uri in figures.items():
         out.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='{uri}'>")
     if baseline is not None:

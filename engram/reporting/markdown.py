@@ -15,6 +15,18 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+CHECK_COLUMNS = ("suite", "name", "measured", "comparator", "threshold", "threshold_high", "unit", "passed")
+OPS_COLUMNS = ("scenario", "op", "count", "errors", "p50_ms", "p99_ms", "p999_ms", "max_ms")
+#: Columns of a gate's ``verdicts.parquet`` shown in reports (see engram.gate).
+VERDICT_COLUMNS = ("comparison", "metric", "regression", "p_value", "p_adjusted", "median_ratio",
+                   "median_ratio_low", "median_ratio_high", "p99_ratio", "n_before", "n_after")  # fmt: skip
+
+
+def _present(df: pd.DataFrame, *columns: str) -> list[str]:
+    """The given columns that ``df`` has (older runs and sessions carry different optional columns)."""
+    return [c for c in columns if c in df.columns]
+
+
 def md_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_(none)_\n"
@@ -41,10 +53,16 @@ def render_markdown(
         f"- operations: {s.get('operations')}, errors: {s.get('errors')} ({_fmt(s.get('error_rate'))}), "
         f"throughput: {_fmt(s.get('throughput'))} ops/s over {_fmt(s.get('wall_time_s'))} s\n",
         "## Checks\n",
-        md_table(run.checks[["name", "measured", "comparator", "threshold", "unit", "passed"]]),
+        md_table(run.checks[_present(run.checks, *CHECK_COLUMNS)]),
         "\n## Operations (latency in ms from intended start)\n",
-        md_table(run.ops[["op", "count", "errors", "p50_ms", "p99_ms", "p999_ms", "max_ms"]]),
+        md_table(run.ops[_present(run.ops, *OPS_COLUMNS)]),
     ]
+    tests = run.tests
+    if tests is not None and len(tests):
+        parts += ["\n## Tests\n", md_table(tests[["nodeid", "outcome", "duration_s"]])]
+    gate = run.verdicts
+    if gate is not None and len(gate):
+        parts += ["\n## Regression verdicts\n", md_table(gate[_present(gate, *VERDICT_COLUMNS)])]
     if len(run.errors):
         parts += ["\n## Errors\n", md_table(run.errors[["op", "error_class", "count"]])]
     if comparison is not None:

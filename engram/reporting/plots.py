@@ -51,7 +51,8 @@ def latency_distribution(runs: Sequence[RunData]) -> str:
     ax.set_ylabel("latency (ms, from intended start)")
     ax.set_title("Latency by percentile")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    if ax.get_legend_handles_labels()[0]:  # an empty session has no lines
+        ax.legend(fontsize=7, loc="upper left")
     return _data_uri(fig)
 
 
@@ -63,9 +64,12 @@ def time_series(run: RunData, baseline: RunData | None = None) -> str:
         if data is None:
             continue
         w: pd.DataFrame = data.windows[data.windows["op"] == "all"]
-        axes[0].plot(w["t_start_s"], w["rate"], style, label=label)
-        axes[1].plot(w["t_start_s"], w["p99_ms"], style, label=label)
-        axes[2].plot(w["t_start_s"], w["errors"], style, label=label)
+        groups = w.groupby("scenario", sort=False) if "scenario" in w.columns else [(None, w)]
+        for scenario, g in groups:  # a session directory holds one series per scenario run
+            name = label if scenario is None else f"{scenario} ({label})"
+            axes[0].plot(g["t_start_s"], g["rate"], style, label=name)
+            axes[1].plot(g["t_start_s"], g["p99_ms"], style, label=name)
+            axes[2].plot(g["t_start_s"], g["errors"], style, label=name)
     axes[0].set_ylabel("ops/s")
     axes[1].set_ylabel("P99 (ms)")
     axes[1].set_yscale("log")
@@ -73,6 +77,7 @@ def time_series(run: RunData, baseline: RunData | None = None) -> str:
     axes[2].set_xlabel("time since run start (s, by intended start)")
     for ax in axes:
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     axes[0].set_title("Per-window rate, P99 and errors")
     return _data_uri(fig)

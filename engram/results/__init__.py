@@ -9,10 +9,13 @@ from engram.results.fingerprint import fingerprint_key, machine_fingerprint
 from engram.results.git import git_info
 from engram.results.loader import RunData, latest_run, list_runs, load
 from engram.results.run_id import new_run_id
+from engram.results.session import SessionResults, TestOutcome, write_session_results
 from engram.results.writer import write_run
 
 __all__ = [
     "RunData",
+    "SessionResults",
+    "TestOutcome",
     "fingerprint_key",
     "git_info",
     "latest_run",
@@ -21,4 +24,5 @@ __all__ = [
     "machine_fingerprint",
     "new_run_id",
     "write_run",
+    "write_session_results",
 ]

@@ -8,5 +8,8 @@ CHECKS = "checks.parquet"  # one row per check
 HISTOGRAMS = "histograms.parquet"  # one row per non-empty latency bucket per operation type
 ERRORS = "errors.parquet"  # one row per (operation type, error class)
 LATENCIES = "latencies.parquet"  # optional: one row per operation (raw samples, for statistics)
+TESTS = "tests.parquet"  # acceptance sessions: one row per test (outcome, duration)
+VERDICTS = "verdicts.parquet"  # regression gate: one row per statistical comparison
+RUNS = "runs"  # acceptance sessions: runs/<scenario>/ holds each scenario run's own results directory
 
 SCHEMA_VERSION = 1

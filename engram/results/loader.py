@@ -41,10 +41,41 @@ class RunData:
             self._latencies = pd.read_parquet(self.run_dir / layout.LATENCIES)
         return self._latencies
 
-    def histogram(self, op: str = "all") -> LatencyHistogram:
-        """Rebuild the latency histogram of one operation type (mergeable across runs)."""
-        rows = self.histograms[self.histograms["op"] == op]
-        meta = self.ops[self.ops["op"] == op]
+    @property
+    def tests(self) -> pd.DataFrame | None:
+        """Per-test outcomes of an acceptance session (``None`` for a single scenario run)."""
+        path = self.run_dir / layout.TESTS
+        return pd.read_parquet(path) if path.exists() else None
+
+    @property
+    def verdicts(self) -> pd.DataFrame | None:
+        """Statistical regression verdicts of a gate run (``None`` when the run has none)."""
+        path = self.run_dir / layout.VERDICTS
+        return pd.read_parquet(path) if path.exists() else None
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Scenario runs held by this directory (session directories have a ``scenario`` column)."""
+        if "scenario" in self.ops.columns:
+            return list(dict.fromkeys(self.ops["scenario"].astype(str)))
+        return [str(self.summary.get("scenario"))]
+
+    def histogram(self, op: str = "all", scenario: str | None = None) -> LatencyHistogram:
+        """Rebuild the latency histogram of one operation type (mergeable across runs). In a session
+        directory, ``scenario`` selects one scenario run; ``None`` merges them all."""
+        if "scenario" in self.ops.columns:
+            names = self.scenarios if scenario is None else [scenario]
+            parts = [self._histogram(op, name) for name in names]
+            return LatencyHistogram.merged(parts) if parts else LatencyHistogram()
+        return self._histogram(op, None)
+
+    def _histogram(self, op: str, scenario: str | None) -> LatencyHistogram:
+        hist, ops = self.histograms, self.ops
+        if scenario is not None:
+            hist = hist[hist["scenario"].astype(str) == scenario]
+            ops = ops[ops["scenario"].astype(str) == scenario]
+        rows = hist[hist["op"] == op]
+        meta = ops[ops["op"] == op]
         overflow = int(meta["overflow"].iloc[0]) if len(meta) else 0
         max_ns = (
             round(float(meta["max_ms"].iloc[0]) * 1e6)

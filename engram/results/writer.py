@@ -21,7 +21,9 @@ from engram.workloads.checks import Check, evaluate
 from engram.workloads.result import RunResult
 from engram.workloads.scenario import Scenario
 
-CHECK_COLUMNS = ["name", "measured", "threshold", "comparator", "unit", "detail", "passed"]
+CHECK_COLUMNS = [
+    "suite", "name", "measured", "comparator", "threshold", "threshold_high", "unit", "detail", "passed",
+]  # fmt: skip
 
 
 def _version(dist: str) -> str | None:
@@ -62,7 +64,9 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 def checks_frame(checks: Iterable[Check]) -> pd.DataFrame:
     rows = [c.as_row() for c in checks]
     df = pd.DataFrame(rows, columns=CHECK_COLUMNS)
-    return df.astype({"measured": "float64", "threshold": "float64", "passed": "bool"})
+    return df.astype(
+        {"measured": "float64", "threshold": "float64", "threshold_high": "float64", "passed": "bool"}
+    )
 
 
 def histograms_frame(result: RunResult) -> pd.DataFrame:

@@ -1,41 +1,107 @@
-"""Turn a scenario's thresholds and a run's per-operation summary into pass/fail checks."""
+"""Pass/fail checks: the one ``Check`` type of the project, and the scenario-threshold evaluation.
+
+A :class:`Check` is ``measured <comparator> threshold`` with the measured value kept whether it
+passes or not, so a run reports every measurement instead of stopping at the first miss. Scenario
+runs produce them with :func:`evaluate`; acceptance suites record their own through
+:class:`engram.acceptance.CheckRecorder`; both end up in ``checks.parquet`` of a results directory.
+"""
 
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
 from engram.workloads.thresholds import Thresholds
 
-COMPARATORS = {
-    "<=": lambda a, b: a <= b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    ">": lambda a, b: a > b,
+COMPARATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+    "==": operator.eq,
 }
+INTERVAL = "in"  # closed interval: threshold is (low, high)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One verdict: ``measured <comparator> threshold``; a NaN measurement (no samples) fails."""
+    """One verdict: ``measured <comparator> threshold``; a NaN measurement (no samples) fails.
+
+    ``comparator`` is one of ``< <= > >= ==`` with a scalar threshold, or ``"in"`` with a
+    ``(low, high)`` threshold (closed interval). ``suite`` names the acceptance suite that recorded
+    it (empty for scenario checks); ``detail`` says how the value was obtained.
+    """
 
     name: str
     measured: float
-    threshold: float
+    threshold: float | tuple[float, float]
     comparator: str
     unit: str = ""
     detail: str = ""
+    suite: str = ""
+
+    def __post_init__(self) -> None:
+        if self.comparator == INTERVAL:
+            if not (isinstance(self.threshold, tuple) and len(self.threshold) == 2):
+                raise TypeError(
+                    f"check {self.name!r}: comparator 'in' needs a (low, high) threshold, got {self.threshold!r}"
+                )
+        elif self.comparator not in COMPARATORS:
+            raise ValueError(
+                f"check {self.name!r}: unknown comparator {self.comparator!r}; "
+                f"expected one of {[*COMPARATORS, INTERVAL]}"
+            )
+        elif isinstance(self.threshold, tuple):
+            raise TypeError(
+                f"check {self.name!r}: comparator {self.comparator!r} needs a scalar threshold, "
+                f"got {self.threshold!r}"
+            )
 
     @property
     def passed(self) -> bool:
-        if self.measured is None or (isinstance(self.measured, float) and math.isnan(self.measured)):
+        if self.measured is None:
             return False
-        return bool(COMPARATORS[self.comparator](self.measured, self.threshold))
+        value = float(self.measured)
+        if math.isnan(value):
+            return False
+        if isinstance(self.threshold, tuple):
+            return bool(self.threshold[0] <= value <= self.threshold[1])
+        return bool(COMPARATORS[self.comparator](value, float(self.threshold)))
+
+    @property
+    def note(self) -> str:
+        """Alias of :attr:`detail` (the name the acceptance recorder used)."""
+        return self.detail
+
+    def describe(self) -> str:
+        """``PASS suite: name = 1.23ms (required <= 5)``."""
+        thr = (
+            f"[{self.threshold[0]:g}, {self.threshold[1]:g}]"
+            if isinstance(self.threshold, tuple)
+            else f"{float(self.threshold):g}"
+        )
+        where = f"{self.suite}: " if self.suite else ""
+        verdict = "PASS" if self.passed else "FAIL"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{verdict} {where}{self.name} = {float(self.measured):.6g}{unit} (required {self.comparator} {thr}{unit})"
 
     def as_row(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed}
+        """A flat row for ``checks.parquet``: an interval threshold is split into ``threshold`` and
+        ``threshold_high`` (NaN for scalar thresholds)."""
+        row: dict[str, object] = {**asdict(self), "passed": self.passed}
+        if isinstance(self.threshold, tuple):
+            row["threshold"], row["threshold_high"] = (float(v) for v in self.threshold)
+        else:
+            row["threshold"], row["threshold_high"] = float(self.threshold), math.nan
+        return row
+
+    def to_row(self) -> dict[str, object]:
+        """Alias of :meth:`as_row`."""
+        return self.as_row()
 
 
 def _op_value(ops: pd.DataFrame, op: str, column: str) -> float:
