@@ -29,6 +29,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from engram.server.main import main as serve_main
+
+    return serve_main(args)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from engram.server.auth import add_key, revoke_key
+
+    if args.action == "add":
+        spaces = [s for s in args.spaces.split(",") if s]
+        print(add_key(args.file, args.id, spaces, args.role))  # shown once; only its hash is stored
+        return 0
+    if not revoke_key(args.file, args.id):
+        print(f"no key {args.id!r} in {args.file}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engram", description="Engram cognitive memory engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="results/<run-id> directory")
     p.add_argument("--against", help="a baseline results directory to compare with")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("serve", help="serve an engine over HTTP (API v1) and WebSockets")
+    from engram.server.cli_args import add_arguments  # argparse only: keeps --help fast
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("keys", help="add or revoke API keys of a server's key file")
+    p.add_argument("action", choices=["add", "revoke"])
+    p.add_argument("file", help="the key file (created by the first add)")
+    p.add_argument("--id", required=True, help="key id (letters, digits, '-')")
+    p.add_argument("--spaces", default="", help="comma-separated spaces the key may use, or '*'")
+    p.add_argument("--role", default="read", choices=["read", "write", "admin"])
+    p.set_defaults(func=_cmd_keys)
     return parser
 
 

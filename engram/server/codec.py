@@ -1,0 +1,43 @@
+"""Conversions between JSON values and engine values."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from engram.memory import Memory
+from engram.server.errors import ApiError
+
+
+def vector(values: list[float], name: str = "embedding") -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ApiError(400, "invalid_input", f"{name} must be a non-empty array of numbers")
+    if not np.all(np.isfinite(arr)) or np.any(np.abs(arr) > np.finfo(np.float32).max):
+        raise ApiError(400, "invalid_input", f"{name} values must be finite 32-bit floats")
+    return arr.astype(np.float32)
+
+
+def partial_vector(values: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """``partial`` with nulls for unknown dimensions -> (values with 0 there, known-mask)."""
+    mask = np.array([v is not None for v in values], dtype=bool)
+    if mask.size == 0:
+        raise ApiError(400, "invalid_input", "partial must be a non-empty array")
+    filled = vector([0.0 if v is None else v for v in values], "partial")
+    return filled, mask
+
+
+def memory(m: Memory) -> dict[str, Any]:
+    d = dataclasses.asdict(m)
+    d["embedding"] = m.embedding.tolist()
+    return d
+
+
+def fingerprint(kind: str, payload: Any) -> str:
+    """A stable digest of a request's payload (idempotency keys must not be reused for another)."""
+    blob = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

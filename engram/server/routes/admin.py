@@ -1,0 +1,85 @@
+"""Engine-wide administration: consolidation status and pause/resume, stats, feature flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio.to_thread import run_sync
+
+from engram.server import models
+from engram.server.routing import PREFIX, Ctx, Route
+
+
+async def consolidation_status(ctx: Ctx) -> Any:
+    return ctx.engine.consolidation_status()
+
+
+async def pause(ctx: Ctx) -> Any:
+    await run_sync(ctx.engine.pause_consolidation)
+    ctx.state.log.info("consolidation_paused", key=ctx.principal.key_id)
+    return ctx.engine.consolidation_status()
+
+
+async def resume(ctx: Ctx) -> Any:
+    await run_sync(ctx.engine.resume_consolidation)
+    ctx.state.log.info("consolidation_resumed", key=ctx.principal.key_id)
+    return ctx.engine.consolidation_status()
+
+
+async def stats(ctx: Ctx) -> Any:
+    eng = ctx.engine
+    metrics = await run_sync(eng.metrics)
+    return {"spaces": eng.spaces(), "metrics": metrics}
+
+
+async def get_features(ctx: Ctx) -> Any:
+    return ctx.engine.features()
+
+
+async def set_features(ctx: Ctx) -> Any:
+    b: models.Features = ctx.body
+    ctx.engine.set_features(blended_recall=b.blended_recall, fan_effect=b.fan_effect,
+                            concept_formation=b.concept_formation)  # fmt: skip
+    now = ctx.engine.features()
+    ctx.state.log.info("features_changed", features=now, key=ctx.principal.key_id)
+    return now
+
+
+T = ("admin",)
+ROUTES = [
+    Route(
+        "GET",
+        PREFIX + "/consolidation",
+        consolidation_status,
+        "admin",
+        "Background consolidation status",
+        tags=("consolidation",),
+    ),
+    Route(
+        "POST",
+        PREFIX + "/consolidation/pause",
+        pause,
+        "admin",
+        "Pause background consolidation",
+        tags=("consolidation",),
+    ),
+    Route(
+        "POST",
+        PREFIX + "/consolidation/resume",
+        resume,
+        "admin",
+        "Resume background consolidation",
+        tags=("consolidation",),
+    ),
+    Route("GET", PREFIX + "/stats", stats, "admin", "Engine-wide counters and latency histograms", tags=T),
+    Route("GET", PREFIX + "/admin/features", get_features, "admin", "Feature flags", tags=T),
+    Route(
+        "PUT",
+        PREFIX + "/admin/features",
+        set_features,
+        "admin",
+        "Switch feature flags",
+        models.Features,
+        tags=T,
+    ),
+]
