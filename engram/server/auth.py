@@ -57,7 +57,7 @@ def hash_key(key: str) -> str:
 def _key_id(key: str) -> str | None:
     if not key.startswith(_PREFIX):
         return None
-    kid, sep, _secret = key[len(_PREFIX) :].rpartition("_")
+    kid, sep, _secret = key[len(_PREFIX) :].partition("_")  # ids have no "_"; secrets may
     return kid if sep and kid else None
 
 

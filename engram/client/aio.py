@@ -1,0 +1,156 @@
+"""``engram.client.AsyncClient``: the same API as :class:`engram.client.Client`, for asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from engram.client import calls as C
+from engram.client.retry import RetryPolicy
+from engram.client.sync import _headers
+from engram.client.transport import Retrier, classify, outcome
+from engram.graph import Activated
+from engram.memory import Memory
+from engram.recall import Completion, ConsolidationReport, Recollection
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
+        )
+
+    async def _run(self, call: C.Call) -> Any:
+        r = Retrier(self.retry)
+        for attempt in range(self.retry.attempts):  # bounded by the policy
+            try:
+                resp = await self._http.request(call.method, call.path, json=call.body, headers=call.headers)
+            except httpx.HTTPError as exc:
+                err = classify(call, exc, self.url)
+            else:
+                value, err = outcome(call, resp)
+                if err is None:
+                    return value
+            delay = r.next_delay(attempt, call, err)
+            if delay is None:
+                raise err
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def create_space(self, name: str, *, dim: int | None = None, **options: Any) -> AsyncRemoteSpace:
+        await self._run(C.create_space(name, dim=dim, **options))
+        return AsyncRemoteSpace(self, name)
+
+    async def space(self, name: str) -> AsyncRemoteSpace:
+        await self._run(C.space_info(name))
+        return AsyncRemoteSpace(self, name)
+
+    async def spaces(self) -> list[str]:
+        return await self._run(C.spaces())
+
+    async def drop_space(self, name: str) -> None:
+        await self._run(C.drop_space(name))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._run(C.stats())
+
+    async def prometheus(self) -> str:
+        return await self._run(C.prometheus())
+
+    async def features(self) -> dict[str, bool]:
+        return await self._run(C.features())
+
+    async def set_features(self, **flags: bool | None) -> dict[str, bool]:
+        return await self._run(C.set_features(**flags))
+
+    async def consolidation_status(self) -> dict[str, Any]:
+        return await self._run(C.consolidation_status())
+
+    async def pause_consolidation(self) -> None:
+        await self._run(C.consolidation("pause"))
+
+    async def resume_consolidation(self) -> None:
+        await self._run(C.consolidation("resume"))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncRemoteSpace:
+    def __init__(self, client: AsyncClient, name: str) -> None:
+        self._c = client
+        self.name = name
+
+    async def remember(self, embedding: npt.ArrayLike, content: str = "", confidence: float = 1.0,
+                       timestamp: float | None = None, metadata: Mapping[str, str] | None = None, *,
+                       idempotency_key: str | None = None) -> int:  # fmt: skip
+        return await self._c._run(C.remember(self.name, embedding, content, confidence, timestamp, metadata,
+                                             idempotency_key))  # fmt: skip
+
+    async def remember_batch(self, embeddings: npt.ArrayLike, contents: Sequence[str] | None = None,
+                             confidences: Sequence[float] | None = None,
+                             timestamps: Sequence[float | None] | None = None,
+                             metadatas: Sequence[Mapping[str, str] | None] | None = None, *,
+                             idempotency_key: str | None = None) -> npt.NDArray[np.int64]:  # fmt: skip
+        return await self._c._run(C.remember_batch(self.name, embeddings, contents, confidences, timestamps,
+                                                   metadatas, idempotency_key))  # fmt: skip
+
+    async def get(self, memory_id: int) -> Memory:
+        return await self._c._run(C.get(self.name, memory_id))
+
+    async def forget(self, memory_id: int) -> None:
+        await self._c._run(C.forget(self.name, memory_id))
+
+    async def link(self, src: int, dst: int, weight: float = 1.0, kind: str = "association", *,
+                   strength: float = 1.0, contribution: float = 1.0) -> bool:  # fmt: skip
+        return await self._c._run(C.link(self.name, src, dst, weight, kind, strength, contribution))
+
+    async def search(
+        self, query: npt.ArrayLike, k: int = 10, ef: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        return await self._c._run(C.search(self.name, query, k, ef))
+
+    async def recall(self, cue: npt.ArrayLike, k: int = 10, mode: str = "blended", semantic_weight: float = 0.3,
+                     now: float | None = None, threshold: float = 0.0, **options: Any) -> list[Recollection]:  # fmt: skip
+        return await self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options))
+
+    async def spread(
+        self, seeds: Iterable[int] | Mapping[int, float], max_hops: int = 3, **options: Any
+    ) -> list[Activated]:
+        return await self._c._run(C.spread(self.name, seeds, {"max_hops": max_hops, **options}))
+
+    async def complete(
+        self, partial: npt.ArrayLike, mask: npt.ArrayLike | None = None, **options: Any
+    ) -> Completion:
+        return await self._c._run(C.complete(self.name, partial, mask, options))
+
+    async def consolidate(self, **params: Any) -> ConsolidationReport:
+        return await self._c._run(C.consolidate(self.name, params))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._c._run(C.space_stats(self.name))

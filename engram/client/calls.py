@@ -1,0 +1,215 @@
+"""What each client method sends and how it reads the answer, shared by the sync and async
+clients (which differ only in how they wait)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import numpy.typing as npt
+
+from engram.graph import Activated
+from engram.memory import Memory
+from engram.recall import Completion, ConsolidationReport, Hypothesis, Provenance, Recollection
+
+API = "/api/v1"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    parse: Callable[[Any], Any] = lambda d: d
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    safe: bool = True  # may be resent after an ambiguous failure (reads, idempotent writes)
+    text: bool = False  # parse the body as text, not JSON
+
+
+def vec(x: npt.ArrayLike) -> list[float]:
+    return np.asarray(x, dtype=np.float32).ravel().tolist()
+
+
+def sp(space: str) -> str:
+    return f"{API}/spaces/{quote(space, safe='')}"
+
+
+# ------------------------------------------------------------------ spaces and engine
+def create_space(name: str, **options: Any) -> Call:
+    return Call("POST", f"{API}/spaces", body={"name": name, **{k: v for k, v in options.items() if v is not None}},
+                safe=False)  # fmt: skip
+
+
+def spaces() -> Call:
+    return Call("GET", f"{API}/spaces", lambda d: list(d["spaces"]))
+
+
+def drop_space(name: str) -> Call:
+    return Call("DELETE", sp(name), lambda d: None)
+
+
+def space_info(name: str) -> Call:
+    return Call("GET", sp(name))
+
+
+def space_stats(name: str) -> Call:
+    return Call("GET", sp(name) + "/stats", lambda d: d["stats"])
+
+
+def stats() -> Call:
+    return Call("GET", f"{API}/stats")
+
+
+def features() -> Call:
+    return Call("GET", f"{API}/admin/features")
+
+
+def set_features(**flags: bool | None) -> Call:
+    return Call("PUT", f"{API}/admin/features", body={k: v for k, v in flags.items() if v is not None})
+
+
+def consolidation_status() -> Call:
+    return Call("GET", f"{API}/consolidation")
+
+
+def consolidation(action: str) -> Call:
+    return Call("POST", f"{API}/consolidation/{action}")
+
+
+def prometheus() -> Call:
+    return Call("GET", "/metrics", text=True)
+
+
+def ready() -> Call:
+    return Call("GET", "/health/ready")
+
+
+# ------------------------------------------------------------------ memories
+def remember(
+    space: str,
+    embedding: npt.ArrayLike,
+    content: str,
+    confidence: float,
+    timestamp: float | None,
+    metadata: Mapping[str, str] | None,
+    idempotency_key: str | None,
+) -> Call:
+    body = {"embedding": vec(embedding), "content": content, "confidence": float(confidence),
+            "timestamp": timestamp, "metadata": dict(metadata) if metadata is not None else None}  # fmt: skip
+    # a key per call makes retries after a lost response safe: the server answers the replay
+    key = idempotency_key or uuid.uuid4().hex
+    return Call("POST", sp(space) + "/memories", lambda d: int(d["id"]), body, {"Idempotency-Key": key})
+
+
+def remember_batch(
+    space: str,
+    embeddings: npt.ArrayLike,
+    contents: Sequence[str] | None,
+    confidences: Sequence[float] | None,
+    timestamps: Sequence[float | None] | None,
+    metadatas: Sequence[Mapping[str, str] | None] | None,
+    idempotency_key: str | None,
+) -> Call:
+    arr = np.asarray(embeddings, dtype=np.float32)
+    n = len(arr)
+    items = []
+    for i in range(n):
+        it: dict[str, Any] = {"embedding": arr[i].tolist()}
+        if contents is not None:
+            it["content"] = contents[i]
+        if confidences is not None:
+            it["confidence"] = float(confidences[i])
+        if timestamps is not None:
+            it["timestamp"] = timestamps[i]
+        if metadatas is not None and metadatas[i] is not None:
+            it["metadata"] = dict(metadatas[i])  # type: ignore[arg-type]
+        items.append(it)
+    key = idempotency_key or uuid.uuid4().hex
+    return Call("POST", sp(space) + "/memories/batch", lambda d: np.asarray(d["ids"], dtype=np.int64),
+                {"items": items}, {"Idempotency-Key": key})  # fmt: skip
+
+
+def _memory(d: dict[str, Any]) -> Memory:
+    return Memory(int(d["id"]), d["kind"], np.asarray(d["embedding"], dtype=np.float32), d["content"],
+                  float(d["confidence"]), float(d["timestamp"]), dict(d.get("metadata") or {}))  # fmt: skip
+
+
+def get(space: str, memory_id: int) -> Call:
+    return Call("GET", f"{sp(space)}/memories/{int(memory_id)}", _memory)
+
+
+def forget(space: str, memory_id: int) -> Call:
+    return Call("DELETE", f"{sp(space)}/memories/{int(memory_id)}", lambda d: None)
+
+
+def link(
+    space: str, src: int, dst: int, weight: float, kind: str, strength: float, contribution: float
+) -> Call:
+    body = {"src": int(src), "dst": int(dst), "weight": float(weight), "kind": kind,
+            "strength": float(strength), "contribution": float(contribution)}  # fmt: skip
+    return Call("POST", sp(space) + "/links", lambda d: bool(d["created"]), body)
+
+
+# ------------------------------------------------------------------ queries
+def search(space: str, query: npt.ArrayLike, k: int, ef: int | None) -> Call:
+    def parse(d: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        rows = d["results"]
+        return (np.asarray([r["id"] for r in rows], dtype=np.int64),
+                np.asarray([r["score"] for r in rows], dtype=np.float32))  # fmt: skip
+
+    return Call("POST", sp(space) + "/search", parse, {"embedding": vec(query), "k": int(k), "ef": ef})
+
+
+def _recollection(r: dict[str, Any]) -> Recollection:
+    p = r["provenance"]
+    return Recollection(int(r["id"]), r["kind"], float(r["score"]), float(r["confidence"]), float(r["activation"]),
+                        Provenance(p["kind"], float(p["episodic_weight"]), float(p["semantic_weight"])),
+                        float(r.get("episodic", 0.0)), float(r.get("semantic", 0.0)))  # fmt: skip
+
+
+def recall(space: str, cue: npt.ArrayLike, k: int, mode: str, semantic_weight: float, now: float | None,
+           threshold: float, options: Mapping[str, Any]) -> Call:  # fmt: skip
+    body = {"cue": vec(cue), "k": int(k), "mode": mode, "semantic_weight": float(semantic_weight), "now": now,
+            "threshold": float(threshold), **options}  # fmt: skip
+    return Call("POST", sp(space) + "/recall", lambda d: [_recollection(r) for r in d["results"]], body)
+
+
+def spread(space: str, seeds: Iterable[int] | Mapping[int, float], options: Mapping[str, Any]) -> Call:
+    s: Any = (
+        {str(int(k)): float(v) for k, v in seeds.items()}
+        if isinstance(seeds, Mapping)
+        else [int(i) for i in seeds]
+    )
+    return Call("POST", sp(space) + "/spread",
+                lambda d: [Activated(int(r["id"]), float(r["activation"]), int(r["hops"])) for r in d["results"]],
+                {"seeds": s, **options})  # fmt: skip
+
+
+def _completion(d: dict[str, Any]) -> Completion:
+    alts = tuple(Hypothesis(np.asarray(h["vector"], dtype=np.float32), float(h["confidence"]), int(h["source"]),
+                            h["kind"]) for h in d["alternatives"])  # fmt: skip
+    return Completion(np.asarray(d["vector"], dtype=np.float32), float(d["confidence"]), bool(d["accepted"]),
+                      tuple(int(i) for i in d["sources"]), tuple(float(s) for s in d["source_similarity"]), alts,
+                      int(d["known_dims"]), d.get("provenance", "pattern-completed"))  # fmt: skip
+
+
+def complete(
+    space: str, partial: npt.ArrayLike, mask: npt.ArrayLike | None, options: Mapping[str, Any]
+) -> Call:
+    arr = np.asarray(partial, dtype=np.float32).ravel()
+    known = ~np.isnan(arr) if mask is None else np.asarray(mask, dtype=bool).ravel()
+    values = [float(v) if k else None for v, k in zip(arr.tolist(), known.tolist(), strict=True)]
+    return Call("POST", sp(space) + "/complete", _completion, {"partial": values, **options})
+
+
+def consolidate(space: str, params: Mapping[str, Any]) -> Call:
+    def parse(d: dict[str, Any]) -> ConsolidationReport:
+        d["formed"] = tuple(int(i) for i in d["formed"])
+        d["updated"] = tuple(int(i) for i in d["updated"])
+        return ConsolidationReport(**d)
+
+    return Call("POST", sp(space) + "/consolidate", parse, dict(params), safe=False)

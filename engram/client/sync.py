@@ -1,0 +1,199 @@
+"""``engram.client.Client``: the in-process API over HTTP, blocking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from engram.client import calls as C
+from engram.client.retry import RetryPolicy
+from engram.client.transport import Retrier, classify, outcome
+from engram.graph import Activated
+from engram.memory import Memory
+from engram.recall import Completion, ConsolidationReport, Recollection
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    import engram
+
+    h = {"User-Agent": f"engram-client/{engram.__version__}"}
+    if api_key:
+        h["Authorization"] = f"Bearer {api_key}"
+    return h
+
+
+class Client:
+    """A connection pool to one server. ``timeout`` bounds each try; ``retry`` bounds the tries.
+
+    Overload (429), not-ready and shutting-down (503) answers and connection failures are retried
+    with exponential backoff and jitter; writes carry idempotency keys so retries never duplicate.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._http = httpx.Client(
+            base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
+        )
+
+    def _run(self, call: C.Call) -> Any:
+        r = Retrier(self.retry)
+        for attempt in range(self.retry.attempts):  # bounded by the policy
+            try:
+                resp = self._http.request(call.method, call.path, json=call.body, headers=call.headers)
+            except httpx.HTTPError as exc:
+                err = classify(call, exc, self.url)
+            else:
+                value, err = outcome(call, resp)
+                if err is None:
+                    return value
+            delay = r.next_delay(attempt, call, err)
+            if delay is None:
+                raise err
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ engine-level
+    def create_space(self, name: str, *, dim: int | None = None, **options: Any) -> RemoteSpace:
+        self._run(C.create_space(name, dim=dim, **options))
+        return RemoteSpace(self, name)
+
+    def space(self, name: str) -> RemoteSpace:
+        """A handle to an existing space (checked now: raises SpaceNotFound otherwise)."""
+        self._run(C.space_info(name))
+        return RemoteSpace(self, name)
+
+    def spaces(self) -> list[str]:
+        return self._run(C.spaces())
+
+    def drop_space(self, name: str) -> None:
+        self._run(C.drop_space(name))
+
+    def stats(self) -> dict[str, Any]:
+        return self._run(C.stats())
+
+    def metrics(self) -> dict[str, Any]:
+        return self._run(C.stats())["metrics"]
+
+    def prometheus(self) -> str:
+        return self._run(C.prometheus())
+
+    def features(self) -> dict[str, bool]:
+        return self._run(C.features())
+
+    def set_features(self, *, blended_recall: bool | None = None, fan_effect: bool | None = None,
+                     concept_formation: bool | None = None) -> dict[str, bool]:  # fmt: skip
+        return self._run(C.set_features(blended_recall=blended_recall, fan_effect=fan_effect,
+                                        concept_formation=concept_formation))  # fmt: skip
+
+    def consolidation_status(self) -> dict[str, Any]:
+        return self._run(C.consolidation_status())
+
+    def pause_consolidation(self) -> None:
+        self._run(C.consolidation("pause"))
+
+    def resume_consolidation(self) -> None:
+        self._run(C.consolidation("resume"))
+
+    def ready(self) -> bool:
+        try:
+            self._http.get("/health/ready").raise_for_status()
+            return True
+        except httpx.HTTPError:
+            return False
+
+    def stream(self, space: str, **options: Any) -> Any:
+        """An :class:`engram.client.stream.ObservationStream` into ``space`` (a context manager)."""
+        from engram.client.stream import ObservationStream
+
+        return ObservationStream(self.url, space, api_key=self.api_key, **options)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class RemoteSpace:
+    """A space on the server, with the methods of :class:`engram.Space`."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        self._c = client
+        self.name = name
+
+    def remember(self, embedding: npt.ArrayLike, content: str = "", confidence: float = 1.0,
+                 timestamp: float | None = None, metadata: Mapping[str, str] | None = None, *,
+                 idempotency_key: str | None = None) -> int:  # fmt: skip
+        return self._c._run(
+            C.remember(self.name, embedding, content, confidence, timestamp, metadata, idempotency_key)
+        )
+
+    def remember_batch(self, embeddings: npt.ArrayLike, contents: Sequence[str] | None = None,
+                       confidences: Sequence[float] | None = None, timestamps: Sequence[float | None] | None = None,
+                       metadatas: Sequence[Mapping[str, str] | None] | None = None, *,
+                       idempotency_key: str | None = None) -> npt.NDArray[np.int64]:  # fmt: skip
+        return self._c._run(C.remember_batch(self.name, embeddings, contents, confidences, timestamps, metadatas,
+                                             idempotency_key))  # fmt: skip
+
+    def get(self, memory_id: int) -> Memory:
+        return self._c._run(C.get(self.name, memory_id))
+
+    def forget(self, memory_id: int) -> None:
+        self._c._run(C.forget(self.name, memory_id))
+
+    def link(self, src: int, dst: int, weight: float = 1.0, kind: str = "association", *, strength: float = 1.0,
+             contribution: float = 1.0) -> bool:  # fmt: skip
+        return self._c._run(C.link(self.name, src, dst, weight, kind, strength, contribution))
+
+    def search(
+        self, query: npt.ArrayLike, k: int = 10, ef: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        return self._c._run(C.search(self.name, query, k, ef))
+
+    def recall(self, cue: npt.ArrayLike, k: int = 10, mode: str = "blended", semantic_weight: float = 0.3,
+               now: float | None = None, threshold: float = 0.0, **options: Any) -> list[Recollection]:  # fmt: skip
+        return self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options))
+
+    def spread(
+        self, seeds: Iterable[int] | Mapping[int, float], max_hops: int = 3, **options: Any
+    ) -> list[Activated]:
+        return self._c._run(C.spread(self.name, seeds, {"max_hops": max_hops, **options}))
+
+    def complete(
+        self, partial: npt.ArrayLike, mask: npt.ArrayLike | None = None, **options: Any
+    ) -> Completion:
+        return self._c._run(C.complete(self.name, partial, mask, options))
+
+    def consolidate(self, **params: Any) -> ConsolidationReport:
+        return self._c._run(C.consolidate(self.name, params))
+
+    def stats(self) -> dict[str, Any]:
+        return self._c._run(C.space_stats(self.name))
+
+    def __len__(self) -> int:
+        return int(self._c._run(C.space_info(self.name))["memories"])
+
+    def __repr__(self) -> str:
+        return f"RemoteSpace(url={self._c.url!r}, name={self.name!r})"

@@ -1,0 +1,62 @@
+"""Fixtures: a real ``engram serve`` process on a loopback port, with API keys for two tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engram.client import Client
+from engram.server.auth import add_key
+from engram.testing.server import ServerProcess, running_server_process
+
+DIM = 8
+
+
+@dataclass
+class Tenants:
+    """A running server and one key per role/space combination the tests need."""
+
+    proc: ServerProcess
+    keys_file: Path
+    keys: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+    def client(self, who: str, **kw: object) -> Client:
+        return Client(self.url, api_key=self.keys[who], **kw)  # type: ignore[arg-type]
+
+
+def make_keys(path: Path) -> dict[str, str]:
+    return {
+        "admin": add_key(path, "admin", ["*"], "admin"),
+        "writer_a": add_key(path, "writer-a", ["tenant-a"], "write"),
+        "reader_a": add_key(path, "reader-a", ["tenant-a"], "read"),
+        "writer_b": add_key(path, "writer-b", ["tenant-b"], "write"),
+    }
+
+
+@pytest.fixture(scope="module")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    d = tmp_path_factory.mktemp("server")
+    keys_file = d / "keys.json"
+    keys = make_keys(keys_file)
+    opts = dict(api_keys=keys_file, dim=DIM, max_k=100, max_batch=50, max_body_bytes=64 * 1024,
+                key_reload_interval_s=None)  # fmt: skip
+    opts.pop("key_reload_interval_s")
+    with running_server_process(None, log_dir=d, **opts) as proc:
+        t = Tenants(proc, keys_file, keys)
+        with t.client("admin") as c:
+            c.create_space("tenant-a")
+            c.create_space("tenant-b")
+        yield t
+
+
+def vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
