@@ -95,8 +95,9 @@ def sanitize(session: nox.Session) -> None:
 
 @nox.session
 def acceptance(session: nox.Session) -> None:
-    """The acceptance suites (quick profile unless --profile is passed), then the HTML report."""
-    _install_package(session, "acceptance")
+    """The acceptance suites (quick profile unless --profile is passed), then the report and the
+    analysis notebook executed on the run's results directory."""
+    _install_package(session, "acceptance", "notebooks")
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
     try:
@@ -110,6 +111,93 @@ def acceptance(session: nox.Session) -> None:
         if runs:
             session.run("engram", "report", str(runs[-1]))
             session.run("python", "-c", f"print(open({str(runs[-1] / 'report.md')!r}).read())")
+            _execute_notebooks(session, runs[-1])
+
+
+def _execute_notebooks(session: nox.Session, run_dir: Path) -> None:
+    """Execute every notebook on ``run_dir``; the executed copies go to ``run_dir/notebooks/``."""
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        out = run_dir / "notebooks" / nb.name
+        session.run(
+            "python", "-c",
+            "import sys; from engram.reporting.notebook import execute_notebook; "
+            "print(execute_notebook(sys.argv[1], env={'ENGRAM_RESULTS_RUN': sys.argv[2], 'MPLBACKEND': 'Agg'}, "
+            "out=sys.argv[3]))",
+            str(nb), str(run_dir), str(out),
+        )  # fmt: skip
+
+
+@nox.session
+def notebooks(session: nox.Session) -> None:
+    """Execute every notebook in notebooks/ on a results directory: the one passed as an argument, or
+    the latest run under results/ (run `./dev acceptance` first)."""
+    _install_package(session, "notebooks")
+    if session.posargs:
+        run_dir = Path(session.posargs[0]).resolve()
+    else:
+        runs = sorted(p for p in (ROOT / "results").glob("*") if (p / "manifest.json").exists())
+        if not runs:
+            session.error("no results directory under results/: run `./dev acceptance` first, or pass one")
+        run_dir = runs[-1]
+    _execute_notebooks(session, run_dir)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _build_site(session: nox.Session, source: Path, site: Path, build_dir: Path) -> None:
+    """Build and install the package from ``source`` into the folder ``site`` (not into the venv), so
+    two builds can sit side by side; ``build_dir`` keeps CMake's objects for incremental rebuilds."""
+    session.run(
+        "python", "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--upgrade",
+        "--target", str(site), f"-Cbuild-dir={build_dir}", str(source),
+    )  # fmt: skip
+
+
+@nox.session
+def gate(session: nox.Session) -> None:
+    """A/B performance regression gate: the base commit against the working tree, interleaved.
+
+    `./dev gate [--base REF] [python -m engram.gate options]`. REF defaults to $ENGRAM_GATE_BASE or
+    HEAD (so uncommitted changes are judged; CI passes the merge target). Both builds run the baseline
+    scenario in fresh processes, A B / B A alternating; exit 1 on a regression, 3 on invalid data.
+    `--against stored` compares with acceptance/baselines/ instead (no base build)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    session.install("scikit-build-core>=0.10", "pybind11>=2.13", *deps)
+    args = list(session.posargs)
+    base_ref = os.environ.get("ENGRAM_GATE_BASE", "HEAD")
+    if "--base" in args:
+        i = args.index("--base")
+        base_ref = args[i + 1]
+        del args[i : i + 2]
+    work = ROOT / "build" / "gate"
+    candidate = work / "candidate-site"
+    _build_site(session, ROOT, candidate, work / "candidate-build")
+    head, dirty = _git("rev-parse", "--short=10", "HEAD"), bool(_git("status", "--porcelain", "-uno"))
+    extra = ["--candidate-site", str(candidate), "--candidate-label", f"{head}{'+changes' if dirty else ''}"]
+    if "--against" not in args and "--record-baseline" not in args:
+        sha = _git("rev-parse", "--verify", f"{base_ref}^{{commit}}")
+        base_site = work / f"base-{sha[:12]}-site"
+        if not (base_site / "engram").is_dir():  # built once per base commit, then reused
+            src = work / f"base-{sha[:12]}-src"
+            shutil.rmtree(src, ignore_errors=True)
+            src.mkdir(parents=True)
+            session.run("bash", "-c", f"git -C {ROOT} archive {sha} | tar -x -C {src}", external=True)
+            _build_site(session, src, base_site, work / f"base-{sha[:12]}-build")
+        extra += ["--base-site", str(base_site), "--base-label", f"{base_ref} ({sha[:10]})"]
+    session.chdir(work)  # not the checkout: `python -m` would import the source tree's engram first
+    session.run(
+        "python", "-m", "engram.gate", "--scenario", str(ROOT / "acceptance" / "scenarios" / "baseline.toml"),
+        "--results-dir", str(ROOT / "results"), "--baselines-dir", str(ROOT / "acceptance" / "baselines"),
+        "--workdir", str(work / "work"), *extra, *args,
+        env={"PYTHONPATH": str(candidate)},
+    )  # fmt: skip
 
 
 @nox.session

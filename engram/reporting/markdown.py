@@ -18,7 +18,7 @@ def _fmt(v: Any) -> str:
 CHECK_COLUMNS = ("suite", "name", "measured", "comparator", "threshold", "threshold_high", "unit", "passed")
 OPS_COLUMNS = ("scenario", "op", "count", "errors", "p50_ms", "p99_ms", "p999_ms", "max_ms")
 #: Columns of a gate's ``verdicts.parquet`` shown in reports (see engram.gate).
-VERDICT_COLUMNS = ("comparison", "metric", "regression", "p_value", "p_adjusted", "median_ratio",
+VERDICT_COLUMNS = ("comparison", "metric", "regression", "rounds_worse", "p_value", "p_adjusted", "median_ratio",
                    "median_ratio_low", "median_ratio_high", "p99_ratio", "n_before", "n_after")  # fmt: skip
 
 
