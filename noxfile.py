@@ -121,7 +121,7 @@ def _execute_notebooks(session: nox.Session, run_dir: Path) -> None:
         session.run(
             "python", "-c",
             "import sys; from engram.reporting.notebook import execute_notebook; "
-            "print(execute_notebook(sys.argv[1], env={'ENGRAM_RESULTS_RUN': sys.argv[2], 'MPLBACKEND': 'Agg'}, "
+            "print(execute_notebook(sys.argv[1], env={'ENGRAM_RESULTS_RUN': sys.argv[2]}, "
             "out=sys.argv[3]))",
             str(nb), str(run_dir), str(out),
         )  # fmt: skip

@@ -48,7 +48,7 @@ def test_analysis_notebook_executes_on_generated_results(tmp_path: Path) -> None
     gate_dir = gate.write()
     gate_verdicts([res], [res]).to_parquet(gate_dir / layout.VERDICTS, index=False)
 
-    env = {"ENGRAM_RESULTS_RUN": str(acceptance_dir), "MPLBACKEND": "Agg"}
+    env = {"ENGRAM_RESULTS_RUN": str(acceptance_dir)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     out = execute_notebook(NOTEBOOK, env=env, out=tmp_path / "executed.ipynb", timeout_s=120)
     text = out.read_text()
