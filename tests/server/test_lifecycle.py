@@ -1,0 +1,222 @@
+"""Lifecycle and operations: readiness, graceful shutdown, durability, configuration, metrics, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from websockets.sync.client import connect
+
+import engram
+from engram.client import Client
+from engram.server.app import build_app
+from engram.server.config import ConfigError, load_config
+from engram.server.state import ServerState
+from engram.testing.server import running_server_process, start_server
+from tests.server.conftest import DIM, Tenants, vectors
+
+
+def _durable_engines() -> bool:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            engram.Engine(path=d, dim=4).close()
+            return True
+        except Exception:
+            return False
+
+
+def test_not_ready_until_the_engine_is_open() -> None:
+    cfg = load_config(env={}, overrides={"in_memory": True, "no_auth": True})
+    app = build_app(ServerState(cfg))
+
+    async def probe() -> list[httpx.Response]:
+        # ASGITransport runs no lifespan: the engine never opens, as during a long recovery
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return [await client.get(p) for p in ("/health/live", "/health/ready", "/api/v1/spaces")]
+
+    live, ready, api = asyncio.run(probe())
+    assert live.status_code == 200
+    assert ready.status_code == 503 and ready.headers["retry-after"] == "1"
+    assert (
+        api.status_code == 503 and api.json()["error"]["code"] == "not_ready" and api.headers["retry-after"]
+    )
+
+
+def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
+    def scrape() -> dict[str, float]:
+        text = httpx.get(tenants.url + "/metrics").text
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    with Client(tenants.url, api_key=tenants.keys["admin"]) as c:
+        c.space("tenant-a").search(vectors(1)[0], k=3)
+        first = scrape()
+        for _ in range(3):
+            c.space("tenant-a").search(vectors(1)[0], k=3)
+        second = scrape()
+    for name, v in first.items():
+        if name.endswith(("_total", "_count", "_sum")) or "_bucket{" in name or "_total{" in name:
+            assert second.get(name, 0) >= v, f"counter {name} went down: {v} -> {second.get(name)}"
+    key = 'engram_http_requests_total{method="POST",route="/api/v1/spaces/{space}/search",status="200"}'
+    assert second[key] >= first[key] + 3
+    for gauge in ("engram_streaming_queue_depth", "engram_streaming_backpressure_state",
+                  "engram_streaming_open_streams", "engram_server_ready"):  # fmt: skip
+        assert gauge in second
+    assert any(n.startswith("engram_http_request_duration_seconds_bucket") for n in second)
+    engine_series = engram.Engine(dim=4).prometheus().splitlines()
+    engine_names = {ln.split()[2] for ln in engine_series if ln.startswith("# TYPE")}
+    assert engine_names and engine_names <= {
+        ln.split()[2]
+        for ln in httpx.get(tenants.url + "/metrics").text.splitlines()
+        if ln.startswith("# TYPE")
+    }
+
+
+def test_one_json_log_line_per_request(tenants: Tenants) -> None:
+    rid = "log-check-42"
+    httpx.get(tenants.url + "/api/v1/spaces/tenant-a", headers={"Authorization": f"Bearer {tenants.keys['admin']}",
+                                                                 "X-Request-Id": rid})  # fmt: skip
+    deadline = time.monotonic() + 5
+    recs: list[dict[str, object]] = []
+    while not recs and time.monotonic() < deadline:
+        recs = [r for r in tenants.proc.events("request") if r.get("request_id") == rid]
+        time.sleep(0.05)
+    assert len(recs) == 1
+    rec = recs[0]
+    assert rec["route"] == "/api/v1/spaces/{space}" and rec["space"] == "tenant-a" and rec["status"] == 200
+    assert isinstance(rec["latency_ms"], float) and rec["key"] == "admin"
+    assert tenants.proc.events("space_created")  # engine events are logged too
+
+
+def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
+    opts = dict(no_auth=True, dim=DIM, ingest_throttle_ms=5, drain_timeout_s=20)
+    sp = start_server(None, log_dir=tmp_path, **opts)
+    try:
+        Client(sp.url).create_space("drain")
+        n = 400
+        v = vectors(n, seed=40)
+        answers: dict[str, int] = {"ack": 0, "reject": 0}
+        draining_seen = False
+        with connect(sp.url.replace("http", "ws") + "/api/v1/spaces/drain/stream", proxy=None) as ws:
+            ws.recv(timeout=5)
+            for i in range(n):
+                ws.send(json.dumps({"type": "observation", "seq": i + 1, "embedding": v[i].tolist()}))
+            time.sleep(0.05)
+            sp.signal(signal.SIGTERM)  # with most observations still queued behind the slow writer
+            deadline = time.monotonic() + 30
+            try:
+                while time.monotonic() < deadline:
+                    m = json.loads(ws.recv(timeout=10))
+                    if m["type"] in answers:
+                        answers[m["type"]] += 1
+                        if m["type"] == "reject":
+                            assert m["code"] == "shutting_down" and m["retryable"]
+                    draining_seen |= m["type"] == "draining"
+            except Exception:
+                pass
+            close_code = ws.close_code
+        assert sp.proc.wait(timeout=30) == 0
+        sp.exit_code = 0
+    finally:
+        if sp.proc.poll() is None:
+            sp.proc.kill()
+    assert draining_seen and close_code == 1001
+    assert answers["ack"] + answers["reject"] == n and answers["ack"] > 0
+    stopped = sp.events("ingest_stopped")
+    assert stopped and stopped[0]["drained"] is True and stopped[0]["stored"] == answers["ack"]
+    assert [e["event"] for e in map(json.loads, filter(lambda s: s.startswith("{"), sp.log_lines()))][-4:] == [
+        "ingest_stopped", "drain_finished", "engine_closed", "exit"]  # fmt: skip
+
+
+def test_requests_after_drain_are_refused(tmp_path: Path) -> None:
+    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=DIM)
+    sp.signal(signal.SIGTERM)
+    assert sp.proc.wait(timeout=30) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(sp.url + "/health/live")
+
+
+@pytest.mark.skipif(
+    not _durable_engines(), reason="this engine build has no durable engines (Engine(path=...))"
+)
+def test_durable_restart_keeps_acknowledged_writes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    v = vectors(60, seed=41)
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM, durability="fsync") as sp:
+        c = Client(sp.url)
+        s = c.create_space("durable")
+        ids = [s.remember(v[i], content=f"m{i}") for i in range(20)]
+        with c.stream("durable") as st:
+            for i in range(20, 60):
+                st.send(v[i], content=f"m{i}")
+            streamed = st.flush()
+        ids += [streamed[i] for i in range(40)]
+    assert sp.exit_code == 0 and sp.events("engine_checkpoint")
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM) as sp2:
+        ready = sp2.events("engine_ready")
+        assert ready and ready[0]["recovery"] is not None
+        s = Client(sp2.url).space("durable")
+        assert len(s) == 60
+        assert [s.get(i).content for i in ids] == [f"m{i}" for i in range(60)]
+
+
+def test_config_precedence(tmp_path: Path) -> None:
+    f = tmp_path / "server.toml"
+    f.write_text("[server]\nport = 1111\nmax_k = 7\nin_memory = true\nno_auth = true\n")
+    cfg = load_config(
+        f, env={"ENGRAM_SERVER_PORT": "2222", "ENGRAM_SERVER_MAX_BATCH": "9"}, overrides={"port": 3333}
+    )
+    assert (cfg.port, cfg.max_k, cfg.max_batch) == (3333, 7, 9)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config(f, env={"ENGRAM_SERVER_NOPE": "1"})
+    with pytest.raises(ConfigError, match="not a valid int"):
+        load_config(f, env={"ENGRAM_SERVER_MAX_K": "many"})
+    with pytest.raises(ConfigError, match="exactly one of data"):
+        load_config(env={}, overrides={"no_auth": True})
+    with pytest.raises(ConfigError, match="api_keys=FILE or no_auth"):
+        load_config(env={}, overrides={"in_memory": True})
+
+
+def test_bad_config_exits_2_with_a_message() -> None:
+    r = subprocess.run([sys.executable, "-m", "engram", "serve", "--in-memory"], capture_output=True, text=True,
+                       timeout=60)  # fmt: skip
+    assert r.returncode == 2 and "no_auth" in r.stderr
+
+
+def test_config_printed_and_no_auth_announced(tmp_path: Path) -> None:
+    env_file = tmp_path / "s.toml"
+    env_file.write_text("max_k = 33\n")
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM, config=env_file) as sp:
+        cfg = sp.events("config")
+        assert cfg and cfg[0]["max_k"] == 33 and cfg[0]["no_auth"] is True
+        assert sp.events("auth_disabled") and sp.events("in_memory_engine")
+        assert re.search(r"AUTHENTICATION IS DISABLED", "\n".join(sp.log_lines()))
+
+
+def test_unopenable_data_dir_exits_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    sp = start_server(blocker / "sub", log_dir=tmp_path, no_auth=True, dim=DIM, wait=False)
+    assert sp.proc.wait(timeout=60) == 1
+    assert sp.events("engine_open_failed")
+
+
+def test_numbers_in_log_are_json(tenants: Tenants) -> None:
+    lines = [ln for ln in tenants.proc.log_lines() if ln.startswith("{")]
+    assert lines and all(isinstance(json.loads(ln), dict) for ln in lines)
+    assert np.isfinite([json.loads(ln)["ts"] for ln in lines]).all()

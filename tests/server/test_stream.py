@@ -1,0 +1,194 @@
+"""Streaming ingestion: ordered acks after storage, idempotent replay, backpressure, reconnection
+and the staleness bound."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from engram.client import Client
+from engram.client import errors as CE
+from engram.testing.server import running_server_process
+from tests.server.conftest import DIM, Tenants, vectors
+
+
+def _ws(url: str, space: str, key: str | None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return connect(url.replace("http", "ws", 1) + f"/api/v1/spaces/{space}/stream", additional_headers=headers,
+                   proxy=None)  # fmt: skip
+
+
+def _obs(seq: int, v: np.ndarray, key: str | None = None) -> str:
+    return json.dumps({"type": "observation", "seq": seq, "embedding": v.tolist(), "idempotency_key": key})
+
+
+def test_acks_in_order_after_storage_and_replay_is_idempotent(tenants: Tenants) -> None:
+    t = tenants
+    v = vectors(50, seed=30)
+    with Client(t.url, api_key=t.keys["admin"]) as c:
+        c.create_space("stream-order")
+        with _ws(t.url, "stream-order", t.keys["admin"]) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "ready"
+            for i in range(50):
+                ws.send(_obs(i + 1, v[i], f"k-{i}"))
+            acks = [json.loads(ws.recv(timeout=10)) for _ in range(50)]
+        assert [a["seq"] for a in acks] == list(range(1, 51)) and all(a["type"] == "ack" for a in acks)
+        ids = [a["id"] for a in acks]
+        sp = c.space("stream-order")
+        for i in (0, 17, 49):  # acknowledged means stored and searchable
+            assert sp.search(v[i], k=1)[0][0] == ids[i]
+        # a new connection replays the same keys (as after a lost connection): same ids, nothing new
+        with _ws(t.url, "stream-order", t.keys["admin"]) as ws:
+            ws.recv(timeout=5)
+            for i in range(50):
+                ws.send(_obs(i + 1, v[i], f"k-{i}"))
+            again = [json.loads(ws.recv(timeout=10)) for _ in range(50)]
+        assert [a["id"] for a in again] == ids and all(a["replayed"] for a in again)
+        assert len(sp) == 50
+
+
+def test_stream_setup_errors(tenants: Tenants) -> None:
+    t = tenants
+    for key, space, code in [(None, "tenant-a", 4401), (t.keys["writer_b"], "tenant-a", 4403),
+                             (t.keys["reader_a"], "tenant-a", 4403), (t.keys["admin"], "missing", 4404)]:  # fmt: skip
+        with _ws(t.url, space, key) as ws:
+            msg = json.loads(ws.recv(timeout=5))
+            assert msg["type"] == "error"
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+            assert ws.close_code == code
+    with pytest.raises(CE.PermissionDenied):
+        Client(t.url, api_key=t.keys["writer_b"]).stream("tenant-a")
+
+
+def test_protocol_errors(tenants: Tenants) -> None:
+    t = tenants
+    with _ws(t.url, "tenant-a", t.keys["admin"]) as ws:
+        ws.recv(timeout=5)
+        ws.send(json.dumps({"type": "observation", "seq": 1, "embedding": [1.0, 2.0]}))  # wrong dimension
+        rej = json.loads(ws.recv(timeout=5))
+        assert rej["type"] == "reject" and rej["code"] == "dimension_mismatch" and rej["retryable"] is False
+        ws.send(_obs(1, vectors(1)[0]))  # seq must increase
+        err = json.loads(ws.recv(timeout=5))
+        assert err["type"] == "error" and err["code"] == "protocol_error"
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 4400
+
+
+def test_backpressure_slows_down_then_rejects_retryably(tmp_path) -> None:
+    # a tiny queue and a slow writer (2 ms per batch of 2): the producer outruns it
+    opts = dict(
+        no_auth=True, dim=DIM, stream_queue_limit=8, ingest_throttle_ms=2, stream_max_outstanding=1000
+    )
+    with running_server_process(None, log_dir=tmp_path, **opts) as sp:
+        c = Client(sp.url)
+        c.create_space("bp")
+        v = vectors(300, seed=31)
+        with _ws(sp.url, "bp", None) as ws:
+            ws.recv(timeout=5)
+            for i in range(300):
+                ws.send(_obs(i + 1, v[i], f"bp-{i}"))
+            msgs = []
+            acked_or_rejected = 0
+            deadline = time.monotonic() + 30
+            while acked_or_rejected < 300 and time.monotonic() < deadline:
+                m = json.loads(ws.recv(timeout=10))
+                msgs.append(m)
+                acked_or_rejected += m["type"] in ("ack", "reject")
+        flows = [m["state"] for m in msgs if m["type"] == "flow"]
+        rejects = [m for m in msgs if m["type"] == "reject"]
+        acks = [m for m in msgs if m["type"] == "ack"]
+        assert "slow_down" in flows and "overloaded" in flows
+        assert rejects and all(
+            r["code"] == "overloaded" and r["retryable"] and r["retry_after_ms"] > 0 for r in rejects
+        )
+        assert len(acks) + len(rejects) == 300
+        seqs = [m["seq"] for m in msgs if m["type"] in ("ack", "reject")]
+        assert seqs == sorted(seqs)  # answers in order, rejects included
+        assert len(c.space("bp")) == len(acks)  # memory bounded: refused ones were never queued
+        metrics = c.prometheus()
+        assert "engram_streaming_observations_rejected_total" in metrics
+        # the client library resends rejected observations after the delay: all stored exactly once
+        with c.stream("bp", window=64) as s:
+            for i in range(300):
+                s.send(v[i], idempotency_key=f"bp-{i}")
+            done = s.flush(timeout=60)
+            assert s.book.resent > 0  # it did meet backpressure
+        assert len(done) == 300 and len(c.space("bp")) == 300
+
+
+def test_client_reconnects_and_replays_without_duplicates(tenants: Tenants) -> None:
+    t = tenants
+    v = vectors(400, seed=32)
+    with Client(t.url, api_key=t.keys["admin"]) as c:
+        c.create_space("reconnect")
+        s = c.stream("reconnect", window=32)
+        for i in range(400):
+            s.send(v[i])
+            if i in (100, 250):  # cut the connection under the stream's feet, then let it reconnect
+                before = s.connections
+                s._ws.socket.shutdown(2)  # type: ignore[union-attr]
+                deadline = time.monotonic() + 10
+                while s.connections == before and time.monotonic() < deadline:
+                    time.sleep(0.01)
+        done = s.flush(timeout=60)
+        s.close()
+        assert s.connections >= 3
+        assert len(done) == 400 and len(set(done.values())) == 400
+        assert len(c.space("reconnect")) == 400  # replays were recognised, nothing stored twice
+        ids, _ = c.space("reconnect").search(v[399], k=1)
+        assert ids[0] == done[399]
+
+
+def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
+    """Observations are searchable once acked, so send -> ack bounds the staleness. Offered load:
+    300 observations/s for 2 s, open loop (the sender never waits for acks), 64-d vectors.
+
+    The requirement's P99 < 100 ms is measured on a dedicated machine (docs/performance.md);
+    here, on a shared 2-core runner, the test asserts that staleness stays bounded (< 1 s)."""
+    t = tenants
+    rate, seconds, dim = 300, 2.0, 64
+    n = int(rate * seconds)
+    v = vectors(n, seed=33, dim=dim)
+    payloads = [_obs(i + 1, v[i]) for i in range(n)]  # encoded ahead: measure the server, not json.dumps
+    with Client(t.url, api_key=t.keys["admin"]) as c:
+        c.create_space("staleness", dim=dim)
+        sent = np.zeros(n + 1)
+        acked: dict[int, tuple[float, int]] = {}
+        with _ws(t.url, "staleness", t.keys["admin"]) as ws:
+            ws.recv(timeout=5)
+
+            def sender() -> None:
+                t0 = time.perf_counter()
+                for i in range(n):  # paced at the offered rate
+                    due = t0 + i / rate
+                    while (now := time.perf_counter()) < due:
+                        time.sleep(min(0.0005, due - now))
+                    sent[i + 1] = time.perf_counter()
+                    ws.send(payloads[i])
+
+            th = threading.Thread(target=sender)
+            th.start()
+            deadline = time.monotonic() + 60
+            while len(acked) < n and time.monotonic() < deadline:
+                m = json.loads(ws.recv(timeout=10))
+                if m["type"] == "ack":
+                    acked[m["seq"]] = (time.perf_counter(), m["id"])
+            th.join(timeout=10)
+        assert len(acked) == n
+        lat_ms = np.array([(acked[s][0] - sent[s]) * 1000 for s in acked])
+        p50, p99 = float(np.median(lat_ms)), float(np.quantile(lat_ms, 0.99))
+        print(f"stream staleness, {n} observations at {rate}/s ({dim}-d): P50 {p50:.1f} ms, P99 {p99:.1f} ms")
+        sp = c.space("staleness")
+        for s_ in (1, n // 2, n):  # spot checks: searchable right after the ack
+            assert sp.search(v[s_ - 1], k=1)[0][0] == acked[s_][1]
+        assert p99 < 1000.0, (
+            f"P99 staleness {p99:.1f} ms at {rate} obs/s is not bounded by 1 s (P50 {p50:.1f} ms)"
+        )
