@@ -210,8 +210,9 @@ class ObservationStream:
     # ------------------------------------------------------------------ I/O thread
     def _connect(self) -> None:
         try:
+            # entered by hand: the connection outlives this call and is closed by close() or a loss
             ws = connect(self.url, additional_headers=self._headers, open_timeout=self._open_timeout,
-                         max_size=None)  # fmt: skip
+                         max_size=None, proxy=None).__enter__()  # fmt: skip
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise TransportError(f"cannot open the stream {self.url}: {exc}") from exc
         first = json.loads(ws.recv(timeout=self._open_timeout))
