@@ -102,6 +102,7 @@ dim = 16
 """
 
 
+@pytest.mark.slow  # two worker processes, each importing the engine and running a schedule
 def test_gate_end_to_end_writes_verdicts(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(SCENARIO)
