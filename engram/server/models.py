@@ -15,7 +15,7 @@ class Body(BaseModel):
 
 
 class CreateSpace(Body):
-    name: str = Field(min_length=1, max_length=128, description="space name, unique in the engine")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="space name, unique in the engine")
     dim: int | None = Field(None, ge=1, le=_MAX_DIM, description="embedding dimension (engine default)")
     M: int | None = Field(None, ge=2, le=128)
     ef_construction: int | None = Field(None, ge=1, le=4096)
@@ -108,4 +108,4 @@ class LegacyRemember(Body):
     content: str = Field(max_length=100_000)
     embedding: Embedding = Field(max_length=_MAX_DIM)
     confidence: float = Field(0.7, ge=0.0, le=1.0)
-    memory_space_id: str | None = None
+    memory_space_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")

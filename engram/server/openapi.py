@@ -38,7 +38,7 @@ _ERROR_STATUSES = {
     503: "not ready or shutting down (see Retry-After)",
 }
 _PARAMS = {
-    "space": {"type": "string", "minLength": 1, "maxLength": 128},
+    "space": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
     "memory_id": {"type": "integer", "format": "int64"},
 }
 

@@ -6,6 +6,7 @@ generated from the same declarations, so the spec cannot drift from the code."""
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from engram.server.errors import ApiError, from_exception
 from engram.server.state import ServerState
 
 API_VERSION = "1"
+SPACE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # the engine's rule (cpp/src/validation.cpp)
 PREFIX = "/api/v1"
 
 
@@ -136,6 +138,15 @@ async def parse_body(request: Request, model: type[BaseModel], limit: int) -> Ba
         raise ApiError(400, "invalid_input", _validation_message(exc)) from None
 
 
+def check_space_name(name: str) -> None:
+    # checked here as well as in the engine: a clear 400 before any lookup, and no engine error
+    # message ever has to quote arbitrary bytes from a URL
+    if not SPACE_NAME.match(name):
+        shown = name[:64].encode("unicode_escape").decode("ascii")
+        raise ApiError(400, "invalid_input",
+                       f"invalid space name '{shown}'; expected 1-64 characters of letters, digits, '_', '-' or '.'")  # fmt: skip
+
+
 def make_endpoint(route: Route, state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request.scope["engram.route"] = route.path
@@ -157,6 +168,8 @@ def make_endpoint(route: Route, state: ServerState) -> Callable[[Request], Await
             if route.space_from is not None:
                 ctx.space = route.space_from(ctx)
                 request.scope["engram.space"] = ctx.space
+            if ctx.space is not None:
+                check_space_name(ctx.space)
             if route.role != "public":
                 principal.authorize(route.role, ctx.space)
             result = await route.handler(ctx)

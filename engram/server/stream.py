@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from engram.server import codec, models
 from engram.server.errors import RETRYABLE_CODES, ApiError, from_exception
 from engram.server.ingest import Observation
-from engram.server.routing import PREFIX
+from engram.server.routing import PREFIX, check_space_name
 from engram.server.state import ServerState
 
 PATH = PREFIX + "/spaces/{space}/stream"
@@ -200,6 +200,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
     space = ws.path_params["space"]
     await ws.accept()
     try:
+        check_space_name(space)
         state.require_ready()
         principal = state.principal(ws.headers.get("authorization"))
         principal.authorize("write", space)

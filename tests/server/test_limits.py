@@ -55,6 +55,7 @@ def test_k_too_large(tenants: Tenants, route: str) -> None:
     assert "101" in r.json()["error"]["message"] and "100" in r.json()["error"]["message"]
 
 
+@pytest.mark.slow
 def test_overload_429_with_retry_after_and_client_retries(tmp_path) -> None:
     with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=64, max_inflight=2) as sp:
         c = Client(sp.url, retry=RetryPolicy(attempts=1))
