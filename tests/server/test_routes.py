@@ -153,3 +153,19 @@ def test_openapi_lists_every_route(tenants: Tenants) -> None:
                    ("GET", "/api/v1/spaces/{space}/memories/{memory_id}"), ("PUT", "/api/v1/admin/features")]:  # fmt: skip
         assert needed in ops
     assert spec["paths"]["/api/v1/memories/remember"]["post"]["deprecated"] is True
+
+
+def test_idempotent_remember_over_http(tenants: Tenants) -> None:
+    h = {"Authorization": f"Bearer {tenants.keys['writer_a']}", "Idempotency-Key": "once-only-1"}
+    body = {"embedding": vectors(1, seed=60)[0].tolist(), "content": "exactly once"}
+    url = tenants.url + "/api/v1/spaces/tenant-a/memories"
+    first = httpx.post(url, json=body, headers=h)
+    again = httpx.post(url, json=body, headers=h)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"] and again.json()["replayed"] is True
+    other = httpx.post(url, json={**body, "content": "something else"}, headers=h)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    batch = {"items": [{"embedding": vectors(1, seed=61)[0].tolist()}] * 3}
+    b1 = httpx.post(url + "/batch", json=batch, headers={**h, "Idempotency-Key": "batch-1"})
+    b2 = httpx.post(url + "/batch", json=batch, headers={**h, "Idempotency-Key": "batch-1"})
+    assert b1.json()["ids"] == b2.json()["ids"] and b2.status_code == 200
