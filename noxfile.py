@@ -155,6 +155,18 @@ def _build_site(session: nox.Session, source: Path, site: Path, build_dir: Path)
     )  # fmt: skip
 
 
+def _sync_tree(src: Path, dst: Path) -> None:
+    """Make ``dst`` a copy of ``src``, touching only files whose bytes differ (keeps mtimes for make)."""
+    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
+    for old in [p for p in dst.rglob("*") if p.is_file() and p.relative_to(dst) not in wanted]:
+        old.unlink()
+    for rel in wanted:
+        target = dst / rel
+        if not target.is_file() or target.read_bytes() != (src / rel).read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / rel, target)
+
+
 @nox.session
 def gate(session: nox.Session) -> None:
     """A/B performance regression gate: the base commit against the working tree, interleaved.
@@ -185,11 +197,14 @@ def gate(session: nox.Session) -> None:
         sha = _git("rev-parse", "--verify", f"{base_ref}^{{commit}}")
         base_site = work / f"base-{sha[:12]}-site"
         if not (base_site / "engram").is_dir():  # built once per base commit, then reused
-            src = work / f"base-{sha[:12]}-src"
-            shutil.rmtree(src, ignore_errors=True)
-            src.mkdir(parents=True)
-            session.run("bash", "-c", f"git -C {ROOT} archive {sha} | tar -x -C {src}", external=True)
-            _build_site(session, src, base_site, work / f"base-{sha[:12]}-build")
+            # One source folder and one CMake build folder for every base commit: only the files that
+            # differ are rewritten, so a new base rebuilds incrementally instead of from scratch.
+            fresh = work / "base-export"
+            shutil.rmtree(fresh, ignore_errors=True)
+            fresh.mkdir(parents=True)
+            session.run("bash", "-c", f"git -C {ROOT} archive {sha} | tar -x -C {fresh}", external=True)
+            _sync_tree(fresh, work / "base-src")
+            _build_site(session, work / "base-src", base_site, work / "base-build")
         extra += ["--base-site", str(base_site), "--base-label", f"{base_ref} ({sha[:10]})"]
     session.chdir(work)  # not the checkout: `python -m` would import the source tree's engram first
     session.run(
