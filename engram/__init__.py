@@ -8,6 +8,7 @@
 'hello'
 """
 
+from engram.durability.restore import restore
 from engram.engine import Clock, Engine, Space, simd_level
 from engram.errors import (
     CapacityError,
@@ -47,5 +48,6 @@ __all__ = [
     "SpaceExists",
     "SpaceNotFound",
     "StorageError",
+    "restore",
     "simd_level",
 ]

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from engram import _core
-from engram.errors import EngramError, InvalidInputError, MemoryNotFound
+from engram.durability.store import StoreSettings, open_store
+from engram.errors import InvalidInputError, MemoryNotFound, StorageError
 from engram.graph import GraphMethods
 from engram.memory import Memory
 from engram.recall import ConsolidationControl, RecallMethods
@@ -165,18 +166,30 @@ class Engine(ConsolidationControl):
         max_memories: int = 1 << 32,
         max_content_bytes: int = 1 << 20,
         max_spaces: int = 4096,
+        durability: str = "group",
+        checkpoint_interval_s: float = 300.0,
+        checkpoint_wal_bytes: int = 256 << 20,
+        segment_bytes: int = 64 << 20,
+        flush_interval_s: float = 0.05,
     ) -> None:
-        if path is not None:
-            raise EngramError(
-                "durable engines (path=...) need the write-ahead log, which this build does not have yet; "
-                "use path=None for an in-memory engine"
-            )
         self._core = _core.Engine(
             int(dim), int(M), int(ef_construction), int(ef_search), int(seed),
             int(max_memories), int(max_content_bytes), int(max_spaces),
         )  # fmt: skip
-        self.path = path
+        self.path = os.fspath(path) if path is not None else None
         self.clock = Clock(self._core)
+        if self.path is not None:
+            open_store(
+                self._core,
+                self.path,
+                StoreSettings(
+                    durability=durability,
+                    checkpoint_interval_s=float(checkpoint_interval_s),
+                    checkpoint_wal_bytes=int(checkpoint_wal_bytes),
+                    segment_bytes=int(segment_bytes),
+                    flush_interval_s=float(flush_interval_s),
+                ),
+            )
 
     @property
     def dim(self) -> int:
@@ -218,6 +231,40 @@ class Engine(ConsolidationControl):
 
     def close(self) -> None:
         self._core.close()
+
+    # --- durability (engram.durability) ---------------------------------------------------
+
+    @property
+    def durable(self) -> bool:
+        return self.path is not None
+
+    def _require_durable(self, what: str) -> None:
+        if self.path is None:
+            raise StorageError(f"{what} needs a durable engine; this one is in memory (path=None)")
+
+    def checkpoint(self) -> int:
+        """Write a checkpoint of the full state now; returns its LSN."""
+        self._require_durable("checkpoint()")
+        return int(_core.store_checkpoint(self._core))
+
+    def recovery_info(self) -> dict[str, Any]:
+        """What opening the store found: records replayed, torn tails, corruption events."""
+        return dict(_core.store_recovery(self._core))
+
+    def wal_stats(self) -> dict[str, Any]:
+        """Write-ahead log counters: appends, syncs, LSNs, storage errors."""
+        return dict(_core.store_wal_stats(self._core))
+
+    def backup(self, dest: str | os.PathLike[str], *, progress: bool = False) -> dict[str, Any]:
+        """Hot, consistent backup into ``dest`` while writes continue (see engram.durability.backup).
+
+        A second backup into the same ``dest`` is incremental: it ships only new WAL segments.
+        Returns the manifest written to ``dest/manifest.json``.
+        """
+        self._require_durable("backup()")
+        from engram.durability.backup import backup_engine
+
+        return backup_engine(self, os.fspath(dest), progress=progress)
 
     @property
     def closed(self) -> bool:

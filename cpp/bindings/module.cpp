@@ -19,8 +19,9 @@ using namespace engram;
 
 namespace engram {
 void register_load_executor(py::module_& m);
-void register_graph(py::module_& m);   // bindings/graph.cpp: adds to the Space class
-void register_recall(py::module_& m);  // bindings/recall.cpp: concepts, recall, completion, consolidator
+void register_graph(py::module_& m);       // bindings/graph.cpp: adds to the Space class
+void register_recall(py::module_& m);      // bindings/recall.cpp: concepts, recall, completion, consolidator
+void register_durability(py::module_& m);  // bindings/durability.cpp: stores, WAL, checkpoints
 }  // namespace engram
 
 namespace {
@@ -496,4 +497,5 @@ PYBIND11_MODULE(_core, m) {
 
   engram::register_graph(m);
   engram::register_recall(m);
+  engram::register_durability(m);
 }

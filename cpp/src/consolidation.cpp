@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engram/crash.hpp"
 #include "engram/errors.hpp"
 #include "engram/simd.hpp"
 
@@ -109,6 +110,7 @@ class Run {
       eps_.push_back(e);
     });
     rep_.episodes_considered = eps_.size();
+    crash_point("consolidation.pre_clustering");
     load_concepts();
     refresh_dirty();
     bound_.assign(eps_.size(), false);
@@ -123,11 +125,13 @@ class Run {
     for (int round = 0;; ++round) {
       assign_to_fixpoint();
       if (!may_form || formed_budget == 0) break;
+      crash_point("consolidation.mid_clustering");
       const std::size_t formed = form(formed_budget, round == 0);
       formed_budget -= formed;
       if (formed == 0) break;
     }
     commit();
+    crash_point("consolidation.post_consolidation");
   }
 
  private:
@@ -439,6 +443,7 @@ class Run {
 
   // Writes every changed concept: a brief records lock per concept (Space::commit_concept).
   void commit() {
+    crash_point("consolidation.pre_concept_write");
     const float penalty = static_cast<float>(p_.confidence_penalty);
     for (WorkConcept& c : concepts_) {
       if (!c.changed) continue;

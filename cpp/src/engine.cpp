@@ -1,5 +1,7 @@
 #include "engram/engine.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -38,17 +40,31 @@ void Engine::ensure_open() const {
 
 std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional<SpaceConfig> config) {
   check_space_name(name);
-  std::unique_lock lock(spaces_mu_);
-  ensure_open();
-  if (spaces_.find(name) != spaces_.end()) throw SpaceExists("memory space '" + std::string(name) + "' already exists");
-  if (spaces_.size() >= config_.max_spaces) {
-    throw CapacityError("the engine holds " + std::to_string(spaces_.size()) + " spaces, its limit");
+  if (wal_) wal_->check_writable();
+  std::uint64_t lsn = 0;
+  std::shared_ptr<Space> sp;
+  {
+    std::shared_lock<std::shared_mutex> gate;
+    if (wal_) gate = std::shared_lock(wal_->gate());
+    std::unique_lock lock(spaces_mu_);
+    ensure_open();
+    if (spaces_.find(name) != spaces_.end()) {
+      throw SpaceExists("memory space '" + std::string(name) + "' already exists");
+    }
+    if (spaces_.size() >= config_.max_spaces) {
+      throw CapacityError("the engine holds " + std::to_string(spaces_.size()) + " spaces, its limit");
+    }
+    if (next_ordinal_ >= (1u << 22)) throw CapacityError("space ordinals exhausted; restart the engine to compact");
+    sp = std::make_shared<Space>(std::string(name), next_ordinal_, config.value_or(config_.space), clock_);
+    sp->set_features(features_);
+    if (wal_) {
+      lsn = wal_->append(RecordType::CreateSpace, sp->create_payload());
+      sp->set_wal(wal_);
+    }
+    ++next_ordinal_;
+    spaces_.emplace(std::string(name), sp);
   }
-  if (next_ordinal_ >= (1u << 22)) throw CapacityError("space ordinals exhausted; restart the engine to compact");
-  auto sp = std::make_shared<Space>(std::string(name), next_ordinal_, config.value_or(config_.space), clock_);
-  sp->set_features(features_);
-  ++next_ordinal_;
-  spaces_.emplace(std::string(name), sp);
+  if (lsn != 0) wal_->wait_durable(lsn);
   return sp;
 }
 
@@ -80,20 +96,34 @@ std::vector<std::shared_ptr<Space>> Engine::spaces() const {
 }
 
 void Engine::drop_space(std::string_view name) {
+  if (wal_) wal_->check_writable();
   std::shared_ptr<Space> victim;
+  std::uint64_t lsn = 0;
   {
+    std::shared_lock<std::shared_mutex> gate;
+    if (wal_) gate = std::shared_lock(wal_->gate());
     std::unique_lock lock(spaces_mu_);
     ensure_open();
     const auto it = spaces_.find(name);
     if (it == spaces_.end()) throw SpaceNotFound("unknown memory space '" + std::string(name.substr(0, 80)) + "'");
     victim = it->second;
+    if (wal_) {
+      Encoder e;
+      e.put<std::uint32_t>(victim->ordinal());
+      lsn = wal_->append(RecordType::DropSpace, e.str());
+    }
     spaces_.erase(it);
   }
   victim->mark_dropped();  // waits for in-flight operations on it
+  if (lsn != 0) wal_->wait_durable(lsn);
 }
 
 void Engine::close() {
   stop_consolidation();  // before the spaces go: its thread lists and runs them
+  if (checkpointer_.joinable()) {
+    checkpointer_.request_stop();
+    checkpointer_.join();
+  }
   std::map<std::string, std::shared_ptr<Space>, std::less<>> all;
   {
     std::unique_lock lock(spaces_mu_);
@@ -101,14 +131,35 @@ void Engine::close() {
     all.swap(spaces_);
   }
   for (auto& [n, s] : all) s->mark_dropped();
+  if (wal_) {
+    std::lock_guard cl(checkpoint_mu_);
+    wal_->close();  // flushes and syncs what "none" mode still buffers
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
 }
 
 void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
                           std::optional<bool> concept_formation) {
   ensure_open();
-  if (blended_recall) features_->blended_recall.store(*blended_recall, std::memory_order_relaxed);
-  if (fan_effect) features_->fan_effect.store(*fan_effect, std::memory_order_relaxed);
-  if (concept_formation) features_->concept_formation.store(*concept_formation, std::memory_order_relaxed);
+  if (wal_) wal_->check_writable();
+  std::uint64_t lsn = 0;
+  {
+    std::shared_lock<std::shared_mutex> gate;
+    if (wal_) gate = std::shared_lock(wal_->gate());
+    std::lock_guard lock(features_mu_);
+    if (blended_recall) features_->blended_recall.store(*blended_recall, std::memory_order_relaxed);
+    if (fan_effect) features_->fan_effect.store(*fan_effect, std::memory_order_relaxed);
+    if (concept_formation) features_->concept_formation.store(*concept_formation, std::memory_order_relaxed);
+    if (wal_) {
+      Encoder e;
+      e.put<std::uint8_t>(features_->blended_recall.load() ? 1 : 0);
+      e.put<std::uint8_t>(features_->fan_effect.load() ? 1 : 0);
+      e.put<std::uint8_t>(features_->concept_formation.load() ? 1 : 0);
+      lsn = wal_->append(RecordType::Features, e.str());
+    }
+  }
+  if (lsn != 0) wal_->wait_durable(lsn);
 }
 
 void Engine::start_consolidation(double interval_s, ConsolidationParams params) {
@@ -267,6 +318,7 @@ std::string Engine::prometheus() const {
            "# TYPE engram_consolidator_cycles gauge\nengram_consolidator_cycles "
         << st.cycles << "\n";
   }
+  durability_metrics(out);
   out << "# HELP engram_spaces Memory spaces open.\n# TYPE engram_spaces gauge\nengram_spaces " << all.size() << "\n";
   out << "# HELP engram_simd_info Distance kernels in use.\n# TYPE engram_simd_info gauge\nengram_simd_info{level=\""
       << simd::level_name(simd::active_level()) << "\"} 1\n";

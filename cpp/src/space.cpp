@@ -61,7 +61,7 @@ void Space::check_episode(const EpisodeInput& e) const {
   }
 }
 
-std::size_t Space::store_records(std::vector<EpisodeInput>& episodes) {
+std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint64_t& lsn) {
   std::lock_guard lock(append_mu_);
   const std::size_t first = next_local_.load(std::memory_order_relaxed);
   if (first + episodes.size() > config_.max_memories) {
@@ -70,6 +70,14 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes) {
                         std::to_string(config_.max_memories));
   }
   const double now = clock_->now();
+  for (EpisodeInput& e : episodes) {
+    if (!e.has_timestamp) {
+      e.timestamp = now;
+      e.has_timestamp = true;
+    }
+  }
+  // Logged before it is applied and under append_mu_, so LSN order matches id order.
+  if (wal_) lsn = wal_->append(RecordType::Remember, encode_episodes(make_id(first), episodes));
   for (std::size_t i = 0; i < episodes.size(); ++i) {
     EpisodeInput& e = episodes[i];
     const std::size_t local = first + i;
@@ -77,7 +85,7 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes) {
     Record& r = *records_.at(local);
     r.kind = MemoryKind::Episode;
     r.confidence = static_cast<float>(e.confidence);
-    r.timestamp = e.has_timestamp ? e.timestamp : now;
+    r.timestamp = e.timestamp;
     std::uint64_t md_bytes = 0;
     for (const auto& [k, v] : e.metadata) md_bytes += k.size() + v.size();
     content_bytes_.fetch_add(e.content.size(), std::memory_order_relaxed);
@@ -99,8 +107,15 @@ std::int64_t Space::remember(EpisodeInput episode) {
   check_episode(episode);
   std::vector<EpisodeInput> one;
   one.push_back(std::move(episode));
-  const std::size_t local = store_records(one);
+  std::uint64_t lsn = 0;
+  std::size_t local = 0;
+  if (wal_) wal_->check_writable();  // fail fast, before an id is burned, while the disk refuses
+  {
+    auto gate = wal_gate();
+    local = store_records(one, lsn);
+  }
   index_.link(records_.at(local)->slot);
+  wait_durable(lsn);
   return make_id(local);
 }
 
@@ -118,8 +133,15 @@ std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episod
     }
   }
   const std::size_t n = episodes.size();
-  const std::size_t first = store_records(episodes);
+  std::uint64_t lsn = 0;
+  std::size_t first = 0;
+  if (wal_) wal_->check_writable();
+  {
+    auto gate = wal_gate();
+    first = store_records(episodes, lsn);
+  }
   tbb::parallel_for(std::size_t{0}, n, [&](std::size_t i) { index_.link(records_.at(first + i)->slot); });
+  wait_durable(lsn);
   std::vector<std::int64_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = make_id(first + i);
   return ids;
@@ -180,8 +202,24 @@ void Space::forget(std::int64_t id) {
   OpTimer timer(metrics_, Op::Forget);
   std::shared_lock lock(structure_mu_);
   ensure_open();
-  std::unique_lock rlock(records_mu_);
-  const std::size_t local = resolve(id);
+  std::uint64_t lsn = 0;
+  if (wal_) wal_->check_writable();
+  {
+    auto gate = wal_gate();
+    std::unique_lock rlock(records_mu_);
+    const std::size_t local = resolve(id);
+    if (wal_) {
+      Encoder e;
+      e.put<std::uint32_t>(ordinal_);
+      e.put<std::int64_t>(id);
+      lsn = wal_->append(RecordType::Forget, e.str());
+    }
+    apply_forget(local, id);
+  }
+  wait_durable(lsn);
+}
+
+void Space::apply_forget(std::size_t local, std::int64_t id) {
   Record& r = *records_.at(local);
   const bool is_concept = r.kind == MemoryKind::Concept;
   // Tombstone the index first so no search that starts after forget() returns can see it.
@@ -268,11 +306,12 @@ IntegrityReport Space::validate() const {
   for (std::size_t local = 0; local < n; ++local) {
     const Record& rec = *records_.at(local);
     const std::uint8_t st = rec.state.load(std::memory_order_acquire);
+    if (st == kEmpty) continue;  // an id burned by a failed durable write, or a replayed hole
     ++r.records;
     if (rec.kind == MemoryKind::Concept) continue;  // not in the vector index; checked below
     const bool index_deleted = index_.is_deleted(rec.slot);
     if (index_.label(rec.slot) != make_id(local) || (st == kLive && index_deleted) ||
-        (st == kForgotten && !index_deleted) || st == kEmpty) {
+        (st == kForgotten && !index_deleted)) {
       ++r.record_index_mismatches;
     }
   }

@@ -4,6 +4,7 @@
 #include <shared_mutex>
 #include <unordered_set>
 
+#include "engram/crash.hpp"
 #include "engram/errors.hpp"
 #include "engram/space.hpp"
 
@@ -48,29 +49,73 @@ std::vector<SearchHit> Space::nearest_episodes(const float* q, std::size_t k, st
 
 std::int64_t Space::commit_concept(std::int64_t id, ConceptDraft draft, std::vector<BindingSpec> bindings,
                                    std::size_t min_members) {
-  // records_mu_ shared: forget() (exclusive) cannot run between the liveness check and the
-  // edge writes, so no binding to a forgotten episode survives (see the lock order).
-  std::shared_lock rlock(records_mu_);
-  std::erase_if(bindings, [this](const BindingSpec& b) { return live_kind(b.episode) != MemoryKind::Episode; });
-  std::erase_if(draft.members, [this](std::int64_t m) { return live_kind(m) != MemoryKind::Episode; });
-  if (id != 0 && live_kind(id) != MemoryKind::Concept) return 0;  // forgotten meanwhile
-  if (draft.members.size() < min_members) return 0;
-  if (id == 0) {
-    std::lock_guard lock(append_mu_);
-    const std::size_t local = next_local_.load(std::memory_order_relaxed);
-    if (local + 1 > config_.max_memories) {
-      throw CapacityError("memory space '" + name_ + "' is full; no room for a new concept");
+  std::uint64_t lsn = 0;
+  {
+    if (wal_) wal_->check_writable();
+    auto gate = wal_gate();
+    // records_mu_ shared: forget() (exclusive) cannot run between the liveness check and the
+    // edge writes, so no binding to a forgotten episode survives (see the lock order).
+    std::shared_lock rlock(records_mu_);
+    std::erase_if(bindings, [this](const BindingSpec& b) { return live_kind(b.episode) != MemoryKind::Episode; });
+    std::erase_if(draft.members, [this](std::int64_t m) { return live_kind(m) != MemoryKind::Episode; });
+    if (id != 0 && live_kind(id) != MemoryKind::Concept) return 0;  // forgotten meanwhile
+    if (draft.members.size() < min_members) return 0;
+    const bool is_new = id == 0;
+    if (is_new) {
+      std::lock_guard lock(append_mu_);
+      const std::size_t local = next_local_.load(std::memory_order_relaxed);
+      if (local + 1 > config_.max_memories) {
+        throw CapacityError("memory space '" + name_ + "' is full; no room for a new concept");
+      }
+      records_.ensure(local);  // the record stays empty (not live) until apply_concept
+      id = make_id(local);
+      next_local_.store(local + 1, std::memory_order_release);
     }
+    for (BindingSpec& b : bindings) {
+      b.strength = std::clamp(b.strength, 0.0f, 1.0f);
+      b.contribution = std::clamp(b.contribution, 0.0f, 1.0f);
+    }
+    std::lock_guard glock(graph_log_mu_);
+    if (wal_) {
+      // The concept and all its bindings are one record: replay applies all of it or none.
+      Encoder e;
+      e.put<std::uint32_t>(ordinal_);
+      e.put<std::int64_t>(id);
+      e.put<std::uint8_t>(is_new ? 1 : 0);
+      e.put<double>(draft.time);
+      e.put<float>(draft.coherence);
+      e.put<float>(draft.confidence);
+      e.put<double>(draft.pair_similarity_sum);
+      e.put<std::uint32_t>(static_cast<std::uint32_t>(draft.members.size()));
+      for (const std::int64_t m : draft.members) e.put<std::int64_t>(m);
+      e.put_bytes(draft.centroid.data(), draft.centroid.size() * sizeof(float));
+      e.put<std::uint32_t>(static_cast<std::uint32_t>(bindings.size()));
+      for (const BindingSpec& b : bindings) {
+        e.put<std::int64_t>(b.episode);
+        e.put<float>(b.strength);
+        e.put<float>(b.contribution);
+      }
+      lsn = wal_->append(RecordType::ConceptCommit, e.str());
+    }
+    apply_concept(id, is_new, draft, bindings);
+  }
+  wait_durable(lsn);
+  return id;
+}
+
+void Space::apply_concept(std::int64_t id, bool is_new, const ConceptDraft& draft,
+                          const std::vector<BindingSpec>& bindings) {
+  if (is_new) {
+    const auto local = static_cast<std::size_t>((id & kLocalMask) - 1);
     records_.ensure(local);
     Record& r = *records_.at(local);
     r.kind = MemoryKind::Concept;
     r.confidence = draft.confidence;
     r.timestamp = draft.time;
     r.slot = 0;  // concepts are not in the vector index; the store holds the centroid
-    id = make_id(local);
     concepts_->insert(id, draft);
     r.state.store(kLive, std::memory_order_release);
-    next_local_.store(local + 1, std::memory_order_release);
+    if (next_local_.load(std::memory_order_relaxed) <= local) next_local_.store(local + 1, std::memory_order_release);
   } else {
     concepts_->update(id, draft);
     // Drop bindings to episodes that left the concept.
@@ -80,16 +125,32 @@ std::int64_t Space::commit_concept(std::int64_t id, ConceptDraft draft, std::vec
       if (e.kind == EdgeKind::Binding && keep.count(e.other) == 0) graph_.remove_edge(e.other, id);
     }
   }
-  for (const BindingSpec& b : bindings) {
-    const float s = std::clamp(b.strength, 0.0f, 1.0f);
-    graph_.add_edge(b.episode, id, EdgeKind::Binding, s, s, std::clamp(b.contribution, 0.0f, 1.0f));
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    // Half the bindings are in memory here; the WAL record already holds all of them.
+    if (i == bindings.size() / 2) crash_point("consolidation.mid_binding_write");
+    const BindingSpec& b = bindings[i];
+    graph_.add_edge(b.episode, id, EdgeKind::Binding, b.strength, b.strength, b.contribution);
   }
-  return id;
 }
 
 void Space::dissolve_concept(std::int64_t id) {
-  std::unique_lock rlock(records_mu_);
-  if (live_kind(id) != MemoryKind::Concept) return;
+  std::uint64_t lsn = 0;
+  {
+    auto gate = wal_gate();
+    std::unique_lock rlock(records_mu_);
+    if (live_kind(id) != MemoryKind::Concept) return;
+    if (wal_) {
+      Encoder e;
+      e.put<std::uint32_t>(ordinal_);
+      e.put<std::int64_t>(id);
+      lsn = wal_->append(RecordType::ConceptDissolve, e.str());
+    }
+    apply_dissolve(id);
+  }
+  wait_durable(lsn);
+}
+
+void Space::apply_dissolve(std::int64_t id) {
   Record& r = *records_.at(static_cast<std::size_t>((id & kLocalMask) - 1));
   concepts_->erase(id);
   r.state.store(kForgotten, std::memory_order_release);

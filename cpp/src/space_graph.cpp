@@ -38,23 +38,46 @@ bool Space::link(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight
   ensure_open();
   check_same_space(src, ordinal_, name_);
   check_same_space(dst, ordinal_, name_);
-  // Shared records_mu_ excludes forget() until the edge is in place (see the lock order).
-  std::shared_lock rlock(records_mu_);
-  const MemoryKind src_kind = records_.at(resolve(src))->kind;
-  const MemoryKind dst_kind = records_.at(resolve(dst))->kind;
-  const auto expect = [&](MemoryKind want_src, MemoryKind want_dst, const char* shape) {
-    if (src_kind != want_src || dst_kind != want_dst) {
-      throw InvalidInputError(std::string("a ") + edge_kind_name(kind) + " edge links " + shape + "; got " +
-                              kind_name(src_kind) + " " + std::to_string(src) + " -> " + kind_name(dst_kind) + " " +
-                              std::to_string(dst));
+  if (wal_) wal_->check_writable();
+  std::uint64_t lsn = 0;
+  bool added = false;
+  {
+    auto gate = wal_gate();
+    // Shared records_mu_ excludes forget() until the edge is in place (see the lock order).
+    std::shared_lock rlock(records_mu_);
+    const MemoryKind src_kind = records_.at(resolve(src))->kind;
+    const MemoryKind dst_kind = records_.at(resolve(dst))->kind;
+    const auto expect = [&](MemoryKind want_src, MemoryKind want_dst, const char* shape) {
+      if (src_kind != want_src || dst_kind != want_dst) {
+        throw InvalidInputError(std::string("a ") + edge_kind_name(kind) + " edge links " + shape + "; got " +
+                                kind_name(src_kind) + " " + std::to_string(src) + " -> " + kind_name(dst_kind) + " " +
+                                std::to_string(dst));
+      }
+    };
+    switch (kind) {
+      case EdgeKind::Association: expect(MemoryKind::Episode, MemoryKind::Episode, "an episode to an episode"); break;
+      case EdgeKind::Binding: expect(MemoryKind::Episode, MemoryKind::Concept, "an episode to a concept"); break;
+      case EdgeKind::Hierarchy: expect(MemoryKind::Concept, MemoryKind::Concept, "a concept to a concept"); break;
     }
-  };
-  switch (kind) {
-    case EdgeKind::Association: expect(MemoryKind::Episode, MemoryKind::Episode, "an episode to an episode"); break;
-    case EdgeKind::Binding: expect(MemoryKind::Episode, MemoryKind::Concept, "an episode to a concept"); break;
-    case EdgeKind::Hierarchy: expect(MemoryKind::Concept, MemoryKind::Concept, "a concept to a concept"); break;
+    std::lock_guard glock(graph_log_mu_);
+    const bool valid = src != dst && weight >= 0.0f && weight <= 1.0f && strength >= 0.0f && strength <= 1.0f &&
+                       contribution >= 0.0f && contribution <= 1.0f;
+    // Invalid weights throw below, before anything is logged: replay never meets a rejected edge.
+    if (wal_ && valid) {
+      Encoder e;
+      e.put<std::uint32_t>(ordinal_);
+      e.put<std::int64_t>(src);
+      e.put<std::int64_t>(dst);
+      e.put<std::uint8_t>(static_cast<std::uint8_t>(kind));
+      e.put<float>(weight);
+      e.put<float>(strength);
+      e.put<float>(contribution);
+      lsn = wal_->append(RecordType::Link, e.str());
+    }
+    added = graph_.add_edge(src, dst, kind, weight, strength, contribution);
   }
-  return graph_.add_edge(src, dst, kind, weight, strength, contribution);
+  wait_durable(lsn);
+  return added;
 }
 
 bool Space::unlink(std::int64_t src, std::int64_t dst) {
@@ -63,7 +86,23 @@ bool Space::unlink(std::int64_t src, std::int64_t dst) {
   ensure_open();
   check_same_space(src, ordinal_, name_);
   check_same_space(dst, ordinal_, name_);
-  return graph_.remove_edge(src, dst);
+  if (!wal_) return graph_.remove_edge(src, dst);
+  wal_->check_writable();
+  std::uint64_t lsn = 0;
+  bool removed = false;
+  {
+    auto gate = wal_gate();
+    std::lock_guard glock(graph_log_mu_);
+    if (!graph_.edge(src, dst)) return false;  // nothing to log
+    Encoder e;
+    e.put<std::uint32_t>(ordinal_);
+    e.put<std::int64_t>(src);
+    e.put<std::int64_t>(dst);
+    lsn = wal_->append(RecordType::Unlink, e.str());
+    removed = graph_.remove_edge(src, dst);
+  }
+  wait_durable(lsn);
+  return removed;
 }
 
 std::vector<Edge> Space::neighbors(std::int64_t id) const {

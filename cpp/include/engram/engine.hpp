@@ -4,28 +4,70 @@
 // shared, create/drop/close exclusively. Spaces are handed out as shared_ptr so a caller's
 // handle stays valid after a drop (every later call through it raises SpaceNotFound).
 // Operations on different spaces never share a lock.
+//
+// Durability (open_store, engine_durable.cpp; format in wal.hpp and store.hpp): a durable
+// engine logs create/drop/feature changes itself and hands its Wal to every space, which logs
+// its own mutations (space.hpp). checkpoint_mu_ serialises checkpoints; a checkpoint holds the
+// WAL gate exclusively only while it copies the state into memory, then writes the file
+// without any engine lock. Lock order: checkpoint_mu_, WAL gate, spaces_mu_, space locks.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engram/clock.hpp"
 #include "engram/consolidation.hpp"
 #include "engram/features.hpp"
 #include "engram/space.hpp"
+#include "engram/wal.hpp"
 
 namespace engram {
 
 struct EngineConfig {
   SpaceConfig space{};  // defaults for new spaces
   std::size_t max_spaces = 4096;
+};
+
+struct StoreOptions {
+  std::string path;
+  Durability durability = Durability::Group;
+  std::uint64_t segment_bytes = 64ull << 20;
+  double checkpoint_interval_s = 300.0;               // background checkpoint period; 0: off
+  std::uint64_t checkpoint_wal_bytes = 256ull << 20;  // or after this much WAL; 0: off
+  double flush_interval_s = 0.05;                     // durability "none": the loss window
+  // Point-in-time restore: replay stops after this LSN / wall-clock time (ns), the state is
+  // checkpointed and every WAL segment removed (the store continues from there).
+  std::optional<std::uint64_t> until_lsn;
+  std::optional<std::int64_t> until_time_ns;
+};
+
+struct RecoveryEvent {
+  std::string kind;  // "torn_tail", "corruption", "gap"
+  std::string file;
+  std::uint64_t offset = 0;
+  std::string detail;
+  std::string quarantined_to;  // empty when nothing was moved
+};
+
+struct RecoveryInfo {
+  bool durable = false;
+  double duration_s = 0.0;
+  std::uint64_t checkpoint_lsn = 0;
+  std::uint64_t records_replayed = 0;
+  std::uint64_t last_lsn = 0;
+  std::uint64_t torn_tails = 0;
+  std::uint64_t corruptions = 0;
+  std::vector<RecoveryEvent> events;
 };
 
 class Engine {
@@ -61,8 +103,33 @@ class Engine {
   void close();
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
+  // --- Durability (engine_durable.cpp) ---
+  // Opens (creating if needed) the store at options.path and recovers it: newest valid
+  // checkpoint, then the WAL after it; torn tails are cut, damaged files quarantined. Call once,
+  // right after construction, before the engine is shared.
+  void open_store(StoreOptions options);
+  bool durable() const noexcept { return wal_ != nullptr; }
+  const std::string& store_path() const noexcept { return store_.path; }
+  // Writes a checkpoint now; returns its LSN. StorageError when not durable or on I/O failure.
+  std::uint64_t checkpoint();
+  const RecoveryInfo& recovery_info() const noexcept { return recovery_; }
+  WalStats wal_stats() const;
+  // For hot backups: WAL segments with their durable sizes, after a checkpoint.
+  std::vector<Wal::SegmentExtent> wal_segments();
+  void sync_wal();
+  // The logical state in checkpoint encoding (canonical order, no index): equal bytes mean equal
+  // content. Holds the WAL gate exclusively while it copies, like a checkpoint.
+  std::string content_snapshot() const;
+  // Test hook: WAL writes fail with this errno (0: off).
+  void inject_storage_fault(int err);
+
  private:
   void ensure_open() const;
+  void apply_record(RecordType type, std::string_view payload);
+  std::string snapshot_locked() const;  // WAL gate held exclusively
+  void checkpoint_loop(std::stop_token st);
+  std::uint64_t write_checkpoint_locked();
+  void durability_metrics(std::ostream& out) const;
 
   EngineConfig config_;
   std::shared_ptr<Clock> clock_;
@@ -73,6 +140,19 @@ class Engine {
   std::shared_ptr<FeatureFlags> features_ = std::make_shared<FeatureFlags>();
   mutable std::mutex consolidator_mu_;
   std::unique_ptr<BackgroundConsolidator> consolidator_;
+
+  StoreOptions store_;
+  std::shared_ptr<Wal> wal_;
+  int lock_fd_ = -1;
+  RecoveryInfo recovery_;
+  std::mutex features_mu_;  // orders feature changes with their WAL records
+  std::mutex checkpoint_mu_;
+  std::atomic<std::uint64_t> checkpoints_{0}, checkpoint_failures_{0};
+  std::atomic<std::uint64_t> last_checkpoint_lsn_{0};
+  std::atomic<double> last_checkpoint_s_{0.0};
+  std::mutex checkpointer_mu_;
+  std::condition_variable_any checkpointer_cv_;
+  std::jthread checkpointer_;
 };
 
 }  // namespace engram

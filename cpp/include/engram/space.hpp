@@ -15,6 +15,14 @@
 //     edge, and forget() removes a memory's edges under records_mu_ exclusive, so no edge to a
 //     forgotten memory can appear after forget() returns; spread() also skips dead targets.
 // Metrics are lock-free atomics. A dropped or closed space rejects every later call.
+//
+// Durability (space_durable.cpp, wal.hpp): in a durable engine every mutation appends one WAL
+// record while it holds the lock that orders it: remember/concept creation under append_mu_
+// (id allocation), forget and dissolve under records_mu_ exclusive, link/unlink and concept
+// commits under graph_log_mu_ (taken after records_mu_), so LSN order is the order in which
+// conflicting mutations took effect. Each holds the WAL gate shared from its append until it
+// is applied (a checkpoint holds the gate exclusively), and waits for durability after. Records
+// carry explicit ids, so replay reproduces ids exactly (ids burned by failed writes stay holes).
 #pragma once
 
 #include <atomic>
@@ -29,6 +37,7 @@
 #include <vector>
 
 #include "engram/clock.hpp"
+#include "engram/codec.hpp"
 #include "engram/concepts.hpp"
 #include "engram/features.hpp"
 #include "engram/graph.hpp"
@@ -37,6 +46,7 @@
 #include "engram/metrics.hpp"
 #include "engram/segmented_array.hpp"
 #include "engram/spread.hpp"
+#include "engram/wal.hpp"
 
 namespace engram {
 
@@ -168,6 +178,23 @@ class Space {
   const SpaceMetrics& metrics() const noexcept { return metrics_; }
   SpaceMetrics& metrics() noexcept { return metrics_; }
 
+  // --- Durability (space_durable.cpp) ---
+  // The engine's write-ahead log; set once, before the space is shared. Null: in memory only.
+  void set_wal(std::shared_ptr<Wal> wal) noexcept { wal_ = std::move(wal); }
+  // Applies one WAL or checkpoint record of this space exactly (explicit ids), without logging.
+  // Recovery is single-threaded and runs before the space is shared. Records whose target no
+  // longer exists (a forget racing a link) are skipped, as the live operation would have failed.
+  void replay(RecordType type, Decoder& in);
+  // Links the index nodes restored by replay into the HNSW graph (in parallel).
+  void finish_restore();
+  // Appends this space's full state as checkpoint frames; the caller holds the WAL gate
+  // exclusively, so no mutation runs meanwhile.
+  void snapshot(std::string& out, std::uint64_t& seq) const;
+  // CreateSpace payload: ordinal u32, name str, config (encode_config).
+  std::string create_payload() const;
+  void encode_config(Encoder& e) const;
+  static SpaceConfig decode_config(Decoder& d);
+
   // Waits for in-flight operations, then rejects every later call with SpaceNotFound.
   void mark_dropped();
   bool dropped() const noexcept { return dropped_.load(std::memory_order_acquire); }
@@ -191,8 +218,19 @@ class Space {
   std::int64_t make_id(std::size_t local_index) const noexcept {
     return (static_cast<std::int64_t>(ordinal_) << kOrdinalShift) | static_cast<std::int64_t>(local_index + 1);
   }
-  std::size_t store_records(std::vector<EpisodeInput>& episodes);  // returns first local index
-  void validate_concepts(IntegrityReport& r) const;                // space_concepts.cpp; structure_mu_ held
+  // Returns the first local index; appends the Remember record (lsn) when durable.
+  std::size_t store_records(std::vector<EpisodeInput>& episodes, std::uint64_t& lsn);
+  // Concept record, store entry and bindings; records_mu_ held (shared live, none in replay).
+  void apply_concept(std::int64_t id, bool is_new, const ConceptDraft& draft, const std::vector<BindingSpec>& bindings);
+  // forget() after resolve; records_mu_ held exclusively (or replay).
+  void apply_forget(std::size_t local, std::int64_t id);
+  void apply_dissolve(std::int64_t id);
+  // The WAL gate, held shared while a mutation appends and applies (empty when not durable).
+  std::shared_lock<std::shared_mutex> wal_gate() const;
+  void wait_durable(std::uint64_t lsn) const;
+  // Remember payload: episodes with consecutive ids from first_id (timestamps resolved).
+  std::string encode_episodes(std::int64_t first_id, const std::vector<EpisodeInput>& episodes) const;
+  void validate_concepts(IntegrityReport& r) const;  // space_concepts.cpp; structure_mu_ held
   std::vector<SearchHit> to_hits(const std::vector<Neighbor>& found, std::size_t k) const;
 
   std::string name_;
@@ -214,6 +252,9 @@ class Space {
   std::atomic<std::uint64_t> metadata_bytes_{0};
   SpaceMetrics metrics_;
   std::atomic<bool> dropped_{false};
+  std::shared_ptr<Wal> wal_;
+  std::mutex graph_log_mu_;                   // orders graph mutations with their WAL records
+  std::vector<std::uint32_t> pending_links_;  // index slots restored by replay, not yet linked
 };
 
 }  // namespace engram

@@ -1,0 +1,215 @@
+// Write-ahead log: append-only segment files of CRC32C-framed records.
+//
+// On-disk format (version kFormatVersion, all integers little-endian):
+//   <store>/wal/wal-<first LSN, 20 digits>.seg
+//   segment header (32 bytes): magic "EGWS" u32, format version u32, first LSN u64,
+//     created (ns since the epoch) i64, reserved u32, CRC32C of the previous 28 bytes u32.
+//   then frames, back to back:
+//     header (32 bytes): magic "EGWR" u32, record type u16, flags u16 (0), LSN u64,
+//       timestamp (ns since the epoch, wall clock at append) i64, payload length u32,
+//       CRC32C of the previous 28 header bytes u32;
+//     payload (length bytes);
+//     trailer: CRC32C over the 32 header bytes and the payload, u32.
+//   LSNs start at 1 and increase by exactly 1 from record to record and from segment to
+//   segment (a segment's first LSN is its predecessor's last + 1), so a missing or reordered
+//   record is a detected gap, not a silent skip. The separate header CRC lets a reader tell a
+//   corrupted length field (corruption) from a record cut short by a crash (torn tail).
+//
+// Durability modes: Fsync (every write does its own write+fdatasync before it returns), Group
+// (a write returns once durable, and writers waiting at the same time share one
+// write+fdatasync: whoever holds the I/O lock flushes everything appended so far, and the
+// writers queued behind it find their LSN already durable), None (writes return at once; a
+// background thread writes and syncs every flush_interval_s: a crash loses at most that
+// window).
+//
+// Failure: an I/O error (ENOSPC, EIO) on write or sync truncates the segment back to its last
+// durable offset, keeps the failed batch for a retry, and fails every waiter of that batch
+// with StorageError naming the cause. Later writes retry the batch first (check_writable) and
+// fail fast while the disk still refuses, so the log never holds a hole; once the disk accepts
+// again everything appended is written in LSN order.
+//
+// Locking: buf_mu_ guards the append buffer and LSN counter (held for a memcpy); io_mu_
+// serialises file I/O (segment roll, write, sync, retry state). Callers append while holding
+// the locks that order their mutation (so LSN order is the order mutations took effect) and
+// wait for durability after releasing them. gate() is the engine-wide mutation gate: every
+// logged mutation holds it shared from its append until it is applied in memory; a checkpoint
+// holds it exclusively to capture a state that matches exactly the records up to last_lsn().
+// Lock order: gate, then the space's locks, then buf_mu_; io_mu_ is never taken under buf_mu_.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace engram {
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kSegmentMagic = 0x53574745u;  // "EGWS"
+inline constexpr std::uint32_t kRecordMagic = 0x52574745u;   // "EGWR"
+inline constexpr std::size_t kSegmentHeaderBytes = 32;
+inline constexpr std::size_t kFrameHeaderBytes = 32;
+inline constexpr std::size_t kFrameOverhead = kFrameHeaderBytes + 4;
+inline constexpr std::uint32_t kMaxRecordBytes = 1u << 30;
+
+enum class RecordType : std::uint16_t {
+  CreateSpace = 1,
+  DropSpace = 2,
+  Remember = 3,  // one or more episodes with their ids (remember and remember_batch)
+  Forget = 4,
+  Link = 5,
+  Unlink = 6,
+  ConceptCommit = 7,  // a concept and all its bindings: one atomic record
+  ConceptDissolve = 8,
+  Features = 9,
+  // Checkpoint-only records.
+  SpaceState = 20,
+  ConceptRestore = 21,
+  EngineState = 22,
+};
+const char* record_type_name(RecordType t) noexcept;
+
+enum class Durability { Fsync, Group, None };
+const char* durability_name(Durability d) noexcept;
+
+struct FrameHeader {
+  RecordType type{};
+  std::uint64_t lsn = 0;
+  std::int64_t timestamp_ns = 0;
+  std::uint32_t length = 0;
+};
+
+// Appends one frame to out.
+void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload);
+std::int64_t wall_clock_ns() noexcept;
+
+// Result of reading a run of frames (a segment body or a checkpoint body).
+struct ScanResult {
+  enum class Status { Ok, TornTail, Corrupt };
+  Status status = Status::Ok;
+  std::size_t valid_end = 0;  // byte offset just past the last valid frame
+  std::uint64_t records = 0;
+  std::uint64_t last_lsn = 0;  // 0: no valid frame
+  std::size_t error_offset = 0;
+  std::string error;  // what was wrong, for Corrupt and TornTail
+};
+
+// Reads frames from data[start..]; each valid frame goes to f (which may throw to stop).
+// expect_lsn: the LSN the first frame must carry (0: any), then +1 per frame. A frame cut off
+// by the end of data, a run of zeros to the end, or a final frame whose CRC fails with nothing
+// after it is a torn tail; anything else invalid is corruption.
+ScanResult scan_frames(std::string_view data, std::size_t start, std::uint64_t expect_lsn,
+                       const std::function<void(const FrameHeader&, std::string_view)>& f);
+
+struct SegmentFile {
+  std::uint64_t first_lsn = 0;
+  std::string path;
+};
+// Segment files of a WAL directory, by first LSN (from the file name).
+std::vector<SegmentFile> list_segments(const std::string& wal_dir);
+std::string segment_name(std::uint64_t first_lsn);
+// Checks a segment header; throws CorruptionError naming what is wrong.
+std::uint64_t check_segment_header(std::string_view data, const std::string& path);
+std::string read_file(const std::string& path);  // StorageError when unreadable
+void fsync_dir(const std::string& dir);          // StorageError on failure
+
+struct WalOptions {
+  Durability mode = Durability::Group;
+  std::uint64_t segment_bytes = 64ull << 20;
+  double flush_interval_s = 0.05;  // mode None
+};
+
+struct WalStats {
+  std::uint64_t appends = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t storage_errors = 0;
+  std::uint64_t segments_created = 0;
+  std::uint64_t last_lsn = 0;
+  std::uint64_t durable_lsn = 0;
+  std::uint64_t bytes_since_checkpoint = 0;
+  bool failed = false;
+  std::string last_error;
+};
+
+class Wal {
+ public:
+  // Starts a new segment whose first record gets next_lsn.
+  Wal(std::string dir, WalOptions options, std::uint64_t next_lsn);
+  ~Wal();
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  const WalOptions& options() const noexcept { return opt_; }
+  std::shared_mutex& gate() noexcept { return gate_; }
+
+  // Buffers one record and returns its LSN. Never does I/O; throws ClosedError after close().
+  std::uint64_t append(RecordType type, std::string_view payload);
+  // Returns once lsn is durable (Fsync, Group) or at once (None); StorageError on I/O failure.
+  void wait_durable(std::uint64_t lsn);
+  // Throws StorageError when an earlier write failed and retrying it still fails.
+  void check_writable();
+  // Writes and syncs everything appended so far, whatever the mode.
+  void sync();
+  std::uint64_t last_lsn() const;
+  std::uint64_t durable_lsn() const noexcept { return durable_lsn_.load(std::memory_order_acquire); }
+  // Closed segments and the current one with its durable size, for backups.
+  struct SegmentExtent {
+    std::string path;
+    std::uint64_t first_lsn;
+    std::uint64_t bytes;
+  };
+  std::vector<SegmentExtent> durable_segments();
+  // Deletes segments whose every record has LSN < lsn (never the current segment).
+  void remove_segments_before(std::uint64_t lsn);
+  void reset_checkpoint_bytes() noexcept { bytes_since_checkpoint_.store(0, std::memory_order_relaxed); }
+  // Test hook: make writes fail with this errno after writing half the batch (0: off).
+  void inject_fault(int err) noexcept { fault_errno_.store(err, std::memory_order_relaxed); }
+  WalStats stats() const;
+  // Flushes, syncs and closes; later appends throw ClosedError.
+  void close();
+
+ private:
+  bool flush_locked(bool force_sync);  // io_mu_ held; false on I/O error (recorded)
+  void open_segment_locked(std::uint64_t first_lsn);
+  void write_all_locked(const char* p, std::size_t n);  // throws std::system_error
+  void background_loop(std::stop_token st);
+  [[noreturn]] void throw_failure(std::uint64_t lsn);
+
+  std::string dir_;
+  WalOptions opt_;
+  std::shared_mutex gate_;
+
+  mutable std::mutex buf_mu_;
+  std::string buffer_;
+  std::uint64_t next_lsn_;
+  std::uint64_t buffer_first_lsn_ = 0;  // LSN of the first frame in buffer_ (0: empty)
+  bool closed_ = false;
+
+  mutable std::mutex io_mu_;
+  int fd_ = -1;
+  std::uint64_t segment_first_lsn_ = 0;
+  std::uint64_t segment_bytes_ = 0;  // durable size of the current segment
+  std::vector<SegmentFile> closed_segments_;
+  std::string retry_;  // a batch whose write failed, written again first
+  std::uint64_t retry_first_lsn_ = 0;
+  std::uint64_t retry_last_lsn_ = 0;
+  std::string last_error_;
+  std::atomic<bool> failed_{false};
+  std::atomic<std::uint64_t> durable_lsn_{0};
+  std::atomic<int> fault_errno_{0};
+
+  std::atomic<std::uint64_t> appends_{0}, bytes_written_{0}, syncs_{0}, storage_errors_{0}, segments_created_{0};
+  std::atomic<std::uint64_t> bytes_since_checkpoint_{0};
+  std::mutex bg_mu_;
+  std::condition_variable_any bg_cv_;
+  std::jthread background_;
+};
+
+}  // namespace engram

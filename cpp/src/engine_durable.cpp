@@ -1,0 +1,378 @@
+// Engine methods for durability: recovery, replay routing, checkpoints (engine.hpp).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <shared_mutex>
+
+#include "engram/engine.hpp"
+#include "engram/errors.hpp"
+#include "engram/store.hpp"
+
+namespace engram {
+namespace {
+
+// Thrown from the replay callback to stop at a point-in-time bound.
+struct StopReplay {};
+
+}  // namespace
+
+void Engine::apply_record(RecordType type, std::string_view payload) {
+  Decoder in(payload);
+  const auto find_ordinal = [&](std::uint32_t ord) -> std::shared_ptr<Space> {
+    for (const auto& [n, s] : spaces_) {
+      if (s->ordinal() == ord) return s;
+    }
+    return nullptr;
+  };
+  switch (type) {
+    case RecordType::CreateSpace: {
+      const auto ord = in.get<std::uint32_t>();
+      const std::string name = in.get_str();
+      const SpaceConfig cfg = Space::decode_config(in);
+      if (!in.done()) throw CorruptionError("create_space record has trailing bytes");
+      if (spaces_.count(name) != 0 || find_ordinal(ord)) {
+        throw CorruptionError("create_space record for '" + name + "' (ordinal " + std::to_string(ord) +
+                              ") but the space already exists");
+      }
+      auto sp = std::make_shared<Space>(name, ord, cfg, clock_);
+      sp->set_features(features_);
+      spaces_.emplace(name, sp);
+      next_ordinal_ = std::max(next_ordinal_, ord + 1);
+      return;
+    }
+    case RecordType::DropSpace: {
+      const auto ord = in.get<std::uint32_t>();
+      for (auto it = spaces_.begin(); it != spaces_.end(); ++it) {
+        if (it->second->ordinal() == ord) {
+          it->second->mark_dropped();
+          spaces_.erase(it);
+          break;
+        }
+      }
+      return;
+    }
+    case RecordType::Features: {
+      features_->blended_recall.store(in.get<std::uint8_t>() != 0);
+      features_->fan_effect.store(in.get<std::uint8_t>() != 0);
+      features_->concept_formation.store(in.get<std::uint8_t>() != 0);
+      return;
+    }
+    case RecordType::EngineState: {
+      next_ordinal_ = std::max(next_ordinal_, in.get<std::uint32_t>());
+      return;
+    }
+    default: {
+      const auto ord = in.get<std::uint32_t>();
+      if (auto sp = find_ordinal(ord)) sp->replay(type, in);  // else: dropped later in the log
+      return;
+    }
+  }
+}
+
+void Engine::open_store(StoreOptions options) {
+  if (wal_) throw EngramError("the engine already has a store open");
+  if (options.path.empty()) throw InvalidInputError("a durable engine needs a non-empty path");
+  if (options.segment_bytes < 4096) throw InvalidInputError("segment_bytes must be at least 4096");
+  const auto t0 = std::chrono::steady_clock::now();
+  store_ = options;
+  const std::string dir = options.path;
+  prepare_store(dir);
+  lock_fd_ = lock_store(dir);
+  RecoveryInfo info;
+  info.durable = true;
+  try {
+    // 1. The newest checkpoint that passes its checksums; damaged ones go to quarantine.
+    auto ckpts = list_checkpoints(dir);
+    for (auto it = ckpts.rbegin(); it != ckpts.rend(); ++it) {
+      std::string data;
+      std::uint64_t lsn = 0;
+      std::string_view body;
+      try {
+        data = read_file(it->path);
+        body = check_checkpoint(data, it->path, lsn);
+        const ScanResult s = scan_frames(body, 0, 1, [](const FrameHeader&, std::string_view) {});
+        if (s.status != ScanResult::Status::Ok) {
+          throw CorruptionError(it->path + ": checkpoint record at body offset " + std::to_string(s.error_offset) +
+                                ": " + s.error);
+        }
+      } catch (const CorruptionError& e) {
+        ++info.corruptions;
+        const std::string q = quarantine_file(dir, it->path, 0, e.what(), false);
+        info.events.push_back({"corruption", it->path, 0, e.what(), q});
+        continue;
+      }
+      scan_frames(body, 0, 1, [&](const FrameHeader& h, std::string_view p) { apply_record(h.type, p); });
+      info.checkpoint_lsn = lsn;
+      break;
+    }
+    // 2. WAL records after the checkpoint, in LSN order.
+    const auto segs = list_segments(dir + "/wal");
+    std::uint64_t expect = 0;  // next LSN the log must hold (0: not started)
+    std::uint64_t last = info.checkpoint_lsn;
+    bool stopped = false;  // corruption, gap or point-in-time bound: later segments are not used
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+      const SegmentFile& s = segs[i];
+      const bool is_last = i + 1 == segs.size();
+      if (stopped) {
+        if (!store_.until_lsn && !store_.until_time_ns) {
+          ++info.corruptions;
+          const std::string why = "follows a damaged or missing part of the log; its records cannot be applied";
+          info.events.push_back({"corruption", s.path, 0, why, quarantine_file(dir, s.path, 0, why, false)});
+        }
+        continue;
+      }
+      // Segments wholly covered by the checkpoint are skipped unread.
+      if (!is_last && segs[i + 1].first_lsn <= info.checkpoint_lsn + 1) continue;
+      std::string data;
+      std::uint64_t first = 0;
+      try {
+        data = read_file(s.path);
+        first = check_segment_header(data, s.path);
+        if (first != s.first_lsn) throw CorruptionError(s.path + ": header first LSN does not match the file name");
+      } catch (const CorruptionError& e) {
+        if (is_last && data.size() < kSegmentHeaderBytes) {  // crash while creating the segment
+          ::unlink(s.path.c_str());
+          ++info.torn_tails;
+          info.events.push_back({"torn_tail", s.path, 0, e.what(), ""});
+          continue;
+        }
+        ++info.corruptions;
+        info.events.push_back({"corruption", s.path, 0, e.what(), quarantine_file(dir, s.path, 0, e.what(), false)});
+        stopped = true;
+        continue;
+      }
+      if (expect == 0 && first > info.checkpoint_lsn + 1) {
+        const std::string why = "LSNs " + std::to_string(info.checkpoint_lsn + 1) + ".." + std::to_string(first - 1) +
+                                " are in neither a checkpoint nor a WAL segment";
+        ++info.corruptions;
+        info.events.push_back({"gap", s.path, 0, why, ""});
+      } else if (expect != 0 && first != expect) {
+        const std::string why =
+            "LSN gap: expected a segment starting at " + std::to_string(expect) + ", found " + std::to_string(first);
+        ++info.corruptions;
+        info.events.push_back({"gap", s.path, 0, why, quarantine_file(dir, s.path, 0, why, false)});
+        stopped = true;
+        continue;
+      }
+      std::size_t stop_offset = 0;
+      std::uint64_t offset_now = kSegmentHeaderBytes;
+      ScanResult sc;
+      try {
+        sc = scan_frames(data, kSegmentHeaderBytes, first, [&](const FrameHeader& h, std::string_view p) {
+          if (h.lsn > info.checkpoint_lsn) {
+            if ((store_.until_lsn && h.lsn > *store_.until_lsn) ||
+                (store_.until_time_ns && h.timestamp_ns > *store_.until_time_ns)) {
+              throw StopReplay{};
+            }
+            apply_record(h.type, p);
+            ++info.records_replayed;
+            last = h.lsn;
+          }
+          offset_now += kFrameOverhead + h.length;
+        });
+      } catch (const StopReplay&) {
+        stopped = true;
+        stop_offset = offset_now;
+        (void)stop_offset;
+        continue;
+      }
+      if (sc.records > 0) last = std::max(last, sc.last_lsn);
+      expect = sc.records > 0 ? sc.last_lsn + 1 : first;
+      if (sc.status == ScanResult::Status::Ok) continue;
+      if (sc.status == ScanResult::Status::TornTail && is_last) {
+        // A crash cut the last write short: it was never acknowledged. Cut it off.
+        if (::truncate(s.path.c_str(), static_cast<off_t>(sc.valid_end)) != 0) {
+          throw StorageError("cannot truncate the torn tail of " + s.path + ": " + std::strerror(errno));
+        }
+        ++info.torn_tails;
+        info.events.push_back({"torn_tail", s.path, sc.error_offset,
+                               sc.error + "; " + std::to_string(data.size() - sc.valid_end) + " bytes cut off", ""});
+        continue;
+      }
+      // Corruption: keep a copy of the whole segment aside, cut the original to its valid prefix.
+      ++info.corruptions;
+      const std::string why = sc.error + "; " + std::to_string(data.size() - sc.valid_end) +
+                              " bytes from this offset (records after LSN " + std::to_string(expect - 1) +
+                              ") were not applied";
+      const std::string q = quarantine_file(dir, s.path, sc.error_offset, why, true);
+      if (::truncate(s.path.c_str(), static_cast<off_t>(sc.valid_end)) != 0) {
+        throw StorageError("cannot cut " + s.path + " to its valid prefix: " + std::strerror(errno));
+      }
+      info.events.push_back({"corruption", s.path, sc.error_offset, why, q});
+      stopped = true;
+    }
+    std::lock_guard lock(spaces_mu_);
+    for (auto& [n, sp] : spaces_) sp->finish_restore();
+    info.last_lsn = last;
+    const bool pitr = store_.until_lsn || store_.until_time_ns;
+    if (pitr) {
+      // The state is now the requested point: make it the checkpoint and drop the whole log,
+      // whose later records would otherwise be replayed on the next open.
+      std::uint64_t seq = 0;
+      (void)seq;
+      write_checkpoint_file(dir, last, snapshot_locked());
+      for (const SegmentFile& s : list_segments(dir + "/wal")) ::unlink(s.path.c_str());
+      for (const CheckpointFile& c : list_checkpoints(dir)) {
+        if (c.lsn != last) ::unlink(c.path.c_str());
+      }
+      fsync_dir(dir + "/wal");
+      info.checkpoint_lsn = last;
+    } else {
+      // Segments past the end of the valid log (after a torn header) would collide with new LSNs.
+      for (const SegmentFile& s : list_segments(dir + "/wal")) {
+        if (s.first_lsn > last + 1) ::unlink(s.path.c_str());
+      }
+    }
+    WalOptions wo;
+    wo.mode = store_.durability;
+    wo.segment_bytes = store_.segment_bytes;
+    wo.flush_interval_s = store_.flush_interval_s;
+    wal_ = std::make_shared<Wal>(dir + "/wal", wo, last + 1);
+    for (auto& [n, sp] : spaces_) sp->set_wal(wal_);
+  } catch (...) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
+  }
+  last_checkpoint_lsn_.store(info.checkpoint_lsn);
+  last_checkpoint_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  info.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  recovery_ = std::move(info);
+  if (store_.checkpoint_interval_s > 0.0 || store_.checkpoint_wal_bytes > 0) {
+    checkpointer_ = std::jthread([this](std::stop_token st) { checkpoint_loop(std::move(st)); });
+  }
+}
+
+std::string Engine::snapshot_locked() const {
+  std::string out;
+  std::uint64_t seq = 0;
+  {
+    Encoder e;
+    e.put<std::uint32_t>(next_ordinal_);
+    encode_frame(out, RecordType::EngineState, ++seq, 0, e.str());
+  }
+  {
+    Encoder e;
+    e.put<std::uint8_t>(features_->blended_recall.load() ? 1 : 0);
+    e.put<std::uint8_t>(features_->fan_effect.load() ? 1 : 0);
+    e.put<std::uint8_t>(features_->concept_formation.load() ? 1 : 0);
+    encode_frame(out, RecordType::Features, ++seq, 0, e.str());
+  }
+  for (const auto& [n, sp] : spaces_) sp->snapshot(out, seq);
+  return out;
+}
+
+std::string Engine::content_snapshot() const {
+  std::unique_lock<std::shared_mutex> gate;
+  if (wal_) gate = std::unique_lock(wal_->gate());
+  std::shared_lock lock(spaces_mu_);
+  return snapshot_locked();
+}
+
+std::uint64_t Engine::checkpoint() {
+  ensure_open();
+  if (!wal_) throw StorageError("checkpoint() needs a durable engine; this one is in memory (path=None)");
+  std::lock_guard cl(checkpoint_mu_);
+  try {
+    return write_checkpoint_locked();
+  } catch (...) {
+    checkpoint_failures_.fetch_add(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+std::uint64_t Engine::write_checkpoint_locked() {
+  std::string body;
+  std::uint64_t lsn = 0;
+  {
+    std::unique_lock gate(wal_->gate());
+    std::shared_lock lock(spaces_mu_);
+    lsn = wal_->last_lsn();
+    body = snapshot_locked();
+  }
+  wal_->sync();  // the checkpoint never gets ahead of the log it replaces
+  write_checkpoint_file(store_.path, lsn, body);
+  // Keep the two newest checkpoints, and the WAL from the older one on, so a damaged newest
+  // checkpoint still recovers completely from its predecessor.
+  auto ckpts = list_checkpoints(store_.path);
+  while (ckpts.size() > 2) {
+    ::unlink(ckpts.front().path.c_str());
+    ckpts.erase(ckpts.begin());
+  }
+  wal_->remove_segments_before(ckpts.front().lsn + 1);
+  wal_->reset_checkpoint_bytes();
+  checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  last_checkpoint_lsn_.store(lsn, std::memory_order_relaxed);
+  last_checkpoint_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  return lsn;
+}
+
+void Engine::checkpoint_loop(std::stop_token st) {
+  while (!st.stop_requested()) {
+    {
+      std::unique_lock lock(checkpointer_mu_);
+      checkpointer_cv_.wait_for(lock, st, std::chrono::milliseconds(200), [] { return false; });
+    }
+    if (st.stop_requested()) break;
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const WalStats ws = wal_->stats();
+    const bool by_time = store_.checkpoint_interval_s > 0.0 &&
+                         now - last_checkpoint_s_.load() >= store_.checkpoint_interval_s &&
+                         ws.last_lsn > last_checkpoint_lsn_.load();
+    const bool by_size = store_.checkpoint_wal_bytes > 0 && ws.bytes_since_checkpoint >= store_.checkpoint_wal_bytes;
+    if (!by_time && !by_size) continue;
+    try {
+      checkpoint();
+    } catch (...) {                   // counted in checkpoint_failures_; the WAL still holds everything
+      last_checkpoint_s_.store(now);  // retry after another interval, not in a tight loop
+    }
+  }
+}
+
+WalStats Engine::wal_stats() const {
+  if (!wal_) return {};
+  return wal_->stats();
+}
+
+std::vector<Wal::SegmentExtent> Engine::wal_segments() {
+  if (!wal_) throw StorageError("this engine is in memory (path=None); it has no WAL");
+  return wal_->durable_segments();
+}
+
+void Engine::sync_wal() {
+  if (wal_) wal_->sync();
+}
+
+void Engine::inject_storage_fault(int err) {
+  if (!wal_) throw StorageError("this engine is in memory (path=None); it has no WAL");
+  wal_->inject_fault(err);
+}
+
+void Engine::durability_metrics(std::ostream& out) const {
+  if (!wal_) return;
+  const WalStats w = wal_->stats();
+  const RecoveryInfo& r = recovery_;
+  const auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+        << name << " " << value << "\n";
+  };
+  metric("engram_wal_recovery_duration_seconds", "gauge", "Duration of the recovery when the store was opened.",
+         r.duration_s);
+  metric("engram_wal_entries_replayed_total", "counter", "WAL records replayed by recovery.", r.records_replayed);
+  metric("engram_wal_torn_tails_truncated_total", "counter", "Torn WAL tails cut off by recovery.", r.torn_tails);
+  metric("engram_corruption_detected_total", "counter", "Damaged WAL segments or checkpoints detected.", r.corruptions);
+  metric("engram_wal_appends_total", "counter", "Records appended to the WAL.", w.appends);
+  metric("engram_wal_bytes_written_total", "counter", "Bytes written to WAL segments.", w.bytes_written);
+  metric("engram_wal_syncs_total", "counter", "WAL write+fdatasync batches.", w.syncs);
+  metric("engram_wal_storage_errors_total", "counter", "WAL writes that failed (disk full, I/O error).",
+         w.storage_errors);
+  metric("engram_wal_last_lsn", "gauge", "LSN of the last appended record.", w.last_lsn);
+  metric("engram_wal_durable_lsn", "gauge", "LSN up to which the WAL is durable.", w.durable_lsn);
+  metric("engram_checkpoints_total", "counter", "Checkpoints written.", checkpoints_.load());
+  metric("engram_checkpoint_failures_total", "counter", "Checkpoints that failed.", checkpoint_failures_.load());
+  metric("engram_checkpoint_last_lsn", "gauge", "LSN of the newest checkpoint.", last_checkpoint_lsn_.load());
+}
+
+}  // namespace engram

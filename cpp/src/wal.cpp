@@ -1,0 +1,470 @@
+#include "engram/wal.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstring>
+#include <system_error>
+
+#include "engram/codec.hpp"
+#include "engram/crash.hpp"
+#include "engram/crc32c.hpp"
+#include "engram/errors.hpp"
+
+namespace engram {
+
+const char* record_type_name(RecordType t) noexcept {
+  switch (t) {
+    case RecordType::CreateSpace: return "create_space";
+    case RecordType::DropSpace: return "drop_space";
+    case RecordType::Remember: return "remember";
+    case RecordType::Forget: return "forget";
+    case RecordType::Link: return "link";
+    case RecordType::Unlink: return "unlink";
+    case RecordType::ConceptCommit: return "concept_commit";
+    case RecordType::ConceptDissolve: return "concept_dissolve";
+    case RecordType::Features: return "features";
+    case RecordType::SpaceState: return "space_state";
+    case RecordType::ConceptRestore: return "concept_restore";
+    case RecordType::EngineState: return "engine_state";
+  }
+  return "unknown";
+}
+
+const char* durability_name(Durability d) noexcept {
+  switch (d) {
+    case Durability::Fsync: return "fsync";
+    case Durability::Group: return "group";
+    case Durability::None: return "none";
+  }
+  return "?";
+}
+
+std::int64_t wall_clock_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload) {
+  if (payload.size() > kMaxRecordBytes) {
+    throw InvalidInputError("a log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                            std::to_string(kMaxRecordBytes) + " bytes; store smaller batches");
+  }
+  const std::size_t at = out.size();
+  out.resize(at + kFrameHeaderBytes);
+  char* h = out.data() + at;
+  const std::uint32_t magic = kRecordMagic;
+  const auto t = static_cast<std::uint16_t>(type);
+  const std::uint16_t flags = 0;
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  std::memcpy(h, &magic, 4);
+  std::memcpy(h + 4, &t, 2);
+  std::memcpy(h + 6, &flags, 2);
+  std::memcpy(h + 8, &lsn, 8);
+  std::memcpy(h + 16, &ts_ns, 8);
+  std::memcpy(h + 24, &len, 4);
+  const std::uint32_t hcrc = crc32c(h, 28);
+  std::memcpy(h + 28, &hcrc, 4);
+  const std::uint32_t crc = crc32c(payload, crc32c(h, kFrameHeaderBytes));
+  out.append(payload.data(), payload.size());
+  out.append(reinterpret_cast<const char*>(&crc), 4);
+}
+
+namespace {
+
+bool all_zero(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+template <class T>
+T load(const char* p) noexcept {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+ScanResult scan_frames(std::string_view data, std::size_t start, std::uint64_t expect_lsn,
+                       const std::function<void(const FrameHeader&, std::string_view)>& f) {
+  ScanResult r;
+  r.valid_end = start;
+  std::size_t off = start;
+  const auto fail = [&](ScanResult::Status st, std::string why) {
+    r.status = st;
+    r.error_offset = off;
+    r.error = std::move(why);
+    return r;
+  };
+  while (off < data.size()) {
+    const std::string_view rest = data.substr(off);
+    if (rest.size() < kFrameHeaderBytes) {
+      return fail(ScanResult::Status::TornTail,
+                  "incomplete record header (" + std::to_string(rest.size()) + " bytes) at the end");
+    }
+    const char* h = rest.data();
+    const bool header_ok = load<std::uint32_t>(h) == kRecordMagic && load<std::uint32_t>(h + 28) == crc32c(h, 28);
+    if (!header_ok) {
+      if (all_zero(rest)) return fail(ScanResult::Status::TornTail, "zero-filled tail");
+      return fail(ScanResult::Status::Corrupt, load<std::uint32_t>(h) == kRecordMagic
+                                                   ? "record header checksum mismatch"
+                                                   : "bad record magic (expected a record header)");
+    }
+    FrameHeader fh;
+    fh.type = static_cast<RecordType>(load<std::uint16_t>(h + 4));
+    fh.lsn = load<std::uint64_t>(h + 8);
+    fh.timestamp_ns = load<std::int64_t>(h + 16);
+    fh.length = load<std::uint32_t>(h + 24);
+    if (fh.length > kMaxRecordBytes) return fail(ScanResult::Status::Corrupt, "record length out of range");
+    const std::size_t frame = kFrameOverhead + fh.length;
+    if (rest.size() < frame) {
+      return fail(ScanResult::Status::TornTail, "record of " + std::to_string(frame) + " bytes cut off after " +
+                                                    std::to_string(rest.size()) + " bytes");
+    }
+    const std::string_view payload = rest.substr(kFrameHeaderBytes, fh.length);
+    const std::uint32_t crc = crc32c(payload, crc32c(h, kFrameHeaderBytes));
+    if (crc != load<std::uint32_t>(h + kFrameHeaderBytes + fh.length)) {
+      if (rest.size() == frame) return fail(ScanResult::Status::TornTail, "last record checksum mismatch");
+      return fail(ScanResult::Status::Corrupt, "record checksum mismatch (LSN " + std::to_string(fh.lsn) + ")");
+    }
+    if (expect_lsn != 0 && fh.lsn != expect_lsn) {
+      return fail(ScanResult::Status::Corrupt,
+                  "LSN gap: expected " + std::to_string(expect_lsn) + ", found " + std::to_string(fh.lsn));
+    }
+    f(fh, payload);
+    off += frame;
+    expect_lsn = fh.lsn + 1;
+    r.valid_end = off;
+    r.last_lsn = fh.lsn;
+    ++r.records;
+  }
+  return r;
+}
+
+std::string segment_name(std::uint64_t first_lsn) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "wal-%020" PRIu64 ".seg", first_lsn);
+  return buf;
+}
+
+std::vector<SegmentFile> list_segments(const std::string& wal_dir) {
+  std::vector<SegmentFile> out;
+  DIR* d = ::opendir(wal_dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.size() != 28 || n.rfind("wal-", 0) != 0 || n.substr(24) != ".seg") continue;
+    if (!std::all_of(n.begin() + 4, n.begin() + 24, [](char c) { return c >= '0' && c <= '9'; })) continue;
+    out.push_back({std::stoull(n.substr(4, 20)), wal_dir + "/" + n});
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first_lsn < b.first_lsn; });
+  return out;
+}
+
+std::uint64_t check_segment_header(std::string_view data, const std::string& path) {
+  if (data.size() < kSegmentHeaderBytes) {
+    throw CorruptionError(path + ": segment header incomplete (" + std::to_string(data.size()) + " bytes)");
+  }
+  const char* h = data.data();
+  if (load<std::uint32_t>(h) != kSegmentMagic) throw CorruptionError(path + ": not a WAL segment (bad magic)");
+  if (load<std::uint32_t>(h + 28) != crc32c(h, 28)) throw CorruptionError(path + ": segment header checksum mismatch");
+  const auto version = load<std::uint32_t>(h + 4);
+  if (version != kFormatVersion) {
+    throw CorruptionError(path + ": WAL format version " + std::to_string(version) + " is not supported; this build " +
+                          "reads version " + std::to_string(kFormatVersion));
+  }
+  return load<std::uint64_t>(h + 8);
+}
+
+std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw StorageError("cannot read " + path + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw StorageError("cannot open directory " + dir + ": " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw StorageError("cannot sync directory " + dir + ": " + std::strerror(err));
+}
+
+// --- Wal --------------------------------------------------------------------------------------
+
+Wal::Wal(std::string dir, WalOptions options, std::uint64_t next_lsn)
+    : dir_(std::move(dir)), opt_(options), next_lsn_(next_lsn) {
+  if (next_lsn_ == 0) next_lsn_ = 1;
+  for (const SegmentFile& s : list_segments(dir_)) closed_segments_.push_back(s);
+  {
+    std::lock_guard io(io_mu_);
+    open_segment_locked(next_lsn_);
+  }
+  durable_lsn_.store(next_lsn_ - 1, std::memory_order_release);
+  if (opt_.mode == Durability::None) {
+    background_ = std::jthread([this](std::stop_token st) { background_loop(std::move(st)); });
+  }
+}
+
+Wal::~Wal() {
+  try {
+    close();
+  } catch (...) {  // destructors must not throw; close() already recorded the error
+  }
+}
+
+void Wal::open_segment_locked(std::uint64_t first_lsn) {
+  const std::string path = dir_ + "/" + segment_name(first_lsn);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw StorageError("cannot create WAL segment " + path + ": " + std::strerror(errno));
+  char h[kSegmentHeaderBytes] = {};
+  const std::uint32_t magic = kSegmentMagic, version = kFormatVersion;
+  const std::int64_t now = wall_clock_ns();
+  std::memcpy(h, &magic, 4);
+  std::memcpy(h + 4, &version, 4);
+  std::memcpy(h + 8, &first_lsn, 8);
+  std::memcpy(h + 16, &now, 8);
+  const std::uint32_t crc = crc32c(h, 28);
+  std::memcpy(h + 28, &crc, 4);
+  const int old_fd = fd_;
+  fd_ = fd;
+  try {
+    write_all_locked(h, sizeof h);
+    if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
+    fsync_dir(dir_);
+  } catch (const std::system_error& e) {
+    ::close(fd_);
+    ::unlink(path.c_str());
+    fd_ = old_fd;
+    throw StorageError("cannot create WAL segment " + path + ": " + e.code().message());
+  }
+  if (old_fd >= 0) {
+    ::close(old_fd);
+    closed_segments_.push_back({segment_first_lsn_, dir_ + "/" + segment_name(segment_first_lsn_)});
+  }
+  segment_first_lsn_ = first_lsn;
+  segment_bytes_ = kSegmentHeaderBytes;
+  segments_created_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Wal::write_all_locked(const char* p, std::size_t n) {
+  if (const int err = fault_errno_.load(std::memory_order_relaxed); err != 0 && n > kSegmentHeaderBytes) {
+    // Simulated full disk: half the batch reaches the file, then the error (as a real ENOSPC may).
+    const std::size_t half = n / 2;
+    if (::pwrite(fd_, p, half, static_cast<off_t>(segment_bytes_)) < 0) {
+      throw std::system_error(errno, std::generic_category(), "pwrite");
+    }
+    throw std::system_error(err, std::generic_category(), "write (injected fault)");
+  }
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t w = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(segment_bytes_ + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "write");
+    }
+    done += static_cast<std::size_t>(w);
+  }
+}
+
+std::uint64_t Wal::append(RecordType type, std::string_view payload) {
+  std::lock_guard lock(buf_mu_);
+  if (closed_) throw ClosedError("the engine is closed; its write-ahead log accepts no more records");
+  const std::uint64_t lsn = next_lsn_;
+  encode_frame(buffer_, type, lsn, wall_clock_ns(), payload);
+  if (buffer_first_lsn_ == 0) buffer_first_lsn_ = lsn;
+  ++next_lsn_;
+  appends_.fetch_add(1, std::memory_order_relaxed);
+  return lsn;
+}
+
+std::uint64_t Wal::last_lsn() const {
+  std::lock_guard lock(buf_mu_);
+  return next_lsn_ - 1;
+}
+
+bool Wal::flush_locked(bool force_sync) {
+  std::string batch;
+  std::uint64_t first = 0, last = 0;
+  {
+    std::lock_guard lock(buf_mu_);
+    if (!buffer_.empty()) {
+      batch.swap(buffer_);
+      first = buffer_first_lsn_;
+      last = next_lsn_ - 1;
+      buffer_first_lsn_ = 0;
+    }
+  }
+  if (!retry_.empty()) {  // an earlier failed batch goes first: LSNs stay in order
+    retry_.append(batch);
+    batch.swap(retry_);
+    retry_.clear();
+    first = retry_first_lsn_;
+    if (last == 0) last = retry_last_lsn_;
+  }
+  if (batch.empty()) {
+    if (force_sync && fd_ >= 0 && ::fdatasync(fd_) == 0) syncs_.fetch_add(1, std::memory_order_relaxed);
+    return !failed_.load(std::memory_order_acquire);
+  }
+  try {
+    if (segment_bytes_ >= opt_.segment_bytes) open_segment_locked(first);
+    if (crash_armed("wal.torn_write")) {
+      const std::size_t half = std::max<std::size_t>(1, batch.size() / 2);
+      if (::pwrite(fd_, batch.data(), half, static_cast<off_t>(segment_bytes_)) < 0) { /* crashing anyway */
+      }
+      crash_point("wal.torn_write");
+    }
+    write_all_locked(batch.data(), batch.size());
+    crash_point("wal.before_fsync");
+    if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
+    crash_point("wal.after_fsync");
+  } catch (const std::exception& e) {
+    // Cut the segment back to its durable size so the retry rewrites the batch in place.
+    if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) { /* retried before next write */
+    }
+    retry_ = std::move(batch);
+    retry_first_lsn_ = first;
+    retry_last_lsn_ = last;
+    last_error_ = e.what();
+    if (const auto* se = dynamic_cast<const std::system_error*>(&e)) {
+      last_error_ = std::string(se->code() == std::errc::no_space_on_device ? "disk full (ENOSPC)" : "I/O error") +
+                    " writing the write-ahead log in " + dir_ + ": " + e.what();
+    }
+    failed_.store(true, std::memory_order_release);
+    storage_errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  segment_bytes_ += batch.size();
+  bytes_written_.fetch_add(batch.size(), std::memory_order_relaxed);
+  bytes_since_checkpoint_.fetch_add(batch.size(), std::memory_order_relaxed);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  failed_.store(false, std::memory_order_release);
+  durable_lsn_.store(last, std::memory_order_release);
+  return true;
+}
+
+void Wal::throw_failure(std::uint64_t lsn) {
+  throw StorageError("write not durable (LSN " + std::to_string(lsn) + "): " + last_error_ +
+                     "; the engine stays readable, and writes succeed again once the disk accepts them");
+}
+
+void Wal::wait_durable(std::uint64_t lsn) {
+  if (opt_.mode == Durability::None) return;
+  std::lock_guard io(io_mu_);
+  // Group: a writer queued behind another's flush usually finds its record already durable.
+  if (opt_.mode == Durability::Group && durable_lsn() >= lsn) return;
+  if (!flush_locked(true) || durable_lsn() < lsn) throw_failure(lsn);
+}
+
+void Wal::check_writable() {
+  if (!failed_.load(std::memory_order_acquire)) return;
+  std::lock_guard io(io_mu_);
+  if (!failed_.load(std::memory_order_acquire)) return;
+  if (!flush_locked(true)) {
+    throw StorageError("the write-ahead log cannot write: " + last_error_ +
+                       "; the engine stays readable, and writes succeed again once the disk accepts them");
+  }
+}
+
+void Wal::sync() {
+  std::lock_guard io(io_mu_);
+  if (!flush_locked(true)) throw_failure(last_lsn());
+}
+
+std::vector<Wal::SegmentExtent> Wal::durable_segments() {
+  std::lock_guard io(io_mu_);
+  std::vector<SegmentExtent> out;
+  for (const SegmentFile& s : closed_segments_) {
+    struct stat st {};
+    if (::stat(s.path.c_str(), &st) == 0) out.push_back({s.path, s.first_lsn, static_cast<std::uint64_t>(st.st_size)});
+  }
+  out.push_back({dir_ + "/" + segment_name(segment_first_lsn_), segment_first_lsn_, segment_bytes_});
+  return out;
+}
+
+void Wal::remove_segments_before(std::uint64_t lsn) {
+  std::lock_guard io(io_mu_);
+  // Segment i holds LSNs [first_i, first_{i+1}); the current segment is never removed.
+  std::vector<SegmentFile> keep;
+  for (std::size_t i = 0; i < closed_segments_.size(); ++i) {
+    const std::uint64_t next_first =
+        i + 1 < closed_segments_.size() ? closed_segments_[i + 1].first_lsn : segment_first_lsn_;
+    if (next_first <= lsn) {
+      ::unlink(closed_segments_[i].path.c_str());
+    } else {
+      keep.push_back(closed_segments_[i]);
+    }
+  }
+  closed_segments_.swap(keep);
+}
+
+WalStats Wal::stats() const {
+  WalStats s;
+  s.appends = appends_.load(std::memory_order_relaxed);
+  s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  s.syncs = syncs_.load(std::memory_order_relaxed);
+  s.storage_errors = storage_errors_.load(std::memory_order_relaxed);
+  s.segments_created = segments_created_.load(std::memory_order_relaxed);
+  s.last_lsn = last_lsn();
+  s.durable_lsn = durable_lsn();
+  s.bytes_since_checkpoint = bytes_since_checkpoint_.load(std::memory_order_relaxed);
+  s.failed = failed_.load(std::memory_order_acquire);
+  {
+    std::lock_guard io(io_mu_);
+    s.last_error = last_error_;
+  }
+  return s;
+}
+
+void Wal::background_loop(std::stop_token st) {
+  const auto interval = std::chrono::duration<double>(opt_.flush_interval_s);
+  while (!st.stop_requested()) {
+    {
+      std::unique_lock lock(bg_mu_);
+      bg_cv_.wait_for(lock, st, interval, [] { return false; });
+    }
+    std::lock_guard io(io_mu_);
+    flush_locked(false);  // errors are recorded; the next write's check_writable reports them
+  }
+}
+
+void Wal::close() {
+  {
+    std::lock_guard lock(buf_mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  if (background_.joinable()) {
+    background_.request_stop();
+    background_.join();
+  }
+  std::lock_guard io(io_mu_);
+  const bool ok = flush_locked(true);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!ok) throw StorageError("closing the write-ahead log lost unwritten records: " + last_error_);
+}
+
+}  // namespace engram

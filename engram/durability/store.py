@@ -1,0 +1,86 @@
+"""Opening a durable store: settings, recovery, and logging what recovery found."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from engram import _core
+
+log = logging.getLogger("engram.durability")
+
+DURABILITY_MODES = ("fsync", "group", "none")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """How a durable engine writes.
+
+    durability: "fsync" (each write syncs before it returns), "group" (writers waiting together
+    share one sync; a write still returns only once durable) or "none" (writes return at once and
+    a background thread syncs every ``flush_interval_s``: a crash loses at most that window).
+    Checkpoints run in the background every ``checkpoint_interval_s`` or after
+    ``checkpoint_wal_bytes`` of WAL, whichever comes first (0 disables either).
+    """
+
+    durability: str = "group"
+    checkpoint_interval_s: float = 300.0
+    checkpoint_wal_bytes: int = 256 << 20
+    segment_bytes: int = 64 << 20
+    flush_interval_s: float = 0.05
+
+
+def open_store(
+    core: Any,
+    path: str,
+    settings: StoreSettings,
+    *,
+    until_lsn: int | None = None,
+    until_time_ns: int | None = None,
+) -> dict[str, Any]:
+    """Open (or create) the store at ``path`` in ``core`` and recover it; returns the recovery info."""
+    if settings.durability not in DURABILITY_MODES:
+        from engram.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"durability must be one of {', '.join(DURABILITY_MODES)}, got {settings.durability!r}"
+        )
+    _core.store_open(
+        core,
+        path,
+        settings.durability,
+        settings.segment_bytes,
+        settings.checkpoint_interval_s,
+        settings.checkpoint_wal_bytes,
+        settings.flush_interval_s,
+        until_lsn,
+        until_time_ns,
+    )
+    info = dict(_core.store_recovery(core))
+    log_recovery(path, info)
+    return info
+
+
+def log_recovery(path: str, info: dict[str, Any]) -> None:
+    """One line per event (file and offset), then a summary."""
+    for ev in info["events"]:
+        level = logging.WARNING if ev["kind"] == "torn_tail" else logging.ERROR
+        where = f" -> {ev['quarantined_to']}" if ev["quarantined_to"] else ""
+        log.log(
+            level,
+            "recovery %s: %s at offset %d: %s%s",
+            ev["kind"],
+            ev["file"],
+            ev["offset"],
+            ev["detail"],
+            where,
+        )
+    log.info(
+        "recovered %s in %.3f s: checkpoint LSN %d, %d WAL records replayed, last LSN %d",
+        path,
+        info["duration_s"],
+        info["checkpoint_lsn"],
+        info["records_replayed"],
+        info["last_lsn"],
+    )
