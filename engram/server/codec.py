@@ -41,3 +41,7 @@ def fingerprint(kind: str, payload: Any) -> str:
     """A stable digest of a request's payload (idempotency keys must not be reused for another)."""
     blob = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def fingerprint_bytes(kind: str, raw: bytes) -> str:
+    return hashlib.sha256(kind.encode() + b"\0" + raw).hexdigest()

@@ -34,6 +34,7 @@ class Ctx:
     principal: Principal
     body: Any
     space: str | None
+    raw: bytes = b""  # the request body as received (idempotency fingerprints hash it)
 
     @property
     def engine(self) -> Any:
@@ -124,7 +125,7 @@ def _validation_message(exc: ValidationError) -> str:
     return "invalid request body: " + "; ".join(parts) + more
 
 
-async def parse_body(request: Request, model: type[BaseModel], limit: int) -> BaseModel:
+async def parse_body(request: Request, model: type[BaseModel], limit: int) -> tuple[BaseModel, bytes]:
     raw = await read_body(request, limit)
     if not raw.strip():
         raise ApiError(400, "invalid_json", f"this route expects a JSON object body ({model.__name__})")
@@ -133,7 +134,7 @@ async def parse_body(request: Request, model: type[BaseModel], limit: int) -> Ba
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), raw
     except ValidationError as exc:
         raise ApiError(400, "invalid_input", _validation_message(exc)) from None
 
@@ -161,10 +162,10 @@ def make_endpoint(route: Route, state: ServerState) -> Callable[[Request], Await
                 state.require_ready()
                 principal = state.principal(request.headers.get("authorization"))
                 request.scope["engram.key"] = principal.key_id
-            body = None
+            body, raw = None, b""
             if route.body is not None:
-                body = await parse_body(request, route.body, state.config.max_body_bytes)
-            ctx = Ctx(request, state, principal, body, space)  # type: ignore[arg-type]
+                body, raw = await parse_body(request, route.body, state.config.max_body_bytes)
+            ctx = Ctx(request, state, principal, body, space, raw)  # type: ignore[arg-type]
             if route.space_from is not None:
                 ctx.space = route.space_from(ctx)
                 request.scope["engram.space"] = ctx.space

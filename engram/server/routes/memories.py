@@ -31,8 +31,9 @@ async def idempotent(ctx: Ctx, key: str | None, kind: str, run: Callable[[], Any
     if key is None:
         return await run_sync(run), False
     space = ctx.space or ""
-    payload = ctx.body.model_dump(exclude={"idempotency_key"})
-    mine, fut = ctx.state.idempotency.claim(space, key, codec.fingerprint(kind, payload))
+    # the raw body identifies the payload: a replay resends the same bytes (hashing them is far
+    # cheaper than re-serialising a parsed 768-d embedding)
+    mine, fut = ctx.state.idempotency.claim(space, key, codec.fingerprint_bytes(kind, ctx.raw))
     if not mine:
         return await asyncio.wrap_future(fut), True
     try:
