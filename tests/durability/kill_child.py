@@ -1,0 +1,74 @@
+"""Child process of the kill tests: writes to a durable store and reports each acknowledgement.
+
+Usage: python kill_child.py PATH SEED N [durability]. Each line on stdout is printed only after
+the engine call returned (the write is acknowledged):
+  R <id> <key>   remember of item key (content "key", embedding vec(key)) returned id
+  f <id>         forget(id) is about to be called
+  F <id>         forget(id) returned
+  L <src> <dst>  link returned
+  C <formed>     consolidate() returned
+  K <lsn>        checkpoint() returned
+  DONE
+The parent SIGKILLs this process at a random moment, or ENGRAM_CRASH_AT kills it at a point.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import engram
+
+DIM = 8
+
+
+def vec(i: int) -> np.ndarray:
+    return np.random.default_rng(i).normal(size=DIM).astype(np.float32)
+
+
+def clustered(key: int) -> np.ndarray:
+    """Items cluster around 4 centres, so consolidation forms concepts."""
+    centre = np.random.default_rng(key % 4).normal(size=DIM).astype(np.float32)
+    return (centre + 0.02 * vec(key)).astype(np.float32)
+
+
+def main() -> int:
+    path, seed, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    mode = sys.argv[4] if len(sys.argv) > 4 else "group"
+    out = sys.stdout
+    with engram.Engine(path, dim=DIM, durability=mode, checkpoint_wal_bytes=16 << 10) as eng:
+        sp = eng.space("k") if "k" in eng.spaces() else eng.create_space("k")
+        acked: list[int] = []
+        for i in range(n):
+            key = seed * 100_000 + i
+            mid = sp.remember(clustered(key), content=str(key))
+            out.write(f"R {mid} {key}\n")
+            out.flush()
+            acked.append(mid)
+            if i % 7 == 6:
+                victim = acked.pop(len(acked) // 2)
+                out.write(f"f {victim}\n")  # intent: after a kill here it may or may not be gone
+                out.flush()
+                sp.forget(victim)
+                out.write(f"F {victim}\n")
+                out.flush()
+            if i % 5 == 4 and len(acked) >= 2:
+                sp.link(acked[-1], acked[-2], weight=0.5)
+                out.write(f"L {acked[-1]} {acked[-2]}\n")
+                out.flush()
+            if i % 30 == 29:
+                lsn = eng.checkpoint()
+                out.write(f"K {lsn}\n")
+                out.flush()
+            if i % 10 == 9:
+                rep = sp.consolidate()
+                out.write(f"C {rep.concepts_formed}\n")
+                out.flush()
+    out.write("DONE\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
