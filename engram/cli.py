@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_version)
 
     p = sub.add_parser("bench", help="run a benchmark suite and record its numbers")
-    p.add_argument("suite", choices=["ann"], help="ann: HNSW against hnswlib and FAISS")
+    p.add_argument(
+        "suite",
+        choices=["ann", "semantic"],
+        help="ann: HNSW against hnswlib and FAISS; semantic: recall, spread, consolidation, completion",
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the suite (see its --help)")
     p.set_defaults(func=_cmd_bench)
 
