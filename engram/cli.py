@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from engram.errors import EngramError
+
 
 def _cmd_version(_: argparse.Namespace) -> int:
     import engram
@@ -57,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="run a benchmark suite and record its numbers")
     p.add_argument(
-        "suite", choices=["ann", "http"], help="ann: HNSW against hnswlib and FAISS; http: baseline over HTTP"
+        "suite",
+        choices=["ann", "http", "semantic"],
+        help="ann: HNSW against hnswlib and FAISS; http: baseline over HTTP; "
+        "semantic: recall, spread, consolidation, completion",
     )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the suite (see its --help)")
     p.set_defaults(func=_cmd_bench)
@@ -80,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spaces", default="", help="comma-separated spaces the key may use, or '*'")
     p.add_argument("--role", default="read", choices=["read", "write", "admin"])
     p.set_defaults(func=_cmd_keys)
+
+    from engram.durability.cli import add_commands  # argparse only: keeps --help fast
+
+    add_commands(sub)
     return parser
 
 
@@ -89,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except EngramError as e:  # storage and input problems: one clear line, not a traceback
+        print(f"engram {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

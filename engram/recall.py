@@ -107,7 +107,7 @@ class RecallMethods:
         Parameters (all optional): similarity_threshold=0.55, coherence_threshold=0.65,
         min_cluster_size=3, temporal_scale_s=86400, max_concepts_per_run=5,
         max_formations_per_hour=20, max_concept_ratio=0.3, confidence_penalty=0.9, neighbors=16,
-        exact_below=512, max_component=2048, now=None (engine clock).
+        exact_below=512, max_component=2048, candidates="graph" (or "search"), now=None (engine clock).
         """
         d = self._core.consolidate(**params)
         d["formed"] = tuple(int(i) for i in d["formed"])

@@ -96,6 +96,12 @@ ConsolidationParams consolidation_params(const py::kwargs& kw) {
   a.get("max_concept_ratio", p.max_concept_ratio);
   a.get("confidence_penalty", p.confidence_penalty);
   a.get("neighbors", p.neighbors);
+  std::string candidates = p.candidates_from_graph ? "graph" : "search";
+  a.get("candidates", candidates);
+  if (candidates != "graph" && candidates != "search") {
+    throw InvalidInputError("candidates must be \"graph\" or \"search\", got \"" + candidates + "\"");
+  }
+  p.candidates_from_graph = candidates == "graph";
   a.get("exact_below", p.exact_below);
   a.get("max_component", p.max_component);
   a.get("now", p.now);

@@ -1,7 +1,5 @@
 #include "engram/consolidation.hpp"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,6 +10,7 @@
 
 #include "engram/crash.hpp"
 #include "engram/errors.hpp"
+#include "engram/parallel.hpp"
 #include "engram/simd.hpp"
 
 namespace engram {
@@ -70,6 +69,11 @@ struct Sim {
     return sigmoid(temporal(cos(a, b), a.timestamp, b.timestamp));
   }
   double coh(const EpisodeRef& a, const EpisodeRef& b) const noexcept { return sigmoid(cos(a, b)); }
+};
+
+// Two nearest concepts of one episode (indices into the run's concepts; SIZE_MAX when absent).
+struct Top2 {
+  std::size_t best[2] = {SIZE_MAX, SIZE_MAX};
 };
 
 // Working state of one concept during a run.
@@ -180,40 +184,59 @@ class Run {
     return nn > 0.0 ? dot * e.inv_norm / std::sqrt(nn) : 0.0;
   }
 
-  // Joins unbound episodes to concepts until nothing changes.
+  // Joins unbound episodes to concepts until nothing changes. Each pass first finds every
+  // unbound episode's two nearest concept centroids (in parallel: float unit centroids, SIMD
+  // dot products), then tries the joins in episode order against the concepts' current
+  // members, so the result is deterministic.
   void assign_to_fixpoint() {
     if (concepts_.empty()) return;
     for (bool changed = true; changed;) {
       changed = false;
+      std::vector<std::size_t> live;  // concepts that can take members
+      for (std::size_t c = 0; c < concepts_.size(); ++c) {
+        if (concepts_[c].members.size() >= p_.min_cluster_size) live.push_back(c);
+      }
+      if (live.empty()) return;
+      std::vector<float> units(live.size() * dim_);
+      for (std::size_t k = 0; k < live.size(); ++k) unit_centroid(concepts_[live[k]], units.data() + k * dim_);
+      std::vector<std::size_t> unbound;
       for (std::size_t i = 0; i < eps_.size(); ++i) {
-        if (bound_[i]) continue;
-        const EpisodeRef& e = eps_[i];
-        // Two nearest centroids are enough: a farther concept would need a higher average
-        // similarity to members farther from e, which the nearest ones bound from above in
-        // practice; keeping it small keeps the pass O(episodes x concepts x dim).
-        std::size_t best[2] = {SIZE_MAX, SIZE_MAX};
-        double best_cos[2] = {-2.0, -2.0};
-        for (std::size_t c = 0; c < concepts_.size(); ++c) {
-          if (concepts_[c].members.size() < p_.min_cluster_size) continue;
-          const double cs = centroid_cos(concepts_[c], e);
+        if (!bound_[i]) unbound.push_back(i);
+      }
+      std::vector<Top2> top(unbound.size());
+      const simd::DotFn dot = simd::active().dot;
+      for_each_index(unbound.size(), [&](std::size_t u) {
+        const EpisodeRef& e = eps_[unbound[u]];
+        float best_cos[2] = {-2.0f, -2.0f};
+        Top2& t = top[u];
+        for (std::size_t k = 0; k < live.size(); ++k) {
+          const float cs = dot(units.data() + k * dim_, e.vector, dim_) * e.inv_norm;
           if (cs > best_cos[0]) {
-            best[1] = best[0];
+            t.best[1] = t.best[0];
             best_cos[1] = best_cos[0];
-            best[0] = c;
+            t.best[0] = live[k];
             best_cos[0] = cs;
           } else if (cs > best_cos[1]) {
-            best[1] = c;
+            t.best[1] = live[k];
             best_cos[1] = cs;
           }
         }
-        for (const std::size_t c : best) {
+      });
+      for (std::size_t u = 0; u < unbound.size(); ++u) {
+        // Two nearest centroids are enough: a farther concept would need a higher average
+        // similarity to members farther from e, which the nearest ones bound from above in
+        // practice; keeping it small keeps the pass O(episodes x concepts x dim).
+        const std::size_t i = unbound[u];
+        const EpisodeRef& e = eps_[i];
+        for (const std::size_t c : top[u].best) {
           if (c == SIZE_MAX) continue;
           WorkConcept& wc = concepts_[c];
           double link = 0.0, coh = 0.0;
           for (const std::int64_t m : wc.members) {
             const EpisodeRef& o = eps_[pos_.at(m)];
-            link += sim_.link(e, o);
-            coh += sim_.coh(e, o);
+            const double cs = sim_.cos(e, o);
+            link += sim_.sigmoid(sim_.temporal(cs, e.timestamp, o.timestamp));
+            coh += sim_.sigmoid(cs);
           }
           const double n = static_cast<double>(wc.members.size());
           if (link / n < p_.similarity_threshold) continue;
@@ -229,6 +252,14 @@ class Run {
         }
       }
     }
+  }
+
+  // The concept's centroid direction as a float unit vector (zero if the sum is zero).
+  void unit_centroid(const WorkConcept& c, float* out) const {
+    double nn = 0.0;
+    for (std::size_t i = 0; i < dim_; ++i) nn += c.sum[i] * c.sum[i];
+    const double inv = nn > 0.0 ? 1.0 / std::sqrt(nn) : 0.0;
+    for (std::size_t i = 0; i < dim_; ++i) out[i] = static_cast<float>(c.sum[i] * inv);
   }
 
   // Clusters unbound episodes and turns up to `budget` coherent clusters into working concepts.
@@ -302,14 +333,27 @@ class Run {
     for (std::size_t u = 0; u < unbound.size(); ++u) local.emplace(eps_[unbound[u]].id, u);
     std::vector<std::vector<std::size_t>> adj(unbound.size());
     const std::size_t k = p_.neighbors + 1;  // the episode finds itself
+    const auto consider = [&](std::size_t u, std::int64_t id, double cos) {
+      const auto it = local.find(id);
+      if (it == local.end() || it->second == u) return;
+      const EpisodeRef& e = eps_[unbound[u]];
+      if (sim_.sigmoid(sim_.temporal(cos, e.timestamp, eps_[unbound[it->second]].timestamp)) >=
+          p_.similarity_threshold) {
+        adj[u].push_back(it->second);
+      }
+    };
     for_each_index(unbound.size(), [&](std::size_t u) {
       const EpisodeRef& e = eps_[unbound[u]];
-      for (const SearchHit& h : sp_.nearest_episodes(e.vector, k, std::max<std::size_t>(2 * k, 32))) {
-        const auto it = local.find(h.id);
-        if (it == local.end() || it->second == u) continue;
-        if (sim_.sigmoid(sim_.temporal(h.similarity, e.timestamp, eps_[unbound[it->second]].timestamp)) >=
-            p_.similarity_threshold) {
-          adj[u].push_back(it->second);
+      if (p_.candidates_from_graph) {
+        thread_local std::vector<std::int64_t> ids;
+        sp_.index_neighbors(e, ids);
+        for (const std::int64_t id : ids) {
+          const auto it = local.find(id);
+          if (it != local.end()) consider(u, id, sim_.cos(e, eps_[unbound[it->second]]));
+        }
+      } else {
+        for (const SearchHit& h : sp_.nearest_episodes(e.vector, k, std::max<std::size_t>(2 * k, 32))) {
+          consider(u, h.id, h.similarity);
         }
       }
     });
@@ -435,7 +479,7 @@ class Run {
   template <class F>
   void for_each_index(std::size_t n, F&& f) const {
     if (p_.parallel) {
-      tbb::parallel_for(std::size_t{0}, n, f);
+      engram::parallel_for(n, f);
     } else {
       for (std::size_t i = 0; i < n; ++i) f(i);
     }

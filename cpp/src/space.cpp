@@ -1,11 +1,10 @@
 #include "engram/space.hpp"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <mutex>
 
 #include "engram/errors.hpp"
+#include "engram/parallel.hpp"
 #include "engram/validation.hpp"
 
 namespace engram {
@@ -140,7 +139,7 @@ std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episod
     auto gate = wal_gate();
     first = store_records(episodes, lsn);
   }
-  tbb::parallel_for(std::size_t{0}, n, [&](std::size_t i) { index_.link(records_.at(first + i)->slot); });
+  parallel_for(n, [&](std::size_t i) { index_.link(records_.at(first + i)->slot); });
   wait_durable(lsn);
   std::vector<std::int64_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = make_id(first + i);

@@ -32,7 +32,7 @@ void Space::scan_episodes(const std::function<void(const EpisodeRef&)>& f) const
   for (std::size_t local = 0; local < n; ++local) {
     const Record& r = *records_.at(local);
     if (r.state.load(std::memory_order_acquire) != kLive || r.kind != MemoryKind::Episode) continue;
-    f(EpisodeRef{make_id(local), index_.vector(r.slot), index_.inv_norm(r.slot), r.confidence, r.timestamp});
+    f(EpisodeRef{make_id(local), index_.vector(r.slot), index_.inv_norm(r.slot), r.confidence, r.timestamp, r.slot});
   }
 }
 
@@ -40,7 +40,14 @@ std::optional<Space::EpisodeRef> Space::episode_ref(std::int64_t id) const noexc
   if (live_kind(id) != MemoryKind::Episode) return std::nullopt;
   const auto local = static_cast<std::size_t>((id & kLocalMask) - 1);
   const Record& r = *records_.at(local);
-  return EpisodeRef{id, index_.vector(r.slot), index_.inv_norm(r.slot), r.confidence, r.timestamp};
+  return EpisodeRef{id, index_.vector(r.slot), index_.inv_norm(r.slot), r.confidence, r.timestamp, r.slot};
+}
+
+void Space::index_neighbors(const EpisodeRef& e, std::vector<std::int64_t>& out) const {
+  thread_local std::vector<std::uint32_t> slots;
+  index_.neighbors(e.slot, slots);
+  out.clear();
+  for (const std::uint32_t s : slots) out.push_back(index_.label(s));
 }
 
 std::vector<SearchHit> Space::nearest_episodes(const float* q, std::size_t k, std::size_t ef) const {

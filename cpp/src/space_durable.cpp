@@ -16,12 +16,11 @@
 //                    confidence f32, pair_sum f64, members (n u32, i64...), centroid f32[dim]
 // A checkpoint lists, per space: CreateSpace, SpaceState, Remember chunks (live episodes),
 // ConceptRestore (live concepts, no bindings), then Link records for every edge.
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <mutex>
 
 #include "engram/errors.hpp"
+#include "engram/parallel.hpp"
 #include "engram/space.hpp"
 
 namespace engram {
@@ -233,7 +232,7 @@ void Space::replay(RecordType type, Decoder& in) {
 void Space::finish_restore() {
   std::vector<std::uint32_t> slots;
   slots.swap(pending_links_);
-  tbb::parallel_for(std::size_t{0}, slots.size(), [&](std::size_t i) { index_.link(slots[i]); });
+  parallel_for(slots.size(), [&](std::size_t i) { index_.link(slots[i]); });
 }
 
 std::string Space::create_payload() const {

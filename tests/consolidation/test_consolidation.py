@@ -58,14 +58,16 @@ def test_recovers_known_clusters(seed: int, n_clusters: int, per_cluster: int) -
         assert_bindings_two_sided(sp)
 
 
-def test_recovers_clusters_through_the_knn_path() -> None:
-    # 1200 episodes > exact_below (512): candidate pairs come from the HNSW k-NN graph.
+@pytest.mark.parametrize("candidates", ["graph", "search"])
+def test_recovers_clusters_through_the_knn_path(candidates: str) -> None:
+    # 1200 episodes > exact_below (512): candidate pairs come from the index's layer-0 graph
+    # (default) or from a k-NN search per episode; both must recover the clusters.
     rng = np.random.default_rng(7)
     x, labels, _ = make_clusters(rng, 30, 40)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
         ids = sp.remember_batch(x)
-        rep = sp.consolidate(**UNCAPPED)
+        rep = sp.consolidate(**UNCAPPED, candidates=candidates)
         assert rep.episodes_considered == 1200
         assert adjusted_rand_score(labels, assignment(sp, ids)) >= 0.8
         assert_bindings_two_sided(sp)
@@ -273,5 +275,7 @@ def test_concept_ids_share_the_space_id_scheme(engine: engram.Engine) -> None:
         sp.episode_concepts(c.id)
     with pytest.raises(engram.InvalidInputError):
         sp.consolidate(similarity_threshold=1.5)
+    with pytest.raises(engram.InvalidInputError, match="candidates"):
+        sp.consolidate(candidates="nearest")
     with pytest.raises(engram.InvalidInputError):
         sp.consolidate(no_such_parameter=1)

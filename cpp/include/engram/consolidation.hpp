@@ -16,7 +16,7 @@
 //  3. Cluster the remaining unbound episodes with average linkage, merging while the best
 //     pair's similarity is >= similarity_threshold (nearest-neighbour chain, O(m^2) per
 //     component). Up to exact_below episodes are clustered all-pairs; above that, candidate
-//     pairs come from an approximate k-NN graph (the space's HNSW, `neighbors` per episode),
+//     pairs come from the space's HNSW layer-0 graph (or a k-NN search per episode),
 //     and average linkage runs exactly within each connected component of pairs above the
 //     threshold (an average-linkage cluster at threshold t always lies inside one such
 //     single-linkage component), components above max_component split in BFS order.
@@ -64,7 +64,12 @@ struct ConsolidationParams {
   std::size_t max_formations_per_hour = 20;  // 0: no cap
   double max_concept_ratio = 0.3;            // concepts / episodes; 0: no cap
   double confidence_penalty = 0.9;
-  std::size_t neighbors = 16;        // k-NN candidate degree above exact_below
+  // Candidate pairs above exact_below: "graph" takes each episode's links in the vector index's
+  // layer-0 graph (no search; an approximate relative-neighbourhood graph, which contains the
+  // minimum spanning tree, so single-linkage components at the threshold survive); "search"
+  // runs a k-NN search of `neighbors` per episode (slower; kept for comparison).
+  bool candidates_from_graph = true;
+  std::size_t neighbors = 16;        // k-NN candidate degree above exact_below (search only)
   std::size_t exact_below = 512;     // cluster all pairs up to this many unbound episodes
   std::size_t max_component = 2048;  // largest component clustered as one block
   std::optional<double> now;         // engine clock when unset

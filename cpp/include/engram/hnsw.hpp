@@ -100,6 +100,10 @@ class HnswIndex {
   const float* vector(std::uint32_t slot) const noexcept { return vectors_.at(slot); }
   float inv_norm(std::uint32_t slot) const noexcept { return *inv_norms_.at(slot); }
   std::int64_t label(std::uint32_t slot) const noexcept { return nodes_.at(slot)->label; }
+  // Snapshot of a node's layer-0 neighbours (lock-free, like search). The layer-0 graph is an
+  // approximate relative-neighbourhood graph, which contains the minimum spanning tree of its
+  // nodes; consolidation uses it as its candidate-pair graph instead of a k-NN search per node.
+  void neighbors(std::uint32_t slot, std::vector<std::uint32_t>& out) const { copy_links(slot, 0, out); }
   std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
   std::size_t deleted_count() const noexcept { return deleted_.load(std::memory_order_relaxed); }
   int top_level() const noexcept;

@@ -161,12 +161,16 @@ class Space {
     float inv_norm;
     float confidence;
     double timestamp;
+    std::uint32_t slot;  // the episode's node in the vector index
   };
   // Live episodes in id order; the caller holds operation_lock().
   void scan_episodes(const std::function<void(const EpisodeRef&)>& f) const;
   std::optional<EpisodeRef> episode_ref(std::int64_t id) const noexcept;
   // Approximate nearest live episodes, no metrics; the caller holds operation_lock().
   std::vector<SearchHit> nearest_episodes(const float* q, std::size_t k, std::size_t ef) const;
+  // Ids of the episodes linked to an episode's node in the index's layer-0 graph (tombstoned
+  // ones included; callers filter). The caller holds operation_lock().
+  void index_neighbors(const EpisodeRef& e, std::vector<std::int64_t>& out) const;
   const Clock& clock() const noexcept { return *clock_; }
   // Run-time feature flags shared with the engine; defaults until the engine sets them.
   void set_features(std::shared_ptr<const FeatureFlags> flags) noexcept;
