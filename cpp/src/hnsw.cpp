@@ -484,7 +484,11 @@ HnswMemory HnswIndex::memory_usage() const {
   m.link_bytes = static_cast<std::uint64_t>(n) * links0_.stride() * sizeof(std::uint32_t);
   m.node_bytes = static_cast<std::uint64_t>(n) * sizeof(Node);
   for (std::uint32_t s = 0; s < n && nodes_.contains(s); ++s) {
-    m.link_bytes += static_cast<std::uint64_t>(nodes_.at(s)->level) * (params_.M + 1) * sizeof(std::uint32_t);
+    // A slot may be claimed but not yet filled by a concurrent add(): its level is published by
+    // the release store of kAllocated, so read it only after seeing that bit.
+    const Node& node = *nodes_.at(s);
+    if ((node.state.load(std::memory_order_acquire) & kAllocated) == 0) continue;
+    m.link_bytes += static_cast<std::uint64_t>(node.level) * (params_.M + 1) * sizeof(std::uint32_t);
   }
   return m;
 }
