@@ -249,7 +249,9 @@ void Wal::open_segment_locked(std::uint64_t first_lsn) {
   const std::uint32_t crc = crc32c(h, 28);
   std::memcpy(h + 28, &crc, 4);
   const int old_fd = fd_;
+  const std::uint64_t old_bytes = segment_bytes_;
   fd_ = fd;
+  segment_bytes_ = 0;  // write_all_locked writes at segment_bytes_: the new file's start
   try {
     write_all_locked(h, sizeof h);
     if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
@@ -258,6 +260,7 @@ void Wal::open_segment_locked(std::uint64_t first_lsn) {
     ::close(fd_);
     ::unlink(path.c_str());
     fd_ = old_fd;
+    segment_bytes_ = old_bytes;
     throw StorageError("cannot create WAL segment " + path + ": " + e.code().message());
   }
   if (old_fd >= 0) {
