@@ -15,6 +15,8 @@ from engram.client import calls as C
 from engram.client.retry import RetryPolicy
 from engram.client.sync import _headers
 from engram.client.transport import Retrier, classify, outcome
+from engram.client.transport import encode as _body
+from engram.client.transport import headers as _hdrs
 from engram.graph import Activated
 from engram.memory import Memory
 from engram.recall import Completion, ConsolidationReport, Recollection
@@ -41,7 +43,9 @@ class AsyncClient:
         r = Retrier(self.retry)
         for attempt in range(self.retry.attempts):  # bounded by the policy
             try:
-                resp = await self._http.request(call.method, call.path, json=call.body, headers=call.headers)
+                resp = await self._http.request(
+                    call.method, call.path, content=_body(call), headers=_hdrs(call)
+                )
             except httpx.HTTPError as exc:
                 err = classify(call, exc, self.url)
             else:

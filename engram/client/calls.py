@@ -30,8 +30,9 @@ class Call:
     text: bool = False  # parse the body as text, not JSON
 
 
-def vec(x: npt.ArrayLike) -> list[float]:
-    return np.asarray(x, dtype=np.float32).ravel().tolist()
+def vec(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """A 1-d float32 array; encoded by :mod:`engram.jsonfast` (as a JSON array of numbers)."""
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).ravel())
 
 
 def sp(space: str) -> str:
@@ -118,7 +119,7 @@ def remember_batch(
     n = len(arr)
     items = []
     for i in range(n):
-        it: dict[str, Any] = {"embedding": arr[i].tolist()}
+        it: dict[str, Any] = {"embedding": np.ascontiguousarray(arr[i])}
         if contents is not None:
             it["content"] = contents[i]
         if confidences is not None:

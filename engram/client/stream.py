@@ -30,6 +30,7 @@ import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from engram import jsonfast
 from engram.client.calls import sp, vec
 from engram.client.errors import RemoteError, TransportError, error_from_body
 from engram.client.retry import RetryPolicy
@@ -79,7 +80,7 @@ class StreamBook:
         seq = self.next_seq
         self.next_seq += 1
         self.inflight[seq] = i
-        return json.dumps({"type": "observation", "seq": seq, **self.payloads[i]}, separators=(",", ":"))
+        return jsonfast.dumps({"type": "observation", "seq": seq, **self.payloads[i]}).decode()
 
     def on_message(self, msg: dict[str, Any], now: float) -> None:
         kind = msg.get("type")

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from engram import jsonfast
 from engram.client.calls import Call
 from engram.client.errors import (
     Overloaded,
@@ -21,11 +22,19 @@ from engram.client.retry import RetryPolicy
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the server never saw it
 
 
+def encode(call: Call) -> bytes | None:
+    return None if call.body is None else jsonfast.dumps(call.body)
+
+
+def headers(call: Call) -> dict[str, str]:
+    return {**call.headers, "Content-Type": "application/json"} if call.body is not None else call.headers
+
+
 def outcome(call: Call, resp: httpx.Response) -> tuple[Any, RemoteError | None]:
     """(parsed value, None) on success, else (None, the error)."""
     if resp.status_code < 400:
         try:
-            return (call.parse(resp.text if call.text else resp.json())), None
+            return (call.parse(resp.text if call.text else jsonfast.loads(resp.content))), None
         except ValueError as exc:
             return None, TransportError(f"unreadable response to {call.method} {call.path}: {exc}")
     try:

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from engram import jsonfast
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
@@ -23,7 +25,10 @@ class JsonLog:
         if _LEVELS[level] < self._min:
             return
         rec = {"ts": round(time.time(), 6), "level": level, "event": event, **fields}
-        line = json.dumps(rec, default=str, separators=(",", ":"))
+        try:
+            line = jsonfast.dumps(rec).decode()
+        except TypeError:  # a field orjson cannot encode: fall back to str() for it
+            line = json.dumps(rec, default=str, separators=(",", ":"))
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

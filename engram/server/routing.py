@@ -5,7 +5,6 @@ generated from the same declarations, so the spec cannot drift from the code."""
 
 from __future__ import annotations
 
-import json
 import re
 import traceback
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
+from engram import jsonfast
 from engram.server.auth import Principal
 from engram.server.errors import ApiError, from_exception
 from engram.server.state import ServerState
@@ -72,6 +72,11 @@ class Route:
     deprecated: bool = False
     space_from: Callable[[Ctx], str | None] | None = None  # routes whose space is not in the path
     tags: tuple[str, ...] = ()
+
+
+class FastJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return jsonfast.dumps(content)
 
 
 def jsonable(x: Any) -> Any:
@@ -130,7 +135,7 @@ async def parse_body(request: Request, model: type[BaseModel], limit: int) -> tu
     if not raw.strip():
         raise ApiError(400, "invalid_json", f"this route expects a JSON object body ({model.__name__})")
     try:
-        data = json.loads(raw)
+        data = jsonfast.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     try:
@@ -188,7 +193,7 @@ def make_endpoint(route: Route, state: ServerState) -> Callable[[Request], Await
         status = route.status
         if isinstance(result, tuple):
             status, result = result
-        return JSONResponse(jsonable(result), status_code=status)
+        return FastJSONResponse(result, status_code=status)
 
     endpoint.__name__ = route.handler.__name__
     return endpoint

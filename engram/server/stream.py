@@ -21,9 +21,11 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from engram import jsonfast
 from engram.server import codec, models
 from engram.server.errors import RETRYABLE_CODES, ApiError, from_exception
 from engram.server.ingest import Observation
@@ -39,9 +41,9 @@ class _Observation(models.RememberItem):
     idempotency_key: str | None = None
 
 
-def _fingerprint(o: _Observation) -> str:
-    blob = json.dumps([o.embedding, o.content, o.confidence, o.timestamp, o.metadata], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def _fingerprint(o: _Observation, emb: np.ndarray) -> str:
+    rest = jsonfast.dumps([o.content, o.confidence, o.timestamp, sorted((o.metadata or {}).items())])
+    return hashlib.sha256(emb.tobytes() + b"\0" + rest).hexdigest()
 
 
 class StreamSession:
@@ -94,7 +96,7 @@ class StreamSession:
                 )
                 return
             try:
-                msg = json.loads(raw)
+                msg = jsonfast.loads(raw)
                 if not isinstance(msg, dict) or msg.get("type") != "observation":
                     raise ValueError("expected an object with type 'observation'")
                 obs = _Observation.model_validate(msg)
@@ -132,7 +134,7 @@ class StreamSession:
         try:
             emb = codec.vector(obs.embedding)
             o = Observation(self.space, emb, obs.content, obs.confidence, obs.timestamp, obs.metadata,
-                            obs.idempotency_key, _fingerprint(obs) if obs.idempotency_key else "")  # fmt: skip
+                            obs.idempotency_key, _fingerprint(obs, emb) if obs.idempotency_key else "")  # fmt: skip
             ingest.submit(o)
         except ApiError as err:
             await self._reject(obs.seq, err)

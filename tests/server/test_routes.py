@@ -116,7 +116,14 @@ def test_error_format_request_id_and_version(tenants: Tenants) -> None:
         (
             "POST",
             "/api/v1/spaces/tenant-a/memories",
-            b'{"embedding": [NaN,0,0,0,0,0,0,0]}',
+            b'{"embedding": [NaN,0,0,0,0,0,0,0]}',  # NaN is not JSON
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/api/v1/spaces/tenant-a/memories",
+            b'{"embedding": [1e39,0,0,0,0,0,0,0]}',
             400,
             "invalid_input",
         ),
