@@ -93,6 +93,13 @@ class AsyncClient:
     async def resume_consolidation(self) -> None:
         await self._run(C.consolidation("resume"))
 
+    async def stream(self, space: str, **options: Any) -> AsyncObservationStream:
+        """An observation stream into ``space`` (see :class:`engram.client.stream.ObservationStream`)."""
+        from engram.client.stream import ObservationStream
+
+        s = await asyncio.to_thread(ObservationStream, self.url, space, api_key=self.api_key, **options)
+        return AsyncObservationStream(s)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -158,3 +165,37 @@ class AsyncRemoteSpace:
 
     async def stats(self) -> dict[str, Any]:
         return await self._c._run(C.space_stats(self.name))
+
+
+class AsyncObservationStream:
+    """The reconnecting stream for asyncio: its I/O runs on the stream's own thread, and the
+    calls that may wait (a full buffer, flushing, closing) wait on a worker thread."""
+
+    def __init__(self, stream: Any) -> None:
+        self._s = stream
+
+    async def send(self, embedding: npt.ArrayLike, content: str = "", confidence: float = 1.0,
+                   timestamp: float | None = None, metadata: Mapping[str, str] | None = None, *,
+                   idempotency_key: str | None = None) -> int:  # fmt: skip
+        if self._s.book.unacked < self._s.max_buffered:  # cannot block: skip the thread hop
+            return int(
+                self._s.send(
+                    embedding, content, confidence, timestamp, metadata, idempotency_key=idempotency_key
+                )
+            )
+        return int(await asyncio.to_thread(self._s.send, embedding, content, confidence, timestamp, metadata,
+                                           idempotency_key=idempotency_key))  # fmt: skip
+
+    async def flush(self, timeout: float = 60.0) -> dict[int, int]:
+        return dict(await asyncio.to_thread(self._s.flush, timeout))
+
+    async def aclose(self, timeout: float = 60.0) -> None:
+        await asyncio.to_thread(self._s.close, timeout)
+
+    async def __aenter__(self) -> AsyncObservationStream:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

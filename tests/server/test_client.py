@@ -106,6 +106,11 @@ def test_async_client_end_to_end(tenants: Tenants) -> None:
                 await sp.get(one)
             results = await asyncio.gather(*(sp.search(v[i], k=1) for i in range(10)))
             assert [int(r[0][0]) for r in results] == [int(i) for i in ids]
+            async with await c.stream("async-space", window=8) as st:
+                for x in v:
+                    await st.send(x * 0.5 + 0.1)
+                streamed = await st.flush()
+            assert len(streamed) == 10 and (await sp.get(streamed[9])).id == streamed[9]
             assert "async-space" in await c.spaces()
             await c.drop_space("async-space")
 
