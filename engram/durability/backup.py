@@ -60,38 +60,56 @@ def _chain_ok(prev: dict[str, Any], segments: list[tuple[str, int, int]]) -> boo
     return segments[0][1] <= have_firsts[-1]
 
 
+def _full_plan(
+    engine: Engine, dest: str
+) -> tuple[int, dict[str, Any], list[tuple[str, str, int | None, dict[str, Any]]]]:
+    """A full backup starts at the store's oldest retained checkpoint (the WAL is kept from
+    there on), so restore can stop at any LSN after it; a store without a checkpoint ships its
+    whole WAL from LSN 1."""
+    assert engine.path is not None
+    ckpts = sorted(f for f in os.listdir(engine.path) if f.startswith("checkpoint-") and f.endswith(".ckpt"))
+    to_copy: list[tuple[str, str, int | None, dict[str, Any]]] = []
+    ckpt_lsn = 0
+    if ckpts:
+        ckpt_lsn = int(ckpts[0][len("checkpoint-") : -len(".ckpt")])
+        to_copy.append((os.path.join(engine.path, ckpts[0]), ckpts[0], None, {"lsn": ckpt_lsn}))
+    for stale in os.listdir(dest):  # an older chain in dest is replaced, not mixed
+        if stale.startswith("checkpoint-"):
+            os.unlink(os.path.join(dest, stale))
+    for stale in os.listdir(os.path.join(dest, "wal")):
+        os.unlink(os.path.join(dest, "wal", stale))
+    return ckpt_lsn, {}, to_copy
+
+
 def backup_engine(engine: Engine, dest: str, *, progress: bool = False) -> dict[str, Any]:
     """Back up a durable engine into ``dest`` (incremental when ``dest`` holds an earlier backup
-    of the same store); returns the manifest."""
+    of the same store); returns the manifest. A background checkpoint may delete files while
+    they are listed; the backup then starts over (at most 3 attempts)."""
+    for attempt in range(3):
+        try:
+            return _backup_once(engine, dest, progress=progress)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _backup_once(engine: Engine, dest: str, *, progress: bool) -> dict[str, Any]:
     assert engine.path is not None
     core = engine._core
     os.makedirs(os.path.join(dest, "wal"), exist_ok=True)
     prev = read_manifest(dest)
     src = os.path.realpath(engine.path)
-    incremental = prev is not None and prev.get("store") == src
+    _core.store_sync(core)
+    segments = [(str(p), int(f), int(n)) for p, f, n in _core.store_segments(core)]
+    incremental = prev is not None and prev.get("store") == src and _chain_ok(prev, segments)
     if incremental:
         assert prev is not None
-        _core.store_sync(core)
-        segments = [(str(p), int(f), int(n)) for p, f, n in _core.store_segments(core)]
-        incremental = _chain_ok(prev, segments)
-    if not incremental:
-        ckpt_lsn = int(_core.store_checkpoint(core))
-        segments = [(str(p), int(f), int(n)) for p, f, n in _core.store_segments(core)]
-        files: dict[str, Any] = {}
-        ckpt_name = f"checkpoint-{ckpt_lsn:020d}.ckpt"
-        to_copy: list[tuple[str, str, int | None, dict[str, Any]]] = [
-            (os.path.join(engine.path, ckpt_name), ckpt_name, None, {"lsn": ckpt_lsn})
-        ]
-        for stale in os.listdir(dest):  # an older chain in dest is replaced, not mixed
-            if stale.startswith("checkpoint-") and stale != ckpt_name:
-                os.unlink(os.path.join(dest, stale))
-        for stale in os.listdir(os.path.join(dest, "wal")):
-            os.unlink(os.path.join(dest, "wal", stale))
-    else:
-        assert prev is not None
-        files = dict(prev["files"])
+        files: dict[str, Any] = dict(prev["files"])
         ckpt_lsn = int(prev["checkpoint_lsn"])
-        to_copy = []
+        to_copy: list[tuple[str, str, int | None, dict[str, Any]]] = []
+    else:
+        ckpt_lsn, files, to_copy = _full_plan(engine, dest)
     for path, first, nbytes in segments:
         rel = f"wal/{os.path.basename(path)}"
         old = files.get(rel)

@@ -10,7 +10,7 @@ from typing import Any
 from engram.durability.backup import read_manifest
 from engram.durability.files import fsync_dir, sha256_file
 from engram.durability.progress import progress_bar
-from engram.errors import CorruptionError, StorageError
+from engram.errors import CorruptionError, InvalidInputError, StorageError
 
 
 def _to_ns(until_time: float | datetime | None) -> int | None:
@@ -56,6 +56,11 @@ def restore(
     """
     src, dest = os.fspath(src), os.fspath(dest)
     manifest = verify_backup(src, progress=progress)
+    if until_lsn is not None and until_lsn < int(manifest["checkpoint_lsn"]):
+        raise InvalidInputError(
+            f"this backup starts at its checkpoint LSN {manifest['checkpoint_lsn']}; "
+            f"it cannot be restored to the earlier LSN {until_lsn}"
+        )
     if os.path.exists(dest) and os.listdir(dest):
         raise StorageError(f"restore target {dest} exists and is not empty; restore into a new directory")
     os.makedirs(os.path.join(dest, "wal"), exist_ok=True)
