@@ -167,3 +167,19 @@ def test_key_file_stores_only_hashes(tenants: Tenants) -> None:
     for key in tenants.keys.values():
         assert key not in text and key.split("_")[-1] not in text
     assert np.all(["sha256:" in line for line in text.splitlines() if '"hash"' in line])
+
+
+def test_keys_cli_adds_a_working_key_and_revokes_it(tenants: Tenants) -> None:
+    import subprocess
+    import sys
+
+    add = [sys.executable, "-m", "engram", "keys", "add", str(tenants.keys_file), "--id", "cli-made",
+           "--spaces", "tenant-a", "--role", "read"]  # fmt: skip
+    key = subprocess.run(add, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert key.startswith("engram_cli-made_")
+    assert _wait_status(tenants.url, key, 200) == 200
+    revoke = [sys.executable, "-m", "engram", "keys", "revoke", str(tenants.keys_file), "--id", "cli-made"]
+    subprocess.run(revoke, timeout=60, check=True)
+    assert _wait_status(tenants.url, key, 401) == 401
+    again = subprocess.run(revoke, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "no key" in again.stderr
