@@ -123,3 +123,24 @@ def test_gate_without_a_stored_baseline_exits_3(tmp_path: Path) -> None:
            "--results-dir", str(tmp_path / "results")]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3 and "no stored gate baseline for this machine" in proc.stdout
+
+
+@pytest.mark.slow  # two worker processes
+def test_record_then_compare_with_a_stored_baseline(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(SCENARIO)
+    common = [sys.executable, "-m", "engram.gate", "--scenario", str(scenario), "--seconds", "0.5", "--rounds", "1",
+              "--candidate-site", str(ROOT), "--baselines-dir", str(tmp_path / "baselines"),
+              "--workdir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results")]  # fmt: skip
+    rec = subprocess.run(
+        [*common, "--record-baseline"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert rec.returncode == 0 and "baseline stored in" in rec.stdout, rec.stdout + rec.stderr
+    (stored,) = (tmp_path / "baselines").iterdir()
+    assert (stored / "baseline.json").is_file() and (stored / "runs.npz").is_file()
+    cmp = subprocess.run(
+        [*common, "--against", "stored"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert cmp.returncode in (0, 1), cmp.stdout + cmp.stderr
+    run = results.load(results.latest_run(tmp_path / "results"))
+    assert run.manifest["extra"]["against"] == "stored" and run.scenarios == ["A-1", "B-1"]
