@@ -14,7 +14,8 @@ import pytest
 import engram
 from engram.client import errors as CE
 from engram.server.auth import add_key, revoke_key
-from tests.server.conftest import Tenants, vectors
+
+from .conftest import Tenants, vectors
 
 
 def _h(t: Tenants, who: str) -> dict[str, str]:

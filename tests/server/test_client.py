@@ -12,7 +12,8 @@ import pytest
 import engram
 from engram.client import AsyncClient, Client, RetryPolicy
 from engram.client import errors as CE
-from tests.server.conftest import Tenants, vectors
+
+from .conftest import Tenants, vectors
 
 
 def _err(status: int, code: str, retry_after: str | None = None) -> httpx.Response:

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.server.conftest import Tenants
+from .conftest import Tenants
 
 EXAMPLES_PER_OPERATION = 12  # valid and invalid inputs mixed
 

@@ -22,7 +22,8 @@ from engram.server.app import build_app
 from engram.server.config import ConfigError, load_config
 from engram.server.state import ServerState
 from engram.testing.server import running_server_process, start_server
-from tests.server.conftest import DIM, Tenants, vectors
+
+from .conftest import DIM, Tenants, vectors
 
 
 def test_not_ready_until_the_engine_is_open() -> None:

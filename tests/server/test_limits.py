@@ -11,7 +11,8 @@ import pytest
 from engram.client import Client, RetryPolicy
 from engram.client import errors as CE
 from engram.testing.server import running_server_process
-from tests.server.conftest import DIM, Tenants, vectors
+
+from .conftest import DIM, Tenants, vectors
 
 
 def _h(t: Tenants) -> dict[str, str]:

@@ -8,7 +8,8 @@ import pytest
 
 import engram
 from engram.client import errors as CE
-from tests.server.conftest import DIM, Tenants, vectors
+
+from .conftest import DIM, Tenants, vectors
 
 
 def test_spaces_lifecycle(tenants: Tenants) -> None:

@@ -15,7 +15,8 @@ from websockets.sync.client import connect
 from engram.client import Client
 from engram.client import errors as CE
 from engram.testing.server import running_server_process
-from tests.server.conftest import DIM, Tenants, vectors
+
+from .conftest import DIM, Tenants, vectors
 
 
 def _ws(url: str, space: str, key: str | None):
