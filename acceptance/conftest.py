@@ -1,8 +1,9 @@
 """Acceptance plumbing: --profile, shared fixtures, recorded checks and the end-of-run summary.
 
-Every suite records its thresholds through the ``checks`` fixture; at the end of the session all
-checks are written to ``results/<run-id>/`` (through engram.results) and printed as a table with
-the measured value next to the required one.
+Every suite records its thresholds through the ``checks`` fixture and its scenario runs through the
+``session_results`` fixture; at the end of the session every check, test outcome and run is written
+to ``results/<run-id>/`` (engram.results.session, layout in docs/acceptance.md) and the checks are
+printed as a table with the measured value next to the required one.
 """
 
 from __future__ import annotations
