@@ -38,7 +38,7 @@ class ServerMetrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (("method", method), ("route", route), ("status", str(status)))
-        hl = (("method", method), ("route", route))
+        hl = labels  # latency by route and status too: errors are usually fast, successes not
         with self._lock:
             self._requests[labels] = self._requests.get(labels, 0) + 1
             h = self._latency.get(hl)
@@ -86,7 +86,7 @@ class ServerMetrics:
                   "# TYPE engram_http_requests_total counter"]  # fmt: skip
         for labels, n in sorted(requests.items()):
             lines.append(f"engram_http_requests_total{_fmt_labels(labels)} {n}")
-        lines += ["# HELP engram_http_request_duration_seconds HTTP request latency by method and route.",
+        lines += ["# HELP engram_http_request_duration_seconds HTTP request latency by method, route and status.",
                   "# TYPE engram_http_request_duration_seconds histogram"]  # fmt: skip
         for labels, h in sorted(latency.items()):
             cum = 0.0

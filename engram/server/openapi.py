@@ -91,7 +91,15 @@ def spec() -> dict[str, Any]:
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Engram", "version": f"{engram.__version__} (API v{API_VERSION})"},
+        "info": {
+            "title": "Engram",
+            "version": f"{engram.__version__} (API v{API_VERSION})",
+            "description": (
+                "Errors are JSON {error: {code, message, status, request_id}}; every response carries "
+                "X-Request-Id and Engram-API-Version. Streaming ingestion is a WebSocket at "
+                "/api/v1/spaces/{space}/stream (protocol: engram/server/stream.py), not listed as an operation."
+            ),
+        },
         "paths": paths,
         "components": {
             "schemas": components,
