@@ -20,6 +20,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram.server.errors import ApiError, not_found_route
+from engram.server.events import watch_engine
 from engram.server.routes import all_routes
 from engram.server.routing import API_VERSION, error_response, starlette_routes
 from engram.server.state import ServerState
@@ -104,6 +105,7 @@ def build_app(state: ServerState) -> Starlette:
         loop = asyncio.get_running_loop()
         opening = loop.create_task(state.open())
         reloader = loop.create_task(_watch_keys(state))
+        watcher = loop.create_task(watch_engine(state))
         if state.keys is not None:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGHUP, lambda: _reload_keys(state, "SIGHUP"))
@@ -111,6 +113,7 @@ def build_app(state: ServerState) -> Starlette:
             yield
         finally:
             reloader.cancel()
+            watcher.cancel()
             if not opening.done():
                 await opening  # never close an engine while it is still opening
             await state.drain()

@@ -266,3 +266,29 @@ def test_ready_only_after_recovery(tmp_path: Path) -> None:
         assert len(Client(sp2.url).space("big")) == 500
     finally:
         assert sp2.stop() == 0
+
+
+def test_engine_event_diff() -> None:
+    from engram.server.events import diff
+
+    before = {
+        "consolidation": {"state": "running", "failures": 0},
+        "wal": {"storage_errors": 0, "failed": False},
+    }
+    after = {"consolidation": {"state": "paused", "failures": 2},
+             "wal": {"storage_errors": 1, "failed": True, "last_error": "ENOSPC"}}  # fmt: skip
+    events = {e for _, e, _ in diff(before, after)}
+    assert events == {
+        "consolidation_state_changed",
+        "consolidation_failed",
+        "wal_storage_error",
+        "wal_failed",
+    }
+    assert diff(after, after) == []
+
+
+def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> None:
+    with Client(tenants.url, api_key=tenants.keys["admin"]) as c:
+        c.pause_consolidation()
+        c.resume_consolidation()
+    assert tenants.proc.events("consolidation_paused") and tenants.proc.events("consolidation_resumed")
