@@ -38,7 +38,9 @@ class Ctx:
 
     @property
     def engine(self) -> Any:
-        return self.state.require_ready()
+        # the request passed the readiness gate on entry; a drain that began since must let it
+        # finish (the engine closes only after uvicorn has waited for in-flight requests)
+        return self.state.engine_in_flight()
 
     def path_int(self, name: str) -> int:
         raw = self.request.path_params[name]

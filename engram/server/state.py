@@ -127,6 +127,12 @@ class ServerState:
             )
         return self.engine
 
+    def engine_in_flight(self) -> engram.Engine:
+        """The engine for a request already admitted: available while draining, not once closed."""
+        if self.engine is None or self.phase in ("starting", "failed", "stopped"):
+            return self.require_ready()
+        return self.engine
+
     def principal(self, authorization: str | None) -> Principal:
         if self.keys is None:
             return ANONYMOUS_ADMIN

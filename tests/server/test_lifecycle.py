@@ -292,3 +292,29 @@ def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> N
         c.pause_consolidation()
         c.resume_consolidation()
     assert tenants.proc.events("consolidation_paused") and tenants.proc.events("consolidation_resumed")
+
+
+def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
+    import threading
+
+    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=256, max_batch=4000, max_body_bytes=64 << 20)
+    try:
+        Client(sp.url).create_space("big")
+        items = [{"embedding": v.tolist()} for v in vectors(4000, seed=44, dim=256)]
+        result: dict[str, httpx.Response] = {}
+        th = threading.Thread(target=lambda: result.setdefault(
+            "r", httpx.post(sp.url + "/api/v1/spaces/big/memories/batch", json={"items": items}, timeout=60)))  # fmt: skip
+        th.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until the batch is being served
+            text = httpx.get(sp.url + "/metrics").text
+            if "engram_server_inflight_requests 1" in text or "r" in result:
+                break
+            time.sleep(0.005)
+        sp.signal(signal.SIGTERM)
+        th.join(timeout=60)
+        assert sp.proc.wait(timeout=60) == 0
+    finally:
+        if sp.proc.poll() is None:
+            sp.proc.kill()
+    assert result["r"].status_code == 201 and len(result["r"].json()["ids"]) == 4000
