@@ -300,6 +300,7 @@ std::uint64_t Wal::append(RecordType type, std::string_view payload) {
   if (buffer_first_lsn_ == 0) buffer_first_lsn_ = lsn;
   ++next_lsn_;
   appends_.fetch_add(1, std::memory_order_relaxed);
+  if (opt_.mode == Durability::Group) arriving_.fetch_add(1, std::memory_order_relaxed);
   return lsn;
 }
 
@@ -375,9 +376,18 @@ void Wal::throw_failure(std::uint64_t lsn) {
 
 void Wal::wait_durable(std::uint64_t lsn) {
   if (opt_.mode == Durability::None) return;
+  if (opt_.mode == Durability::Group) arriving_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard io(io_mu_);
-  // Group: a writer queued behind another's flush usually finds its record already durable.
-  if (opt_.mode == Durability::Group && durable_lsn() >= lsn) return;
+  if (opt_.mode == Durability::Group) {
+    // A writer queued behind another's flush usually finds its record already durable.
+    if (durable_lsn() >= lsn) return;
+    // Writers that appended but are still applying (e.g. indexing) will want a sync in a
+    // moment: wait for them, at most group_window_s, so one fdatasync covers them all.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.group_window_s);
+    while (arriving_.load(std::memory_order_relaxed) > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
   if (!flush_locked(true) || durable_lsn() < lsn) throw_failure(lsn);
 }
 

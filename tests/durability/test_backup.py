@@ -80,7 +80,7 @@ def test_hot_backup_while_writing_is_a_consistent_prefix(tmp_path: Path) -> None
         present = [i for i in acked if i in sp]
         assert len(present) >= n_before  # everything acknowledged before the backup began
         assert present == acked[: len(present)]  # a prefix: no holes, nothing torn
-        for k, mid in enumerate(present[:: max(1, len(present) // 50)]):
+        for mid in present[:: max(1, len(present) // 50)]:
             m = sp.get(mid)
             assert m.embedding.tobytes() == vec(int(m.content)).tobytes()
         assert sp.validate()["ok"]

@@ -17,8 +17,9 @@
 //
 // Durability modes: Fsync (every write does its own write+fdatasync before it returns), Group
 // (a write returns once durable, and writers waiting at the same time share one
-// write+fdatasync: whoever holds the I/O lock flushes everything appended so far, and the
-// writers queued behind it find their LSN already durable), None (writes return at once; a
+// write+fdatasync: whoever takes the I/O lock first waits up to group_window_s, 2 ms, for
+// writers that appended but have not asked to sync yet, then flushes everything appended so
+// far, and the writers queued behind it find their LSN already durable), None (writes return at once; a
 // background thread writes and syncs every flush_interval_s: a crash loses at most that
 // window).
 //
@@ -123,6 +124,7 @@ struct WalOptions {
   Durability mode = Durability::Group;
   std::uint64_t segment_bytes = 64ull << 20;
   double flush_interval_s = 0.05;  // mode None
+  double group_window_s = 0.002;   // mode Group: longest wait for writers about to sync
 };
 
 struct WalStats {
@@ -204,6 +206,7 @@ class Wal {
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> durable_lsn_{0};
   std::atomic<int> fault_errno_{0};
+  std::atomic<std::int64_t> arriving_{0};  // Group: appended, owner not yet in wait_durable
 
   std::atomic<std::uint64_t> appends_{0}, bytes_written_{0}, syncs_{0}, storage_errors_{0}, segments_created_{0};
   std::atomic<std::uint64_t> bytes_since_checkpoint_{0};
