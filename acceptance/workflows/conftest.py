@@ -1,12 +1,15 @@
-"""The engine the workflows drive (:class:`engram.workflows.backend.Backend`).
+"""The engine each workflow drives (:class:`engram.workflows.backend.Backend`).
 
-Today the in-process engine; when ``engram serve`` and ``engram.client.Client`` land, only this
-fixture changes (the client mirrors the Space API and ``metrics_text`` GETs ``/metrics``).
+A suite names it with a module-level ``BACKEND``: ``"server"`` starts a real ``engram serve``
+process (in memory, on a free loopback port) and drives it through ``engram.client.Client``,
+scraping ``/metrics``; ``"inprocess"`` uses :class:`engram.Engine` directly. Suites that still
+need calls the HTTP API does not offer yet say so next to their ``BACKEND``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,16 @@ from engram.workflows.backend import Backend
 
 
 @pytest.fixture
-def backend() -> Iterator[Backend]:
-    with engram.Engine(path=None, dim=768) as eng:
-        yield Backend(kind="inprocess", engine=eng, metrics_text=eng.prometheus)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    kind = getattr(request.module, "BACKEND", "server")
+    if kind == "inprocess":
+        with engram.Engine(path=None, dim=768) as eng:
+            yield Backend(kind="inprocess", engine=eng, metrics_text=eng.prometheus)
+        return
+    if kind != "server":
+        raise ValueError(f"{request.module.__name__}.BACKEND is {kind!r}; expected 'server' or 'inprocess'")
+    from engram.client import Client
+    from engram.testing.server import running_server
+
+    with running_server(None, no_auth=True, max_k=1000, log_dir=tmp_path) as url, Client(url) as client:
+        yield Backend(kind="server", engine=client, metrics_text=client.prometheus)

@@ -31,9 +31,9 @@ def concept_store_bytes(space: Any) -> int:
     return total + BY_EPISODE_BYTES * bound
 
 
-def graph_bytes(space: Any, nodes_with_edges: int) -> int:
-    """Bytes of the edge lists for ``space.edge_count()`` edges over ``nodes_with_edges`` nodes."""
-    return 2 * EDGE_BYTES * int(space.edge_count()) + NODE_ENTRY_BYTES * int(nodes_with_edges)
+def graph_bytes(edges: int, nodes_with_edges: int) -> int:
+    """Bytes of the edge lists for ``edges`` edges over ``nodes_with_edges`` nodes."""
+    return 2 * EDGE_BYTES * int(edges) + NODE_ENTRY_BYTES * int(nodes_with_edges)
 
 
 def stats_bytes(space: Any) -> int:

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
 
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)")
+# Label values may contain braces (route templates such as "/spaces/{space}"), so the label
+# block is matched as a sequence of quoted values and other characters.
+_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 

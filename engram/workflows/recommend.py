@@ -24,7 +24,9 @@ class Recommender:
     store: MovieGraph
     seeds: int = 5  # latest rated items that seed the spreading
     max_hops: int = 2  # item -> user -> item (the source allows up to 3)
-    threshold: float = 1e-4  # smaller per-hop sums are dropped (fan-divided values are small)
+    #: Smaller per-hop sums are dropped. Fan-divided values are small, and every hop here is
+    #: episode -> episode (the engine's "episodic" direction weight, 0.3 per hop, is kept).
+    threshold: float = 1e-5
     hybrid_similarity_weight: float = 0.3
     candidates: int = 50
 
@@ -39,8 +41,9 @@ class Recommender:
         for (_, item), w in zip(latest, weights, strict=True):
             node = self.store.item_node[item]
             seeds[node] = max(seeds.get(node, 0.0), float(w))
-        res = self.store.graph.spread(seeds, max_hops=self.max_hops, threshold=self.threshold,
-                                      fan_effect=True, direction_weights={"episodic": 1.0})  # fmt: skip
+        res = self.store.graph.spread(
+            seeds, max_hops=self.max_hops, threshold=self.threshold, fan_effect=True
+        )
         seen = self.store.seen(user)
         out: list[tuple[int, float]] = []
         for r in res:

@@ -21,6 +21,7 @@ engram_operations_total{space="b",op="remember"} 4
 engram_operations_total{space="a",op="recall"} 1
 engram_operation_duration_seconds_bucket{space="a",op="recall",le="+Inf"} 1
 engram_spaces 2
+engram_http_requests_total{method="POST",route="/api/v1/spaces/{space}/links",status="200"} 5
 """
 
 
@@ -37,6 +38,7 @@ def test_prometheus_parse_sum_and_movement() -> None:
     assert series_sum(before, "engram_operations_total", op="remember") == 7
     assert series_sum(before, "engram_operations_total", space="a") == 4
     assert series_sum(before, "engram_spaces") == 2
+    assert series_sum(before, "engram_http_requests_total", route="/api/v1/spaces/{space}/links") == 5
     assert has_series(before, "engram_operation_duration_seconds_bucket")
     after = parse_prometheus(EXPOSITION.replace("} 3", "} 13"))
     assert moved(before, after, "engram_operations_total", op="remember") == 10

@@ -24,8 +24,12 @@ def store() -> Iterator[MovieGraph]:
         g = MovieGraph(eng.create_space("catalog"), eng.create_space("graph"), vecs, created_at=1_000.0)
         g.add_items(range(1, 7))
         # Users 1 and 2 share items 1 and 2; user 2 also liked item 3; user 3 only items 5, 6.
-        for user, item, t in ((1, 1, 2000), (1, 2, 2100), (2, 1, 2000), (2, 2, 2050), (2, 3, 2200),
-                              (3, 5, 2000), (3, 6, 2010)):  # fmt: skip
+        g.add_ratings([(1, 1, 5, 2000.0), (1, 2, 5, 2100.0), (2, 1, 5, 2000.0), (2, 2, 5, 2050.0)])
+        for user, item, t in (
+            (2, 3, 2200),
+            (3, 5, 2000),
+            (3, 6, 2010),
+        ):  # one at a time, as in the read phase
             g.add_rating(user, item, 5, float(t))
         yield g
 
@@ -33,7 +37,7 @@ def store() -> Iterator[MovieGraph]:
 def test_store_writes_nodes_episodes_and_links(store: MovieGraph) -> None:
     assert len(store.catalog) == 6
     assert len(store.graph) == 6 + 3 + 7  # items, users, rating episodes
-    assert store.graph.edge_count() == 4 * 7
+    assert store.graph.edge_count() == 2 * 7
     ep = store.graph.get(store.episode_of[(2, 3)])
     assert ep.timestamp == 2200.0 and ep.metadata == {"user": "2", "item": "3", "rating": "5"}
     assert store.graph.get(store.user_node[1]).timestamp == 1_000.0
@@ -59,4 +63,5 @@ def test_item_based_and_hybrid_exclude_seen_items_and_are_sorted(store: MovieGra
 
 
 def test_graph_bytes_counts_both_adjacency_lists(store: MovieGraph) -> None:
-    assert graph_bytes(store.graph, 0) == 2 * EDGE_BYTES * 28
+    assert store.links == store.graph.edge_count() == 14
+    assert graph_bytes(store.links, 0) == 2 * EDGE_BYTES * 14
