@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark suite and record its numbers")
     p.add_argument(
         "suite",
-        choices=["ann", "http", "semantic"],
-        help="ann: HNSW against hnswlib and FAISS; http: baseline over HTTP; "
-        "semantic: recall, spread, consolidation, completion",
+        choices=["ann", "durability", "http", "semantic"],
+        help="ann: HNSW against hnswlib and FAISS; durability: acknowledged writes/s per mode; "
+        "http: baseline over HTTP; semantic: recall, spread, consolidation, completion",
     )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the suite (see its --help)")
     p.set_defaults(func=_cmd_bench)

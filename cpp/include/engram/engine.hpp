@@ -9,7 +9,8 @@
 // engine logs create/drop/feature changes itself and hands its Wal to every space, which logs
 // its own mutations (space.hpp). checkpoint_mu_ serialises checkpoints; a checkpoint holds the
 // WAL gate exclusively only while it copies the state into memory, then writes the file
-// without any engine lock. Lock order: checkpoint_mu_, WAL gate, spaces_mu_, space locks.
+// without any engine lock. Lock order: checkpoint_mu_, WAL gate, spaces_mu_; a space takes its
+// structure lock before the gate (space.hpp), and a checkpoint never takes a structure lock.
 #pragma once
 
 #include <atomic>

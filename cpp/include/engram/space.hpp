@@ -20,9 +20,10 @@
 // record while it holds the lock that orders it: remember/concept creation under append_mu_
 // (id allocation), forget and dissolve under records_mu_ exclusive, link/unlink and concept
 // commits under graph_log_mu_ (taken after records_mu_), so LSN order is the order in which
-// conflicting mutations took effect. Each holds the WAL gate shared from its append until it
-// is applied (a checkpoint holds the gate exclusively), and waits for durability after. Records
-// carry explicit ids, so replay reproduces ids exactly (ids burned by failed writes stay holes).
+// conflicting mutations took effect. Each holds the WAL gate shared (after structure_mu_,
+// before records_mu_) from its append until it is applied (a checkpoint holds the gate
+// exclusively), and waits for durability after releasing it. Records carry explicit ids, so
+// replay reproduces ids exactly; ids of memories forgotten before a checkpoint are empty slots.
 #pragma once
 
 #include <atomic>
