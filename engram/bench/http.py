@@ -35,17 +35,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", help="serve a durable engine in this directory (default: in memory)")
     p.add_argument("--durability", default="group")
     p.add_argument("--inprocess", action="store_true", help="also run the same schedule in process")
+    p.add_argument("--inline-engine-calls", action="store_true", help="server option of the same name")
     p.add_argument("--json", help="write the summaries here")
     args = p.parse_args(argv)
 
     scenario = load_scenario(args.scenario)
     schedule = build_schedule(scenario, profile_scale=args.scale)
-    out: dict[str, object] = {"scenario": scenario.name, "scale": args.scale, "ops": len(schedule)}
+    out: dict[str, object] = {"scenario": scenario.name, "scale": args.scale, "ops": len(schedule),
+                              "inline_engine_calls": args.inline_engine_calls}  # fmt: skip
     with tempfile.TemporaryDirectory() as logs:
         opts: dict[str, object] = {"no_auth": True, "dim": scenario.data.dim, "log_level": "warning",
                                    "max_inflight": 1024}  # fmt: skip
         if args.data:
             opts["durability"] = args.durability
+        if args.inline_engine_calls:
+            opts["inline_engine_calls"] = True
         with running_server_process(args.data, log_dir=logs, **opts) as sp:
             target = HttpTarget(sp.url)
             target.ensure_spaces(list(schedule.space_names), scenario.data.dim)

@@ -31,11 +31,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--ingest-throttle-ms", type=float, help="pause per writer batch (capacity drills and tests)"
     )
     p.add_argument("--drain-timeout-s", type=float)
+    p.add_argument(
+        "--inline-engine-calls",
+        action="store_true",
+        default=None,
+        help="run short engine calls on the event loop (saves a thread hop per request)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     names = ("data", "in_memory", "host", "port", "dim", "durability", "api_keys", "no_auth", "max_body_bytes",
              "max_batch", "max_k", "max_inflight", "stream_queue_limit", "stream_max_outstanding",
-             "ingest_throttle_ms", "drain_timeout_s", "log_level")  # fmt: skip
+             "ingest_throttle_ms", "drain_timeout_s", "log_level", "inline_engine_calls")  # fmt: skip
     return load_config(args.config, overrides={n: getattr(args, n) for n in names})

@@ -45,6 +45,7 @@ class ServerConfig:
     ingest_batch: int = 256
     ingest_throttle_ms: float = 0.0  # extra pause per writer batch: capacity drills and tests only
     idempotency_capacity: int = 100_000  # keys remembered for replay detection
+    inline_engine_calls: bool = False  # run short engine calls on the event loop (see routing.quick_call)
     drain_timeout_s: float = 20.0
     key_reload_interval_s: float = 1.0
     log_level: str = "info"

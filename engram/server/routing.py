@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -59,6 +60,15 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
+
+
+async def quick_call(ctx: Ctx, fn: Callable[..., Any], *args: Any) -> Any:
+    """An engine call expected to take well under a millisecond (one search, recall, get or
+    remember). With ``inline_engine_calls`` it runs on the event loop, saving the worker-thread
+    hop (about a quarter of a millisecond of CPU, measured); otherwise on a worker thread."""
+    if ctx.state.config.inline_engine_calls:
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 @dataclass

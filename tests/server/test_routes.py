@@ -177,3 +177,18 @@ def test_idempotent_remember_over_http(tenants: Tenants) -> None:
     b1 = httpx.post(url + "/batch", json=batch, headers={**h, "Idempotency-Key": "batch-1"})
     b2 = httpx.post(url + "/batch", json=batch, headers={**h, "Idempotency-Key": "batch-1"})
     assert b1.json()["ids"] == b2.json()["ids"] and b2.status_code == 200
+
+
+def test_inline_engine_calls_mode(tmp_path) -> None:
+    from engram.client import Client
+    from engram.testing.server import running_server_process
+
+    v = vectors(20, seed=70)
+    with running_server_process(
+        None, log_dir=tmp_path, no_auth=True, dim=DIM, inline_engine_calls=True
+    ) as sp:
+        assert sp.events("config")[0]["inline_engine_calls"] is True
+        s = Client(sp.url).create_space("inline")
+        ids = [s.remember(x) for x in v]
+        assert s.search(v[7], k=1)[0][0] == ids[7] and s.get(ids[3]).id == ids[3]
+        assert s.recall(v[5], k=1, mode="episodic")[0].id == ids[5]

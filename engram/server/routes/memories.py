@@ -11,7 +11,7 @@ from anyio.to_thread import run_sync
 
 from engram.server import codec, models
 from engram.server.errors import ApiError
-from engram.server.routing import PREFIX, Ctx, Route
+from engram.server.routing import PREFIX, Ctx, Route, quick_call
 
 
 def idempotency_key(ctx: Ctx, body_key: str | None) -> str | None:
@@ -29,7 +29,7 @@ def idempotency_key(ctx: Ctx, body_key: str | None) -> str | None:
 async def idempotent(ctx: Ctx, key: str | None, kind: str, run: Callable[[], Any]) -> tuple[Any, bool]:
     """Run ``run`` in a worker thread once per idempotency key; returns (result, replayed)."""
     if key is None:
-        return await run_sync(run), False
+        return await quick_call(ctx, run), False
     space = ctx.space or ""
     # the raw body identifies the payload: a replay resends the same bytes (hashing them is far
     # cheaper than re-serialising a parsed 768-d embedding)
@@ -37,7 +37,7 @@ async def idempotent(ctx: Ctx, key: str | None, kind: str, run: Callable[[], Any
     if not mine:
         return await asyncio.wrap_future(fut), True
     try:
-        result = await run_sync(run)
+        result = await quick_call(ctx, run)
     except BaseException as exc:
         ctx.state.idempotency.fail(space, key, fut, exc)
         raise
@@ -83,7 +83,7 @@ async def remember_batch(ctx: Ctx) -> Any:
 
 async def get_memory(ctx: Ctx) -> Any:
     sp = ctx.engine.space(ctx.space)
-    return codec.memory(await run_sync(sp.get, ctx.path_int("memory_id")))
+    return codec.memory(await quick_call(ctx, sp.get, ctx.path_int("memory_id")))
 
 
 async def forget(ctx: Ctx) -> Any:

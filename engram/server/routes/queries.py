@@ -9,14 +9,14 @@ from anyio.to_thread import run_sync
 
 from engram.server import codec, models
 from engram.server.errors import ApiError
-from engram.server.routing import PREFIX, Ctx, Route
+from engram.server.routing import PREFIX, Ctx, Route, quick_call
 
 
 async def search(ctx: Ctx) -> Any:
     b: models.Search = ctx.body
     sp = ctx.engine.space(ctx.space)
     q = codec.vector(b.embedding)
-    ids, scores = await run_sync(sp.search, q, ctx.check_k(b.k), b.ef)
+    ids, scores = await quick_call(ctx, sp.search, q, ctx.check_k(b.k), b.ef)
     return {"results": [{"id": int(i), "score": float(s)} for i, s in zip(ids, scores, strict=True)]}
 
 
@@ -25,7 +25,8 @@ async def recall(ctx: Ctx) -> Any:
     sp = ctx.engine.space(ctx.space)
     cue = codec.vector(b.cue, "cue")
     k = ctx.check_k(b.k)
-    rows = await run_sync(
+    rows = await quick_call(
+        ctx,
         lambda: sp.recall(
             cue, k, b.mode, b.semantic_weight, b.now, b.threshold, decay=b.decay,
             include_concepts=b.include_concepts, spreading=b.spreading, spread_hops=b.spread_hops,
