@@ -151,7 +151,10 @@ class Space(GraphMethods, RecallMethods):
 class Engine(ConsolidationControl):
     """An Engram engine: a set of isolated memory spaces.
 
-    ``path=None`` keeps everything in memory. All methods are safe to call from many threads.
+    ``path=None`` keeps everything in memory. A path makes it durable: opening recovers the store
+    there, and every mutation is in the write-ahead log before it returns (``durability``:
+    "group" by default, "fsync" or "none"; see docs/architecture.md, "Durability"). All methods
+    are safe to call from many threads.
     """
 
     def __init__(
