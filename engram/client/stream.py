@@ -36,6 +36,12 @@ from engram.client.errors import RemoteError, TransportError, error_from_body
 from engram.client.retry import RetryPolicy
 
 
+class _Fatal(Exception):
+    def __init__(self, error: RemoteError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class StreamBook:
     """The state of a stream, without any I/O: what is unacknowledged, what to (re)send next."""
 
@@ -230,8 +236,14 @@ class ObservationStream:
 
     def _run(self) -> None:
         while True:  # one connection per iteration; ends when closed or reconnection gives up
-            with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
-                self._pump()
+            try:
+                with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+                    self._pump()
+            except _Fatal as fatal:
+                with self._cv:
+                    self._error = fatal.error
+                    self._cv.notify_all()
+                return
             with self._cv:
                 self.book.on_disconnect()
                 if self._closing:
@@ -287,7 +299,9 @@ class ObservationStream:
                     msg = json.loads(r)
                     if msg.get("type") == "draining":
                         self.book.pause_until = now + 0.5  # the server will close; resend after reconnecting
-                    elif msg.get("type") == "error":
-                        raise ConnectionClosed(None, None)
+                    elif (
+                        msg.get("type") == "error"
+                    ):  # the server ended the stream for a reason retrying cannot fix
+                        raise _Fatal(error_from_body(400, {"error": msg}))
                     self.book.on_message(msg, now)
                 self._cv.notify_all()

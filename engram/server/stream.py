@@ -90,6 +90,9 @@ class StreamSession:
                 raw = await self.ws.receive_text()
             except (WebSocketDisconnect, RuntimeError):
                 return
+            except KeyError:  # a binary frame: the protocol is JSON text
+                await self._fatal(4400, "protocol_error", "send observations as JSON text frames, not binary")
+                return
             if len(raw) > cfg.max_body_bytes:
                 await self._fatal(
                     4413, "payload_too_large", f"message of {len(raw)} bytes exceeds {cfg.max_body_bytes}"

@@ -193,3 +193,29 @@ def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
         assert p99 < 1000.0, (
             f"P99 staleness {p99:.1f} ms at {rate} obs/s is not bounded by 1 s (P50 {p50:.1f} ms)"
         )
+
+
+def test_binary_frames_are_a_protocol_error(tenants: Tenants) -> None:
+    with _ws(tenants.url, "tenant-a", tenants.keys["admin"]) as ws:
+        ws.recv(timeout=5)
+        ws.send(b"\x00\x01binary")
+        err = json.loads(ws.recv(timeout=5))
+        assert err["type"] == "error" and err["code"] == "protocol_error"
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 4400
+
+
+def test_client_stream_stops_on_a_fatal_server_error(tenants: Tenants) -> None:
+    with Client(tenants.url, api_key=tenants.keys["admin"]) as c:
+        s = c.stream("tenant-a")
+        s.book.next_seq = 10  # provoke the server: sequence numbers that go backwards
+        s.send(vectors(1, seed=80)[0])
+        deadline = time.monotonic() + 10
+        while s.book.next_seq == 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        s.book.next_seq = 5
+        s.send(vectors(1, seed=81)[0])
+        with pytest.raises(CE.RemoteError, match="protocol_error"):
+            s.flush(timeout=20)
+        assert s.connections == 1  # no reconnect loop on an error retrying cannot fix
