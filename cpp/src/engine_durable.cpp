@@ -15,6 +15,11 @@ namespace {
 
 // Thrown from the replay callback to stop at a point-in-time bound.
 struct StopReplay {};
+// A record that passed its checksums but cannot be applied (a writer bug, a foreign file).
+struct BadRecord {
+  std::uint64_t lsn;
+  std::string why;
+};
 
 }  // namespace
 
@@ -156,7 +161,6 @@ void Engine::open_store(StoreOptions options) {
         stopped = true;
         continue;
       }
-      std::size_t stop_offset = 0;
       std::uint64_t offset_now = kSegmentHeaderBytes;
       ScanResult sc;
       try {
@@ -166,7 +170,11 @@ void Engine::open_store(StoreOptions options) {
                 (store_.until_time_ns && h.timestamp_ns > *store_.until_time_ns)) {
               throw StopReplay{};
             }
-            apply_record(h.type, p);
+            try {
+              apply_record(h.type, p);
+            } catch (const EngramError& e) {
+              throw BadRecord{h.lsn, e.what()};
+            }
             ++info.records_replayed;
             last = h.lsn;
           }
@@ -174,8 +182,18 @@ void Engine::open_store(StoreOptions options) {
         });
       } catch (const StopReplay&) {
         stopped = true;
-        stop_offset = offset_now;
-        (void)stop_offset;
+        continue;
+      } catch (const BadRecord& bad) {
+        // Checksums passed but the record cannot be applied: treat it as corruption there.
+        ++info.corruptions;
+        const std::string why = "record LSN " + std::to_string(bad.lsn) + " cannot be applied: " + bad.why +
+                                "; it and everything after it were not applied";
+        const std::string q = quarantine_file(dir, s.path, offset_now, why, true);
+        if (::truncate(s.path.c_str(), static_cast<off_t>(offset_now)) != 0) {
+          throw StorageError("cannot cut " + s.path + " to its valid prefix: " + std::strerror(errno));
+        }
+        info.events.push_back({"corruption", s.path, offset_now, why, q});
+        stopped = true;
         continue;
       }
       if (sc.records > 0) last = std::max(last, sc.last_lsn);
@@ -210,8 +228,6 @@ void Engine::open_store(StoreOptions options) {
     if (pitr) {
       // The state is now the requested point: make it the checkpoint and drop the whole log,
       // whose later records would otherwise be replayed on the next open.
-      std::uint64_t seq = 0;
-      (void)seq;
       write_checkpoint_file(dir, last, snapshot_locked());
       for (const SegmentFile& s : list_segments(dir + "/wal")) ::unlink(s.path.c_str());
       for (const CheckpointFile& c : list_checkpoints(dir)) {

@@ -217,7 +217,9 @@ void fsync_dir(const std::string& dir) {
 Wal::Wal(std::string dir, WalOptions options, std::uint64_t next_lsn)
     : dir_(std::move(dir)), opt_(options), next_lsn_(next_lsn) {
   if (next_lsn_ == 0) next_lsn_ = 1;
-  for (const SegmentFile& s : list_segments(dir_)) closed_segments_.push_back(s);
+  for (const SegmentFile& s : list_segments(dir_)) {
+    if (s.first_lsn < next_lsn_) closed_segments_.push_back(s);  // a later name is the new segment
+  }
   {
     std::lock_guard io(io_mu_);
     open_segment_locked(next_lsn_);

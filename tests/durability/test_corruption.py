@@ -148,3 +148,31 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path: Path
         # The older checkpoint plus the WAL kept since it recover everything.
         assert content_digest(eng) == before
         assert eng.space("a").validate()["ok"]
+
+
+def _frame(rtype: int, lsn: int, payload: bytes) -> bytes:
+    """A WAL frame with valid checksums (layout in cpp/include/engram/wal.hpp)."""
+    import struct
+
+    from engram import _core
+
+    head = struct.pack("<IHHQqI", 0x52574745, rtype, 0, lsn, 0, len(payload))
+    head += struct.pack("<I", _core.crc32c(head))
+    return head + payload + struct.pack("<I", _core.crc32c(head + payload))
+
+
+def test_record_with_valid_checksums_but_unknown_type_is_not_applied(tmp_path: Path) -> None:
+    import struct
+
+    ids = make_store(tmp_path)
+    last = segments(tmp_path)[-1]
+    # Type 77 does not exist; the payload names space ordinal 1, which does.
+    last.write_bytes(last.read_bytes() + _frame(77, N + 2, struct.pack("<I", 1) + b"xyz"))
+    with engram.Engine(tmp_path, dim=DIM) as eng:
+        info = eng.recovery_info()
+        assert info["corruptions"] == 1
+        assert "cannot be applied" in info["events"][0]["detail"]
+        sp = eng.space("a")
+        assert all(i in sp for i in ids) and sp.validate()["ok"]
+    with engram.Engine(tmp_path, dim=DIM) as eng:
+        assert eng.recovery_info()["corruptions"] == 0
