@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from typing import Any
 
 import numpy as np
@@ -37,11 +36,6 @@ def memory(m: Memory) -> dict[str, Any]:
     return d
 
 
-def fingerprint(kind: str, payload: Any) -> str:
-    """A stable digest of a request's payload (idempotency keys must not be reused for another)."""
-    blob = json.dumps([kind, payload], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def fingerprint_bytes(kind: str, raw: bytes) -> str:
+    """A digest of a request's raw body: reusing an idempotency key for another payload is a conflict."""
     return hashlib.sha256(kind.encode() + b"\0" + raw).hexdigest()
