@@ -28,7 +28,15 @@ class Acks:
 
 
 def run_child(
-    path: Path, seed: int, n: int, *, kill_after_s: float | None, crash_at: str | None = None, acks: Acks
+    path: Path,
+    seed: int,
+    n: int,
+    *,
+    kill_after_s: float | None,
+    crash_at: str | None = None,
+    acks: Acks,
+    mode: str = "group",
+    kill_on_line: str | None = None,
 ) -> int:
     """Runs one child; SIGKILLs it kill_after_s after its first acknowledgement (None: let it
     finish or crash). Returns its exit code. Bounded: at most 30 s per child."""
@@ -37,7 +45,10 @@ def run_child(
     if crash_at:
         env["ENGRAM_CRASH_AT"] = crash_at
     proc = subprocess.Popen(
-        [sys.executable, CHILD, str(path), str(seed), str(n)], stdout=subprocess.PIPE, env=env, text=True
+        [sys.executable, CHILD, str(path), str(seed), str(n), mode],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -58,6 +69,9 @@ def run_child(
                 first_ack = time.monotonic()
             if proc.poll() is not None:
                 break
+            if kill_on_line is not None and any(ln == kill_on_line + "\n" for ln in lines):
+                proc.send_signal(signal.SIGKILL)
+                break
             if (
                 kill_after_s is not None
                 and first_ack is not None
@@ -72,6 +86,13 @@ def run_child(
     finally:
         proc.wait()
         t.join(timeout=10)
+    if kill_on_line is not None and kill_on_line + "\n" in lines:
+        # Acknowledgements after the marker fall in the loss window the marker bounds.
+        cut = lines.index(kill_on_line + "\n")
+        for line in lines[cut:]:  # forgets there may or may not have reached the disk
+            if line[:1] in ("f", "F"):
+                acks.forgetting.add(int(line.split()[1]))
+        lines = lines[:cut]
     for line in lines:
         parse_ack(line, acks)
     return int(proc.returncode)

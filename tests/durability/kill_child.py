@@ -8,6 +8,7 @@ the engine call returned (the write is acknowledged):
   L <src> <dst>  link returned
   C <formed>     consolidate() returned
   K <lsn>        checkpoint() returned
+  S              (durability "none") slept past the flush interval
   DONE
 The parent SIGKILLs this process at a random moment, or ENGRAM_CRASH_AT kills it at a point.
 """
@@ -15,6 +16,7 @@ The parent SIGKILLs this process at a random moment, or ENGRAM_CRASH_AT kills it
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 
@@ -56,6 +58,10 @@ def main() -> int:
             if i % 5 == 4 and len(acked) >= 2:
                 sp.link(acked[-1], acked[-2], weight=0.5)
                 out.write(f"L {acked[-1]} {acked[-2]}\n")
+                out.flush()
+            if mode == "none" and i == n // 2:
+                time.sleep(0.3)  # > the 50 ms flush interval: everything so far is on disk
+                out.write("S\n")
                 out.flush()
             if i % 30 == 29:
                 lsn = eng.checkpoint()

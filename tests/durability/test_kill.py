@@ -47,3 +47,13 @@ def test_fifty_random_kills(tmp_path: Path) -> None:
         kills += code == -9
         check_store(tmp_path, acks)
     assert kills >= 45, f"only {kills} of 50 children were killed mid-run (others finished first)"
+
+
+def test_none_mode_loses_at_most_the_flush_window(tmp_path: Path) -> None:
+    """durability="none": writes acknowledged more than one flush interval (50 ms) before a
+    kill are on disk; only the window before the kill may be lost."""
+    acks = Acks()
+    code = run_child(tmp_path, 1, 200, kill_after_s=None, acks=acks, mode="none", kill_on_line="S")
+    assert code == -9
+    assert len(acks.remembered) >= 100
+    check_store(tmp_path, acks)
