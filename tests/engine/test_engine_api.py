@@ -198,7 +198,7 @@ def test_stats_and_validate_shapes(space: engram.Space, rng: np.random.Generator
     assert st["concepts"] == 0
     assert st["dim"] == DIM
     mb = st["memory_bytes"]
-    parts = ("vectors", "index_links", "index_nodes", "records", "content", "metadata")
+    parts = ("vectors", "index_links", "index_nodes", "records", "content", "metadata", "concepts", "edges")
     assert mb["total"] == sum(mb[p] for p in parts)
     assert mb["vectors"] >= 10 * DIM * 4
     v = space.validate()
