@@ -137,6 +137,8 @@ py::dict stats_dict(const SpaceStats& s, const Space& sp) {
   bytes["records"] = s.record_bytes;
   bytes["content"] = s.content_bytes;
   bytes["metadata"] = s.metadata_bytes;
+  bytes["concepts"] = s.concept_bytes;
+  bytes["edges"] = s.edge_bytes;
   bytes["total"] = s.total_bytes();
   py::dict index;
   index["M"] = sp.config().hnsw.M;

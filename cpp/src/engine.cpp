@@ -73,7 +73,7 @@ std::shared_ptr<Space> Engine::space(std::string_view name) const {
   ensure_open();
   const auto it = spaces_.find(name);
   if (it == spaces_.end()) {
-    throw SpaceNotFound("unknown memory space '" + std::string(name.substr(0, 80)) + "'; create it first");
+    throw SpaceNotFound("unknown memory space '" + preview(name) + "'; create it first");
   }
   return it->second;
 }
@@ -105,7 +105,7 @@ void Engine::drop_space(std::string_view name) {
     std::unique_lock lock(spaces_mu_);
     ensure_open();
     const auto it = spaces_.find(name);
-    if (it == spaces_.end()) throw SpaceNotFound("unknown memory space '" + std::string(name.substr(0, 80)) + "'");
+    if (it == spaces_.end()) throw SpaceNotFound("unknown memory space '" + preview(name) + "'");
     victim = it->second;
     if (wal_) {
       Encoder e;

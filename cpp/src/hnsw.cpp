@@ -287,19 +287,53 @@ void HnswIndex::select_neighbors(MaxHeap& candidates, std::size_t m) const {
 void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
   std::erase_if(candidates, [slot](const auto& p) { return p.second == slot; });
   select_neighbors(candidates, params_.M);
-  {
-    // Ids before the count (release stores): a lock-free reader that sees the new count sees them.
-    NodeLock lock(*nodes_.at(slot));
-    std::uint32_t* l = links(slot, layer);
-    for (std::size_t i = 0; i < candidates.size(); ++i) store_word(l[i + 1], candidates[i].second);
-    store_word(l[0], static_cast<std::uint32_t>(candidates.size()));
-  }
   const simd::DotFn dot = simd::active().dot;
   const std::uint32_t bound = max_links(layer);
   const float* v = vectors_.at(slot);
   const float vi = *inv_norms_.at(slot);
+  {
+    // A concurrent insert may already have linked itself into this node's list (it found the
+    // node through a layer above): merge with those links instead of overwriting them, or that
+    // insert would lose its only in-link. Ids before the count (release stores): a lock-free
+    // reader that sees the new count sees them.
+    NodeLock lock(*nodes_.at(slot));
+    std::uint32_t* l = links(slot, layer);
+    const std::uint32_t existing = load_word(l[0]);
+    MaxHeap merged = candidates;
+    for (std::uint32_t i = 1; i <= existing; ++i) {
+      const std::uint32_t o = load_word(l[i]);
+      if (std::none_of(merged.begin(), merged.end(), [o](const auto& p) { return p.second == o; })) {
+        merged.emplace_back(1.0f - dot(v, vectors_.at(o), dim_) * vi * *inv_norms_.at(o), o);
+      }
+    }
+    std::vector<std::uint32_t> before(existing);
+    for (std::uint32_t i = 0; i < existing; ++i) before[i] = load_word(l[i + 1]);
+    MaxHeap all = merged;
+    select_neighbors(merged, bound);
+    if (layer == 0) {
+      const auto in = [](const MaxHeap& h, std::uint32_t x) {
+        return std::any_of(h.begin(), h.end(), [x](const auto& p) { return p.second == x; });
+      };
+      const auto was = [&before](std::uint32_t x) {
+        return std::find(before.begin(), before.end(), x) != before.end();
+      };
+      for (const auto& [d, o] : merged) {
+        if (!was(o)) nodes_.at(o)->in0.fetch_add(1, std::memory_order_relaxed);
+      }
+      for (const auto& [d, o] : all) {
+        if (in(merged, o) || !was(o)) continue;
+        if (nodes_.at(o)->in0.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          nodes_.at(o)->in0.fetch_add(1, std::memory_order_relaxed);
+          if (!adopt(merged, o, d)) nodes_.at(o)->in0.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < merged.size(); ++i) store_word(l[i + 1], merged[i].second);
+    store_word(l[0], static_cast<std::uint32_t>(merged.size()));
+  }
   MaxHeap pool;
   pool.reserve(bound + 1);
+  std::vector<std::uint32_t> old;
   for (const auto& [dist, n] : candidates) {
     NodeLock lock(*nodes_.at(n));
     std::uint32_t* l = links(n, layer);
@@ -310,21 +344,98 @@ void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
     if (count < bound) {
       store_word(l[count + 1], slot);
       store_word(l[0], count + 1);
+      if (layer == 0) nodes_.at(slot)->in0.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     // Full: re-select among the old links plus the new node, by distance to n.
     const float* vn = vectors_.at(n);
     const float in = *inv_norms_.at(n);
     pool.clear();
+    old.clear();
     pool.emplace_back(1.0f - dot(vn, v, dim_) * in * vi, slot);
     for (std::uint32_t i = 1; i <= count; ++i) {
       const std::uint32_t o = load_word(l[i]);
+      old.push_back(o);
       pool.emplace_back(1.0f - dot(vn, vectors_.at(o), dim_) * in * *inv_norms_.at(o), o);
     }
+    MaxHeap all = pool;
     select_neighbors(pool, bound);
+    if (layer == 0) {
+      const auto kept = [&pool](std::uint32_t x) {
+        return std::any_of(pool.begin(), pool.end(), [x](const auto& p) { return p.second == x; });
+      };
+      if (kept(slot)) nodes_.at(slot)->in0.fetch_add(1, std::memory_order_relaxed);
+      for (const auto& [d, o] : all) {
+        if (o == slot || kept(o)) continue;
+        // Dropping n -> o: if that was o's last in-link, keep it instead of a farther one.
+        if (nodes_.at(o)->in0.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          nodes_.at(o)->in0.fetch_add(1, std::memory_order_relaxed);
+          if (!adopt(pool, o, d)) nodes_.at(o)->in0.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
+    }
     for (std::size_t i = 0; i < pool.size(); ++i) store_word(l[i + 1], pool[i].second);
     store_word(l[0], static_cast<std::uint32_t>(pool.size()));
   }
+  if (layer == 0) ensure_in_link(slot, candidates);
+}
+
+bool HnswIndex::adopt(MaxHeap& kept, std::uint32_t orphan, float orphan_dist) {
+  for (std::size_t tries = 0; tries < kept.size(); ++tries) {
+    // The farthest member (the link that matters least to n's navigation) whose in-degree
+    // stays >= 1 without n's link.
+    std::size_t pick = kept.size();
+    float pick_dist = -1.0f;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      const auto [d, k] = kept[i];
+      if (k == orphan || d < pick_dist) continue;
+      if (nodes_.at(k)->in0.load(std::memory_order_acquire) >= 2) {
+        pick = i;
+        pick_dist = d;
+      }
+    }
+    if (pick == kept.size()) break;
+    Node& victim = *nodes_.at(kept[pick].second);
+    if (victim.in0.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      victim.in0.fetch_add(1, std::memory_order_relaxed);  // lost a race: it became a last link
+      continue;
+    }
+    kept[pick] = {orphan_dist, orphan};
+    return true;
+  }
+  return false;
+}
+
+void HnswIndex::ensure_in_link(std::uint32_t slot, const MaxHeap& neighbours) {
+  Node& node = *nodes_.at(slot);
+  if (node.in0.load(std::memory_order_acquire) > 0 || neighbours.empty()) return;
+  // The nearest neighbour takes a link to the new node, in place of a link that is not some
+  // node's last (or in a free entry if it has one).
+  const auto nearest = *std::min_element(neighbours.begin(), neighbours.end());
+  const std::uint32_t n = nearest.second;
+  NodeLock lock(*nodes_.at(n));
+  std::uint32_t* l = links(n, 0);
+  const std::uint32_t count = load_word(l[0]);
+  for (std::uint32_t i = 1; i <= count; ++i) {
+    if (load_word(l[i]) == slot) return;
+  }
+  if (count < max_links(0)) {
+    store_word(l[count + 1], slot);
+    store_word(l[0], count + 1);
+    node.in0.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const simd::DotFn dot = simd::active().dot;
+  const float* vn = vectors_.at(n);
+  const float in = *inv_norms_.at(n);
+  MaxHeap kept;
+  for (std::uint32_t i = 1; i <= count; ++i) {
+    const std::uint32_t o = load_word(l[i]);
+    kept.emplace_back(1.0f - dot(vn, vectors_.at(o), dim_) * in * *inv_norms_.at(o), o);
+  }
+  if (!adopt(kept, slot, nearest.first)) return;
+  node.in0.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kept.size(); ++i) store_word(l[i + 1], kept[i].second);
 }
 
 void HnswIndex::link(std::uint32_t slot) {

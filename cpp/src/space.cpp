@@ -55,7 +55,7 @@ void Space::check_episode(const EpisodeInput& e) const {
     check_utf8(k, "metadata key");
     check_utf8(v, "metadata value");
     if (k.size() + v.size() > config_.max_content_bytes) {
-      throw InvalidInputError("metadata entry '" + k.substr(0, 64) + "' is larger than the content limit");
+      throw InvalidInputError("metadata entry '" + preview(k, 64) + "' is larger than the content limit");
     }
   }
 }
@@ -291,6 +291,8 @@ SpaceStats Space::stats() const {
   s.record_bytes = next_local_.load(std::memory_order_acquire) * sizeof(Record);
   s.content_bytes = content_bytes_.load(std::memory_order_relaxed);
   s.metadata_bytes = metadata_bytes_.load(std::memory_order_relaxed);
+  s.concept_bytes = concepts_->memory_bytes();
+  s.edge_bytes = graph_.memory_bytes();
   s.index_top_level = index_.top_level();
   s.concepts = concepts_->size();
   return s;

@@ -14,6 +14,7 @@
 #include "engram/crash.hpp"
 #include "engram/crc32c.hpp"
 #include "engram/errors.hpp"
+#include "engram/validation.hpp"
 #include "engram/wal.hpp"
 
 namespace engram {
@@ -146,7 +147,7 @@ void prepare_store(const std::string& store) {
   if (::stat(fmt.c_str(), &st) == 0) {
     const std::string have = read_file(fmt);
     if (have != expected) {
-      std::string shown = have.substr(0, 64);
+      std::string shown = preview(have, 64);
       while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
       throw StorageError("store " + store + " has format '" + shown + "'; this build reads 'engram-store " +
                          std::to_string(kFormatVersion) + "' only and will not guess: open it with the version " +

@@ -88,6 +88,29 @@ void check_utf8(std::string_view s, std::string_view what) {
   if (!is_valid_utf8(s)) throw InvalidInputError(std::string(what) + " is not valid UTF-8; expected UTF-8 text");
 }
 
+std::string preview(std::string_view s, std::size_t max_bytes) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size() || !is_valid_utf8(s.substr(i, len))) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      if (out.size() + 4 > max_bytes) break;
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+      ++i;
+      continue;
+    }
+    if (out.size() + len > max_bytes) break;
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  if (i < s.size()) out += "...";
+  return out;
+}
+
 void check_space_name(std::string_view name) {
   const bool ok_len = !name.empty() && name.size() <= 64;
   bool ok_chars = true;
@@ -98,7 +121,7 @@ void check_space_name(std::string_view name) {
     }
   }
   if (!ok_len || !ok_chars) {
-    throw InvalidInputError("invalid space name '" + std::string(name.substr(0, 80)) +
+    throw InvalidInputError("invalid space name '" + preview(name) +
                             "'; expected 1-64 characters of letters, digits, '_', '-' or '.'");
   }
 }

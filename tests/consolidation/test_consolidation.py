@@ -279,3 +279,30 @@ def test_concept_ids_share_the_space_id_scheme(engine: engram.Engine) -> None:
         sp.consolidate(candidates="nearest")
     with pytest.raises(engram.InvalidInputError):
         sp.consolidate(no_such_parameter=1)
+
+
+def test_stats_count_concept_and_edge_memory() -> None:
+    rng = np.random.default_rng(3)
+    x, _labels, _ = make_clusters(rng, 4, 12)
+    with engram.Engine(dim=DIM) as eng:
+        sp = eng.create_space("c")
+        before = sp.stats()["memory_bytes"]
+        assert before["concepts"] >= 0 and before["edges"] >= 0
+        sp.remember_batch(x)
+        sp.consolidate(**UNCAPPED)
+        after = sp.stats()["memory_bytes"]
+        assert sp.concepts(), "the clustered data should form concepts"
+        # Centroids and bindings take room, and the total includes them.
+        assert after["concepts"] > before["concepts"]
+        assert after["edges"] > before["edges"]
+        parts = (
+            "vectors",
+            "index_links",
+            "index_nodes",
+            "records",
+            "content",
+            "metadata",
+            "concepts",
+            "edges",
+        )
+        assert after["total"] == sum(after[p] for p in parts)

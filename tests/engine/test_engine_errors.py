@@ -339,3 +339,17 @@ def test_ids_must_be_integers(space: engram.Space, bad_id: object) -> None:
             call(bad_id)  # type: ignore[arg-type]
     assert space.get(eid).id == eid
     assert space.get(np.int64(eid)).id == eid
+
+
+@pytest.mark.parametrize("name", ["é" * 100, "名" * 70, "x" * 79 + "é", "bad name " + "😀" * 30])
+def test_long_non_ascii_space_names_give_clean_errors(name: str) -> None:
+    # Messages quote a cut of the name; the cut must never split a UTF-8 character (which
+    # would surface as UnicodeDecodeError instead of the typed error).
+    with engram.Engine(dim=DIM) as eng:
+        with pytest.raises(engram.InvalidInputError, match="invalid space name") as info:
+            eng.create_space(name)
+        assert len(str(info.value)) < 250
+        with pytest.raises(engram.SpaceNotFound, match="unknown memory space"):
+            eng.space(name)
+        with pytest.raises(engram.SpaceNotFound):
+            eng.drop_space(name)

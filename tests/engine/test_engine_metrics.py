@@ -33,7 +33,17 @@ def test_stats_bytes_grow_with_data(space: engram.Space, rng: np.random.Generato
     assert mb["content"] > small["content"]
     assert mb["metadata"] >= 1000 * len("keyvalue")
     assert mb["total"] == sum(
-        mb[p] for p in ("vectors", "index_links", "index_nodes", "records", "content", "metadata")
+        mb[p]
+        for p in (
+            "vectors",
+            "index_links",
+            "index_nodes",
+            "records",
+            "content",
+            "metadata",
+            "concepts",
+            "edges",
+        )
     )
 
 

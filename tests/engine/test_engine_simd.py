@@ -119,7 +119,7 @@ def test_forced_levels_give_same_results() -> None:
     separated = well_separated(base["exact_scores"])
     assert sum(separated) >= len(separated) // 2, "the workload should mostly have well-separated neighbours"
     for level, res in results.items():
-        agree = 0
+        hits = total = 0
         for qi, sep in enumerate(separated):
             # Near-ties may swap places between levels, but the exact similarities must agree
             # (approximate results may legitimately differ: each level builds its own graph).
@@ -128,10 +128,11 @@ def test_forced_levels_give_same_results() -> None:
                 continue
             # Brute force involves no graph: the same ids in the same order on every level.
             assert res["exact"][qi] == base["exact"][qi], (level, qi)
-            agree += res["approx"][qi] == base["exact"][qi]
-        # HNSW's graph differs between runs (parallel batch insert, rounding in neighbour
-        # selection), and an occasional node can lose its last in-link, so allow one miss in 20.
-        assert agree >= 0.95 * sum(separated), (level, agree, sum(separated))
+            hits += len(set(res["approx"][qi]) & set(base["exact"][qi]))
+            total += len(base["exact"][qi])
+        # Each level's own graph (parallel batch insert interleaves differently under load)
+        # must still meet the engine's recall@10 target of 0.95 at this ef.
+        assert hits >= 0.95 * total, (level, hits, total)
 
 
 def test_bogus_level_fails_import_clearly() -> None:

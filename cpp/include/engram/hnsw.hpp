@@ -116,6 +116,10 @@ class HnswIndex {
     std::atomic<std::uint8_t> lock{0};
     std::atomic<std::uint8_t> state{0};  // bit0 allocated, bit1 linked, bit2 deleted
     std::uint8_t level = 0;
+    // Layer-0 in-degree: how many layer-0 lists name this node. Pruning a full list never
+    // removes a node's last in-link (it would become unreachable: search could never return
+    // it); see HnswIndex::connect. Atomic because lists of different nodes change concurrently.
+    std::atomic<std::uint32_t> in0{0};
     std::int64_t label = 0;
     std::unique_ptr<std::uint32_t[]> upper;  // level * (M + 1): count then ids, per upper layer
   };
@@ -129,6 +133,11 @@ class HnswIndex {
   const std::uint32_t* links(std::uint32_t slot, int layer) const noexcept;
   std::uint32_t max_links(int layer) const noexcept { return layer == 0 ? 2 * params_.M : params_.M; }
   void copy_links(std::uint32_t slot, int layer, std::vector<std::uint32_t>& out) const;
+  // Swaps `orphan` into `kept` (n's new layer-0 list, nearest first) in place of the farthest
+  // member that has another in-link; false if every member is some node's only in-link.
+  bool adopt(MaxHeap& kept, std::uint32_t orphan, float orphan_dist);
+  // Gives a new node with no layer-0 in-link one, from its nearest neighbour.
+  void ensure_in_link(std::uint32_t slot, const MaxHeap& neighbours);
   void prefetch_vector(std::uint32_t slot) const noexcept;
   std::uint32_t greedy_descend(const Query& q, std::uint32_t cur, int from, int to) const;
   // Fills `top` with up to ef nearest found, as a max-heap on distance (farthest first).

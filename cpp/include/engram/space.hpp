@@ -70,9 +70,12 @@ struct SpaceStats {
   std::uint64_t record_bytes = 0;
   std::uint64_t content_bytes = 0;
   std::uint64_t metadata_bytes = 0;
+  std::uint64_t concept_bytes = 0;  // concept store: centroids, member lists, bookkeeping
+  std::uint64_t edge_bytes = 0;     // graph: associations, bindings, hierarchy (both directions)
   int index_top_level = -1;
   std::uint64_t total_bytes() const noexcept {
-    return vector_bytes + index_link_bytes + index_node_bytes + record_bytes + content_bytes + metadata_bytes;
+    return vector_bytes + index_link_bytes + index_node_bytes + record_bytes + content_bytes + metadata_bytes +
+           concept_bytes + edge_bytes;
   }
 };
 

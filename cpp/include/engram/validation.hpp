@@ -17,6 +17,10 @@ bool is_valid_utf8(std::string_view s) noexcept;
 void check_utf8(std::string_view s, std::string_view what);
 // "a 768-dimensional", "an 8-dimensional": the phrase error messages use for a dimension.
 std::string dimensional(std::size_t dim);
+// At most max_bytes of s for an error message, always valid UTF-8: cut on a character boundary,
+// invalid bytes shown as \xNN, and "..." appended when something was cut. Messages are
+// decoded as UTF-8 by the bindings, so a split character would turn an error into a crash.
+std::string preview(std::string_view s, std::size_t max_bytes = 80);
 // 1-64 characters of [A-Za-z0-9_.-].
 void check_space_name(std::string_view name);
 
