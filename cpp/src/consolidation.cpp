@@ -1,5 +1,12 @@
 #include "engram/consolidation.hpp"
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -638,6 +645,13 @@ ConsolidatorStatus BackgroundConsolidator::status() const {
 }
 
 void BackgroundConsolidator::loop(std::stop_token stop) {
+#if defined(__linux__)
+  // Background work yields the CPU to foreground writers and readers: this thread (only) runs
+  // at nice 10 under SCHED_BATCH. Best effort; failure leaves the default priority.
+  sched_param sp{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+#endif
   const auto interval = std::chrono::duration<double>(interval_s_);
   while (!stop.stop_requested()) {
     {

@@ -117,12 +117,12 @@ def run_size(
         res["search_k10"] = _timed(lambda i: sp.search(cues[i % reps], k=10), reps, repeats)
         seeds = ids[rng.integers(n, size=reps)]
         # A low threshold so activation really travels 3 hops (at the default 0.1, episodic
-        # edges with fan 4 stop it after the first hop); the mean reach is recorded with it.
+        # edges with fan 4 stop it at the seed; at 0.001 after one hop); the reach is recorded.
         res["spread_3_hops"] = _timed(
-            lambda i: sp.spread([int(seeds[i % reps])], max_hops=3, threshold=1e-3), reps, repeats
+            lambda i: sp.spread([int(seeds[i % reps])], max_hops=3, threshold=1e-6), reps, repeats
         )
         res["spread_3_hops"]["mean_activated"] = float(
-            np.mean([len(sp.spread([int(s)], max_hops=3, threshold=1e-3)) for s in seeds[:50]])
+            np.mean([len(sp.spread([int(s)], max_hops=3, threshold=1e-6)) for s in seeds[:50]])
         )
         masks = rng.random((reps, dim)) < 0.5
         partial = np.where(masks, cues, 0.0).astype(np.float32)
