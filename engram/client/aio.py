@@ -17,9 +17,9 @@ from engram.client.sync import _headers
 from engram.client.transport import Retrier, classify, outcome
 from engram.client.transport import encode as _body
 from engram.client.transport import headers as _hdrs
-from engram.graph import Activated
+from engram.graph import Activated, Neighbor
 from engram.memory import Memory
-from engram.recall import Completion, ConsolidationReport, Recollection
+from engram.recall import Completion, Concept, ConsolidationReport, Recollection
 
 
 class AsyncClient:
@@ -87,6 +87,13 @@ class AsyncClient:
     async def consolidation_status(self) -> dict[str, Any]:
         return await self._run(C.consolidation_status())
 
+    async def start_consolidation(self, interval_s: float = 30.0, **params: Any) -> None:
+        """Consolidate every space every ``interval_s`` seconds on the server (admin)."""
+        await self._run(C.start_consolidation(interval_s, params))
+
+    async def stop_consolidation(self) -> None:
+        await self._run(C.consolidation("stop"))
+
     async def pause_consolidation(self) -> None:
         await self._run(C.consolidation("pause"))
 
@@ -140,6 +147,31 @@ class AsyncRemoteSpace:
     async def link(self, src: int, dst: int, weight: float = 1.0, kind: str = "association", *,
                    strength: float = 1.0, contribution: float = 1.0) -> bool:  # fmt: skip
         return await self._c._run(C.link(self.name, src, dst, weight, kind, strength, contribution))
+
+    async def link_batch(self, edges: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """Many :meth:`link` calls in one request (at most the server's max batch); edges are
+        mappings of ``link``'s argument names. Returns whether each edge was new."""
+        return await self._c._run(C.link_batch(self.name, edges))
+
+    async def neighbors(self, memory_id: int) -> list[Neighbor]:
+        return await self._c._run(C.neighbors(self.name, memory_id))
+
+    async def neighbors_batch(self, ids: Iterable[int]) -> dict[int, list[Neighbor]]:
+        """Out-edges of every id in one request (at most the server's max batch)."""
+        return await self._c._run(C.neighbors_batch(self.name, ids, False))
+
+    async def neighborhood(self, ids: Iterable[int]) -> tuple[dict[int, list[Neighbor]], dict[int, Memory]]:
+        """Like :meth:`neighbors_batch`, plus every neighbour's record by id, in one request."""
+        return await self._c._run(C.neighbors_batch(self.name, ids, True))
+
+    async def concepts(self) -> list[Concept]:
+        return await self._c._run(C.concepts(self.name))
+
+    async def concept_members(self, concept_id: int) -> list[int]:
+        return await self._c._run(C.concept_members(self.name, concept_id))
+
+    async def episode_concepts(self, episode_id: int) -> list[int]:
+        return await self._c._run(C.episode_concepts(self.name, episode_id))
 
     async def search(
         self, query: npt.ArrayLike, k: int = 10, ef: int | None = None

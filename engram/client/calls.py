@@ -12,9 +12,9 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from engram.graph import Activated
+from engram.graph import Activated, Neighbor
 from engram.memory import Memory
-from engram.recall import Completion, ConsolidationReport, Hypothesis, Provenance, Recollection
+from engram.recall import Completion, Concept, ConsolidationReport, Hypothesis, Provenance, Recollection
 
 API = "/api/v1"
 
@@ -79,6 +79,10 @@ def consolidation_status() -> Call:
 
 def consolidation(action: str) -> Call:
     return Call("POST", f"{API}/consolidation/{action}")
+
+
+def start_consolidation(interval_s: float, params: Mapping[str, Any]) -> Call:
+    return Call("POST", f"{API}/consolidation/start", body={"interval_s": float(interval_s), **params})
 
 
 def prometheus() -> Call:
@@ -153,6 +157,55 @@ def link(
     body = {"src": int(src), "dst": int(dst), "weight": float(weight), "kind": kind,
             "strength": float(strength), "contribution": float(contribution)}  # fmt: skip
     return Call("POST", sp(space) + "/links", lambda d: bool(d["created"]), body)
+
+
+def link_batch(space: str, edges: Sequence[Mapping[str, Any]]) -> Call:
+    """``edges``: mappings with ``src``, ``dst`` and optionally ``weight``, ``kind``, ``strength``,
+    ``contribution`` (the arguments of :meth:`link`)."""
+    body = {"edges": [{k: (int(v) if k in ("src", "dst") else v) for k, v in e.items()} for e in edges]}
+    # re-linking an edge replaces it with the same values, so a resend is harmless
+    return Call("POST", sp(space) + "/links/batch", lambda d: [bool(c) for c in d["created"]], body)
+
+
+# ------------------------------------------------------------------ graph
+def _neighbors(rows: list[dict[str, Any]]) -> list[Neighbor]:
+    return [Neighbor(int(r["id"]), float(r["weight"]), str(r["kind"])) for r in rows]
+
+
+def neighbors(space: str, memory_id: int) -> Call:
+    return Call(
+        "GET", f"{sp(space)}/memories/{int(memory_id)}/neighbors", lambda d: _neighbors(d["neighbors"])
+    )
+
+
+def neighbors_batch(space: str, ids: Iterable[int], records: bool) -> Call:
+    def parse(d: dict[str, Any]) -> Any:
+        out = {int(r["id"]): _neighbors(r["neighbors"]) for r in d["results"]}
+        if not records:
+            return out
+        return out, {int(m["id"]): _memory(m) for m in d["records"]}
+
+    return Call("POST", sp(space) + "/neighbors", parse, {"ids": [int(i) for i in ids], "records": records})
+
+
+def concepts(space: str) -> Call:
+    def parse(d: dict[str, Any]) -> list[Concept]:
+        return [Concept(int(c["id"]), np.asarray(c["centroid"], dtype=np.float32), float(c["coherence"]),
+                        float(c["confidence"]), float(c["formed_at"]), float(c["updated_at"]),
+                        tuple(int(m) for m in c["members"])) for c in d["concepts"]]  # fmt: skip
+
+    return Call("GET", sp(space) + "/concepts", parse)
+
+
+def concept_members(space: str, concept_id: int) -> Call:
+    return Call(
+        "GET", f"{sp(space)}/concepts/{int(concept_id)}/members", lambda d: [int(i) for i in d["members"]]
+    )
+
+
+def episode_concepts(space: str, episode_id: int) -> Call:
+    return Call("GET", f"{sp(space)}/memories/{int(episode_id)}/concepts",
+                lambda d: [int(i) for i in d["concepts"]])  # fmt: skip
 
 
 # ------------------------------------------------------------------ queries

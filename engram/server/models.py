@@ -109,3 +109,16 @@ class LegacyRemember(Body):
     embedding: Embedding = Field(max_length=_MAX_DIM)
     confidence: float = Field(0.7, ge=0.0, le=1.0)
     memory_space_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class LinkBatch(Body):
+    edges: list[Link] = Field(min_length=1, description="directed edges, applied in order")
+
+
+class NeighborBatch(Body):
+    ids: list[int] = Field(min_length=1, description="memory ids whose out-edges to read")
+    records: bool = Field(False, description="also return every neighbour's memory record")
+
+
+class StartConsolidation(Consolidate):
+    interval_s: float = Field(30.0, gt=0.0, le=86_400.0, description="seconds between background cycles")

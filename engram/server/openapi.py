@@ -40,6 +40,7 @@ _ERROR_STATUSES = {
 _PARAMS = {
     "space": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
     "memory_id": {"type": "integer", "format": "int64"},
+    "concept_id": {"type": "integer", "format": "int64"},
 }
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from engram.server.routes import admin, legacy, memories, ops, queries, spaces
+from engram.server.routes import admin, graph, legacy, memories, ops, queries, spaces
 from engram.server.routing import Route
 
 
 def all_routes() -> list[Route]:
-    return [*ops.ROUTES, *spaces.ROUTES, *memories.ROUTES, *queries.ROUTES, *admin.ROUTES, *legacy.ROUTES]
+    return [
+        *ops.ROUTES,
+        *spaces.ROUTES,
+        *memories.ROUTES,
+        *graph.ROUTES,
+        *queries.ROUTES,
+        *admin.ROUTES,
+        *legacy.ROUTES,
+    ]

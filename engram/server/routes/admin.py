@@ -26,6 +26,21 @@ async def resume(ctx: Ctx) -> Any:
     return ctx.engine.consolidation_status()
 
 
+async def start(ctx: Ctx) -> Any:
+    b: models.StartConsolidation = ctx.body
+    params = b.model_dump(exclude_none=True, exclude={"interval_s"})
+    await run_sync(lambda: ctx.engine.start_consolidation(b.interval_s, **params))
+    ctx.state.log.info("consolidation_started", interval_s=b.interval_s, key=ctx.principal.key_id)
+    return ctx.engine.consolidation_status()
+
+
+async def stop(ctx: Ctx) -> Any:
+    # joins the consolidator thread, which may be mid-cycle: off the event loop
+    await run_sync(ctx.engine.stop_consolidation)
+    ctx.state.log.info("consolidation_stopped", key=ctx.principal.key_id)
+    return ctx.engine.consolidation_status()
+
+
 async def stats(ctx: Ctx) -> Any:
     eng = ctx.engine
     metrics = await run_sync(eng.metrics)
@@ -53,6 +68,23 @@ ROUTES = [
         consolidation_status,
         "admin",
         "Background consolidation status",
+        tags=("consolidation",),
+    ),
+    Route(
+        "POST",
+        PREFIX + "/consolidation/start",
+        start,
+        "admin",
+        "Start (or restart) background consolidation of every space",
+        models.StartConsolidation,
+        tags=("consolidation",),
+    ),
+    Route(
+        "POST",
+        PREFIX + "/consolidation/stop",
+        stop,
+        "admin",
+        "Stop background consolidation",
         tags=("consolidation",),
     ),
     Route(
