@@ -34,9 +34,9 @@ from engram.workflows.latency import LatencyLog
 from engram.workflows.prometheus import moved, parse_prometheus
 
 pytestmark = pytest.mark.workflow
-#: In process until the HTTP API offers a memory's neighbours (GET .../memories/{id}/neighbors),
-#: which every graph query here needs (requested from the server owner; see docs/acceptance.md).
-BACKEND = "inprocess"
+#: A real ``engram serve`` process: each account query reads its neighbourhood (edges and
+#: records) with one POST .../neighbors; each transaction's edges go in one POST .../links/batch.
+BACKEND = "server"
 
 SEED = 103
 CONFIDENCE = 0.7  # completion confidence threshold (CA1)

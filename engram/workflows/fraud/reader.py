@@ -58,13 +58,22 @@ class Reader:
             return hit
         out: list[Txn] = []
         self.calls += 1
-        for nb in self.space.neighbors(self.account_node[account]):
-            rec = self._records.get(nb.id)
-            if rec is None:
-                self.calls += 1
-                rec = Txn.from_metadata(self.space.get(nb.id).metadata)
-                self._records[nb.id] = rec
-            out.append(rec)
+        node = self.account_node[account]
+        if hasattr(self.space, "neighborhood"):  # over HTTP: edges and records in one round trip
+            edges, recs = self.space.neighborhood([node])
+            for nb in edges[node]:
+                rec = self._records.get(nb.id)
+                if rec is None:
+                    rec = self._records[nb.id] = Txn.from_metadata(recs[nb.id].metadata)
+                out.append(rec)
+        else:
+            for nb in self.space.neighbors(node):
+                rec = self._records.get(nb.id)
+                if rec is None:
+                    self.calls += 1
+                    rec = Txn.from_metadata(self.space.get(nb.id).metadata)
+                    self._records[nb.id] = rec
+                out.append(rec)
         out.sort(key=lambda t: (t.ts, t.txn_id))
         self._txns[account] = out
         return out

@@ -80,11 +80,16 @@ class FraudStore:
                 vec, content=f"{t.kind} {t.amount:.2f}", timestamp=float(t.timestamp), metadata=meta
             )
         )
-        self.space.link(self.account_node[int(t.src_account)], tid, 1.0)
+        edges = [(self.account_node[int(t.src_account)], tid)]
         if int(t.dst_account) >= 0:
-            self.space.link(tid, self.account_node[int(t.dst_account)], 1.0)
-            self.space.link(self.account_node[int(t.dst_account)], tid, 1.0)
+            dst = self.account_node[int(t.dst_account)]
+            edges += [(tid, dst), (dst, tid)]
         if int(t.merchant_id) >= 0:
-            self.space.link(tid, self.merchant_node[int(t.merchant_id)], 1.0)
+            edges.append((tid, self.merchant_node[int(t.merchant_id)]))
+        if hasattr(self.space, "link_batch"):  # over HTTP: one request for the transaction's edges
+            self.space.link_batch([{"src": a, "dst": b, "weight": 1.0} for a, b in edges])
+        else:
+            for a, b in edges:
+                self.space.link(a, b, 1.0)
         self.txn_node[int(t.txn_id)] = tid
         return tid
