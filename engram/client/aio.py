@@ -198,6 +198,10 @@ class AsyncRemoteSpace:
     async def stats(self) -> dict[str, Any]:
         return await self._c._run(C.space_stats(self.name))
 
+    async def validate(self) -> dict[str, Any]:
+        """Integrity counts of the space's index and records (``ok`` is true when healthy)."""
+        return await self._c._run(C.validate(self.name))
+
 
 class AsyncObservationStream:
     """The reconnecting stream for asyncio: its I/O runs on the stream's own thread, and the

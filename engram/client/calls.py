@@ -61,6 +61,10 @@ def space_stats(name: str) -> Call:
     return Call("GET", sp(name) + "/stats", lambda d: d["stats"])
 
 
+def validate(name: str) -> Call:
+    return Call("GET", sp(name) + "/validate", lambda d: dict(d["validation"]))
+
+
 def stats() -> Call:
     return Call("GET", f"{API}/stats")
 

@@ -226,6 +226,10 @@ class RemoteSpace:
     def stats(self) -> dict[str, Any]:
         return self._c._run(C.space_stats(self.name))
 
+    def validate(self) -> dict[str, Any]:
+        """Integrity counts of the space's index and records (``ok`` is true when healthy)."""
+        return self._c._run(C.validate(self.name))
+
     def __len__(self) -> int:
         return int(self._c._run(C.space_info(self.name))["memories"])
 

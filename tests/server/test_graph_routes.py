@@ -31,6 +31,8 @@ def test_link_batch_and_neighbors(tenants: Tenants) -> None:
         edges, records = sp.neighborhood([ids[0], ids[1]])
         assert edges == {ids[0]: one, ids[1]: batch[ids[1]]}
         assert {i: m.content for i, m in records.items()} == {ids[1]: "b", ids[2]: "c", ids[3]: "d"}
+        v = sp.validate()
+        assert v["ok"] is True, v
 
 
 def test_graph_route_errors(tenants: Tenants) -> None:
@@ -118,5 +120,5 @@ def test_openapi_lists_graph_routes(tenants: Tenants) -> None:
     for needed in [("GET", s + "/memories/{memory_id}/neighbors"), ("POST", s + "/neighbors"),
                    ("POST", s + "/links/batch"), ("GET", s + "/concepts"),
                    ("GET", s + "/concepts/{concept_id}/members"), ("GET", s + "/memories/{memory_id}/concepts"),
-                   ("POST", "/api/v1/consolidation/start"), ("POST", "/api/v1/consolidation/stop")]:  # fmt: skip
+                   ("GET", s + "/validate"), ("POST", "/api/v1/consolidation/start"), ("POST", "/api/v1/consolidation/stop")]:  # fmt: skip
         assert needed in ops, needed

@@ -39,6 +39,12 @@ async def space_stats(ctx: Ctx) -> Any:
     return {"name": sp.name, "dim": sp.dim, "stats": stats}
 
 
+async def validate_space(ctx: Ctx) -> Any:
+    # walks the whole index and record store: a worker thread, never the event loop
+    sp = ctx.engine.space(ctx.space)
+    return {"validation": await run_sync(sp.validate)}
+
+
 async def drop_space(ctx: Ctx) -> Any:
     await run_sync(ctx.engine.drop_space, ctx.space)
     ctx.state.idempotency.forget_space(ctx.space or "")
@@ -65,5 +71,13 @@ ROUTES = [
     ),
     Route("GET", S, get_space, "read", "A space's name, dimension and size", tags=("spaces",)),
     Route("GET", S + "/stats", space_stats, "read", "A space's counts and memory use", tags=("spaces",)),
+    Route(
+        "GET",
+        S + "/validate",
+        validate_space,
+        "read",
+        "Integrity counts of a space's index and records",
+        tags=("spaces",),
+    ),
     Route("DELETE", S, drop_space, "admin", "Drop a space and all its memories", tags=("spaces",)),
 ]
