@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +12,8 @@ import pandas as pd
 import pytest
 
 import engram
+from engram.client import Client
+from engram.testing.server import running_server
 from engram.workflows.fraud import signature
 from engram.workflows.fraud.account_rules import (
     count_in_window,
@@ -37,9 +41,10 @@ def _row(t: Txn) -> SimpleNamespace:
                            device_id=t.device)  # fmt: skip
 
 
-@pytest.fixture
-def graph() -> Iterator[tuple[Reader, FraudStore]]:
-    """A ring 1->2->3->1, a chain 4->5->6->7, and unrelated transfers 8->9 (later, full amount)."""
+@pytest.fixture(params=["inprocess", "server"])
+def graph(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Reader, FraudStore]]:
+    """A ring 1->2->3->1, a chain 4->5->6->7, and unrelated transfers 8->9 (later, full amount);
+    stored in process, or through a real ``engram serve`` (batch links, neighbourhood reads)."""
     txns = [
         _txn(0, 1 * H, 1, 2, amount=5000), _txn(1, 2 * H, 2, 3, amount=4900), _txn(2, 3 * H, 3, 1, amount=4800),
         _txn(3, 1 * H, 4, 5, amount=3000), _txn(4, 2 * H, 5, 6, amount=2950), _txn(5, 3 * H, 6, 7, amount=2900),
@@ -47,7 +52,12 @@ def graph() -> Iterator[tuple[Reader, FraudStore]]:
     ]  # fmt: skip
     accounts = pd.DataFrame({"account_id": range(1, 10), "home_lat": 0.0, "home_lon": 0.0, "device_id": 1,
                              "second_device_id": -1, "opened_ts": 0})  # fmt: skip
-    with engram.Engine(dim=DIM) as eng:
+    with contextlib.ExitStack() as stack:
+        if request.param == "server":
+            url = stack.enter_context(running_server(None, no_auth=True, dim=DIM, log_dir=tmp_path))
+            eng = stack.enter_context(Client(url))
+        else:
+            eng = stack.enter_context(engram.Engine(dim=DIM))
         store = FraudStore(eng.create_space("tx", dim=DIM))
         store.add_accounts(accounts)
         store.add_merchants(pd.DataFrame({"merchant_id": [], "category": [], "lat": [], "lon": []}))
