@@ -80,6 +80,10 @@ class Spread(Body):
     threshold: float = Field(0.1, ge=0.0, le=1.0)
     fan_effect: bool = True
     max_results: int | None = Field(None, ge=1)
+    direction_weights: dict[Literal["upward", "downward", "lateral", "episodic"], float] | None = Field(
+        None,
+        description="per-direction weights overriding upward 0.8, downward 0.6, lateral 0.4, episodic 0.3",
+    )
 
 
 class Complete(Body):

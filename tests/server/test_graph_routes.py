@@ -122,3 +122,18 @@ def test_openapi_lists_graph_routes(tenants: Tenants) -> None:
                    ("GET", s + "/concepts/{concept_id}/members"), ("GET", s + "/memories/{memory_id}/concepts"),
                    ("GET", s + "/validate"), ("POST", "/api/v1/consolidation/start"), ("POST", "/api/v1/consolidation/stop")]:  # fmt: skip
         assert needed in ops, needed
+
+
+def test_spread_direction_weights(tenants: Tenants) -> None:
+    with tenants.client("writer_a") as c:
+        sp = c.space("tenant-a")
+        a, b = (int(i) for i in sp.remember_batch(vectors(2, seed=15)))
+        sp.link(a, b, 1.0)
+
+        def act(**kw: object) -> float:
+            return next(x.activation for x in sp.spread([a], max_hops=1, threshold=0.0, **kw) if x.id == b)
+
+        low, high = act(direction_weights={"episodic": 0.1}), act(direction_weights={"episodic": 0.9})
+        assert high > low > 0.0, (low, high)
+        with pytest.raises(engram.InvalidInputError, match="direction_weights"):
+            sp.spread([a], direction_weights={"sideways": 1.0})

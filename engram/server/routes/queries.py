@@ -53,7 +53,14 @@ async def spread(ctx: Ctx) -> Any:
     )
     rows = await run_sync(
         lambda: sp.spread(
-            seeds, b.max_hops, b.decay, b.decay_rate, b.threshold, b.fan_effect, max_results=max_results
+            seeds,
+            b.max_hops,
+            b.decay,
+            b.decay_rate,
+            b.threshold,
+            b.fan_effect,
+            b.direction_weights,
+            max_results=max_results,
         )
     )
     return {"results": [{"id": r.id, "activation": r.activation, "hops": r.hops} for r in rows]}
