@@ -137,3 +137,26 @@ def test_spread_direction_weights(tenants: Tenants) -> None:
         assert high > low > 0.0, (low, high)
         with pytest.raises(engram.InvalidInputError, match="direction_weights"):
             sp.spread([a], direction_weights={"sideways": 1.0})
+
+
+def test_graph_routes_reject_another_spaces_ids(tenants: Tenants) -> None:
+    with tenants.client("writer_b") as cb:
+        b_ids = [int(i) for i in cb.space("tenant-b").remember_batch(vectors(2, seed=16))]
+        cb.space("tenant-b").link(b_ids[0], b_ids[1])
+    with tenants.client("writer_a") as ca:
+        sa = ca.space("tenant-a")
+        a_id = int(sa.remember(vectors(1, seed=17)[0]))
+        for bid in b_ids:
+            with pytest.raises(engram.MemoryNotFound):
+                sa.neighbors(bid)
+            with pytest.raises(engram.MemoryNotFound):
+                sa.neighbors_batch([a_id, bid])
+            with pytest.raises(engram.MemoryNotFound):
+                sa.neighborhood([bid])
+            with pytest.raises(engram.MemoryNotFound):
+                sa.link_batch([{"src": a_id, "dst": bid}])
+            with pytest.raises(engram.MemoryNotFound):
+                sa.episode_concepts(bid)
+            with pytest.raises(engram.MemoryNotFound):
+                sa.concept_members(bid)
+        assert sa.neighbors(a_id) == []  # the failed batch linked nothing
