@@ -153,6 +153,17 @@ def test_fraud_workflow(profile: Profile, checks: CheckRecorder, backend: Backen
         ">=",
         len(observed),
     )
+    n_edges = (
+        len(observed)
+        + 2 * int((observed["dst_account"] >= 0).sum())
+        + int((observed["merchant_id"] >= 0).sum())
+    )
+    checks.check(
+        "link counter moved during ingest",  # the batch link route links edge by edge
+        moved(metrics_before, metrics_mid, "engram_operations_total", op="link"),
+        "==",
+        n_edges,
+    )
     checks.check(
         "get latency samples added",
         moved(metrics_mid, after, "engram_operation_duration_seconds_count", op="get"),
