@@ -8,6 +8,7 @@
 #endif
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -104,6 +105,7 @@ struct WorkConcept {
 };
 
 struct Cluster {
+  std::size_t block = 0;             // the block of form() it came from
   std::vector<std::size_t> members;  // snapshot indices, ascending
   double pair_sum = 0.0;
   double coherence = 0.0;
@@ -121,6 +123,14 @@ class Run {
       eps_.push_back(e);
     });
     rep_.episodes_considered = eps_.size();
+    ConceptStore::ClusteringCache& cache = sp_.concept_store().clustering_cache();
+    const std::uint64_t fp = fingerprint();
+    if (cache.fingerprint != fp || cache.forgotten != sp_.forgotten_count()) {
+      cache.settled.clear();
+      cache.pairs.clear();
+      cache.fingerprint = fp;
+      cache.forgotten = sp_.forgotten_count();
+    }
     crash_point("consolidation.pre_clustering");
     load_concepts();
     refresh_dirty();
@@ -178,6 +188,20 @@ class Run {
     }
   }
 
+  // Identifies the parameters that decide clustering (not the caps and breakers, which only
+  // defer clusters, and deferred blocks are never cached).
+  std::uint64_t fingerprint() const noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    const auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    for (const double d :
+         {p_.similarity_threshold, p_.coherence_threshold, p_.temporal_scale_s, p_.sigmoid_gain, p_.sigmoid_midpoint}) {
+      mix(std::bit_cast<std::uint64_t>(d));
+    }
+    for (const std::size_t v : {p_.min_cluster_size, p_.neighbors, p_.exact_below, p_.max_component}) mix(v);
+    mix(p_.candidates_from_graph ? 1 : 2);
+    return h;
+  }
+
   void add_unit(std::vector<double>& sum, const EpisodeRef& e) const {
     for (std::size_t i = 0; i < dim_; ++i) sum[i] += static_cast<double>(e.vector[i]) * e.inv_norm;
   }
@@ -191,49 +215,66 @@ class Run {
     return nn > 0.0 ? dot * e.inv_norm / std::sqrt(nn) : 0.0;
   }
 
-  // Joins unbound episodes to concepts until nothing changes. Each pass first finds every
-  // unbound episode's two nearest concept centroids (in parallel: float unit centroids, SIMD
-  // dot products), then tries the joins in episode order against the concepts' current
-  // members, so the result is deterministic.
+  // Joins unbound episodes to concepts until nothing changes. An episode's candidate concepts
+  // are those of its neighbours in the index's layer-0 graph: a concept none of whose members is
+  // near the episode cannot reach the average-linkage threshold with it. Of those, the two with
+  // the nearest centroids are tried, against the concepts' current members, in episode order
+  // (deterministic for a given graph). Later passes revisit only the unbound neighbours of
+  // episodes that joined, so a pass costs O(changed x degree), not O(episodes x concepts).
   void assign_to_fixpoint() {
     if (concepts_.empty()) return;
-    for (bool changed = true; changed;) {
-      changed = false;
-      std::vector<std::size_t> live;  // concepts that can take members
+    std::vector<std::size_t> member_of(eps_.size(), SIZE_MAX);
+    for (std::size_t c = 0; c < concepts_.size(); ++c) {
+      if (concepts_[c].members.size() < p_.min_cluster_size) continue;
+      for (const std::int64_t m : concepts_[c].members) {
+        if (auto it = pos_.find(m); it != pos_.end()) member_of[it->second] = c;
+      }
+    }
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < eps_.size(); ++i) {
+      if (!bound_[i]) todo.push_back(i);
+    }
+    const simd::DotFn dot = simd::active().dot;
+    std::vector<float> units(concepts_.size() * dim_);
+    std::vector<std::vector<std::size_t>> near(eps_.size());  // filled for episodes in todo
+    while (!todo.empty()) {
       for (std::size_t c = 0; c < concepts_.size(); ++c) {
-        if (concepts_[c].members.size() >= p_.min_cluster_size) live.push_back(c);
+        if (concepts_[c].members.size() >= p_.min_cluster_size) unit_centroid(concepts_[c], units.data() + c * dim_);
       }
-      if (live.empty()) return;
-      std::vector<float> units(live.size() * dim_);
-      for (std::size_t k = 0; k < live.size(); ++k) unit_centroid(concepts_[live[k]], units.data() + k * dim_);
-      std::vector<std::size_t> unbound;
-      for (std::size_t i = 0; i < eps_.size(); ++i) {
-        if (!bound_[i]) unbound.push_back(i);
-      }
-      std::vector<Top2> top(unbound.size());
-      const simd::DotFn dot = simd::active().dot;
-      for_each_index(unbound.size(), [&](std::size_t u) {
-        const EpisodeRef& e = eps_[unbound[u]];
+      std::vector<Top2> top(todo.size());
+      for_each_index(todo.size(), [&](std::size_t u) {
+        const EpisodeRef& e = eps_[todo[u]];
+        thread_local std::vector<std::int64_t> ids;
+        sp_.index_neighbors(e, ids);
+        std::vector<std::size_t>& nb = near[todo[u]];
+        nb.clear();
+        std::vector<std::size_t> cands;
+        for (const std::int64_t id : ids) {
+          const auto it = pos_.find(id);
+          if (it == pos_.end()) continue;
+          nb.push_back(it->second);
+          const std::size_t c = member_of[it->second];
+          if (c != SIZE_MAX && std::find(cands.begin(), cands.end(), c) == cands.end()) cands.push_back(c);
+        }
         float best_cos[2] = {-2.0f, -2.0f};
         Top2& t = top[u];
-        for (std::size_t k = 0; k < live.size(); ++k) {
-          const float cs = dot(units.data() + k * dim_, e.vector, dim_) * e.inv_norm;
-          if (cs > best_cos[0]) {
+        for (const std::size_t c : cands) {
+          const float cs = dot(units.data() + c * dim_, e.vector, dim_) * e.inv_norm;
+          if (cs > best_cos[0] || (cs == best_cos[0] && c < t.best[0])) {
             t.best[1] = t.best[0];
             best_cos[1] = best_cos[0];
-            t.best[0] = live[k];
+            t.best[0] = c;
             best_cos[0] = cs;
-          } else if (cs > best_cos[1]) {
-            t.best[1] = live[k];
+          } else if (cs > best_cos[1] || (cs == best_cos[1] && c < t.best[1])) {
+            t.best[1] = c;
             best_cos[1] = cs;
           }
         }
       });
-      for (std::size_t u = 0; u < unbound.size(); ++u) {
-        // Two nearest centroids are enough: a farther concept would need a higher average
-        // similarity to members farther from e, which the nearest ones bound from above in
-        // practice; keeping it small keeps the pass O(episodes x concepts x dim).
-        const std::size_t i = unbound[u];
+      std::vector<std::size_t> joined;
+      for (std::size_t u = 0; u < todo.size(); ++u) {
+        const std::size_t i = todo[u];
+        if (bound_[i]) continue;
         const EpisodeRef& e = eps_[i];
         for (const std::size_t c : top[u].best) {
           if (c == SIZE_MAX) continue;
@@ -254,10 +295,21 @@ class Run {
           add_unit(wc.sum, e);
           wc.changed = true;
           bound_[i] = true;
-          changed = true;
+          member_of[i] = c;
+          joined.push_back(i);
           break;
         }
       }
+      // Next pass: unbound neighbours of the episodes that joined (their concepts changed).
+      std::vector<std::size_t> next;
+      for (const std::size_t i : joined) {
+        for (const std::size_t nb : near[i]) {
+          if (!bound_[nb]) next.push_back(nb);
+        }
+      }
+      std::sort(next.begin(), next.end());
+      next.erase(std::unique(next.begin(), next.end()), next.end());
+      todo.swap(next);
     }
   }
 
@@ -276,8 +328,19 @@ class Run {
       if (!bound_[i]) unbound.push_back(i);
     }
     if (unbound.size() < p_.min_cluster_size) return 0;
+    std::unordered_set<std::int64_t>& settled = sp_.concept_store().clustering_cache().settled;
+    const std::vector<std::vector<std::size_t>> blocks = components(unbound);
+    std::vector<char> clustered(blocks.size(), 0);
     std::vector<Cluster> clusters;
-    for (const std::vector<std::size_t>& comp : components(unbound)) cluster_block(comp, clusters);
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      const bool known = std::all_of(blocks[b].begin(), blocks[b].end(),
+                                     [&](std::size_t i) { return settled.count(eps_[i].id) != 0; });
+      if (known) continue;  // clustered before, nothing left unformed, nothing new
+      const std::size_t first = clusters.size();
+      cluster_block(blocks[b], clusters);
+      for (std::size_t k = first; k < clusters.size(); ++k) clusters[k].block = b;
+      clustered[b] = 1;
+    }
     std::vector<Cluster> coherent;
     for (Cluster& c : clusters) {
       if (count_stats) ++rep_.clusters_found;
@@ -315,6 +378,14 @@ class Run {
       }
     }
     rep_.clusters_deferred = coherent.size() - allowed;
+    // Blocks whose coherent clusters all formed (or that had none) are settled; a block with a
+    // deferred cluster must be clustered again by the next run.
+    std::vector<char> deferred(blocks.size(), 0);
+    for (std::size_t k = allowed; k < coherent.size(); ++k) deferred[coherent[k].block] = 1;
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      if (!clustered[b] || deferred[b]) continue;
+      for (const std::size_t i : blocks[b]) settled.insert(eps_[i].id);
+    }
     for (std::size_t k = 0; k < allowed; ++k) {
       const Cluster& cl = coherent[k];
       WorkConcept c;
@@ -349,21 +420,40 @@ class Run {
         adj[u].push_back(it->second);
       }
     };
+    auto& pairs = sp_.concept_store().clustering_cache().pairs;
+    std::vector<std::vector<std::int64_t>> fresh(unbound.size());  // pairs computed by this run
+    std::vector<char> computed(unbound.size(), 0);
     for_each_index(unbound.size(), [&](std::size_t u) {
       const EpisodeRef& e = eps_[unbound[u]];
       if (p_.candidates_from_graph) {
+        // Reads of `pairs` only here (writes after the loop): safe from every worker.
+        if (const auto cached = pairs.find(e.id); cached != pairs.end()) {
+          for (const std::int64_t id : cached->second) {
+            const auto it = local.find(id);
+            if (it != local.end() && it->second != u) adj[u].push_back(it->second);
+          }
+          return;
+        }
         thread_local std::vector<std::int64_t> ids;
         sp_.index_neighbors(e, ids);
         for (const std::int64_t id : ids) {
-          const auto it = local.find(id);
-          if (it != local.end()) consider(u, id, sim_.cos(e, eps_[unbound[it->second]]));
+          const auto p = pos_.find(id);
+          if (p == pos_.end() || id == e.id) continue;
+          const EpisodeRef& o = eps_[p->second];
+          if (sim_.sigmoid(sim_.temporal(sim_.cos(e, o), e.timestamp, o.timestamp)) < p_.similarity_threshold) continue;
+          fresh[u].push_back(id);
+          if (const auto it = local.find(id); it != local.end()) adj[u].push_back(it->second);
         }
+        computed[u] = 1;
       } else {
         for (const SearchHit& h : sp_.nearest_episodes(e.vector, k, std::max<std::size_t>(2 * k, 32))) {
           consider(u, h.id, h.similarity);
         }
       }
     });
+    for (std::size_t u = 0; u < unbound.size(); ++u) {
+      if (computed[u]) pairs[eps_[unbound[u]].id] = std::move(fresh[u]);
+    }
     // Symmetrise, then BFS in index order: deterministic and locality-preserving.
     for (std::size_t u = 0; u < adj.size(); ++u) {
       for (const std::size_t v : adj[u]) {

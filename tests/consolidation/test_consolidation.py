@@ -306,3 +306,30 @@ def test_stats_count_concept_and_edge_memory() -> None:
             "edges",
         )
         assert after["total"] == sum(after[p] for p in parts)
+
+
+def test_clustering_cache_never_loses_deferred_or_new_clusters() -> None:
+    # Above exact_below a run skips blocks it already clustered with nothing left unformed; a
+    # capped run defers clusters, which must still form on later runs, and new episodes must
+    # still cluster, exactly as without the cache.
+    rng = np.random.default_rng(11)
+    x, _labels, _ = make_clusters(rng, 30, 40)
+    with engram.Engine(dim=DIM) as eng:
+        full = eng.create_space("full")
+        full.remember_batch(x)
+        full.consolidate(**UNCAPPED)
+        capped = eng.create_space("capped")
+        capped.remember_batch(x)
+        for _ in range(40):
+            rep = capped.consolidate(max_concepts_per_run=5, max_formations_per_hour=0)
+            if rep.concepts_formed == 0:
+                break
+        assert len(capped.concepts()) == len(full.concepts())
+        assert capped.consolidate(**UNCAPPED).concepts_formed == 0  # settled: nothing new
+        y, _, _ = make_clusters(np.random.default_rng(12), 1, 40)
+        new_ids = set(capped.remember_batch(y).tolist())
+        rep = capped.consolidate(**UNCAPPED)
+        assert rep.concepts_formed + rep.concepts_updated >= 1
+        bound = {m for c in capped.concepts() for m in c.members}
+        assert len(new_ids & bound) >= 30
+        assert_bindings_two_sided(capped)

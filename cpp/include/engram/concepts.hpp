@@ -27,6 +27,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace engram {
@@ -126,6 +127,19 @@ class ConceptStore {
   // Engine-clock times of recent formations, for the formations-per-hour breaker. Guarded by
   // run_mutex().
   std::deque<double>& formation_times() noexcept { return formation_times_; }
+  // Unbound episodes already clustered whose blocks left no coherent cluster unformed: a later
+  // run skips blocks made only of them (nothing there can change unless an episode arrives,
+  // one is forgotten, or the parameters change, each of which resets or bypasses the cache).
+  // A cache, not state: empty after recovery. Guarded by run_mutex().
+  struct ClusteringCache {
+    std::uint64_t fingerprint = 0;  // of the clustering parameters
+    std::uint64_t forgotten = 0;    // the space's forget count when filled
+    std::unordered_set<std::int64_t> settled;
+    // Candidate pairs found for an episode (ids of live episodes similar enough at that time),
+    // so a later run computes them only for episodes it has not seen.
+    std::unordered_map<std::int64_t, std::vector<std::int64_t>> pairs;
+  };
+  ClusteringCache& clustering_cache() noexcept { return clustering_cache_; }
 
  private:
   struct Entry {
@@ -153,6 +167,7 @@ class ConceptStore {
   ConsolidationCounters counters_;
   std::mutex run_mu_;
   std::deque<double> formation_times_;
+  ClusteringCache clustering_cache_;
 };
 
 }  // namespace engram

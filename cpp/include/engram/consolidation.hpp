@@ -10,9 +10,9 @@
 //  1. Refresh concepts whose members were forgotten (recompute centroid, coherence and
 //     confidence; dissolve those left with fewer than min_cluster_size members).
 //  2. Assign unbound episodes to existing concepts: an episode joins the concept (among the two
-//     with the nearest centroids) when its average-linkage similarity to the members reaches
-//     similarity_threshold and the concept's coherence stays >= coherence_threshold. Repeated
-//     to a fixpoint.
+//     with the nearest centroids of the concepts its index-graph neighbours belong to) when its average-linkage
+//     similarity to the members reaches similarity_threshold and the concept's coherence stays >= coherence_threshold.
+//     Repeated to a fixpoint.
 //  3. Cluster the remaining unbound episodes with average linkage, merging while the best
 //     pair's similarity is >= similarity_threshold (nearest-neighbour chain, O(m^2) per
 //     component). Up to exact_below episodes are clustered all-pairs; above that, candidate
@@ -20,6 +20,10 @@
 //     and average linkage runs exactly within each connected component of pairs above the
 //     threshold (an average-linkage cluster at threshold t always lies inside one such
 //     single-linkage component), components above max_component split in BFS order.
+//     Incremental: each space caches the candidate pairs found per episode and the episodes of
+//     blocks that left no coherent cluster unformed (ConceptStore::ClusteringCache); a later
+//     run computes pairs only for new episodes and skips blocks made only of settled episodes.
+//     The cache resets when the clustering parameters change or an episode is forgotten.
 //  4. Clusters with >= min_cluster_size members and coherence >= coherence_threshold become
 //     concepts, largest first, within max_concepts_per_run and the circuit breakers
 //     (formations in the last hour of the engine clock < max_formations_per_hour; concepts /

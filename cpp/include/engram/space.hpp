@@ -181,6 +181,7 @@ class Space {
   const FeatureFlags& features() const noexcept;
 
   std::size_t size() const noexcept;  // live memories
+  std::uint64_t forgotten_count() const noexcept { return forgotten_.load(std::memory_order_acquire); }
   SpaceStats stats() const;
   IntegrityReport validate() const;
   const SpaceMetrics& metrics() const noexcept { return metrics_; }
