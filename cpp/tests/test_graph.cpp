@@ -233,7 +233,9 @@ TEST_F(ConcurrencyGraph, LinkUnlinkForgetWhileSpreading) {
       c.threshold = 0.001;
       c.direction.episodic = 1.0;
       std::vector<std::int64_t> last;
-      while (!stop.load(std::memory_order_acquire)) {
+      // At least 50 spreads each, even if the writers finish before this thread is scheduled
+      // (it happened on a loaded 2-core CI machine).
+      for (int n = 0; n < 50 || !stop.load(std::memory_order_acquire); ++n) {
         const auto id = ids[pick(rng)];
         try {
           const Seed s{id, 1.0};
