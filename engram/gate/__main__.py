@@ -89,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.record_baseline:
             after = [run_worker(candidate, scenario, args.seconds, workdir / f"rec-{i}.npz", workdir)
                      for i in range(args.rounds)]  # fmt: skip
-            info = {"label": args.candidate_label, "scenario": str(args.scenario), "seconds": args.seconds}
+            # The scenario by name, not by path: baselines are committed and shared across checkouts.
+            info = {
+                "label": args.candidate_label,
+                "scenario": Path(args.scenario).name,
+                "seconds": args.seconds,
+            }
             _say(f"baseline stored in {save_baseline(args.baselines_dir, fingerprint, after, info)}")
             return OK
         if args.against == "stored":
