@@ -79,11 +79,15 @@ def sanitize(session: nox.Session) -> None:
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
         "-Cbuild-dir=build/asan-python", "-e", ".[test,bench]",
     )  # fmt: skip
-    libasan = subprocess.run(
-        ["g++", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True
-    )
+
+    def gcc_lib(name: str) -> str:
+        out = subprocess.run(["g++", f"-print-file-name={name}"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
     env = {
-        "LD_PRELOAD": libasan.stdout.strip(),
+        # libstdc++ preloaded too: ASan's __cxa_throw interceptor must find the real one at start,
+        # and python itself does not link libstdc++ (without it every C++ throw aborts).
+        "LD_PRELOAD": f"{gcc_lib('libasan.so')} {gcc_lib('libstdc++.so')}",
         "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",  # CPython itself is not leak-clean
         "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
     }
