@@ -72,6 +72,7 @@ class ConsolidationReport:
     duration_s: float
     formed: tuple[int, ...]
     updated: tuple[int, ...]
+    blocks_reused: int = 0  # blocks whose clusters came from the per-space clustering cache
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,11 @@ def _into_dim(z: np.ndarray) -> np.ndarray:
     return (padded @ random_rotation(DIM, 0)).astype(np.float32)
 
 
+def _unit_rows(items: list[Doc]) -> np.ndarray:
+    e = np.stack([d.embedding for d in items]).astype(np.float64)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
 def _near(v: np.ndarray, cos: float, rng: np.random.Generator) -> np.ndarray:
     """A unit vector at cosine ``cos`` from unit ``v`` (a query paraphrasing one article)."""
     n = rng.standard_normal(v.size).astype(np.float32)
@@ -287,13 +292,29 @@ def test_knowledge_graph_workflow(profile: Profile, checks: CheckRecorder, backe
             errors.append(f"recall: {type(exc).__name__}: {exc}")
             return []
 
+    ambiguous = 0
     for s in streams:
         sp = spaces[s.name]
         own = ids_of[s.name] | concept_ids[s.name]
-        picks = rng.choice(len(s.acked), size=min(n_specific, len(s.acked)), replace=False)
-        for j in picks:
+        # A query only asks for a specific article if that article is its exact nearest one.
+        # Templated abstracts ("X is a moth of the family Y") share LSA vectors to 1e-4 or
+        # closer, so noise can put a twin ahead; such draws are ill-posed, counted and redrawn.
+        unit = _unit_rows([s.items[idx] for idx, _ in s.acked])
+        order = rng.permutation(len(s.acked))
+        taken = 0
+        for j in order:
+            if taken == n_specific:
+                break
             idx, mid = s.acked[int(j)]
-            res = recall(sp, _near(s.items[idx].embedding, 0.9, rng))
+            q = _near(s.items[idx].embedding, 0.9, rng)
+            sims = unit @ (q / np.linalg.norm(q))
+            best = sims[int(j)]
+            sims[int(j)] = -np.inf
+            if sims.max() >= best:
+                ambiguous += 1
+                continue
+            taken += 1
+            res = recall(sp, q)
             specific_total += 1
             specific_hits += any(r.id == mid and r.kind == "episode" for r in res)
             cross_space += sum(r.id not in own for r in res)
@@ -318,7 +339,8 @@ def test_knowledge_graph_workflow(profile: Profile, checks: CheckRecorder, backe
             for j in rng.choice(len(other.items), size=min(10, len(other.items)), replace=False):
                 cross_space += sum(r.id not in own for r in recall(sp, other.items[int(j)].embedding))
     checks.check("specific-article queries returning the article", specific_hits / specific_total, "==", 1.0,
-                 note=f"{specific_hits}/{specific_total}, query at cosine 0.9 from the article")  # fmt: skip
+                 note=f"{specific_hits}/{specific_total}, query at cosine 0.9 from the article; "
+                      f"{ambiguous} draws redrawn: another article was nearer to the query")  # fmt: skip
     checks.check("spaces where an abstract query returns a concept", spaces_with_concept_answer, "==", len(spaces),
                  note=f"{abstract_with_concept}/{abstract_total} class-prototype queries returned a concept")  # fmt: skip
     checks.check(
@@ -341,8 +363,10 @@ def test_knowledge_graph_workflow(profile: Profile, checks: CheckRecorder, backe
         len(spaces),
         note=f"missed polls: {monitor.missed}",
     )
+    slowest = sorted(monitor.runs, key=lambda r: r.duration_s)[-3:]
     checks.check("consolidation p99", 1e3 * float(np.percentile(durations, 99)) if durations else float("nan"),
-                 "<", 500.0, "ms")  # fmt: skip
+                 "<", 500.0, "ms", note="slowest: " + ", ".join(
+                     f"{r.space} {1e3 * r.duration_s:.0f} ms at +{r.started_at - wall0:.0f} s" for r in slowest))  # fmt: skip
     during = _latencies_during(streams, runs_during_ingest, wall0, t0)
     checks.check("remember p99 while consolidation runs", 1e3 * float(np.percentile(during, 99)) if during else 0.0,
                  "<", 50.0, "ms", note=f"{len(during)} writes overlapped {len(runs_during_ingest)} runs")  # fmt: skip

@@ -120,6 +120,7 @@ py::dict report_dict(const ConsolidationReport& r) {
   d["clusters_found"] = r.clusters_found;
   d["clusters_incoherent"] = r.clusters_incoherent;
   d["clusters_deferred"] = r.clusters_deferred;
+  d["blocks_reused"] = r.blocks_reused;
   d["rate_breaker_tripped"] = r.rate_breaker_tripped;
   d["ratio_breaker_tripped"] = r.ratio_breaker_tripped;
   d["formation_disabled"] = r.formation_disabled;

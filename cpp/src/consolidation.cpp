@@ -128,6 +128,7 @@ class Run {
     if (cache.fingerprint != fp || cache.forgotten != sp_.forgotten_count()) {
       cache.settled.clear();
       cache.pairs.clear();
+      cache.blocks.clear();
       cache.fingerprint = fp;
       cache.forgotten = sp_.forgotten_count();
     }
@@ -200,6 +201,12 @@ class Run {
     for (const std::size_t v : {p_.min_cluster_size, p_.neighbors, p_.exact_below, p_.max_component}) mix(v);
     mix(p_.candidates_from_graph ? 1 : 2);
     return h;
+  }
+
+  static std::uint64_t hash_ids(const std::vector<std::int64_t>& ids) noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    for (const std::int64_t id : ids) h = (h ^ static_cast<std::uint64_t>(id)) * 1099511628211ull;
+    return h ^ ids.size();
   }
 
   void add_unit(std::vector<double>& sum, const EpisodeRef& e) const {
@@ -328,18 +335,46 @@ class Run {
       if (!bound_[i]) unbound.push_back(i);
     }
     if (unbound.size() < p_.min_cluster_size) return 0;
-    std::unordered_set<std::int64_t>& settled = sp_.concept_store().clustering_cache().settled;
+    ConceptStore::ClusteringCache& cache = sp_.concept_store().clustering_cache();
+    std::unordered_set<std::int64_t>& settled = cache.settled;
     const std::vector<std::vector<std::size_t>> blocks = components(unbound);
     std::vector<char> clustered(blocks.size(), 0);
     std::vector<Cluster> clusters;
+    std::unordered_map<std::uint64_t, ConceptStore::ClusteringCache::CachedBlock> still_deferred;
+    std::vector<std::uint64_t> keys(blocks.size(), 0);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const bool known = std::all_of(blocks[b].begin(), blocks[b].end(),
                                      [&](std::size_t i) { return settled.count(eps_[i].id) != 0; });
       if (known) continue;  // clustered before, nothing left unformed, nothing new
+      std::vector<std::int64_t> ids;
+      ids.reserve(blocks[b].size());
+      for (const std::size_t i : blocks[b]) ids.push_back(eps_[i].id);
+      std::sort(ids.begin(), ids.end());
+      keys[b] = hash_ids(ids);
       const std::size_t first = clusters.size();
-      cluster_block(blocks[b], clusters);
+      if (const auto hit = cache.blocks.find(keys[b]); hit != cache.blocks.end() && hit->second.ids == ids) {
+        ++rep_.blocks_reused;
+        for (const auto& cc : hit->second.clusters) {
+          Cluster c;
+          for (const std::int64_t id : cc.members) c.members.push_back(pos_.at(id));
+          std::sort(c.members.begin(), c.members.end());
+          c.pair_sum = cc.pair_sum;
+          c.coherence = cc.coherence;
+          clusters.push_back(std::move(c));
+        }
+      } else {
+        cluster_block(blocks[b], clusters);
+      }
       for (std::size_t k = first; k < clusters.size(); ++k) clusters[k].block = b;
       clustered[b] = 1;
+      ConceptStore::ClusteringCache::CachedBlock entry;
+      entry.ids = std::move(ids);
+      for (std::size_t k = first; k < clusters.size(); ++k) {
+        ConceptStore::ClusteringCache::CachedCluster cc{{}, clusters[k].pair_sum, clusters[k].coherence};
+        for (const std::size_t i : clusters[k].members) cc.members.push_back(eps_[i].id);
+        entry.clusters.push_back(std::move(cc));
+      }
+      still_deferred.emplace(keys[b], std::move(entry));
     }
     std::vector<Cluster> coherent;
     for (Cluster& c : clusters) {
@@ -385,7 +420,11 @@ class Run {
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       if (!clustered[b] || deferred[b]) continue;
       for (const std::size_t i : blocks[b]) settled.insert(eps_[i].id);
+      still_deferred.erase(keys[b]);
     }
+    // Only blocks with a deferred cluster can come back unchanged (a block with a formed cluster
+    // loses those members to the concept); everything else drops out of the cache.
+    cache.blocks = std::move(still_deferred);
     for (std::size_t k = 0; k < allowed; ++k) {
       const Cluster& cl = coherent[k];
       WorkConcept c;
@@ -499,13 +538,28 @@ class Run {
     const std::size_t m = block.size();
     if (m < p_.min_cluster_size) return;
     std::vector<float> cosm(m * m), link(m * m);
-    for_each_index(m, [&](std::size_t i) {
-      const EpisodeRef& a = eps_[block[i]];
-      for (std::size_t j = 0; j < m; ++j) {
+    // Both matrices are symmetric: compute the lower triangle and mirror it (half the dot
+    // products and exponentials; this fill is most of a large block's cost). Rows go in tiles
+    // of kTile: each column vector is then read once per tile and reused from L1 while the
+    // tile's rows stay in L2, instead of streaming both vectors of every pair from L3. A
+    // tile's task writes only its pairs (i, j < i) and their mirrors: tasks never share an entry.
+    constexpr std::size_t kTile = 16;
+    const simd::DotFn dot = simd::active().dot;
+    for_each_index((m + kTile - 1) / kTile, [&](std::size_t t) {
+      const std::size_t lo = t * kTile, hi = std::min(m, lo + kTile);
+      for (std::size_t i = lo; i < hi; ++i) {
+        cosm[i * m + i] = 1.0f;
+        link[i * m + i] = static_cast<float>(sim_.sigmoid(1.0));
+      }
+      for (std::size_t j = 0; j + 1 < hi; ++j) {
         const EpisodeRef& b = eps_[block[j]];
-        const double c = i == j ? 1.0 : sim_.cos(a, b);
-        cosm[i * m + j] = static_cast<float>(c);
-        link[i * m + j] = static_cast<float>(sim_.sigmoid(sim_.temporal(c, a.timestamp, b.timestamp)));
+        for (std::size_t i = std::max(lo, j + 1); i < hi; ++i) {
+          const EpisodeRef& a = eps_[block[i]];
+          const double c = static_cast<double>(dot(a.vector, b.vector, dim_)) * a.inv_norm * b.inv_norm;
+          const auto l = static_cast<float>(sim_.sigmoid(sim_.temporal(c, a.timestamp, b.timestamp)));
+          cosm[i * m + j] = cosm[j * m + i] = static_cast<float>(c);
+          link[i * m + j] = link[j * m + i] = l;
+        }
       }
     });
     const auto thr = static_cast<float>(p_.similarity_threshold);

@@ -50,10 +50,19 @@ struct VisitedList {
   }
 };
 
-thread_local VisitedList tl_visited;
-thread_local std::vector<std::uint32_t> tl_links;
-// Candidate heap storage reused across searches on this thread (no allocation per search).
-thread_local std::vector<std::pair<float, std::uint32_t>> tl_candidates;
+// Per-thread search buffers, reused across searches (no allocation per search). Reached through
+// scratch(), which returns a plain reference: naming a thread_local inside the search loop (or
+// in a lambda there, which cannot capture it) costs a __tls_get_addr call per use in a shared
+// library.
+struct Scratch {
+  VisitedList visited;
+  std::vector<std::uint32_t> links;
+  std::vector<std::pair<float, std::uint32_t>> candidates;  // candidate heap storage
+};
+[[gnu::noinline]] Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
 
 using Pair = std::pair<float, std::uint32_t>;
 
@@ -96,10 +105,15 @@ HnswIndex::HnswIndex(std::size_t dim, HnswParams params)
     : dim_(dim),
       params_(params),
       level_mult_(1.0 / std::log(static_cast<double>(std::max<std::uint32_t>(params.M, 2)))),
-      vectors_(dim),
-      inv_norms_(1),
-      links0_(2 * static_cast<std::size_t>(params.M) + 1),
+      norm_offset_(dim * sizeof(float)),
+      links_offset_(norm_offset_ + sizeof(float)),
+      blocks_(block_bytes(dim, params.M)),
       nodes_(1) {}
+
+std::size_t HnswIndex::block_bytes(std::size_t dim, std::uint32_t m) noexcept {
+  const std::size_t raw = (dim + 1 + 2 * static_cast<std::size_t>(m) + 1) * sizeof(std::uint32_t);
+  return (raw + kLine - 1) / kLine * kLine;
+}
 
 int HnswIndex::top_level() const noexcept {
   return static_cast<int>(entry_state_.load(std::memory_order_acquire) >> 32) - 1;
@@ -115,17 +129,17 @@ int HnswIndex::draw_level() noexcept {
 }
 
 std::uint32_t* HnswIndex::links(std::uint32_t slot, int layer) noexcept {
-  if (layer == 0) return links0_.at(slot);
+  if (layer == 0) return links0(slot);
   return nodes_.at(slot)->upper.get() + static_cast<std::size_t>(layer - 1) * (params_.M + 1);
 }
 
 const std::uint32_t* HnswIndex::links(std::uint32_t slot, int layer) const noexcept {
-  if (layer == 0) return links0_.at(slot);
+  if (layer == 0) return links0(slot);
   return nodes_.at(slot)->upper.get() + static_cast<std::size_t>(layer - 1) * (params_.M + 1);
 }
 
 float HnswIndex::distance(const Query& q, std::uint32_t slot) const noexcept {
-  return 1.0f - q.dot(q.v, vectors_.at(slot), dim_) * q.inv_norm * *inv_norms_.at(slot);
+  return 1.0f - q.dot(q.v, vec(slot), dim_) * q.inv_norm * norm_of(slot);
 }
 
 // Lock-free snapshot of a neighbour list (see the locking scheme in hnsw.hpp).
@@ -139,24 +153,22 @@ void HnswIndex::copy_links(std::uint32_t slot, int layer, std::vector<std::uint3
 void HnswIndex::prefetch_vector(std::uint32_t slot) const noexcept {
 #if defined(__x86_64__)
   // The first lines start the miss early; the hardware stream prefetcher follows the rest.
-  const char* p = reinterpret_cast<const char*>(vectors_.at(slot));
+  const char* p = reinterpret_cast<const char*>(vec(slot));
   _mm_prefetch(p, _MM_HINT_T0);
   _mm_prefetch(p + 64, _MM_HINT_T0);
-  _mm_prefetch(reinterpret_cast<const char*>(inv_norms_.at(slot)), _MM_HINT_T0);
+  _mm_prefetch(p + norm_offset_, _MM_HINT_T0);
 #else
   (void)slot;
 #endif
 }
 
-std::uint32_t HnswIndex::allocate(std::int64_t label, const float* vec) {
+std::uint32_t HnswIndex::allocate(std::int64_t label, const float* v) {
   const std::uint32_t slot = next_slot_.fetch_add(1, std::memory_order_relaxed);
-  vectors_.ensure(slot);
-  inv_norms_.ensure(slot);
-  links0_.ensure(slot);
+  blocks_.ensure(slot);
   nodes_.ensure(slot);
-  std::copy(vec, vec + dim_, vectors_.at(slot));
-  *inv_norms_.at(slot) = 1.0f / std::sqrt(simd::norm_sq(vec, dim_));
-  store_word(links0_.at(slot)[0], 0);
+  std::copy(v, v + dim_, vec(slot));
+  norm_of(slot) = 1.0f / std::sqrt(simd::norm_sq(v, dim_));
+  store_word(links0(slot)[0], 0);
   Node& node = *nodes_.at(slot);
   const int level = draw_level();
   node.level = static_cast<std::uint8_t>(level);
@@ -168,7 +180,7 @@ std::uint32_t HnswIndex::allocate(std::int64_t label, const float* vec) {
 
 std::uint32_t HnswIndex::greedy_descend(const Query& q, std::uint32_t cur, int from, int to) const {
   float cur_dist = distance(q, cur);
-  std::vector<std::uint32_t>& buf = tl_links;
+  std::vector<std::uint32_t>& buf = scratch().links;
   for (int layer = from; layer >= to; --layer) {
     for (bool changed = true; changed;) {
       changed = false;
@@ -189,12 +201,13 @@ std::uint32_t HnswIndex::greedy_descend(const Query& q, std::uint32_t cur, int f
 
 void HnswIndex::search_layer(const Query& q, std::uint32_t entry, std::size_t ef, int layer, bool skip_deleted,
                              MaxHeap& top) const {
-  VisitedList& visited = tl_visited;
+  Scratch& mine = scratch();
+  VisitedList& visited = mine.visited;
   visited.begin(next_slot_.load(std::memory_order_acquire));
   // Both heaps live in reused vectors driven by std::push_heap/pop_heap: `top` is a max-heap
   // on distance, `candidates` a min-heap (std::greater), as in the paper's algorithm 2.
   top.clear();
-  std::vector<Pair>& candidates = tl_candidates;
+  std::vector<Pair>& candidates = mine.candidates;
   candidates.clear();
   const auto push_top = [&top](float d, std::uint32_t s) {
     top.emplace_back(d, s);
@@ -208,7 +221,7 @@ void HnswIndex::search_layer(const Query& q, std::uint32_t entry, std::size_t ef
     candidates.emplace_back(d, s);
     std::push_heap(candidates.begin(), candidates.end(), std::greater<>{});
   };
-  std::vector<std::uint32_t>& buf = tl_links;
+  std::vector<std::uint32_t>& buf = mine.links;
   // The tombstone flag lives in Node (another cache line per result): skip reading it while the
   // index has no deletions. A forget() that returned before this search began is seen here.
   skip_deleted = skip_deleted && deleted_.load(std::memory_order_acquire) != 0;
@@ -267,13 +280,13 @@ void HnswIndex::select_neighbors(MaxHeap& candidates, std::size_t m) const {
   kept.reserve(m);
   for (const auto& [d, c] : candidates) {
     if (kept.size() >= m) break;
-    const float* vc = vectors_.at(c);
-    const float ic = *inv_norms_.at(c);
+    const float* vc = vec(c);
+    const float ic = norm_of(c);
     bool good = true;
     for (const auto& [dk, k] : kept) {
       // Keep c only if it is closer to the base than to every neighbour already kept:
       // this spreads links across directions (the HNSW heuristic, algorithm 4).
-      const float between = 1.0f - dot(vc, vectors_.at(k), dim_) * ic * *inv_norms_.at(k);
+      const float between = 1.0f - dot(vc, vec(k), dim_) * ic * norm_of(k);
       if (between < d) {
         good = false;
         break;
@@ -289,8 +302,8 @@ void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
   select_neighbors(candidates, params_.M);
   const simd::DotFn dot = simd::active().dot;
   const std::uint32_t bound = max_links(layer);
-  const float* v = vectors_.at(slot);
-  const float vi = *inv_norms_.at(slot);
+  const float* v = vec(slot);
+  const float vi = norm_of(slot);
   {
     // A concurrent insert may already have linked itself into this node's list (it found the
     // node through a layer above): merge with those links instead of overwriting them, or that
@@ -303,7 +316,7 @@ void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
     for (std::uint32_t i = 1; i <= existing; ++i) {
       const std::uint32_t o = load_word(l[i]);
       if (std::none_of(merged.begin(), merged.end(), [o](const auto& p) { return p.second == o; })) {
-        merged.emplace_back(1.0f - dot(v, vectors_.at(o), dim_) * vi * *inv_norms_.at(o), o);
+        merged.emplace_back(1.0f - dot(v, vec(o), dim_) * vi * norm_of(o), o);
       }
     }
     std::vector<std::uint32_t> before(existing);
@@ -348,15 +361,15 @@ void HnswIndex::connect(std::uint32_t slot, int layer, MaxHeap& candidates) {
       continue;
     }
     // Full: re-select among the old links plus the new node, by distance to n.
-    const float* vn = vectors_.at(n);
-    const float in = *inv_norms_.at(n);
+    const float* vn = vec(n);
+    const float in = norm_of(n);
     pool.clear();
     old.clear();
     pool.emplace_back(1.0f - dot(vn, v, dim_) * in * vi, slot);
     for (std::uint32_t i = 1; i <= count; ++i) {
       const std::uint32_t o = load_word(l[i]);
       old.push_back(o);
-      pool.emplace_back(1.0f - dot(vn, vectors_.at(o), dim_) * in * *inv_norms_.at(o), o);
+      pool.emplace_back(1.0f - dot(vn, vec(o), dim_) * in * norm_of(o), o);
     }
     MaxHeap all = pool;
     select_neighbors(pool, bound);
@@ -426,12 +439,12 @@ void HnswIndex::ensure_in_link(std::uint32_t slot, const MaxHeap& neighbours) {
     return;
   }
   const simd::DotFn dot = simd::active().dot;
-  const float* vn = vectors_.at(n);
-  const float in = *inv_norms_.at(n);
+  const float* vn = vec(n);
+  const float in = norm_of(n);
   MaxHeap kept;
   for (std::uint32_t i = 1; i <= count; ++i) {
     const std::uint32_t o = load_word(l[i]);
-    kept.emplace_back(1.0f - dot(vn, vectors_.at(o), dim_) * in * *inv_norms_.at(o), o);
+    kept.emplace_back(1.0f - dot(vn, vec(o), dim_) * in * norm_of(o), o);
   }
   if (!adopt(kept, slot, nearest.first)) return;
   node.in0.fetch_add(1, std::memory_order_relaxed);
@@ -441,7 +454,7 @@ void HnswIndex::ensure_in_link(std::uint32_t slot, const MaxHeap& neighbours) {
 void HnswIndex::link(std::uint32_t slot) {
   Node& node = *nodes_.at(slot);
   const int level = node.level;
-  const Query q{vectors_.at(slot), *inv_norms_.at(slot), simd::active().dot};
+  const Query q{vec(slot), norm_of(slot), simd::active().dot};
 
   std::unique_lock lock(entry_mu_);
   const std::uint64_t state = entry_state_.load(std::memory_order_acquire);
@@ -592,8 +605,10 @@ HnswMemory HnswIndex::memory_usage() const {
   HnswMemory m;
   const std::uint32_t n = next_slot_.load(std::memory_order_acquire);
   m.vector_bytes = static_cast<std::uint64_t>(n) * dim_ * sizeof(float);
-  m.link_bytes = static_cast<std::uint64_t>(n) * links0_.stride() * sizeof(std::uint32_t);
-  m.node_bytes = static_cast<std::uint64_t>(n) * sizeof(Node);
+  m.link_bytes = static_cast<std::uint64_t>(n) * (2 * params_.M + 1) * sizeof(std::uint32_t);
+  // Node records plus each block's inverse norm and cache-line padding.
+  m.node_bytes = static_cast<std::uint64_t>(n) * (sizeof(Node) + blocks_.stride() - links_offset_ -
+                                                  (2 * params_.M + 1) * sizeof(std::uint32_t) + sizeof(float));
   for (std::uint32_t s = 0; s < n && nodes_.contains(s); ++s) {
     // A slot may be claimed but not yet filled by a concurrent add(): its level is published by
     // the release store of kAllocated, so read it only after seeing that bit.

@@ -160,6 +160,26 @@ TEST(Hnsw, LabelsVectorsAndNormsRoundTrip) {
   EXPECT_EQ(index.label(got[0].slot), (std::int64_t{5} << 40) | (42 * 3 + 1));
 }
 
+TEST(Hnsw, VectorsStartOnCacheLinesAndSurviveNeighbourWrites) {
+  // Each node's block is [vector | inverse norm | layer-0 links], a multiple of 64 bytes: every
+  // vector starts on a cache line whatever the dimension, and link writes never touch a vector.
+  for (const std::size_t dim : {std::size_t{13}, std::size_t{32}, std::size_t{768}}) {
+    HnswIndex index(dim, HnswParams{.M = 4, .ef_construction = 32});
+    std::vector<std::vector<float>> vs;
+    for (std::size_t i = 0; i < 1500; ++i) {  // crosses segment boundaries (1024, 3072 slots)
+      std::vector<float> v(dim);
+      for (std::size_t j = 0; j < dim; ++j) v[j] = std::sin(static_cast<float>(i * dim + j) * 0.37f) + 0.01f;
+      vs.push_back(v);
+      index.add(static_cast<std::int64_t>(i), v.data());
+    }
+    for (std::uint32_t s = 0; s < vs.size(); ++s) {
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(index.vector(s)) % 64, 0u) << "dim " << dim << " slot " << s;
+      ASSERT_TRUE(std::equal(vs[s].begin(), vs[s].end(), index.vector(s))) << "dim " << dim << " slot " << s;
+    }
+    EXPECT_TRUE(index.validate().ok());
+  }
+}
+
 TEST(Hnsw, AllocatedButUnlinkedNodeIsInvisible) {
   const Dataset d = make_dataset();
   HnswIndex index(kDim, HnswParams{});

@@ -66,6 +66,14 @@ TEST(SegmentedArray, EnsureOfAFarIndexMakesEveryEarlierIndexAddressable) {
   for (std::size_t i = 0; i <= 50000; i += 997) EXPECT_EQ(*a.at(i), i);
 }
 
+TEST(SegmentedArray, TrivialSegmentsAreCacheLineAligned) {
+  SegmentedArray<unsigned char> a(3);
+  a.ensure(5000);  // several segments
+  for (const std::size_t first : {std::size_t{0}, std::size_t{1024}, std::size_t{3072}}) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.at(first)) % SegmentedArray<unsigned char>::kAlign, 0u) << first;
+  }
+}
+
 TEST(SegmentedArray, NonTrivialElementsAreValueInitialised) {
   SegmentedArray<std::string> a;
   a.ensure(5000);

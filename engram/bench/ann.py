@@ -163,32 +163,31 @@ def _recall(found: list[npt.NDArray[np.int64]], truth: npt.NDArray[np.int64], k:
     return hits / (k * len(truth))
 
 
-def _time_queries(
-    search: Callable[[F32], npt.NDArray[np.int64]], queries: F32, repeats: int
-) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.float64]], list[float]]:
-    """Results of the first pass, per-query wall latencies (seconds) and thread CPU seconds of every pass.
+def _warm(search: Callable[[F32], npt.NDArray[np.int64]], queries: F32) -> None:
+    """Warm caches and lazily built state before timing."""
+    for q in queries[: min(50, len(queries))]:
+        search(q)
+
+
+def _one_pass(
+    search: Callable[[F32], npt.NDArray[np.int64]], queries: F32, found: list[npt.NDArray[np.int64]] | None
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Per-query wall latencies (seconds) and the thread's CPU seconds of one pass over ``queries``.
 
     On a shared machine wall time includes time the thread was preempted; CPU time does not, so
-    both are kept: wall QPS is what a caller sees, CPU QPS is the steadier comparison.
+    both are kept: wall QPS is what a caller sees, CPU QPS is the steadier comparison. Results
+    are appended to ``found`` when it is given.
     """
-    for q in queries[: min(50, len(queries))]:  # warm caches and lazily built state
-        search(q)
-    found: list[npt.NDArray[np.int64]] = []
-    passes = []
-    cpu_s = []
+    lat = np.empty(len(queries), dtype=np.float64)
     clock = time.perf_counter_ns
-    for r in range(repeats):
-        lat = np.empty(len(queries), dtype=np.float64)
-        c0 = time.thread_time()
-        for i, q in enumerate(queries):
-            t0 = clock()
-            res = search(q)
-            lat[i] = clock() - t0
-            if r == 0:
-                found.append(np.asarray(res, dtype=np.int64))
-        cpu_s.append(time.thread_time() - c0)
-        passes.append(lat * 1e-9)
-    return found, passes, cpu_s
+    c0 = time.thread_time()
+    for i, q in enumerate(queries):
+        t0 = clock()
+        res = search(q)
+        lat[i] = clock() - t0
+        if found is not None:
+            found.append(np.asarray(res, dtype=np.int64))
+    return lat * 1e-9, time.thread_time() - c0
 
 
 def _summarise(passes: list[npt.NDArray[np.float64]], cpu_s: list[float]) -> dict[str, float]:
@@ -234,6 +233,10 @@ def run_ann_benchmark(
         for n in cfg.sizes:
             base, queries = GENERATORS[dataset](n, cfg.queries, cfg.dim, cfg.seed)
             truth = exact_knn(base, queries, cfg.k)
+            # Every library's index is built first and kept, then the query passes alternate
+            # between libraries (the order rotating each repeat), so a slow spell of a shared
+            # machine, or whatever ran just before, falls on all of them alike.
+            built: list[tuple[str, _Index, float, dict[str, Any]]] = []
             for lib in cfg.libraries:
                 try:
                     index = _FACTORIES[lib](cfg)
@@ -249,8 +252,21 @@ def run_ann_benchmark(
                     v = index.validate()
                     extra["validate_ok"] = bool(v.get("ok", True))
                 log(f"{dataset} n={n} {lib}: built in {build_s:.2f} s ({index.build_threads} threads)")
-                for ef in cfg.efs:
-                    found, passes, cpu_s = _time_queries(index.searcher(ef, cfg.k), queries, cfg.repeats)
+                built.append((lib, index, build_s, extra))
+            for ef in cfg.efs:
+                searchers = [index.searcher(ef, cfg.k) for _, index, _, _ in built]
+                for search in searchers:
+                    _warm(search, queries)
+                found: list[list[npt.NDArray[np.int64]]] = [[] for _ in built]
+                passes: list[list[npt.NDArray[np.float64]]] = [[] for _ in built]
+                cpu_s: list[list[float]] = [[] for _ in built]
+                for r in range(cfg.repeats):
+                    for j in range(len(built)):
+                        i = (j + r) % len(built)
+                        lat, cpu = _one_pass(searchers[i], queries, found[i] if r == 0 else None)
+                        passes[i].append(lat)
+                        cpu_s[i].append(cpu)
+                for i, (lib, index, build_s, extra) in enumerate(built):
                     row = {
                         "dataset": dataset,
                         "n": n,
@@ -264,20 +280,22 @@ def run_ann_benchmark(
                         "build_threads": index.build_threads,
                         "queries": len(queries),
                         "repeats": cfg.repeats,
-                        f"recall@{cfg.k}": _recall(found, truth, cfg.k),
-                        **_summarise(passes, cpu_s),
+                        "interleaved": True,
+                        f"recall@{cfg.k}": _recall(found[i], truth, cfg.k),
+                        **_summarise(passes[i], cpu_s[i]),
                         **extra,
                     }
                     results.append(row)
                     if on_row is not None:
                         on_row(results)
                     log(
-                        f"  ef={ef:4d} recall@{cfg.k}={row[f'recall@{cfg.k}']:.4f} qps={row['qps']:.0f} "
+                        f"  {lib} ef={ef:4d} recall@{cfg.k}={row[f'recall@{cfg.k}']:.4f} qps={row['qps']:.0f} "
                         f"cpu_qps={row['cpu_qps']:.0f} p50={row['p50_us']:.0f}us p99={row['p99_us']:.0f}us"
                     )
+            for _, index, _, _ in built:
                 if isinstance(index, _Engram):
                     index.close()
-                del index
+            del built
     return results
 
 

@@ -333,3 +333,39 @@ def test_clustering_cache_never_loses_deferred_or_new_clusters() -> None:
         bound = {m for c in capped.concepts() for m in c.members}
         assert len(new_ids & bound) >= 30
         assert_bindings_two_sided(capped)
+
+
+def local_members(sp: engram.Space) -> list[tuple[int, ...]]:
+    """Each concept's members as ids within the space (ids carry the space in their high bits)."""
+    return sorted(tuple(m & ((1 << 40) - 1) for m in c.members) for c in sp.concepts())
+
+
+def test_block_cache_forms_the_same_concepts_as_reclustering() -> None:
+    # Capped runs leave deferred clusters; a later run reuses the clustering of every block that
+    # came back unchanged. Run by run, that must form exactly the concepts a run that clusters
+    # from scratch forms. The reference space forgets an isolated filler episode before each
+    # run, which resets its cache; both spaces hold the same episodes, inserted one by one in
+    # the same order (a deterministic index graph).
+    rng = np.random.default_rng(21)
+    x, _labels, _ = make_clusters(rng, 12, 30)
+    fillers = rng.standard_normal((12, DIM)).astype(np.float32)
+    capped = {"max_concepts_per_run": 2, "max_formations_per_hour": 0, "exact_below": 64}
+    with engram.Engine(dim=DIM) as eng:
+        cached, fresh = eng.create_space("cached"), eng.create_space("fresh")
+        filler_ids = []
+        for sp in (cached, fresh):
+            for v in x:
+                sp.remember(v, timestamp=T0)
+            filler_ids = [sp.remember(v, timestamp=T0) for v in fillers]
+        reused = 0
+        for run in range(len(fillers)):
+            fresh.forget(filler_ids[run])
+            a, b = cached.consolidate(**capped), fresh.consolidate(**capped)
+            reused += a.blocks_reused
+            assert b.blocks_reused == 0
+            assert local_members(cached) == local_members(fresh), f"run {run}"
+            assert (a.concepts_formed, a.clusters_deferred) == (b.concepts_formed, b.clusters_deferred)
+            if a.concepts_formed == 0:
+                break
+        assert reused > 0, "the capped runs should have reused cached blocks"
+        assert len(cached.concepts()) >= 8

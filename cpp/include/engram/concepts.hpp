@@ -138,6 +138,21 @@ class ConceptStore {
     // Candidate pairs found for an episode (ids of live episodes similar enough at that time),
     // so a later run computes them only for episodes it has not seen.
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> pairs;
+    // Clusters found in a block that still has unformed (deferred) clusters, keyed by a hash of
+    // the block's episode ids. Clustering a block depends only on its members, so a later run
+    // that sees exactly the same block reuses them instead of re-clustering it (a block costs
+    // O(size^2) similarities; with the per-run and per-hour caps, most coherent clusters wait
+    // several runs). Entries whose block no longer appears are dropped.
+    struct CachedCluster {
+      std::vector<std::int64_t> members;  // episode ids
+      double pair_sum = 0.0;
+      double coherence = 0.0;
+    };
+    struct CachedBlock {
+      std::vector<std::int64_t> ids;  // the block's episode ids, ascending (checked on a hit)
+      std::vector<CachedCluster> clusters;
+    };
+    std::unordered_map<std::uint64_t, CachedBlock> blocks;
   };
   ClusteringCache& clustering_cache() noexcept { return clustering_cache_; }
 

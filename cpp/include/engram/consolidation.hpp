@@ -94,6 +94,7 @@ struct ConsolidationReport {
   std::size_t clusters_found = 0;       // clusters of >= min_cluster_size members
   std::size_t clusters_incoherent = 0;  // of those, below the coherence threshold
   std::size_t clusters_deferred = 0;    // coherent but held back by a cap or breaker
+  std::size_t blocks_reused = 0;        // blocks whose clusters came from the clustering cache
   bool rate_breaker_tripped = false;
   bool ratio_breaker_tripped = false;
   bool formation_disabled = false;  // feature flag concept_formation off

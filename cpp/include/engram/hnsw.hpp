@@ -97,8 +97,8 @@ class HnswIndex {
   // Exact search by scanning every live node (reference for tests and recall measurements).
   std::vector<Neighbor> exact_search(const float* query, std::size_t k) const;
 
-  const float* vector(std::uint32_t slot) const noexcept { return vectors_.at(slot); }
-  float inv_norm(std::uint32_t slot) const noexcept { return *inv_norms_.at(slot); }
+  const float* vector(std::uint32_t slot) const noexcept { return vec(slot); }
+  float inv_norm(std::uint32_t slot) const noexcept { return norm_of(slot); }
   std::int64_t label(std::uint32_t slot) const noexcept { return nodes_.at(slot)->label; }
   // Snapshot of a node's layer-0 neighbours (lock-free, like search). The layer-0 graph is an
   // approximate relative-neighbourhood graph, which contains the minimum spanning tree of its
@@ -128,6 +128,20 @@ class HnswIndex {
   using MaxHeap = std::vector<std::pair<float, std::uint32_t>>;  // (distance, slot)
   struct Query;  // a query vector with its inverse norm and the distance kernel chosen once
 
+  static constexpr std::size_t kLine = 64;
+  static std::size_t block_bytes(std::size_t dim, std::uint32_t m) noexcept;
+  float* vec(std::uint32_t slot) noexcept { return reinterpret_cast<float*>(blocks_.at(slot)); }
+  const float* vec(std::uint32_t slot) const noexcept { return reinterpret_cast<const float*>(blocks_.at(slot)); }
+  float& norm_of(std::uint32_t slot) noexcept { return *reinterpret_cast<float*>(blocks_.at(slot) + norm_offset_); }
+  float norm_of(std::uint32_t slot) const noexcept {
+    return *reinterpret_cast<const float*>(blocks_.at(slot) + norm_offset_);
+  }
+  std::uint32_t* links0(std::uint32_t slot) noexcept {
+    return reinterpret_cast<std::uint32_t*>(blocks_.at(slot) + links_offset_);
+  }
+  const std::uint32_t* links0(std::uint32_t slot) const noexcept {
+    return reinterpret_cast<const std::uint32_t*>(blocks_.at(slot) + links_offset_);
+  }
   float distance(const Query& q, std::uint32_t slot) const noexcept;
   std::uint32_t* links(std::uint32_t slot, int layer) noexcept;
   const std::uint32_t* links(std::uint32_t slot, int layer) const noexcept;
@@ -150,11 +164,15 @@ class HnswIndex {
   std::size_t dim_;
   HnswParams params_;
   double level_mult_;
-  SegmentedArray<float> vectors_;
-  // Dense, apart from Node, so a distance touches the vector and a 4-byte neighbour of other
-  // norms (hot in cache) instead of a 32-byte Node cache line per visited node.
-  SegmentedArray<float> inv_norms_;
-  SegmentedArray<std::uint32_t> links0_;
+  // One cache-line-aligned block per node, hnswlib-style: [vector | inverse norm | layer-0
+  // count and ids | padding]. A distance streams the vector and the norm that follows it; the
+  // link list follows the norm (same line, then the next two), so expanding a node whose
+  // distance was just computed finds its links mostly in cache, and vector loads never split
+  // lines. The bytes come from aligned operator new, which implicitly creates the float and
+  // uint32 objects accessed through the typed pointers above.
+  std::size_t norm_offset_;
+  std::size_t links_offset_;
+  SegmentedArray<unsigned char> blocks_;
   SegmentedArray<Node> nodes_;
   std::atomic<std::uint32_t> next_slot_{0};
   std::atomic<std::size_t> count_{0};

@@ -5,7 +5,9 @@
 // by an internal mutex; segment pointers are published with release stores, so a reader that
 // learned an index through any synchronising path (a lock, an acquire load) may call at()
 // without locking. Elements of trivially constructible types are left uninitialised (large
-// segments stay uncommitted until touched); other types are value-initialised.
+// segments stay uncommitted until touched) in segments aligned to kAlign bytes, so an element
+// whose stride is a multiple of a cache line starts on one (SIMD loads never split lines);
+// other types are value-initialised.
 #pragma once
 
 #include <array>
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -24,6 +27,7 @@ class SegmentedArray {
  public:
   static constexpr std::size_t kBase = 1024;
   static constexpr std::size_t kMaxSegments = 40;
+  static constexpr std::size_t kAlign = 64;
 
   explicit SegmentedArray(std::size_t stride = 1) : stride_(stride) {}
   SegmentedArray(const SegmentedArray&) = delete;
@@ -39,11 +43,12 @@ class SegmentedArray {
     for (std::size_t s = 0; s <= seg; ++s) {
       if (segments_[s].load(std::memory_order_relaxed) != nullptr) continue;
       const std::size_t n = (kBase << s) * stride_;
-      std::unique_ptr<T[]> block;
+      Block block;
       if constexpr (std::is_trivially_default_constructible_v<T>) {
-        block = std::make_unique_for_overwrite<T[]>(n);
+        // Aligned operator new implicitly creates the (implicit-lifetime) elements.
+        block = Block(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{kAlign})));
       } else {
-        block = std::make_unique<T[]>(n);
+        block = Block(new T[n]());
       }
       segments_[s].store(block.get(), std::memory_order_release);
       owned_.push_back(std::move(block));
@@ -74,9 +79,20 @@ class SegmentedArray {
     return {seg, i - first};
   }
 
+  struct Free {
+    void operator()(T* p) const noexcept {
+      if constexpr (std::is_trivially_default_constructible_v<T>) {
+        ::operator delete[](p, std::align_val_t{kAlign});
+      } else {
+        delete[] p;
+      }
+    }
+  };
+  using Block = std::unique_ptr<T[], Free>;
+
   std::size_t stride_;
   std::array<std::atomic<T*>, kMaxSegments> segments_{};
-  std::vector<std::unique_ptr<T[]>> owned_;
+  std::vector<Block> owned_;
   std::atomic<std::size_t> capacity_{0};
   std::mutex grow_mu_;
 };
