@@ -4,7 +4,11 @@ Shape (defaults): 943 users, 1,682 items, 100,000 ratings 1..5, every user with 
 ratings, no repeated (user, item) pair, item popularity following a Zipf(-Mandelbrot) law over a
 seeded random popularity ranking (top items rated by ~60 % of users, a long tail of items with
 only a few ratings, as in the real set), and unix timestamps inside the real collection window
-(1997-09-19 .. 1998-04-22). The rating histogram matches the real set's proportions.
+(1997-09-19 .. 1998-04-22). The rating histogram matches the real set's proportions. Each user
+favours two genres and picks films of them more often (``taste_strength``), so personalised
+recommenders have something to find beyond popularity, as in the real set. The default strength
+matches the real set's genre concentration: the mean KL divergence of a user's genre mix from
+the overall mix is 0.154 in ``ml-100k`` and 0.148 here (0.077 without taste).
 """
 
 from __future__ import annotations
@@ -139,13 +143,33 @@ def _zipf_weights(rng: np.random.Generator, n_items: int, exponent: float, offse
     return (ranks.astype(float) + offset) ** -exponent
 
 
-def _sample_items(rng: np.random.Generator, counts: np.ndarray, log_w: np.ndarray) -> list[np.ndarray]:
-    """Per user, ``counts[u]`` distinct items drawn without replacement (Gumbel top-k)."""
+def _sample_items(
+    rng: np.random.Generator, counts: np.ndarray, log_w: np.ndarray, taste: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Per user, ``counts[u]`` distinct items drawn without replacement (Gumbel top-k), with
+    log-weights ``log_w`` plus the user's row of ``taste`` when given."""
     out: list[np.ndarray] = []
-    for k in counts:
+    for u, k in enumerate(counts):
         keys = log_w + rng.gumbel(size=log_w.size)
+        if taste is not None:
+            keys = keys + taste[u]
         out.append(np.argpartition(-keys, k - 1)[:k])
     return out
+
+
+def _taste(rng: np.random.Generator, n_users: int, flags: np.ndarray, strength: float) -> np.ndarray:
+    """``(n_users, n_items)`` log-weight bonus: each user favours two genres (drawn by prevalence)
+    and is ``exp(strength)`` times likelier to pick a film per favourite genre it has.
+
+    Without it every user picks by popularity alone, so most-popular is the best possible
+    recommender and no personalised method can be tested against it; real users have tastes.
+    """
+    p = flags.sum(axis=0).astype(float)
+    p /= p.sum()
+    favourite = np.zeros((n_users, flags.shape[1]))
+    for u in range(n_users):
+        favourite[u, rng.choice(flags.shape[1], size=2, replace=False, p=p)] = 1.0
+    return strength * (favourite @ flags.T.astype(float))
 
 
 def _cover_all_items(
@@ -245,6 +269,7 @@ def generate_movielens(
     max_ratings_per_user: int | None = None,
     zipf_exponent: float = 2.0,
     zipf_offset: float = 100.0,
+    taste_strength: float = 1.5,
     t_min: int = TIMESTAMP_MIN,
     t_max: int = TIMESTAMP_MAX,
     seed: int = 0,
@@ -262,7 +287,11 @@ def generate_movielens(
     users = _users_frame(rng, n_users)
     counts = _user_counts(rng, n_users, n_ratings, min_ratings_per_user, max_per_user)
     popularity = _zipf_weights(rng, n_items, zipf_exponent, zipf_offset)
-    chosen = _sample_items(rng, counts, np.log(popularity))
+    flags = items[list(GENRES)].to_numpy()
+    taste = (
+        _taste(np.random.default_rng([seed, 1]), n_users, flags, taste_strength) if taste_strength else None
+    )
+    chosen = _sample_items(rng, counts, np.log(popularity), taste)
     _cover_all_items(chosen, n_items, popularity, rng)
     ts = _timestamps(rng, counts, t_min, t_max)
 
