@@ -2,7 +2,7 @@
 
 Every suite records its thresholds through the ``checks`` fixture and its scenario runs through the
 ``session_results`` fixture; at the end of the session every check, test outcome and run is written
-to ``results/<run-id>/`` (engram.results.session, layout in docs/acceptance.md) and the checks are
+to ``results/<run-id>/`` (engram.runstore.session, layout in docs/acceptance.md) and the checks are
 printed as a table with the measured value next to the required one.
 """
 

@@ -1,4 +1,4 @@
-"""What an acceptance session writes: ``results/<run-id>/`` through :mod:`engram.results.session`.
+"""What an acceptance session writes: ``results/<run-id>/`` through :mod:`engram.runstore.session`.
 
 ``acceptance/conftest.py`` creates one :class:`SessionResults` per pytest session (the
 ``session_results`` fixture), suites add their scenario runs with ``session_results.add_run(...)``,
@@ -6,6 +6,6 @@ and at the end of the session every recorded check and test outcome is written w
 :func:`write_session_results`.
 """
 
-from engram.results.session import SessionResults, TestOutcome, write_session_results
+from engram.runstore.session import SessionResults, TestOutcome, write_session_results
 
 __all__ = ["SessionResults", "TestOutcome", "write_session_results"]

@@ -17,9 +17,9 @@ import engram
 from engram.gate.baselines import load_baseline, save_baseline
 from engram.gate.interleave import GateRunError, Side, run_interleaved, run_worker
 from engram.gate.verdicts import error_verdict, gate_verdicts
-from engram.results import layout
-from engram.results.fingerprint import machine_fingerprint
-from engram.results.session import SessionResults
+from engram.runstore import layout
+from engram.runstore.fingerprint import machine_fingerprint
+from engram.runstore.session import SessionResults
 from engram.workloads.checks import Check
 from engram.workloads.result import RunResult
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engram.results.fingerprint import fingerprint_key
+from engram.runstore.fingerprint import fingerprint_key
 from engram.workloads.result import RunResult
 
 META = "baseline.json"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engram.results.loader import RunData
+from engram.runstore.loader import RunData
 
 COLUMNS = ["op", "metric", "before", "after", "ratio"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from engram.reporting.markdown import VERDICT_COLUMNS, _present
-from engram.results.loader import RunData
+from engram.runstore.loader import RunData
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}

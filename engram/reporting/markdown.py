@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from engram.results.loader import RunData
+from engram.runstore.loader import RunData
 
 
 def _fmt(v: Any) -> str:

@@ -9,7 +9,7 @@ from engram.reporting.compare import compare_tables, statistical_verdicts
 from engram.reporting.html import render_html
 from engram.reporting.markdown import render_markdown
 from engram.reporting.plots import latency_distribution, time_series
-from engram.results.loader import RunData, load
+from engram.runstore.loader import RunData, load
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engram.results import SessionResults
+from engram.runstore import SessionResults
 from engram.workloads import InMemoryTarget, OpenLoopDriver, build_schedule, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

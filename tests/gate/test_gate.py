@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engram import results
+from engram import runstore
 from engram.gate import error_verdict, gate_verdicts
 from engram.workloads import RunResult
 
@@ -111,7 +111,7 @@ def test_gate_end_to_end_writes_verdicts(tmp_path: Path) -> None:
            "--workdir", str(tmp_path / "work")]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-    run = results.load(results.latest_run(tmp_path / "results"))
+    run = runstore.load(runstore.latest_run(tmp_path / "results"))
     assert run.manifest["kind"] == "gate" and run.scenarios == ["A-1", "B-1"]
     assert run.verdicts is not None and "latency:all" in set(run.verdicts["comparison"])
     assert set(run.checks["suite"]) == {"gate"}
@@ -142,5 +142,5 @@ def test_record_then_compare_with_a_stored_baseline(tmp_path: Path) -> None:
         [*common, "--against", "stored"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert cmp.returncode in (0, 1), cmp.stdout + cmp.stderr
-    run = results.load(results.latest_run(tmp_path / "results"))
+    run = runstore.load(runstore.latest_run(tmp_path / "results"))
     assert run.manifest["extra"]["against"] == "stored" and run.scenarios == ["A-1", "B-1"]

@@ -10,7 +10,7 @@ import pytest
 
 from engram.gate import gate_verdicts
 from engram.reporting.notebook import execute_notebook
-from engram.results import SessionResults, TestOutcome, layout
+from engram.runstore import SessionResults, TestOutcome, layout
 from engram.workloads import Check, InMemoryTarget, OpenLoopDriver, build_schedule, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

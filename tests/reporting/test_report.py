@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engram import results
+from engram import runstore
 from engram.reporting import write_report
 from engram.workloads import InMemoryTarget, OpenLoopDriver, build_schedule, parse_scenario
 
@@ -32,7 +32,7 @@ max_p99_increase = 0.05
 def _run(root: Path, raw: bool) -> Path:
     sc = parse_scenario(SCENARIO, "report.toml")
     res = OpenLoopDriver(InMemoryTarget(8), workers=2).run(build_schedule(sc))
-    return results.write_run(res, scenario=sc, root=root, raw=raw)
+    return runstore.write_run(res, scenario=sc, root=root, raw=raw)
 
 
 def test_report_renders_every_check(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_report_renders_every_check(tmp_path: Path) -> None:
     files = write_report(run_dir)
     html = files.html.read_text()
     md = files.markdown.read_text()
-    checks = results.load(run_dir).checks
+    checks = runstore.load(run_dir).checks
     assert len(checks) == 4
     for name in checks["name"]:
         assert name in html and name in md

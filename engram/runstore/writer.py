@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engram.results import layout
-from engram.results.fingerprint import machine_fingerprint
-from engram.results.git import git_info
-from engram.results.run_id import new_run_id
+from engram.runstore import layout
+from engram.runstore.fingerprint import machine_fingerprint
+from engram.runstore.git import git_info
+from engram.runstore.run_id import new_run_id
 from engram.workloads.checks import Check, evaluate
 from engram.workloads.result import RunResult
 from engram.workloads.scenario import Scenario

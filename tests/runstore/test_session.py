@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engram import results
+from engram import runstore
 from engram.reporting import write_report
-from engram.results import SessionResults, TestOutcome, write_session_results
+from engram.runstore import SessionResults, TestOutcome, write_session_results
 from engram.workloads import Check, RunResult, Scenario
 
 
@@ -21,9 +21,9 @@ def test_session_directory_round_trip(small_run: tuple[Scenario, RunResult], res
     tests = [TestOutcome("a::t1", "passed", 1.5), TestOutcome("a::t2", "failed", 0.1, "AssertionError")]
     run_dir = write_session_results(results_root, "quick", checks, session=session, tests=tests,
                                     pytest_args=["acceptance", "--profile", "quick"])  # fmt: skip
-    assert run_dir == results_root / session.run_id and results.latest_run(results_root) == run_dir
+    assert run_dir == results_root / session.run_id and runstore.latest_run(results_root) == run_dir
 
-    run = results.load(run_dir)
+    run = runstore.load(run_dir)
     m = run.manifest
     assert m["kind"] == "acceptance" and m["profile"] == "quick" and m["seed"] == 5
     assert m["seeds"] == {"small": 5, "small-2": 5} and m["scenario"]["runs"] == [
@@ -37,7 +37,7 @@ def test_session_directory_round_trip(small_run: tuple[Scenario, RunResult], res
         assert key in m["machine"]
     assert run.scenarios == ["small", "small-2"]
     assert set(run.windows["scenario"]) == {"small", "small-2"}
-    assert len(run.ops) == 2 * len(results.load(first).ops)
+    assert len(run.ops) == 2 * len(runstore.load(first).ops)
     assert run.histogram("all").total == 2 * len(res) - 2 * res.errors
     assert run.histogram("all", "small").total == len(res) - res.errors
     assert list(run.checks["suite"]) == ["perf.py", "w.py"] and list(run.checks["passed"]) == [True, False]
@@ -54,7 +54,7 @@ def test_session_directory_round_trip(small_run: tuple[Scenario, RunResult], res
 
 def test_session_without_scenario_runs_still_loads(results_root: Path) -> None:
     run_dir = write_session_results(results_root, "full", [Check("ok", 1.0, 1.0, "==", suite="s.py")])
-    run = results.load(run_dir)
+    run = runstore.load(run_dir)
     assert run.passed and len(run.ops) == 0 and run.manifest["seed"] is None
     assert run.histogram("all").total == 0
     write_report(run_dir, figures=True)

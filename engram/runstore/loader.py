@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from engram.results import layout
-from engram.results.run_id import RUN_ID_RE
+from engram.runstore import layout
+from engram.runstore.run_id import RUN_ID_RE
 from engram.workloads.histogram import LatencyHistogram
 
 
@@ -89,7 +89,7 @@ class RunData:
 
 
 def load(run_dir: str | Path) -> RunData:
-    """Load a run directory written by :func:`engram.results.write_run`."""
+    """Load a run directory written by :func:`engram.runstore.write_run`."""
     d = Path(run_dir)
     if not (d / layout.MANIFEST).is_file():
         raise FileNotFoundError(f"{d}: no {layout.MANIFEST}; not a results directory")

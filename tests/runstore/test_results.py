@@ -8,35 +8,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engram import results
-from engram.results.run_id import RUN_ID_RE
+from engram import runstore
+from engram.runstore.run_id import RUN_ID_RE
 from engram.workloads import RunResult, Scenario
 
 
 def test_run_ids_sort_chronologically() -> None:
     t = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-    ids = [results.new_run_id(t + dt.timedelta(seconds=s)) for s in (0, 1, 60, 3600, 86400)]
+    ids = [runstore.new_run_id(t + dt.timedelta(seconds=s)) for s in (0, 1, 60, 3600, 86400)]
     assert ids == sorted(ids) and all(RUN_ID_RE.match(i) for i in ids)
     assert ids[0].startswith("20250102T030405Z-")
-    assert results.new_run_id(t) != results.new_run_id(t)
+    assert runstore.new_run_id(t) != runstore.new_run_id(t)
 
 
 def test_fingerprint() -> None:
-    fp = results.machine_fingerprint(lambda: "avx2")
+    fp = runstore.machine_fingerprint(lambda: "avx2")
     assert fp["simd_level"] == "avx2" and fp["logical_cores"] >= 1
     for key in ("cpu_model", "memory_bytes", "kernel", "python", "cxx_compiler"):
         assert key in fp
-    assert results.machine_fingerprint()["simd_level"] == "unknown"
+    assert runstore.machine_fingerprint()["simd_level"] == "unknown"
 
     def broken() -> str:
         raise RuntimeError
 
-    assert results.machine_fingerprint(broken)["simd_level"] == "unknown"
+    assert runstore.machine_fingerprint(broken)["simd_level"] == "unknown"
 
 
 def test_round_trip(small_run: tuple[Scenario, RunResult], results_root: Path) -> None:
     sc, res = small_run
-    run_dir = results.write_run(
+    run_dir = runstore.write_run(
         res, scenario=sc, root=results_root, profile="quick", simd_level=lambda: "avx2"
     )
     for name in (
@@ -48,7 +48,7 @@ def test_round_trip(small_run: tuple[Scenario, RunResult], results_root: Path) -
         "latencies.parquet",
     ):
         assert (run_dir / name).is_file()
-    run = results.load(run_dir)
+    run = runstore.load(run_dir)
     m = run.manifest
     assert m["scenario"]["name"] == "small" and m["scenario"]["toml"] == sc.toml_text
     assert m["seed"] == 5 and m["profile"] == "quick" and m["machine"]["simd_level"] == "avx2"
@@ -81,14 +81,14 @@ def test_round_trip(small_run: tuple[Scenario, RunResult], results_root: Path) -
 
 def test_relative_checks_and_listing(small_run: tuple[Scenario, RunResult], results_root: Path) -> None:
     sc, res = small_run
-    first = results.write_run(res, scenario=sc, root=results_root, raw=False)
-    base = results.load(first)
+    first = runstore.write_run(res, scenario=sc, root=results_root, raw=False)
+    base = runstore.load(first)
     assert base.latencies is None
-    second = results.write_run(res, scenario=sc, root=results_root, baseline_ops=base.ops)
-    checks = results.load(second).checks.set_index("name")
+    second = runstore.write_run(res, scenario=sc, root=results_root, baseline_ops=base.ops)
+    checks = runstore.load(second).checks.set_index("name")
     assert checks.loc["throughput_decrease", "measured"] == pytest.approx(0.0)
     assert checks.loc["p99_increase.all", "passed"]
-    assert results.list_runs(results_root) == sorted([first, second])
-    assert results.latest_run(results_root) in (first, second)
+    assert runstore.list_runs(results_root) == sorted([first, second])
+    assert runstore.latest_run(results_root) in (first, second)
     with pytest.raises(FileNotFoundError):
-        results.load(results_root / "missing")
+        runstore.load(results_root / "missing")

@@ -1,7 +1,7 @@
 """A results directory for a whole session (an acceptance run, a regression gate): several scenario
 runs, every check and every test outcome in one ``results/<run-id>/``.
 
-Layout (the same files :func:`engram.results.load` reads for a single run, plus a ``scenario`` column)::
+Layout (the same files :func:`engram.runstore.load` reads for a single run, plus a ``scenario`` column)::
 
     results/<run-id>/
       manifest.json        git commit, profile, scenarios and seeds, machine fingerprint, versions
@@ -27,12 +27,12 @@ from typing import Any
 
 import pandas as pd
 
-from engram.results import layout
-from engram.results.fingerprint import machine_fingerprint
-from engram.results.git import git_info
-from engram.results.loader import RunData, load
-from engram.results.run_id import new_run_id
-from engram.results.writer import _version, checks_frame, write_json, write_run
+from engram.runstore import layout
+from engram.runstore.fingerprint import machine_fingerprint
+from engram.runstore.git import git_info
+from engram.runstore.loader import RunData, load
+from engram.runstore.run_id import new_run_id
+from engram.runstore.writer import _version, checks_frame, write_json, write_run
 from engram.workloads.checks import Check
 from engram.workloads.result import RunResult
 from engram.workloads.scenario import Scenario
