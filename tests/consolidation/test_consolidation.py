@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import engram
 from engram.testing.clusters import DIM, T0, make_clusters
+from engram.testing.memory import parts_sum
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 
@@ -295,17 +296,7 @@ def test_stats_count_concept_and_edge_memory() -> None:
         # Centroids and bindings take room, and the total includes them.
         assert after["concepts"] > before["concepts"]
         assert after["edges"] > before["edges"]
-        parts = (
-            "vectors",
-            "index_links",
-            "index_nodes",
-            "records",
-            "content",
-            "metadata",
-            "concepts",
-            "edges",
-        )
-        assert after["total"] == sum(after[p] for p in parts)
+        assert after["total"] == parts_sum(after)
 
 
 def test_clustering_cache_never_loses_deferred_or_new_clusters() -> None:

@@ -9,6 +9,7 @@ import pytest
 from conftest import DIM, unit_vectors
 
 import engram
+from engram.testing.memory import parts_sum
 
 
 def test_engine_defaults_to_768_dimensions_in_memory() -> None:
@@ -198,8 +199,7 @@ def test_stats_and_validate_shapes(space: engram.Space, rng: np.random.Generator
     assert st["concepts"] == 0
     assert st["dim"] == DIM
     mb = st["memory_bytes"]
-    parts = ("vectors", "index_links", "index_nodes", "records", "content", "metadata", "concepts", "edges")
-    assert mb["total"] == sum(mb[p] for p in parts)
+    assert mb["total"] == parts_sum(mb)
     assert mb["vectors"] >= 10 * DIM * 4
     v = space.validate()
     assert v["ok"] is True

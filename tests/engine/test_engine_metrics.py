@@ -9,6 +9,7 @@ import pytest
 from conftest import DIM, unit_vectors
 
 import engram
+from engram.testing.memory import parts_sum
 
 
 def ops(engine: engram.Engine, space: str) -> dict[str, dict[str, object]]:
@@ -32,19 +33,7 @@ def test_stats_bytes_grow_with_data(space: engram.Space, rng: np.random.Generato
     assert mb["content"] >= 1000 * 50
     assert mb["content"] > small["content"]
     assert mb["metadata"] >= 1000 * len("keyvalue")
-    assert mb["total"] == sum(
-        mb[p]
-        for p in (
-            "vectors",
-            "index_links",
-            "index_nodes",
-            "records",
-            "content",
-            "metadata",
-            "concepts",
-            "edges",
-        )
-    )
+    assert mb["total"] == parts_sum(mb)
 
 
 def test_metrics_count_operations_and_errors(engine: engram.Engine, space: engram.Space) -> None:
