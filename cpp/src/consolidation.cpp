@@ -65,9 +65,10 @@ using EpisodeRef = Space::EpisodeRef;
 struct Sim {
   const ConsolidationParams& p;
   std::size_t dim;
+  simd::DotFn dot = simd::active().dot;  // chosen once per run, not once per pair
   double sigmoid(double x) const noexcept { return 1.0 / (1.0 + std::exp(-p.sigmoid_gain * (x - p.sigmoid_midpoint))); }
   double cos(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
-    return static_cast<double>(simd::dot(a.vector, b.vector, dim)) * a.inv_norm * b.inv_norm;
+    return static_cast<double>(dot(a.vector, b.vector, dim)) * a.inv_norm * b.inv_norm;
   }
   double temporal(double cos, double ta, double tb) const noexcept {
     return p.temporal_scale_s > 0.0 ? cos * std::exp(-std::abs(ta - tb) / p.temporal_scale_s) : cos;
@@ -77,6 +78,12 @@ struct Sim {
     return sigmoid(temporal(cos(a, b), a.timestamp, b.timestamp));
   }
   double coh(const EpisodeRef& a, const EpisodeRef& b) const noexcept { return sigmoid(cos(a, b)); }
+};
+
+// FNV-1a over 64-bit words: cache keys (parameter fingerprints, block identities), not security.
+struct Fnv1a {
+  std::uint64_t h = 1469598103934665603ull;
+  void mix(std::uint64_t v) noexcept { h = (h ^ v) * 1099511628211ull; }
 };
 
 // Two nearest concepts of one episode (indices into the run's concepts; SIZE_MAX when absent).
@@ -192,21 +199,21 @@ class Run {
   // Identifies the parameters that decide clustering (not the caps and breakers, which only
   // defer clusters, and deferred blocks are never cached).
   std::uint64_t fingerprint() const noexcept {
-    std::uint64_t h = 1469598103934665603ull;
-    const auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    Fnv1a f;
     for (const double d :
          {p_.similarity_threshold, p_.coherence_threshold, p_.temporal_scale_s, p_.sigmoid_gain, p_.sigmoid_midpoint}) {
-      mix(std::bit_cast<std::uint64_t>(d));
+      f.mix(std::bit_cast<std::uint64_t>(d));
     }
-    for (const std::size_t v : {p_.min_cluster_size, p_.neighbors, p_.exact_below, p_.max_component}) mix(v);
-    mix(p_.candidates_from_graph ? 1 : 2);
-    return h;
+    for (const std::size_t v : {p_.min_cluster_size, p_.neighbors, p_.exact_below, p_.max_component}) f.mix(v);
+    f.mix(p_.candidates_from_graph ? 1 : 2);
+    return f.h;
   }
 
   static std::uint64_t hash_ids(const std::vector<std::int64_t>& ids) noexcept {
-    std::uint64_t h = 1469598103934665603ull;
-    for (const std::int64_t id : ids) h = (h ^ static_cast<std::uint64_t>(id)) * 1099511628211ull;
-    return h ^ ids.size();
+    Fnv1a f;
+    for (const std::int64_t id : ids) f.mix(static_cast<std::uint64_t>(id));
+    f.mix(ids.size());
+    return f.h;
   }
 
   void add_unit(std::vector<double>& sum, const EpisodeRef& e) const {
@@ -362,19 +369,20 @@ class Run {
           c.coherence = cc.coherence;
           clusters.push_back(std::move(c));
         }
+        still_deferred.emplace(keys[b], std::move(hit->second));
       } else {
         cluster_block(blocks[b], clusters);
+        ConceptStore::ClusteringCache::CachedBlock entry;
+        entry.ids = std::move(ids);
+        for (std::size_t k = first; k < clusters.size(); ++k) {
+          ConceptStore::ClusteringCache::CachedCluster cc{{}, clusters[k].pair_sum, clusters[k].coherence};
+          for (const std::size_t i : clusters[k].members) cc.members.push_back(eps_[i].id);
+          entry.clusters.push_back(std::move(cc));
+        }
+        still_deferred.emplace(keys[b], std::move(entry));
       }
       for (std::size_t k = first; k < clusters.size(); ++k) clusters[k].block = b;
       clustered[b] = 1;
-      ConceptStore::ClusteringCache::CachedBlock entry;
-      entry.ids = std::move(ids);
-      for (std::size_t k = first; k < clusters.size(); ++k) {
-        ConceptStore::ClusteringCache::CachedCluster cc{{}, clusters[k].pair_sum, clusters[k].coherence};
-        for (const std::size_t i : clusters[k].members) cc.members.push_back(eps_[i].id);
-        entry.clusters.push_back(std::move(cc));
-      }
-      still_deferred.emplace(keys[b], std::move(entry));
     }
     std::vector<Cluster> coherent;
     for (Cluster& c : clusters) {
@@ -544,7 +552,6 @@ class Run {
     // tile's rows stay in L2, instead of streaming both vectors of every pair from L3. A
     // tile's task writes only its pairs (i, j < i) and their mirrors: tasks never share an entry.
     constexpr std::size_t kTile = 16;
-    const simd::DotFn dot = simd::active().dot;
     for_each_index((m + kTile - 1) / kTile, [&](std::size_t t) {
       const std::size_t lo = t * kTile, hi = std::min(m, lo + kTile);
       for (std::size_t i = lo; i < hi; ++i) {
@@ -555,7 +562,7 @@ class Run {
         const EpisodeRef& b = eps_[block[j]];
         for (std::size_t i = std::max(lo, j + 1); i < hi; ++i) {
           const EpisodeRef& a = eps_[block[i]];
-          const double c = static_cast<double>(dot(a.vector, b.vector, dim_)) * a.inv_norm * b.inv_norm;
+          const double c = sim_.cos(a, b);
           const auto l = static_cast<float>(sim_.sigmoid(sim_.temporal(c, a.timestamp, b.timestamp)));
           cosm[i * m + j] = cosm[j * m + i] = static_cast<float>(c);
           link[i * m + j] = link[j * m + i] = l;
