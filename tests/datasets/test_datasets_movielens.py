@@ -15,8 +15,10 @@ from engram_datasets.movielens import (
     movielens,
     movielens_available,
     movielens_dir,
+    structure,
 )
 from engram_datasets.movielens.schema import TIMESTAMP_MAX, TIMESTAMP_MIN
+from engram_datasets.movielens.structure import REAL as REAL_STRUCTURE
 
 REAL = movielens_available()
 needs_real = pytest.mark.skipif(not REAL, reason="ml-100k files are absent")
@@ -96,21 +98,64 @@ def test_generator_popularity_is_zipf_like(synthetic) -> None:
     assert (counts <= 5).sum() > 50  # a long tail of rarely rated items (real: 384)
 
 
-def _genre_concentration(ml) -> float:
-    """Mean KL divergence of each user's genre mix (over rated films) from the overall mix."""
-    flags = ml.items.set_index("item_id")[list(ml.genres)]
-    per_user = ml.ratings.join(flags, on="item_id").groupby("user_id")[list(ml.genres)].sum().to_numpy(float)
-    overall = per_user.sum(axis=0) / per_user.sum()
-    share = per_user / per_user.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(share > 0, share * np.log(share / overall), 0.0)
-    return float(np.mean(terms.sum(axis=1)))
-
-
 def test_generator_users_have_the_real_sets_genre_taste(synthetic) -> None:
-    # ml-100k measures 0.154 (see the generator's docstring); popularity alone gives 0.077.
-    assert 0.12 < _genre_concentration(synthetic) < 0.19
-    assert _genre_concentration(generate_movielens(seed=0, taste_strength=0.0)) < 0.1
+    # popularity alone gives 0.077 (see the generator's docstring)
+    assert abs(structure.genre_concentration(synthetic) - REAL_STRUCTURE["genre_concentration"]) < 0.03
+    assert (
+        structure.genre_concentration(generate_movielens(seed=0, taste_strength=0.0, latent_scale=0.0)) < 0.1
+    )
+
+
+def test_generator_co_rating_structure_matches_the_real_spectrum(synthetic) -> None:
+    got = structure.co_rating_spectrum(synthetic)
+    assert got[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(got[1:6], REAL_STRUCTURE["co_rating_spectrum_2_to_6"], rtol=0.12)
+    # popularity and genre taste alone leave the second value near the noise bulk (~0.3)
+    flat = structure.co_rating_spectrum(generate_movielens(seed=7, latent_scale=0.0))
+    assert flat[1] < 0.8 * REAL_STRUCTURE["co_rating_spectrum_2_to_6"][0]
+
+
+def test_generator_neighbouring_ratings_are_of_similar_films(synthetic) -> None:
+    assert abs(structure.consecutive_lift(synthetic) - REAL_STRUCTURE["consecutive_lift"]) < 0.05
+    shuffled = generate_movielens(seed=7, browse_temperature=1e9, browse_popular_first=0.0)  # random order
+    assert abs(structure.consecutive_lift(shuffled) - 1.0) < 0.03
+
+
+def test_generator_users_rate_well_known_films_first(synthetic) -> None:
+    got = structure.popularity_by_position(synthetic)
+    drop = REAL_STRUCTURE["popularity_first_tenth"] - REAL_STRUCTURE["popularity_last_tenth"]
+    assert abs((got[0] - got[-1]) - drop) < 0.25
+    assert got[0] > got[4] > got[-1]
+
+
+def test_generator_sessions_match_the_real_set(synthetic) -> None:
+    got, want = structure.session_profile(synthetic), REAL_STRUCTURE
+    assert abs(got.single_session_users - want["single_session_users"]) < 0.06
+    assert abs(got.first_session_share - want["first_session_share"]) < 0.06
+    assert abs(got.ratings_per_timestamp - want["ratings_per_timestamp"]) < 0.2
+    assert abs(got.tied_neighbours - want["tied_neighbours"]) < 0.05
+    assert 25.0 <= got.median_gap_s <= 55.0
+
+
+@needs_real
+def test_real_structure_constants(real) -> None:
+    """The reference values the generator is held to are the real files' own."""
+    assert structure.genre_concentration(real) == pytest.approx(
+        REAL_STRUCTURE["genre_concentration"], abs=1e-3
+    )
+    np.testing.assert_allclose(
+        structure.co_rating_spectrum(real)[1:6], REAL_STRUCTURE["co_rating_spectrum_2_to_6"], atol=1e-3
+    )
+    assert structure.consecutive_lift(real) == pytest.approx(REAL_STRUCTURE["consecutive_lift"], abs=0.01)
+    by_position = structure.popularity_by_position(real)
+    assert by_position[0] == pytest.approx(REAL_STRUCTURE["popularity_first_tenth"], abs=0.01)
+    assert by_position[-1] == pytest.approx(REAL_STRUCTURE["popularity_last_tenth"], abs=0.01)
+    got = structure.session_profile(real)
+    assert got.single_session_users == pytest.approx(REAL_STRUCTURE["single_session_users"], abs=1e-3)
+    assert got.first_session_share == pytest.approx(REAL_STRUCTURE["first_session_share"], abs=1e-3)
+    assert got.ratings_per_timestamp == pytest.approx(REAL_STRUCTURE["ratings_per_timestamp"], abs=0.01)
+    assert got.tied_neighbours == pytest.approx(REAL_STRUCTURE["tied_neighbours"], abs=1e-3)
+    assert got.median_gap_s == REAL_STRUCTURE["median_gap_s"]
 
 
 def test_generator_is_deterministic() -> None:
