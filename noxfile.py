@@ -1,4 +1,10 @@
-"""Sessions for developers and CI. `./dev <session>` installs nox and the system packages first."""
+"""Sessions for developers and CI. `./dev <session>` installs nox and the system packages first.
+
+Three distributions live in this repository: the engine (`.`, import `engram`), its data sets
+(`datasets/`, `engram_datasets`) and the harness (`harness/`, `engram_harness`: scenarios, driver,
+statistics, run store, gate, reports, benchmarks, workflow helpers). Sessions install what they need
+of them; nothing puts the checkout on `sys.path`.
+"""
 
 from __future__ import annotations
 
@@ -13,40 +19,48 @@ ROOT = Path(__file__).parent
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTEST_NO_TESTS = 5  # pytest's exit code when nothing was collected
+#: What a non-isolated build of the engine needs in the session's environment (pyproject's
+#: build-system requirements, so a build reuses its folder and ccache instead of starting afresh).
+BUILD_REQUIREMENTS = ("scikit-build-core>=0.10", "pybind11>=2.13", "tbb-devel==2023.2.0", "cmeel-eigen>=3.4")
+TEST_SUITES = ("tests", "harness/tests", "datasets/tests")
 
 
-def _cmake_build(session: nox.Session, build_dir: str, *defines: str) -> Path:
+def _ccache_env() -> dict[str, str]:
+    """Compiler launcher for every CMake build a session runs (when ccache is installed)."""
+    if shutil.which("ccache") is None:
+        return {}
+    return {"CMAKE_CXX_COMPILER_LAUNCHER": "ccache", "CMAKE_C_COMPILER_LAUNCHER": "ccache"}
+
+
+def _install_engine(session: nox.Session, build_dir: str, *defines: str, extras: str = "server") -> Path:
+    """Build the engine (editable, no build isolation) into ``build/<build_dir>`` and install it with
+    ``extras``; ``defines`` are extra CMake definitions. Returns the CMake build folder, which also
+    holds the C++ test programs when ``-DENGRAM_BUILD_TESTS=ON`` is among ``defines``."""
+    session.install(*BUILD_REQUIREMENTS)
     out = ROOT / "build" / build_dir
-    session.run(
-        "cmake", "-S", str(ROOT), "-B", str(out), "-G", "Ninja", *defines,
-        f"-Dpybind11_DIR={_pybind11_dir(session)}", external=True,
+    session.install(
+        "-v" if os.environ.get("CI") else "-q", "--no-build-isolation", f"-Cbuild-dir={out}",
+        *(f"-Ccmake.define.{d.removeprefix('-D')}" for d in defines), "-e", f".[{extras}]",
+        env=_ccache_env(),
     )  # fmt: skip
-    session.run("cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), external=True)
     return out
 
 
-def _pybind11_dir(session: nox.Session) -> str:
-    out = session.run("python", "-m", "pybind11", "--cmakedir", silent=True)
-    return str(out).strip()
-
-
-def _install_package(session: nox.Session, *extras: str) -> None:
-    # Editable, so that `engram` imported from the source tree (pytest puts the checkout on
-    # sys.path) still finds the compiled `engram._core` through scikit-build-core's redirect.
-    spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-v" if os.environ.get("CI") else "-q", "-e", spec)
+def _install_harness(session: nox.Session, *extras: str) -> None:
+    """The data sets and the harness (editable), with the harness's ``extras``."""
+    spec = f"./harness[{','.join(extras)}]" if extras else "./harness"
+    session.install("-q", "-e", "./datasets", "-e", spec)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """C++ unit tests (ctest) and the Python unit, property and concurrency tests."""
-    session.install("pybind11>=2.13")
-    build = _cmake_build(session, "ctest", "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_TESTS=ON",
-                         "-DENGRAM_BUILD_PYTHON=OFF")  # fmt: skip
+    """C++ unit tests (ctest) and the Python unit, property and concurrency tests of the engine, the
+    data sets and the harness. One CMake build serves both: the extension and the C++ tests."""
+    build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON")
+    _install_harness(session, "test", "bench")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
-    _install_package(session, "test", "bench")
     session.run(
-        "python", "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
+        "python", "-m", "pytest", *TEST_SUITES, "-q", "-p", "no:cacheprovider",
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
@@ -70,15 +84,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def sanitize(session: nox.Session) -> None:
     """ASan+UBSan and TSan builds of the C++ tests, then the Python tests on an ASan extension."""
-    session.run("bash", str(ROOT / "scripts" / "sanitize.sh"), external=True)
-    session.install(
-        "pybind11>=2.13", "scikit-build-core>=0.10", "numpy", "pytest", "hypothesis", "pytest-timeout"
-    )
+    session.run("bash", str(ROOT / "scripts" / "sanitize.sh"), external=True, env=_ccache_env())
+    session.install(*BUILD_REQUIREMENTS)
     session.install(
         "--no-build-isolation", "-q",
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
-        "-Cbuild-dir=build/asan-python", "-e", ".[test,bench]",
+        "-Cbuild-dir=build/asan-python", "-e", ".[server]", env=_ccache_env(),
     )  # fmt: skip
+    _install_harness(session, "test", "bench")
 
     def gcc_lib(name: str) -> str:
         out = subprocess.run(["g++", f"-print-file-name={name}"], capture_output=True, text=True, check=True)
@@ -94,7 +107,7 @@ def sanitize(session: nox.Session) -> None:
     # The suites that drive the extension in this process (the server's tests run it in
     # subprocesses, where timing limits do not allow for ASan's slowdown).
     suites = ["tests/engine", "tests/graph", "tests/consolidation", "tests/recall", "tests/durability",
-              "tests/workloads", "tests/bench"]  # fmt: skip
+              "harness/tests/scenarios", "harness/tests/bench"]  # fmt: skip
     for suite in suites:  # one session per suite: their conftest modules share a name
         session.run(
             "python", "-m", "pytest", suite, "-q", "-p", "no:cacheprovider", "-m", "not slow",
@@ -106,7 +119,8 @@ def sanitize(session: nox.Session) -> None:
 def acceptance(session: nox.Session) -> None:
     """The acceptance suites (quick profile unless --profile is passed), then the report and the
     analysis notebook executed on the run's results directory."""
-    _install_package(session, "acceptance", "notebooks")
+    _install_engine(session, "release")
+    _install_harness(session, "acceptance")
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
     try:
@@ -118,7 +132,7 @@ def acceptance(session: nox.Session) -> None:
     finally:
         runs = sorted(p for p in results.glob("*") if (p / "manifest.json").exists())
         if runs:
-            session.run("engram", "report", str(runs[-1]))
+            session.run("engram-harness", "report", str(runs[-1]))
             session.run("python", "-c", f"print(open({str(runs[-1] / 'report.md')!r}).read())")
             _execute_notebooks(session, runs[-1])
 
@@ -129,7 +143,7 @@ def _execute_notebooks(session: nox.Session, run_dir: Path) -> None:
         out = run_dir / "notebooks" / nb.name
         session.run(
             "python", "-c",
-            "import sys; from engram.reporting.notebook import execute_notebook; "
+            "import sys; from engram_harness.report.notebook import execute_notebook; "
             "print(execute_notebook(sys.argv[1], env={'ENGRAM_RESULTS_RUN': sys.argv[2]}, "
             "out=sys.argv[3]))",
             str(nb), str(run_dir), str(out),
@@ -140,7 +154,8 @@ def _execute_notebooks(session: nox.Session, run_dir: Path) -> None:
 def notebooks(session: nox.Session) -> None:
     """Execute every notebook in notebooks/ on a results directory: the one passed as an argument, or
     the latest run under results/ (run `./dev acceptance` first)."""
-    _install_package(session, "notebooks")
+    _install_engine(session, "release")
+    _install_harness(session, "acceptance")
     if session.posargs:
         run_dir = Path(session.posargs[0]).resolve()
     else:
@@ -160,7 +175,7 @@ def _build_site(session: nox.Session, source: Path, site: Path, build_dir: Path)
     two builds can sit side by side; ``build_dir`` keeps CMake's objects for incremental rebuilds."""
     session.run(
         "python", "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--upgrade",
-        "--target", str(site), f"-Cbuild-dir={build_dir}", str(source),
+        "--target", str(site), f"-Cbuild-dir={build_dir}", str(source), env=_ccache_env(),
     )  # fmt: skip
 
 
@@ -180,7 +195,7 @@ def _sync_tree(src: Path, dst: Path) -> None:
 def gate(session: nox.Session) -> None:
     """A/B performance regression gate: the base commit against the working tree, interleaved.
 
-    `./dev gate [--base REF] [python -m engram.gate options]`. REF defaults to $ENGRAM_GATE_BASE or
+    `./dev gate [--base REF] [python -m engram_harness.gate options]`. REF defaults to $ENGRAM_GATE_BASE or
     HEAD (so uncommitted changes are judged; CI passes the merge target). Both builds run the baseline
     scenario in fresh processes, A B / B A alternating; exit 1 on a regression, 3 on invalid data.
     `--against stored` compares with acceptance/baselines/ instead (no base build)."""
@@ -189,8 +204,14 @@ def gate(session: nox.Session) -> None:
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    session.install("scikit-build-core>=0.10", "pybind11>=2.13", *deps)
+    # The engine comes from the two builds below (each on PYTHONPATH in its worker), never from this
+    # environment: install the harness without its `engram` requirement, and its other dependencies.
+    # No tbb-devel here: both builds use the system TBB, the one they also load at run time.
+    harness = tomllib.loads((ROOT / "harness" / "pyproject.toml").read_text())["project"]["dependencies"]
+    engine = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    runtime = [d for d in [*harness, *engine] if not d.startswith(("engram", "tbb"))]
+    session.install("scikit-build-core>=0.10", "pybind11>=2.13", *runtime)
+    session.install("-q", "--no-deps", "-e", "./datasets", "-e", "./harness")
     args = list(session.posargs)
     base_ref = os.environ.get("ENGRAM_GATE_BASE", "HEAD")
     if "--base" in args:
@@ -217,7 +238,7 @@ def gate(session: nox.Session) -> None:
         extra += ["--base-site", str(base_site), "--base-label", f"{base_ref} ({sha[:10]})"]
     session.chdir(work)  # not the checkout: `python -m` would import the source tree's engram first
     session.run(
-        "python", "-m", "engram.gate", "--scenario", str(ROOT / "acceptance" / "scenarios" / "baseline.toml"),
+        "python", "-m", "engram_harness.gate", "--scenario", str(ROOT / "acceptance" / "scenarios" / "baseline.toml"),
         "--results-dir", str(ROOT / "results"), "--baselines-dir", str(ROOT / "acceptance" / "baselines"),
         "--workdir", str(work / "work"), *extra, *args,
         env={"PYTHONPATH": str(candidate)},
@@ -227,5 +248,6 @@ def gate(session: nox.Session) -> None:
 @nox.session
 def perf(session: nox.Session) -> None:
     """Benchmarks that record numbers: the ANN comparison against hnswlib and FAISS."""
-    _install_package(session, "bench")
-    session.run("engram", "bench", "ann", *session.posargs)
+    _install_engine(session, "release")
+    _install_harness(session, "bench")
+    session.run("engram-harness", "bench", "ann", *session.posargs)

@@ -2,24 +2,21 @@
 
 Every suite records its thresholds through the ``checks`` fixture and its scenario runs through the
 ``session_results`` fixture; at the end of the session every check, test outcome and run is written
-to ``results/<run-id>/`` (engram.runstore.session, layout in docs/acceptance.md) and the checks are
+to ``results/<run-id>/`` (engram_harness.runs.session, layout in docs/acceptance.md) and the checks are
 printed as a table with the measured value next to the required one.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from engram.acceptance import Check, CheckRecorder, Profile, SessionResults, TestOutcome
-from engram.acceptance.summary import checks_table
+from engram_harness.suite import Check, CheckRecorder, Profile, SessionResults, TestOutcome
+from engram_harness.suite.summary import checks_table
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "datasets"))  # engram_datasets (kept out of the installed package)
 
 _SESSION_CHECKS: list[Check] = []
 _TESTS: dict[str, TestOutcome] = {}  # node id -> outcome, in run order
@@ -98,7 +95,7 @@ def pytest_terminal_summary(
     tr.section("Engram acceptance checks (measured vs required)")
     for line in checks_table(_SESSION_CHECKS):
         tr.write_line(line)
-    from engram.acceptance.session_results import write_session_results
+    from engram_harness.suite.session import write_session_results
 
     out = write_session_results(config.getoption("--results-dir"), str(config.getoption("--profile")),
                                 _SESSION_CHECKS, session=_session(config), tests=_TESTS.values(),

@@ -8,6 +8,7 @@
 'hello'
 """
 
+from engram import _core
 from engram.durability.restore import restore
 from engram.engine import Clock, Engine, Space, simd_level
 from engram.errors import (
@@ -25,7 +26,7 @@ from engram.errors import (
 from engram.memory import Memory
 from engram.recall import Completion, Concept, ConsolidationReport, Hypothesis, Provenance, Recollection
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__  # defined once, in CMakeLists.txt's project()
 
 __all__ = [
     "CapacityError",

@@ -1,9 +1,10 @@
-"""The ``engram`` command line. Subcommands import their modules lazily so ``--help`` is fast."""
+"""The ``engram`` command line: the product's verbs (``serve``, ``keys``, ``backup``, ``restore``,
+``verify``, ``version``). Benchmarks, reports and the regression gate are the harness's
+(``engram-harness``). Subcommands import their modules lazily so ``--help`` is fast."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
@@ -17,23 +18,13 @@ def _cmd_version(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"engram.bench.{args.suite}")
-    return int(module.main(args.rest))
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    from engram.reporting import write_report
-
-    paths = write_report(args.run, against=args.against)
-    for p in paths if isinstance(paths, (list, tuple)) else [paths]:
-        print(p)
-    return 0
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from engram.server.main import main as serve_main
-
+    try:
+        from engram.server.main import main as serve_main
+    except ModuleNotFoundError as e:  # the HTTP stack is the `server` extra
+        print(f"engram serve: {e.name} is not installed; install the server extra: "
+              "pip install 'engram[server]'", file=sys.stderr)  # fmt: skip
+        return 2
     return serve_main(args)
 
 
@@ -56,21 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("version", help="print the version and the SIMD kernels in use")
     p.set_defaults(func=_cmd_version)
-
-    p = sub.add_parser("bench", help="run a benchmark suite and record its numbers")
-    p.add_argument(
-        "suite",
-        choices=["ann", "durability", "http", "semantic"],
-        help="ann: HNSW against hnswlib and FAISS; durability: acknowledged writes/s per mode; "
-        "http: baseline over HTTP; semantic: recall, spread, consolidation, completion",
-    )
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the suite (see its --help)")
-    p.set_defaults(func=_cmd_bench)
-
-    p = sub.add_parser("report", help="write the HTML and Markdown report of a results directory")
-    p.add_argument("run", help="results/<run-id> directory")
-    p.add_argument("--against", help="a baseline results directory to compare with")
-    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("serve", help="serve an engine over HTTP (API v1) and WebSockets")
     from engram.server.cli_args import add_arguments  # argparse only: keeps --help fast

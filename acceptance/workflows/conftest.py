@@ -1,4 +1,4 @@
-"""The engine each workflow drives (:class:`engram.workflows.backend.Backend`).
+"""The engine each workflow drives (:class:`engram_harness.workflows.backend.Backend`).
 
 A suite names it with a module-level ``BACKEND``: ``"server"`` starts a real ``engram serve``
 process (in memory, on a free loopback port) and drives it through ``engram.client.Client``,
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engram_harness.workflows.backend import Backend
 
 import engram
-from engram.workflows.backend import Backend
 
 
 @pytest.fixture
@@ -26,8 +26,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     if kind != "server":
         raise ValueError(f"{request.module.__name__}.BACKEND is {kind!r}; expected 'server' or 'inprocess'")
+    from engram_harness.server import running_server
+
     from engram.client import Client
-    from engram.testing.server import running_server
 
     with running_server(None, no_auth=True, max_k=1000, log_dir=tmp_path) as url, Client(url) as client:
         yield Backend(kind="server", engine=client, metrics_text=client.prometheus)

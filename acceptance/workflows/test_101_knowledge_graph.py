@@ -24,16 +24,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from engram_datasets.wikipedia import random_rotation, wikipedia_corpus
-
-from engram.acceptance import CheckRecorder, Profile
-from engram.workflows.arrivals import poisson_offsets
-from engram.workflows.backend import Backend
-from engram.workflows.consolidation_monitor import ConsolidationMonitor
-from engram.workflows.footprint import stats_bytes
-from engram.workflows.latency import LatencyLog
-from engram.workflows.prometheus import moved, parse_prometheus
-from engram.workflows.purity import chance_purity, purity
-from engram.workflows.streaming import Stream
+from engram_harness.scenarios.arrivals import poisson_offsets
+from engram_harness.suite import CheckRecorder, Profile
+from engram_harness.workflows.backend import Backend
+from engram_harness.workflows.footprint import stats_bytes
+from engram_harness.workflows.knowledge_graph.consolidation_monitor import ConsolidationMonitor
+from engram_harness.workflows.knowledge_graph.purity import chance_purity, purity
+from engram_harness.workflows.knowledge_graph.streaming import Stream
+from engram_harness.workflows.latency import LatencyLog
+from engram_harness.workflows.prometheus import moved, parse_prometheus
 
 pytestmark = pytest.mark.workflow
 #: A real ``engram serve`` process: documents stream through each space's WebSocket

@@ -1,7 +1,7 @@
 """Workflow 102: a recommendation engine on MovieLens 100K (requirements section 10, 102).
 
 Write phase: ratings in time order become timestamped episodes linked to their user and item
-(engram.workflows.movie_graph), with the engine clock anchored at the data's last timestamp.
+(engram_harness.workflows.recommendations.movie_graph), with the engine clock anchored at the data's last timestamp.
 Read phase: a seeded mix of 60 % recommendations (user-based spreading and hybrid, half each),
 35 % item-based vector search and 5 % new ratings, sent back to back (unpaced, rates reported).
 Then quality on a temporal hold-out (each user's last rating) against a most-popular baseline on
@@ -21,16 +21,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from engram_datasets import movielens as ml
-
-from engram.acceptance import CheckRecorder, Profile
-from engram.workflows.backend import Backend
-from engram.workflows.latency import LatencyLog
-from engram.workflows.movie_graph import MovieGraph
-from engram.workflows.paired import compare_paired
-from engram.workflows.popularity import MostPopular
-from engram.workflows.prometheus import moved, parse_prometheus
-from engram.workflows.ranking import per_user_scores
-from engram.workflows.recommend import Recommender
+from engram_harness.suite import CheckRecorder, Profile
+from engram_harness.workflows.backend import Backend
+from engram_harness.workflows.latency import LatencyLog
+from engram_harness.workflows.prometheus import moved, parse_prometheus
+from engram_harness.workflows.recommendations.movie_graph import MovieGraph
+from engram_harness.workflows.recommendations.paired import compare_paired
+from engram_harness.workflows.recommendations.popularity import MostPopular
+from engram_harness.workflows.recommendations.ranking import per_user_scores
+from engram_harness.workflows.recommendations.recommend import Recommender
 
 pytestmark = pytest.mark.workflow
 BACKEND = "server"  # a real `engram serve` process through engram.client (acceptance/workflows/conftest.py)
@@ -147,7 +146,7 @@ def test_recommendation_workflow(profile: Profile, checks: CheckRecorder, backen
     checks.check("result lists not sorted by activation/score", sorted_violations, "==", 0)
 
     # --- memory: what the links cost over the stored memories ---------------------------------
-    from engram.workflows.footprint import edge_bytes, stats_bytes
+    from engram_harness.workflows.footprint import edge_bytes, stats_bytes
 
     links = edge_bytes(store.catalog) + edge_bytes(store.graph)
     memories = stats_bytes(store.catalog) + stats_bytes(store.graph) - links

@@ -3,7 +3,7 @@
 The seeded generator (engram_datasets.fraud) makes background activity plus 50 injected fraud
 patterns (rings, mule chains, velocity bursts, impossible travel, structuring, account
 takeovers) and 20 partial patterns with members withheld. Transactions are ingested in time
-order as episodes linked to their accounts and merchants (engram.workflows.fraud.store); the
+order as episodes linked to their accounts and merchants (engram_harness.workflows.fraud.store); the
 labels never reach the engine. Detection then reads everything back from the engine: one
 pattern-matching query per account (multi-hop rings and mule chains up to 5 hops, 5-minute
 velocity windows, impossible travel, structuring, takeovers), velocity checks at random
@@ -21,17 +21,16 @@ import time
 import numpy as np
 import pytest
 from engram_datasets.fraud import FraudConfig, generate_fraud
-
-from engram.acceptance import CheckRecorder, Profile
-from engram.stats import precision_recall
-from engram.workflows.backend import Backend
-from engram.workflows.fraud import signature
-from engram.workflows.fraud.account_rules import count_in_window
-from engram.workflows.fraud.detect import detect
-from engram.workflows.fraud.reader import Reader, Txn
-from engram.workflows.fraud.store import DIM, FraudStore
-from engram.workflows.latency import LatencyLog
-from engram.workflows.prometheus import moved, parse_prometheus
+from engram_harness.stats import precision_recall
+from engram_harness.suite import CheckRecorder, Profile
+from engram_harness.workflows.backend import Backend
+from engram_harness.workflows.fraud import signature
+from engram_harness.workflows.fraud.account_rules import count_in_window
+from engram_harness.workflows.fraud.detect import detect
+from engram_harness.workflows.fraud.reader import Reader, Txn
+from engram_harness.workflows.fraud.store import DIM, FraudStore
+from engram_harness.workflows.latency import LatencyLog
+from engram_harness.workflows.prometheus import moved, parse_prometheus
 
 pytestmark = pytest.mark.workflow
 #: A real ``engram serve`` process: each account query reads its neighbourhood (edges and

@@ -202,6 +202,7 @@ py::tuple hits_tuple(const std::vector<SearchHit>& hits) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "Engram's C++ engine. Use the engram package rather than this module directly.";
+  m.attr("__version__") = ENGRAM_VERSION;  // CMakeLists.txt's project() version: defined once there
 
   if (!simd::environment_error().empty()) {
     throw py::import_error(simd::environment_error());

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import DIM
+from engram_harness.vectors import separated_clusters
 
 import engram
-from engram.testing.clusters import DIM, make_clusters
 
 
 def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -23,7 +24,7 @@ def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-de
 
 def test_lifecycle_and_metrics() -> None:
     rng = np.random.default_rng(1)
-    x, _, _ = make_clusters(rng, 3, 8)
+    x, _, _ = separated_clusters(rng, 3, 8)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("bg")
         sp.remember_batch(x)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DIM, T0
+from engram_harness.memory_parts import parts_sum
+from engram_harness.vectors import separated_clusters
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 import engram
-from engram.testing.clusters import DIM, T0, make_clusters
-from engram.testing.memory import parts_sum
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 
@@ -49,7 +50,7 @@ def assert_bindings_two_sided(sp: engram.Space) -> None:
 )
 def test_recovers_known_clusters(seed: int, n_clusters: int, per_cluster: int) -> None:
     rng = np.random.default_rng(seed)
-    x, labels, _ = make_clusters(rng, n_clusters, per_cluster)
+    x, labels, _ = separated_clusters(rng, n_clusters, per_cluster)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
         ids = sp.remember_batch(x)
@@ -64,7 +65,7 @@ def test_recovers_clusters_through_the_knn_path(candidates: str) -> None:
     # 1200 episodes > exact_below (512): candidate pairs come from the index's layer-0 graph
     # (default) or from a k-NN search per episode; both must recover the clusters.
     rng = np.random.default_rng(7)
-    x, labels, _ = make_clusters(rng, 30, 40)
+    x, labels, _ = separated_clusters(rng, 30, 40)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
         ids = sp.remember_batch(x)
@@ -77,7 +78,7 @@ def test_recovers_clusters_through_the_knn_path(candidates: str) -> None:
 @given(seed=st.integers(0, 2**32 - 1), n_clusters=st.integers(1, 6))
 def test_rerun_is_idempotent(seed: int, n_clusters: int) -> None:
     rng = np.random.default_rng(seed)
-    x, _, _ = make_clusters(rng, n_clusters, 10)
+    x, _, _ = separated_clusters(rng, n_clusters, 10)
     noise = rng.standard_normal((5, DIM)).astype(np.float32)  # unclustered episodes stay unbound
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
@@ -92,7 +93,7 @@ def test_rerun_is_idempotent(seed: int, n_clusters: int) -> None:
 
 def test_incremental_update_and_new_cluster(engine: engram.Engine) -> None:
     rng = np.random.default_rng(3)
-    x, _labels, centres = make_clusters(rng, 3, 10)
+    x, _labels, centres = separated_clusters(rng, 3, 10)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     first = sp.consolidate(**UNCAPPED)
@@ -118,7 +119,7 @@ def test_incremental_update_and_new_cluster(engine: engram.Engine) -> None:
 @given(seed=st.integers(0, 2**32 - 1), low=st.floats(0.05, 0.95))
 def test_concept_confidence_never_above_best_member(seed: int, low: float) -> None:
     rng = np.random.default_rng(seed)
-    x, _, _ = make_clusters(rng, 3, 8)
+    x, _, _ = separated_clusters(rng, 3, 8)
     conf = rng.uniform(low, 1.0, size=len(x))
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
@@ -137,7 +138,7 @@ def test_concept_confidence_never_above_best_member(seed: int, low: float) -> No
 
 def test_temporal_factor_separates_distant_episodes(engine: engram.Engine) -> None:
     rng = np.random.default_rng(5)
-    x, _, _ = make_clusters(rng, 1, 8)
+    x, _, _ = separated_clusters(rng, 1, 8)
     sp = engine.create_space("c")
     # Same content, two groups three days apart: e^-3 * cos < 0.5, so they never merge.
     sp.remember_batch(x[:4], timestamps=[T0] * 4)
@@ -154,13 +155,13 @@ def test_temporal_factor_separates_distant_episodes(engine: engram.Engine) -> No
 
 def test_min_size_and_coherence_thresholds(engine: engram.Engine) -> None:
     rng = np.random.default_rng(11)
-    x, _, _ = make_clusters(rng, 2, 2)  # clusters of 2 < min size 3
+    x, _, _ = separated_clusters(rng, 2, 2)  # clusters of 2 < min size 3
     sp = engine.create_space("c")
     sp.remember_batch(x)
     rep = sp.consolidate(**UNCAPPED)
     assert rep.concepts_formed == 0 and sp.concepts() == []
     # A very strict coherence threshold rejects otherwise valid clusters.
-    y, _, _ = make_clusters(rng, 2, 6, sigma=0.6)
+    y, _, _ = separated_clusters(rng, 2, 6, sigma=0.6)
     sp2 = engine.create_space("c2")
     sp2.remember_batch(y)
     strict = sp2.consolidate(coherence_threshold=0.999, **UNCAPPED)
@@ -169,7 +170,7 @@ def test_min_size_and_coherence_thresholds(engine: engram.Engine) -> None:
 
 def test_rate_breaker_trips_and_resets_with_the_clock(engine: engram.Engine) -> None:
     rng = np.random.default_rng(2)
-    x, _, _ = make_clusters(rng, 5, 6)
+    x, _, _ = separated_clusters(rng, 5, 6)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     rep = sp.consolidate(max_concepts_per_run=100, max_formations_per_hour=2)
@@ -189,7 +190,7 @@ def test_rate_breaker_trips_and_resets_with_the_clock(engine: engram.Engine) -> 
 
 def test_ratio_breaker(engine: engram.Engine) -> None:
     rng = np.random.default_rng(4)
-    x, _, _ = make_clusters(rng, 6, 3)  # 18 episodes, 6 clusters: ratio 0.33 > 0.3
+    x, _, _ = separated_clusters(rng, 6, 3)  # 18 episodes, 6 clusters: ratio 0.33 > 0.3
     sp = engine.create_space("c")
     sp.remember_batch(x)
     rep = sp.consolidate(**UNCAPPED)
@@ -201,7 +202,7 @@ def test_ratio_breaker(engine: engram.Engine) -> None:
 
 def test_per_run_cap_defaults_to_five(engine: engram.Engine) -> None:
     rng = np.random.default_rng(8)
-    x, _, _ = make_clusters(rng, 8, 5)
+    x, _, _ = separated_clusters(rng, 8, 5)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     assert sp.consolidate().concepts_formed == 5
@@ -210,7 +211,7 @@ def test_per_run_cap_defaults_to_five(engine: engram.Engine) -> None:
 
 def test_feature_flag_disables_formation(engine: engram.Engine) -> None:
     rng = np.random.default_rng(9)
-    x, _, _ = make_clusters(rng, 3, 6)
+    x, _, _ = separated_clusters(rng, 3, 6)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     engine.set_features(concept_formation=False)
@@ -223,7 +224,7 @@ def test_feature_flag_disables_formation(engine: engram.Engine) -> None:
 
 def test_forgetting_members_updates_then_dissolves(engine: engram.Engine) -> None:
     rng = np.random.default_rng(12)
-    x, _, _ = make_clusters(rng, 1, 5)
+    x, _, _ = separated_clusters(rng, 1, 5)
     sp = engine.create_space("c")
     sp.remember_batch(x)
     sp.consolidate(**UNCAPPED)
@@ -242,7 +243,7 @@ def test_forgetting_members_updates_then_dissolves(engine: engram.Engine) -> Non
 
 def test_validate_reports_orphans_one_sided_bindings(engine: engram.Engine) -> None:
     rng = np.random.default_rng(13)
-    x, _, _ = make_clusters(rng, 2, 4)
+    x, _, _ = separated_clusters(rng, 2, 4)
     sp = engine.create_space("c")
     ids = sp.remember_batch(x)
     sp.consolidate(**UNCAPPED)
@@ -261,7 +262,7 @@ def test_validate_reports_orphans_one_sided_bindings(engine: engram.Engine) -> N
 
 def test_concept_ids_share_the_space_id_scheme(engine: engram.Engine) -> None:
     rng = np.random.default_rng(14)
-    x, _, _ = make_clusters(rng, 1, 4)
+    x, _, _ = separated_clusters(rng, 1, 4)
     sp = engine.create_space("c")
     ids = sp.remember_batch(x)
     sp.consolidate(**UNCAPPED)
@@ -284,7 +285,7 @@ def test_concept_ids_share_the_space_id_scheme(engine: engram.Engine) -> None:
 
 def test_stats_count_concept_and_edge_memory() -> None:
     rng = np.random.default_rng(3)
-    x, _labels, _ = make_clusters(rng, 4, 12)
+    x, _labels, _ = separated_clusters(rng, 4, 12)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
         before = sp.stats()["memory_bytes"]
@@ -304,7 +305,7 @@ def test_clustering_cache_never_loses_deferred_or_new_clusters() -> None:
     # capped run defers clusters, which must still form on later runs, and new episodes must
     # still cluster, exactly as without the cache.
     rng = np.random.default_rng(11)
-    x, _labels, _ = make_clusters(rng, 30, 40)
+    x, _labels, _ = separated_clusters(rng, 30, 40)
     with engram.Engine(dim=DIM) as eng:
         full = eng.create_space("full")
         full.remember_batch(x)
@@ -317,7 +318,7 @@ def test_clustering_cache_never_loses_deferred_or_new_clusters() -> None:
                 break
         assert len(capped.concepts()) == len(full.concepts())
         assert capped.consolidate(**UNCAPPED).concepts_formed == 0  # settled: nothing new
-        y, _, _ = make_clusters(np.random.default_rng(12), 1, 40)
+        y, _, _ = separated_clusters(np.random.default_rng(12), 1, 40)
         new_ids = set(capped.remember_batch(y).tolist())
         rep = capped.consolidate(**UNCAPPED)
         assert rep.concepts_formed + rep.concepts_updated >= 1
@@ -338,7 +339,7 @@ def test_block_cache_forms_the_same_concepts_as_reclustering() -> None:
     # run, which resets its cache; both spaces hold the same episodes, inserted one by one in
     # the same order (a deterministic index graph).
     rng = np.random.default_rng(21)
-    x, _labels, _ = make_clusters(rng, 12, 30)
+    x, _labels, _ = separated_clusters(rng, 12, 30)
     fillers = rng.standard_normal((12, DIM)).astype(np.float32)
     capped = {"max_concepts_per_run": 2, "max_formations_per_hour": 0, "exact_below": 64}
     with engram.Engine(dim=DIM) as eng:

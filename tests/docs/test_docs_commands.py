@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from engram.runstore import SessionResults
-from engram.workloads import InMemoryTarget, OpenLoopDriver, build_schedule, parse_scenario
+from engram_harness.driver import InMemoryTarget, OpenLoopDriver
+from engram_harness.runs import SessionResults
+from engram_harness.scenarios import build_schedule, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "acceptance.md"
@@ -45,7 +45,6 @@ def test_doc_has_commands_of_each_kind() -> None:
 @pytest.mark.parametrize("command", console_commands())
 def test_console_commands_run(command: str, tmp_path: Path) -> None:
     env = {**os.environ, "ENGRAM_RESULTS_DIR": str(tmp_path)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     proc = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, (
         f"`{command}` exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"

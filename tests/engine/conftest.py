@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 import pytest
+from engram_harness.vectors import unit_gaussian
 from hypothesis import HealthCheck, settings
 
 import engram
@@ -26,8 +27,7 @@ DIM = 16
 
 def unit_vectors(rng: np.random.Generator, n: int, dim: int = DIM) -> npt.NDArray[np.float32]:
     """``n`` random unit-norm float32 rows (never zero)."""
-    x = rng.standard_normal((n, dim)).astype(np.float32)
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return unit_gaussian(rng, n, dim)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Index quality: recall@10 of HNSW search against exact brute force on 100,000 clustered
-768-dimensional vectors (see engram.testing.vectors for the generator and why it is used)."""
+768-dimensional vectors (see engram_harness.vectors for the generator and why it is used)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
+from engram_harness.vectors import ClusterSpec, VectorSource, exact_knn, latent, recall_at_k
 
 import engram
-from engram.testing.vectors import exact_knn, isotropic_clusters, latent_clusters_with_queries, recall_at_k
 
 N = 100_000
 N_QUERIES = 300
@@ -25,7 +25,7 @@ def measure(
 
 @pytest.mark.slow
 def test_recall_on_100k_clustered_vectors(record_property: pytest.RecordProperty) -> None:
-    data, queries = latent_clusters_with_queries(N, N_QUERIES)
+    data, queries = latent(N, N_QUERIES)
     truth, _ = exact_knn(data, queries, K)
     with engram.Engine(dim=768) as eng:
         sp = eng.create_space("quality")
@@ -51,8 +51,8 @@ def test_recall_on_100k_clustered_vectors(record_property: pytest.RecordProperty
 def test_recall_on_isotropic_clusters_is_recorded(record_property: pytest.RecordProperty) -> None:
     """Isotropic noise around 10 centres is near-random for kNN in 768-d: recorded, not asserted."""
     n = 20_000
-    data = isotropic_clusters(n)
-    queries = isotropic_clusters(200, stream=2)
+    src = VectorSource(ClusterSpec(clusters=10, shape="isotropic", sigma=0.1))
+    data, queries = src.sample(n, stream=1)[0], src.sample(200, stream=2)[0]
     truth, _ = exact_knn(data, queries, K)
     with engram.Engine(dim=768) as eng:
         sp = eng.create_space("isotropic")

@@ -72,10 +72,9 @@ WORKLOAD = textwrap.dedent(
     import json, sys
     import numpy as np
     import engram
-    from engram.testing.vectors import LatentClusterSpec, latent_clusters_with_queries
+    from engram_harness.vectors import latent
 
-    spec = LatentClusterSpec(dim=96, clusters=20, latent_dim=8, noise_std=0.01, seed=7)
-    data, queries = latent_clusters_with_queries(2000, 40, spec)
+    data, queries = latent(2000, 40, dim=96, seed=7, clusters=20, latent_dim=8, noise_std=0.01)
     with engram.Engine(dim=96, seed=3) as eng:
         sp = eng.create_space("s")
         ids = sp.remember_batch(data[:1000])

@@ -1,4 +1,4 @@
-"""Fixtures: an engine on a manual clock (data helpers live in engram.testing.clusters)."""
+"""Fixtures: an engine on a manual clock (data helpers live in engram_harness.vectors)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 import engram
-from engram.testing.clusters import DIM, T0
+
+DIM = 32  # the dimension of engram_harness.vectors.separated_clusters' default
+T0 = 1_700_000_000.0  # a fixed engine-clock start, seconds since the epoch
 
 
 @pytest.fixture

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DIM
+from engram_harness.vectors import separated_clusters
 
 import engram
-from engram.testing.clusters import DIM, make_clusters
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_completion_lands_nearest_its_true_centre(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_clusters, trials = 8, 200
-    x, labels, centres = make_clusters(rng, n_clusters, 40 + trials // n_clusters, sigma=0.5)
+    x, labels, centres = separated_clusters(rng, n_clusters, 40 + trials // n_clusters, sigma=0.5)
     train, test = x[:-trials], x[-trials:]
     test_labels = labels[-trials:]  # held out: never stored
     with engram.Engine(dim=DIM) as eng:
@@ -34,7 +35,7 @@ def test_completion_lands_nearest_its_true_centre(seed: int) -> None:
 
 def test_completion_result_shape() -> None:
     rng = np.random.default_rng(5)
-    x, _, centres = make_clusters(rng, 3, 20)
+    x, _, centres = separated_clusters(rng, 3, 20)
     with engram.Engine(dim=DIM) as eng:
         sp = eng.create_space("c")
         ids = set(map(int, sp.remember_batch(x)))

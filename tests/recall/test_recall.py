@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DIM, T0
+from engram_harness.vectors import separated_clusters
 from hypothesis import given
 from hypothesis import strategies as st
 
 import engram
-from engram.testing.clusters import DIM, T0, make_clusters
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 
 
 def consolidated(eng: engram.Engine, seed: int, n_clusters: int = 4, per: int = 12):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
-    x, labels, centres = make_clusters(rng, n_clusters, per)
+    x, labels, centres = separated_clusters(rng, n_clusters, per)
     sp = eng.create_space(f"s{seed}")
     conf = rng.uniform(0.5, 1.0, size=len(x))
     ids = sp.remember_batch(x, confidences=conf)
@@ -44,7 +45,7 @@ def test_blended_returns_both_kinds(engine: engram.Engine) -> None:
 
 def test_fallback_to_episodic_without_concepts(engine: engram.Engine) -> None:
     rng = np.random.default_rng(2)
-    x, _, centres = make_clusters(rng, 3, 5)
+    x, _, centres = separated_clusters(rng, 3, 5)
     sp = engine.create_space("plain")
     sp.remember_batch(x)
     res = sp.recall(centres[1], k=5)

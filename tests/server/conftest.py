@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engram_harness.server import ServerProcess, running_server_process
+from engram_harness.vectors import unit_gaussian
 
 from engram.client import Client
 from engram.server.auth import add_key
-from engram.testing.server import ServerProcess, running_server_process
 
 DIM = 8
 
@@ -58,5 +59,4 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 
 
 def vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
-    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return unit_gaussian(np.random.default_rng(seed), n, dim)

@@ -119,7 +119,7 @@ def test_async_client_end_to_end(tenants: Tenants) -> None:
 
 
 def test_unreachable_server_raises_transport_error_after_retries() -> None:
-    from engram.testing.server import free_port
+    from engram_harness.server import free_port
 
     c = Client(f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.01))
     with pytest.raises(CE.TransportError, match="ConnectError"):

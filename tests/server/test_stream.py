@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 import pytest
+from engram_harness.server import running_server_process
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from engram.client import Client
 from engram.client import errors as CE
-from engram.testing.server import running_server_process
 
 from .conftest import DIM, Tenants, vectors
 

@@ -57,6 +57,14 @@ class FraudConfig:
     structuring_count: tuple[int, int] = (3, 6)
     structuring_window_s: int = 72 * 3600
     max_pattern_hops: int = 5
+    #: Detection thresholds (the reference detectors here and workflow 103's matchers both read
+    #: them, so they are defined once): a hop forwards money received within ``hop_max_delay_s`` at
+    #: ``hop_amount_ratio`` of the amount; impossible travel and account takeover need at least
+    #: ``detect_min_km`` (below the generator's ``min_jump_km``, so every injected jump qualifies).
+    #: Chains need ``chain_hops[0]`` transfers and structuring ``structuring_count[0]`` amounts.
+    hop_max_delay_s: int = 6 * 3600
+    hop_amount_ratio: tuple[float, float] = (0.9, 1.0)
+    detect_min_km: float = 500.0
 
     @classmethod
     def quick(cls, **overrides: object) -> FraudConfig:

@@ -55,7 +55,12 @@ def _dense_groups(tx: pd.DataFrame, window_s: int, min_count: int) -> list[Detec
     return groups
 
 
-def find_velocity_bursts(tx: pd.DataFrame, *, window_s: int = 300, threshold: int = 6) -> list[Detection]:
+_CFG = FraudConfig()  # defaults of the keyword arguments below: the thresholds are defined once there
+
+
+def find_velocity_bursts(
+    tx: pd.DataFrame, *, window_s: int = _CFG.velocity_window_s, threshold: int = _CFG.velocity_threshold
+) -> list[Detection]:
     """Groups of one account's transactions with >= ``threshold`` inside ``window_s`` seconds."""
     return _dense_groups(tx, window_s, threshold)
 
@@ -63,10 +68,10 @@ def find_velocity_bursts(tx: pd.DataFrame, *, window_s: int = 300, threshold: in
 def find_structuring(
     tx: pd.DataFrame,
     *,
-    limit: float = 10_000.0,
-    floor: float = 0.90,
-    window_s: int = 72 * 3600,
-    min_count: int = 3,
+    limit: float = _CFG.reporting_limit,
+    floor: float = _CFG.structuring_floor,
+    window_s: int = _CFG.structuring_window_s,
+    min_count: int = _CFG.structuring_count[0],
 ) -> list[Detection]:
     """Groups of >= ``min_count`` amounts in ``[floor * limit, limit)`` by one account within ``window_s``."""
     band = tx[(tx["amount"] >= floor * limit) & (tx["amount"] < limit)]
@@ -74,7 +79,7 @@ def find_structuring(
 
 
 def find_impossible_travel(
-    tx: pd.DataFrame, *, speed_kmh: float = 900.0, min_km: float = 500.0
+    tx: pd.DataFrame, *, speed_kmh: float = _CFG.impossible_speed_kmh, min_km: float = _CFG.detect_min_km
 ) -> list[Detection]:
     """Consecutive transactions of one account farther apart than ``min_km`` at above ``speed_kmh``."""
     s = _sorted_by_account(tx)
@@ -89,7 +94,11 @@ def find_impossible_travel(
 
 
 def find_account_takeovers(
-    tx: pd.DataFrame, accounts: pd.DataFrame, *, min_km: float = 500.0, min_amount: float = 10_000.0
+    tx: pd.DataFrame,
+    accounts: pd.DataFrame,
+    *,
+    min_km: float = _CFG.detect_min_km,
+    min_amount: float = _CFG.reporting_limit,
 ) -> list[Detection]:
     """Transactions from an unregistered device, far from home, for at least ``min_amount``."""
     a = accounts.set_index("account_id")
@@ -142,9 +151,9 @@ def _follows(prev: _Edge, nxt: _Edge, max_delay_s: int, ratio: tuple[float, floa
 def find_rings(
     tx: pd.DataFrame,
     *,
-    max_len: int = 5,
-    max_delay_s: int = 6 * 3600,
-    ratio: tuple[float, float] = (0.9, 1.0),
+    max_len: int = _CFG.max_pattern_hops,
+    max_delay_s: int = _CFG.hop_max_delay_s,
+    ratio: tuple[float, float] = _CFG.hop_amount_ratio,
 ) -> list[Detection]:
     """Time-respecting money cycles A->B->...->A (3..``max_len`` accounts), each hop forwarding
     90-100 % of the previous amount within ``max_delay_s``. Returned in hop order, deduplicated."""
@@ -170,10 +179,10 @@ def find_rings(
 def find_mule_chains(
     tx: pd.DataFrame,
     *,
-    min_hops: int = 3,
-    max_hops: int = 5,
-    max_delay_s: int = 6 * 3600,
-    ratio: tuple[float, float] = (0.9, 1.0),
+    min_hops: int = _CFG.chain_hops[0],
+    max_hops: int = _CFG.max_pattern_hops,
+    max_delay_s: int = _CFG.hop_max_delay_s,
+    ratio: tuple[float, float] = _CFG.hop_amount_ratio,
     exclude: set[int] = frozenset(),
 ) -> list[Detection]:
     """Longest forwarding paths over distinct accounts (``min_hops``..``max_hops`` transfers),
@@ -212,17 +221,28 @@ def detect_all(
 ) -> dict[str, list[Detection]]:
     """Every reference detector, keyed by pattern kind, with ``cfg``'s thresholds."""
     cfg = cfg or FraudConfig()
-    rings = find_rings(tx, max_len=cfg.max_pattern_hops)
+    hop = {"max_delay_s": cfg.hop_max_delay_s, "ratio": cfg.hop_amount_ratio}
+    rings = find_rings(tx, max_len=cfg.max_pattern_hops, **hop)
     in_rings = {t for r in rings for t in r}
     return {
         "ring": rings,
-        "mule_chain": find_mule_chains(tx, max_hops=cfg.max_pattern_hops, exclude=in_rings),
+        "mule_chain": find_mule_chains(
+            tx, min_hops=cfg.chain_hops[0], max_hops=cfg.max_pattern_hops, exclude=in_rings, **hop
+        ),
         "velocity_burst": find_velocity_bursts(
             tx, window_s=cfg.velocity_window_s, threshold=cfg.velocity_threshold
         ),
-        "impossible_travel": find_impossible_travel(tx, speed_kmh=cfg.impossible_speed_kmh),
-        "structuring": find_structuring(
-            tx, limit=cfg.reporting_limit, floor=cfg.structuring_floor, window_s=cfg.structuring_window_s
+        "impossible_travel": find_impossible_travel(
+            tx, speed_kmh=cfg.impossible_speed_kmh, min_km=cfg.detect_min_km
         ),
-        "account_takeover": find_account_takeovers(tx, accounts, min_amount=cfg.reporting_limit),
+        "structuring": find_structuring(
+            tx,
+            limit=cfg.reporting_limit,
+            floor=cfg.structuring_floor,
+            window_s=cfg.structuring_window_s,
+            min_count=cfg.structuring_count[0],
+        ),
+        "account_takeover": find_account_takeovers(
+            tx, accounts, min_km=cfg.detect_min_km, min_amount=cfg.reporting_limit
+        ),
     }

@@ -1,1 +1,0 @@
-"""Benchmarks that record numbers (``engram bench ...``); nothing here asserts speed."""

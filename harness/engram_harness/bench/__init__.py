@@ -1,0 +1,1 @@
+"""Benchmarks that record numbers (``engram-harness bench ...``); nothing here asserts speed."""

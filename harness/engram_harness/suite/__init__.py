@@ -1,0 +1,7 @@
+"""Support for the acceptance suites: profiles, recorded threshold checks and session results."""
+
+from engram_harness.checks import Check, CheckRecorder
+from engram_harness.suite.profile import Profile
+from engram_harness.suite.session import SessionResults, TestOutcome, write_session_results
+
+__all__ = ["Check", "CheckRecorder", "Profile", "SessionResults", "TestOutcome", "write_session_results"]

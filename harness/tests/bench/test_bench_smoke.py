@@ -1,0 +1,23 @@
+"""The benchmark commands run end to end on tiny inputs and write what they promise (the numbers
+themselves are recorded in docs/performance.md, never asserted in unit tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engram_harness.bench import semantic
+
+
+def test_semantic_bench_writes_every_measurement(tmp_path: Path) -> None:
+    out, md = tmp_path / "s.json", tmp_path / "s.md"
+    rc = semantic.main(["--sizes", "400", "--dim", "16", "--reps", "10", "--repeats", "2", "--stores", "60",
+                        "--json", str(out), "--markdown", str(md)])  # fmt: skip
+    assert rc == 0
+    res = json.loads(out.read_text())["results"][0]
+    for key in ("recall_episodic", "recall_semantic", "recall_blended", "search_k10", "spread_3_hops",
+                "complete_50pct", "consolidate_incremental_1pct"):  # fmt: skip
+        assert res[key]["p99_ms"] >= res[key]["p50_ms"] > 0, key
+    assert res["spread_3_hops"]["mean_activated"] > 1, "spreading should reach past the seed"
+    assert set(res["store"]) >= {"without", "with_consolidator", "p99_ratio", "p99_ratio_ci", "budget_met"}
+    assert "consolidate_incremental_1pct" in md.read_text()
