@@ -46,6 +46,15 @@ def _install_engine(session: nox.Session, build_dir: str, *defines: str, extras:
     return out
 
 
+def _install_release(session: nox.Session) -> None:
+    """The release engine from its wheel (scripts/build_wheel.py: built once per source state, as a
+    user's `pip install .` builds it; tests/packaging checks that wheel), with the server extra."""
+    out = session.run("python", str(ROOT / "scripts" / "build_wheel.py"), silent=True, env=_ccache_env())
+    wheel = str(out).strip().splitlines()[-1]
+    session.install("-q", "--force-reinstall", "--no-deps", wheel)
+    session.install("-q", f"{wheel}[server]")
+
+
 def _install_harness(session: nox.Session, *extras: str) -> None:
     """The data sets and the harness (editable), with the harness's ``extras``."""
     spec = f"./harness[{','.join(extras)}]" if extras else "./harness"
@@ -119,7 +128,7 @@ def sanitize(session: nox.Session) -> None:
 def acceptance(session: nox.Session) -> None:
     """The acceptance suites (quick profile unless --profile is passed), then the report and the
     analysis notebook executed on the run's results directory."""
-    _install_engine(session, "release")
+    _install_release(session)
     _install_harness(session, "acceptance")
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
@@ -154,7 +163,7 @@ def _execute_notebooks(session: nox.Session, run_dir: Path) -> None:
 def notebooks(session: nox.Session) -> None:
     """Execute every notebook in notebooks/ on a results directory: the one passed as an argument, or
     the latest run under results/ (run `./dev acceptance` first)."""
-    _install_engine(session, "release")
+    _install_release(session)
     _install_harness(session, "acceptance")
     if session.posargs:
         run_dir = Path(session.posargs[0]).resolve()
@@ -248,6 +257,6 @@ def gate(session: nox.Session) -> None:
 @nox.session
 def perf(session: nox.Session) -> None:
     """Benchmarks that record numbers: the ANN comparison against hnswlib and FAISS."""
-    _install_engine(session, "release")
+    _install_release(session)
     _install_harness(session, "bench")
     session.run("engram-harness", "bench", "ann", *session.posargs)

@@ -7,8 +7,9 @@
 - :mod:`engram_datasets.fraud`: seeded transactions with injected, labelled fraud patterns.
 
 The shared data are read from ``$ENGRAM_DATA_DIR`` or ``../shared/datasets`` relative to the
-repository root and are never copied into the repository. The folder ``datasets/`` itself is not
-a package (a package named ``datasets`` would shadow HuggingFace's); put it on ``sys.path``.
+repository root (for an editable install; set ``ENGRAM_DATA_DIR`` otherwise) and are never copied
+into the repository. Install with ``pip install -e ./datasets`` (distribution ``engram-datasets``; a
+package named ``datasets`` would shadow HuggingFace's).
 """
 
 from __future__ import annotations

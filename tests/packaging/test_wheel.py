@@ -1,0 +1,67 @@
+"""`pip install .` as a user would: the release wheel builds with TBB and Eigen from PyPI (the system's
+hidden from CMake), installs into a fresh virtual environment with NumPy and the TBB runtime as its
+only dependencies, imports, works, and loads the TBB runtime of that environment (checked with ldd)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel() -> Path:
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_wheel.py")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def test_wheel_requires_numpy_and_the_tbb_runtime_only(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        names = [n for n in z.namelist() if not n.startswith("engram-")]
+        text = z.read(meta).decode()
+    required = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower()
+                for r in re.findall(r"^Requires-Dist: (.+)$", text, re.M) if "extra ==" not in r}  # fmt: skip
+    assert required == {"numpy", "tbb"}, text
+    assert all(n.startswith("engram/") for n in names), names  # no harness, data sets or tests
+    assert any(re.match(r"engram/_core\..*\.so$", n) for n in names)
+
+
+def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    venv.create(env, with_pip=True)
+    py = env / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True)
+    listed = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True)
+    installed = {line.split("==")[0].lower() for line in listed.stdout.split()} - {"pip", "setuptools", "wheel"}
+    # NumPy, the TBB runtime and what the TBB runtime itself requires (Intel's tcmlib), nothing else.
+    tbb_needs = subprocess.run([py, "-c", "from importlib.metadata import requires; print(*(requires('tbb') or []), sep='\\n')"],
+                               capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    needs = {re.split(r"[<>=!~ ;(\[]", r, maxsplit=1)[0].lower() for r in tbb_needs if r.strip()}
+    assert installed == {"engram", "numpy", "tbb", *needs}, listed.stdout
+    probe = (
+        "import numpy as np, engram\n"
+        "with engram.Engine(dim=4) as e:\n"
+        "    sp = e.create_space('s')\n"
+        "    i = sp.remember(np.array([1, 0, 0, 0], np.float32), content='x')\n"
+        "    assert sp.search(np.array([1, 0, 0, 0], np.float32), k=1)[0][0] == i\n"
+        "print(engram._core.__file__)\n"
+    )
+    run = subprocess.run([py, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    core = run.stdout.strip().splitlines()[-1]
+    ldd = subprocess.run(["ldd", core], capture_output=True, text=True, check=True).stdout
+    tbb = [line for line in ldd.splitlines() if "libtbb" in line]
+    assert tbb, ldd
+    loaded = Path(tbb[0].split("=>")[1].split("(")[0].strip()).resolve()
+    assert loaded.is_relative_to(env.resolve()), f"the extension loads {loaded}, not the environment's TBB:\n{ldd}"
