@@ -84,7 +84,9 @@ def main() -> int:
         str(env / "bin" / "python"), "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
         "-w", str(tmp), f"-Cbuild-dir={BUILD / 'wheel'}", f"-Ccmake.define.CMAKE_IGNORE_PATH={ignored}", str(ROOT),
     ]  # fmt: skip
-    print(f"building the engine's wheel (system TBB/Eigen hidden: {ignored or 'none found'})", file=sys.stderr)
+    print(
+        f"building the engine's wheel (system TBB/Eigen hidden: {ignored or 'none found'})", file=sys.stderr
+    )
     subprocess.run(cmd, check=True, env={**os.environ, **launcher})
     tmp.rename(out)
     print(sorted(out.glob("engram-*.whl"))[-1])

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def wheel() -> Path:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_wheel.py")], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_wheel.py")], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -42,8 +44,14 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
     venv.create(env, with_pip=True)
     py = env / "bin" / "python"
     subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True)
-    listed = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True)
-    installed = {line.split("==")[0].lower() for line in listed.stdout.split()} - {"pip", "setuptools", "wheel"}
+    listed = subprocess.run(
+        [py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    )
+    installed = {line.split("==")[0].lower() for line in listed.stdout.split()} - {
+        "pip",
+        "setuptools",
+        "wheel",
+    }
     # NumPy, the TBB runtime and what the TBB runtime itself requires (Intel's tcmlib), nothing else.
     tbb_needs = subprocess.run([py, "-c", "from importlib.metadata import requires; print(*(requires('tbb') or []), sep='\\n')"],
                                capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
@@ -64,4 +72,6 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
     tbb = [line for line in ldd.splitlines() if "libtbb" in line]
     assert tbb, ldd
     loaded = Path(tbb[0].split("=>")[1].split("(")[0].strip()).resolve()
-    assert loaded.is_relative_to(env.resolve()), f"the extension loads {loaded}, not the environment's TBB:\n{ldd}"
+    assert loaded.is_relative_to(env.resolve()), (
+        f"the extension loads {loaded}, not the environment's TBB:\n{ldd}"
+    )
