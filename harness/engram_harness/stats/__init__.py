@@ -33,7 +33,17 @@ from .errors import FitError, SampleTooSmallError
 from .goodness_of_fit import ChiSquaredResult, chi_squared_gof, transition_matrix_gof
 from .hodges_lehmann import hodges_lehmann_shift
 from .multiple import adjust_pvalues
-from .quantiles import DEFAULT_PERCENTILES, hdr_quantiles, quantile, samples_beyond
+from .quantiles import (
+    DEFAULT_PERCENTILES,
+    group_quantiles,
+    measured_quantile,
+    order_statistic_rank,
+    percent_to_fraction,
+    percentile_table,
+    quantile,
+    quantiles,
+    samples_beyond,
+)
 from .rank_test import MannWhitneyResult, mann_whitney, min_attainable_p, minimum_sample_size
 from .regression import LinearFit, linear_regression
 from .trend import DriftVerdict, LeakVerdict, detect_drift, detect_leak
@@ -69,21 +79,26 @@ __all__ = [
     "detect_drift",
     "detect_leak",
     "exponential_fit",
-    "hdr_quantiles",
+    "group_quantiles",
     "hodges_lehmann_shift",
     "linear_regression",
     "logistic_fit",
     "lognormal_latency_source",
     "mann_whitney",
+    "measured_quantile",
     "min_attainable_p",
     "minimum_sample_size",
+    "order_statistic_rank",
     "pearson_r",
+    "percent_to_fraction",
     "percentile_interval",
+    "percentile_table",
     "pooled_source",
     "precision_recall",
     "precision_recall_from_counts",
     "quadratic_fit",
     "quantile",
+    "quantiles",
     "robust_sigma",
     "rolling_mean",
     "runs_source",

@@ -1,4 +1,4 @@
-"""Multiple-comparison corrections, Cohen's d, descriptive helpers, quantiles."""
+"""Multiple-comparison corrections, Cohen's d, descriptive helpers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from engram_harness.stats import (
     adjust_pvalues,
     coefficient_of_variation,
     cohens_d,
-    hdr_quantiles,
-    quantile,
     rolling_mean,
-    samples_beyond,
     zscore_anomalies,
 )
 from hypothesis import given, settings
@@ -80,27 +77,3 @@ def test_zscore_anomalies() -> None:
 def test_rolling_mean() -> None:
     assert rolling_mean([1.0, 2, 3, 4, 5], 2) == pytest.approx([1.5, 2.5, 3.5, 4.5])
     assert rolling_mean([1.0, 2], 3).size == 0
-
-
-def test_hdr_quantiles_inverted_cdf() -> None:
-    x = np.arange(1.0, 100_001.0)
-    q = hdr_quantiles(x)
-    assert q["p50"] == 50_000.0
-    assert q["p99"] == 99_000.0
-    assert q["p99.999"] == 99_999.0
-    assert list(q) == ["p50", "p90", "p95", "p99", "p99.9", "p99.99", "p99.999"]
-    assert quantile(x, 0.999) == 99_900.0
-    assert samples_beyond(100_000, 99.99) == 10
-    sparse = hdr_quantiles(np.arange(1.0, 1001.0), min_tail_samples=5)
-    assert np.isnan(sparse["p99.99"]) and sparse["p99"] == 990.0
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=200), st.floats(0.0, 1.0))
-def test_quantile_matches_numpy_inverted_cdf(values: list[float], q: float) -> None:
-    expected = float(np.quantile(np.asarray(values), q, method="inverted_cdf"))
-    got = quantile(values, q)
-    # Our rank absorbs floating error in q * n, numpy's does not; allow a neighbouring order statistic.
-    s = np.sort(values)
-    idx = int(np.searchsorted(s, got))
-    assert got == expected or abs(idx - int(np.searchsorted(s, expected))) <= 1
