@@ -4,7 +4,7 @@ Each comparison is :func:`engram_harness.stats.compare` on all successful operat
 the rounds of each side (Mann-Whitney U, Hodges-Lehmann shift, bootstrap CIs of the median and P99
 ratios). The p-values of the family are adjusted with Holm's step-down method, and a comparison is
 a regression when, with the adjusted p-value, it is significant, in the bad direction and a change of
-at least ``threshold`` is not ruled out (the rule of :mod:`engram_harness.stats.compare`). Independently,
+at least ``threshold`` is not ruled out (the rule of :mod:`engram_harness.stats.verdict`). Independently,
 a P99 whose whole bootstrap interval lies above ``1 + threshold`` is a regression (the reference's
 "P99 increase > 5 %" gate, with evidence instead of a point estimate).
 

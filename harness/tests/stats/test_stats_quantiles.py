@@ -116,3 +116,22 @@ def test_group_quantiles_are_the_quantile_of_each_group(pairs: list[tuple[int, i
             assert got[k] == quantile(members, q)
         else:
             assert np.isnan(got[k])
+
+
+def test_exports_resolve_and_the_driver_does_not_load_scipy() -> None:
+    """The driver computes quantiles on every run; only the analyses need SciPy, statsmodels, ruptures."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, sys, types, engram_harness.driver\n"
+        "assert 'scipy' not in sys.modules, 'the driver imported SciPy'\n"
+        "import engram_harness.stats as s\n"
+        "for m in pkgutil.iter_modules(s.__path__):\n"
+        "    importlib.import_module(f'engram_harness.stats.{m.name}')\n"
+        "assert 'statsmodels' not in sys.modules and 'ruptures' not in sys.modules\n"
+        "# a submodule named like an export would shadow it once imported\n"
+        "shadowed = [n for n in s.__all__ if isinstance(getattr(s, n), types.ModuleType)]\n"
+        "assert not shadowed, shadowed\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
