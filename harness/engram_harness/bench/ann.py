@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engram_harness.stats.quantiles import quantile
 from engram_harness.vectors import DATASETS, exact_knn
 
 F32 = npt.NDArray[np.float32]
@@ -193,17 +193,17 @@ def _one_pass(
 def _summarise(passes: list[npt.NDArray[np.float64]], cpu_s: list[float]) -> dict[str, float]:
     qps = [len(p) / float(p.sum()) for p in passes]
     cpu_qps = [len(p) / c for p, c in zip(passes, cpu_s, strict=True)]
-    p50 = [float(np.median(p)) * 1e6 for p in passes]
-    p99 = [float(np.percentile(p, 99)) * 1e6 for p in passes]
+    p50 = [quantile(p, 0.5) * 1e6 for p in passes]
+    p99 = [quantile(p, 0.99) * 1e6 for p in passes]
     return {
-        "qps": statistics.median(qps),
+        "qps": quantile(qps, 0.5),
         "qps_min": min(qps),
         "qps_max": max(qps),
-        "cpu_qps": statistics.median(cpu_qps),
-        "p50_us": statistics.median(p50),
+        "cpu_qps": quantile(cpu_qps, 0.5),
+        "p50_us": quantile(p50, 0.5),
         "p50_us_min": min(p50),
         "p50_us_max": max(p50),
-        "p99_us": statistics.median(p99),
+        "p99_us": quantile(p99, 0.5),
         "p99_us_min": min(p99),
         "p99_us_max": max(p99),
     }

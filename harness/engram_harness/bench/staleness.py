@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 from engram import jsonfast
 from engram.client import Client
 from engram_harness.server import running_server_process
+from engram_harness.stats.quantiles import quantiles
 
 
 def measure(url: str, space: str, rate: float, seconds: float, dim: int, seed: int = 0) -> dict[str, float]:
@@ -58,7 +59,7 @@ def measure(url: str, space: str, rate: float, seconds: float, dim: int, seed: i
         th.join(timeout=10)
     ok = acked[1:] > 0
     lat = (acked[1:] - sent[1:])[ok] * 1000
-    q = np.quantile(lat, [0.5, 0.95, 0.99]) if len(lat) else [np.nan] * 3
+    q = quantiles(lat, (0.5, 0.95, 0.99))  # NaN when nothing was acknowledged
     return {"observations": n, "acked": int(ok.sum()), "rejected": rejected, "p50_ms": float(q[0]),
             "p95_ms": float(q[1]), "p99_ms": float(q[2]), "max_ms": float(lat.max()) if len(lat) else np.nan}  # fmt: skip
 

@@ -7,6 +7,7 @@ coordinated omission); ``error_code`` 0 means success, any other value indexes `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from engram_harness.driver.histogram import LatencyHistogram
 from engram_harness.driver.windows import compute_windows
+from engram_harness.stats.quantiles import quantiles
 
 #: Error classes every executor may report besides exception type names.
 NOT_STARTED = "NotStarted"  # the run's deadline passed before the operation could be sent
@@ -63,20 +65,26 @@ class RunResult:
 
     @property
     def error_rate(self) -> float:
-        return self.errors / len(self) if len(self) else 0.0
+        """Failed / scheduled operations; NaN when nothing was scheduled (nothing measured)."""
+        return self.errors / len(self) if len(self) else math.nan
 
     @property
     def throughput(self) -> float:
-        """Successful operations per second of wall time."""
+        """Successful operations per second of wall time; NaN when no wall time was measured."""
         ok = len(self) - self.errors
-        return ok / self.wall_time_s if self.wall_time_s > 0 else 0.0
+        return ok / self.wall_time_s if self.wall_time_s > 0 else math.nan
 
     def error_counts(self) -> dict[str, int]:
         counts = np.bincount(self.error_code.astype(np.int64), minlength=len(self.error_classes))
         return {self.error_classes[c]: int(counts[c]) for c in range(1, len(self.error_classes)) if counts[c]}
 
     def histograms(self) -> dict[str, LatencyHistogram]:
-        """Latency histograms of successful operations per op type that occurs, plus ``"all"``."""
+        """Latency histograms of successful operations per op type that occurs, plus ``"all"``.
+
+        For storage (``histograms.parquet``), merging across runs and plots; their quantiles are the
+        bucket of the exact order statistic, within :attr:`LatencyHistogram.relative_error`. Reported
+        quantiles come from the samples (:meth:`op_summary`).
+        """
         ok = ~self.failed & (self.latency_ns >= 0)
         out: dict[str, LatencyHistogram] = {}
         for code in np.unique(self.op):
@@ -87,22 +95,30 @@ class RunResult:
         return out
 
     def op_summary(self) -> pd.DataFrame:
-        """One row per operation type (and ``all``): counts, errors, mean and quantiles in ms."""
+        """One row per operation type (and ``all``): counts, errors, mean and quantiles in ms.
+
+        Quantiles are exact order statistics of the successful operations' latencies (the one
+        percentile definition, :func:`engram_harness.stats.quantiles.quantiles`), NaN for an operation
+        type with no successful operation; ``overflow`` counts latencies above the histogram's range.
+        ``error_rate`` is NaN when nothing was scheduled (a run that did nothing has no error rate, it
+        does not pass a ``max_error_rate`` check with 0).
+        """
         rows = []
+        ok_all = ~self.failed & (self.latency_ns >= 0)
         hists = self.histograms()
         for name, h in hists.items():
             sel = np.ones(len(self), dtype=bool) if name == "all" else self.op == self.op_names.index(name)
             n = int(sel.sum())
             errs = int(self.failed[sel].sum())
-            qs = h.quantiles(QUANTILES.values()) / 1e6
+            qs = quantiles(self.latency_ns[sel & ok_all], QUANTILES.values()) / 1e6
             rows.append(
                 {
                     "op": name,
                     "count": n,
                     "ok": n - errs,
                     "errors": errs,
-                    "error_rate": errs / n if n else 0.0,
-                    "throughput": (n - errs) / self.wall_time_s if self.wall_time_s > 0 else 0.0,
+                    "error_rate": errs / n if n else np.nan,
+                    "throughput": (n - errs) / self.wall_time_s if self.wall_time_s > 0 else np.nan,
                     "mean_ms": h.mean_ns / 1e6,
                     **dict(zip(QUANTILES, qs, strict=True)),
                     "max_ms": h.max_ns / 1e6 if h.total else np.nan,

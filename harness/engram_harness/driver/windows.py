@@ -1,4 +1,8 @@
-"""Per-second (or any width) windows of rate, latency quantiles and errors, by intended start time."""
+"""Per-second (or any width) windows of rate, latency quantiles and errors, by intended start time.
+
+Window quantiles are exact order statistics of the window's samples (the one percentile definition,
+:mod:`engram_harness.stats.quantiles`), not histogram buckets.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engram_harness.stats.quantiles import group_quantiles
+
 WINDOW_COLUMNS = ["window", "t_start_s", "op", "count", "rate", "ok", "errors", "p50_ms", "p99_ms", "max_ms"]
-
-
-def exact_group_quantile(
-    group: npt.NDArray[np.int64], values: npt.NDArray[np.int64], n_groups: int, q: float
-) -> npt.NDArray[np.float64]:
-    """Quantile ``q`` (rank ``ceil(q * n)``, no interpolation) of ``values`` within each group id."""
-    out = np.full(n_groups, np.nan)
-    if len(values) == 0:
-        return out
-    order = np.lexsort((values, group))
-    g, v = group[order], values[order]
-    counts = np.bincount(g, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    has = counts > 0
-    rank = np.maximum(np.ceil(q * counts[has] - 1e-9).astype(np.int64), 1)
-    out[has] = v[starts[has] + rank - 1]
-    return out
 
 
 def compute_windows(
@@ -76,9 +65,9 @@ def compute_windows(
                     "rate": count[:n_win] / window_s,
                     "ok": ok_n[:n_win].astype(np.int64),
                     "errors": errors[:n_win].astype(np.int64),
-                    "p50_ms": exact_group_quantile(lw, lv, n_win, 0.50) / 1e6,
-                    "p99_ms": exact_group_quantile(lw, lv, n_win, 0.99) / 1e6,
-                    "max_ms": exact_group_quantile(lw, lv, n_win, 1.0) / 1e6,
+                    "p50_ms": group_quantiles(lw, lv, n_win, 0.50) / 1e6,
+                    "p99_ms": group_quantiles(lw, lv, n_win, 0.99) / 1e6,
+                    "max_ms": group_quantiles(lw, lv, n_win, 1.0) / 1e6,
                 }
             )
         )

@@ -4,7 +4,7 @@ Each comparison is :func:`engram_harness.stats.compare` on all successful operat
 the rounds of each side (Mann-Whitney U, Hodges-Lehmann shift, bootstrap CIs of the median and P99
 ratios). The p-values of the family are adjusted with Holm's step-down method, and a comparison is
 a regression when, with the adjusted p-value, it is significant, in the bad direction and a change of
-at least ``threshold`` is not ruled out (the rule of :mod:`engram_harness.stats.compare`). Independently,
+at least ``threshold`` is not ruled out (the rule of :mod:`engram_harness.stats.verdict`). Independently,
 a P99 whose whole bootstrap interval lies above ``1 + threshold`` is a regression (the reference's
 "P99 increase > 5 %" gate, with evidence instead of a point estimate).
 
@@ -27,6 +27,7 @@ import pandas as pd
 
 from engram_harness.driver.result import RunResult
 from engram_harness.stats import SampleTooSmallError, adjust_pvalues, compare
+from engram_harness.stats.quantiles import measured_quantile
 
 VALIDITY_MAX_ERROR_RATE = 0.10  # requirements section 2: a run with > 10 % errors invalidates the comparison
 ERROR_RATE_JUMP = 0.05  # ... and an error rate 5 percentage points higher (when either is >= 5 %) regresses
@@ -43,12 +44,15 @@ def ok_latencies_ms(runs: Sequence[RunResult], op: str) -> npt.NDArray[np.float6
 
 
 def rounds_worse(before: Sequence[RunResult], after: Sequence[RunResult], op: str) -> float:
-    """Fraction of rounds whose after-median exceeds the paired before-median (pooled when unpaired)."""
-    med_b = [float(np.median(x)) if x.size else math.nan for x in (ok_latencies_ms([r], op) for r in before)]
-    med_a = [float(np.median(x)) if x.size else math.nan for x in (ok_latencies_ms([r], op) for r in after)]
+    """Fraction of rounds whose after-median exceeds the paired before-median (pooled when unpaired).
+
+    Medians are the inverted-CDF order statistic, as in :func:`engram_harness.stats.compare`; a round
+    without successful operations has none (NaN) and is left out.
+    """
+    med_b = [measured_quantile(ok_latencies_ms([r], op), 0.5) for r in before]
+    med_a = [measured_quantile(ok_latencies_ms([r], op), 0.5) for r in after]
     if len(med_b) != len(med_a):  # a stored baseline: compare each round with the pooled baseline
-        pooled = ok_latencies_ms(before, op)
-        med_b = [float(np.median(pooled)) if pooled.size else math.nan] * len(med_a)
+        med_b = [measured_quantile(ok_latencies_ms(before, op), 0.5)] * len(med_a)
     pairs = [(b, a) for b, a in zip(med_b, med_a, strict=True) if not (math.isnan(a) or math.isnan(b))]
     return sum(a > b for b, a in pairs) / len(pairs) if pairs else math.nan
 

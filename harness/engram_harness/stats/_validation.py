@@ -36,12 +36,3 @@ def rng_from(seed: SeedLike) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
-
-
-def r_squared(y: NDArray[np.float64], fitted: NDArray[np.float64]) -> float:
-    """Coefficient of determination 1 - SS_res/SS_tot (nan when ``y`` is constant)."""
-    ss_res = float(np.sum((y - fitted) ** 2))
-    ss_tot = float(np.sum((y - np.mean(y)) ** 2))
-    if ss_tot == 0.0:
-        return float("nan")
-    return 1.0 - ss_res / ss_tot

@@ -2,9 +2,9 @@
 
 Two tools:
 
-* :func:`bootstrap_ci` - the general nonparametric percentile bootstrap: every sample is resampled with
-  replacement ``n_boot`` times (in memory-bounded batches, as one 2-D numpy array per batch) and a
-  vectorised statistic is evaluated along the last axis.
+* :func:`bootstrap_ci` - the general nonparametric percentile bootstrap, ``scipy.stats.bootstrap``
+  (``method="percentile"``, vectorised, in memory-bounded batches): every sample is resampled with
+  replacement ``n_boot`` times and a vectorised statistic is evaluated along the last axis.
 * :func:`bootstrap_quantile` - replicates of one quantile drawn *exactly* from its bootstrap
   distribution without resampling. For a sorted sample ``x_(1) <= ... <= x_(n)`` the k-th order
   statistic of a bootstrap resample is ``x_(J)`` with ``P(J <= j) = P(Binomial(n, j/n) >= k)`` (at least
@@ -13,7 +13,9 @@ Two tools:
 
 The percentile interval assumes the bootstrap distribution is a fair stand-in for the sampling
 distribution of the statistic; that needs independent, identically distributed observations and is poor
-for quantiles with few samples beyond them (a P99 from 200 samples rests on 2 values).
+for quantiles with few samples beyond them (a P99 from 200 samples rests on 2 values). Interval ends are
+quantiles of the *replicates* with linear interpolation, as SciPy computes them (they are not reported
+percentiles of measured samples, which use :mod:`engram_harness.stats.quantiles`).
 """
 
 from __future__ import annotations
@@ -80,13 +82,16 @@ def bootstrap_ci(
 ) -> BootstrapCI:
     """Percentile bootstrap CI of ``statistic(*samples)``; each sample is resampled independently.
 
+    ``scipy.stats.bootstrap(method="percentile", vectorized=True)``, seeded, batched so that at most
+    about four million resampled values are held at once.
+
     Args:
         statistic: a vectorised function called as ``statistic(*arrays, axis=-1)`` that reduces the last
-            axis (e.g. ``np.mean``, ``np.median``, or for a difference of means
+            axis (e.g. ``np.mean``, or for a difference of means
             ``lambda a, b, axis: np.mean(b, axis) - np.mean(a, axis)``).
             It is called once on the original samples (1-D) for the estimate and on 2-D batches of
             resamples of shape ``(batch, n_i)``.
-        samples: one or more 1-D samples.
+        samples: one or more 1-D samples of at least two values each.
         n_boot: number of bootstrap replicates.
         confidence: interval coverage, e.g. 0.95.
         seed: int, ``None`` or a ``numpy.random.Generator``; the same seed gives the same interval.
@@ -95,20 +100,25 @@ def bootstrap_ci(
         raise ValueError("bootstrap_ci needs at least one sample")
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
-    arrays = [as_sample(s, f"sample {i}") for i, s in enumerate(samples)]
-    rng = rng_from(seed)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    arrays = [as_sample(s, f"sample {i}", min_size=2) for i, s in enumerate(samples)]
     estimate = float(statistic(*arrays, axis=-1))
     total = sum(a.size for a in arrays)
-    batch = max(1, min(n_boot, _MAX_BATCH_ELEMENTS // max(total, 1)))
-    reps = np.empty(n_boot, dtype=np.float64)
-    done = 0
-    while done < n_boot:
-        b = min(batch, n_boot - done)
-        resampled = [a[rng.integers(0, a.size, size=(b, a.size))] for a in arrays]
-        reps[done : done + b] = np.asarray(statistic(*resampled, axis=-1), dtype=np.float64)
-        done += b
-    low, high = percentile_interval(reps, confidence)
-    return BootstrapCI(estimate=estimate, low=low, high=high, confidence=confidence, n_boot=n_boot)
+    res = _sps.bootstrap(
+        arrays,
+        statistic,
+        n_resamples=n_boot,
+        batch=max(1, min(n_boot, _MAX_BATCH_ELEMENTS // total)),
+        vectorized=True,
+        confidence_level=confidence,
+        method="percentile",
+        rng=rng_from(seed),
+    )
+    low, high = res.confidence_interval
+    return BootstrapCI(
+        estimate=estimate, low=float(low), high=float(high), confidence=confidence, n_boot=n_boot
+    )
 
 
 def bootstrap_quantile(

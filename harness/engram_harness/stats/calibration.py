@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as _sps
 
 from ._validation import SeedLike, as_sample, rng_from
-from .compare import DEFAULT_N_BOOT, DEFAULT_SAMPLE_SIZE, Metric, compare
+from .verdict import DEFAULT_N_BOOT, DEFAULT_SAMPLE_SIZE, Metric, compare
 
 __all__ = [
     "CalibrationResult",
@@ -65,12 +65,11 @@ class CalibrationResult:
         return asdict(self)
 
 
-def _clopper_pearson_upper(k: int, n: int, level: float = 0.95) -> float:
-    return 1.0 if k >= n else float(_sps.beta.ppf(level, k + 1, n - k))
-
-
-def _clopper_pearson_lower(k: int, n: int, level: float = 0.95) -> float:
-    return 0.0 if k <= 0 else float(_sps.beta.ppf(1.0 - level, k, n - k + 1))
+def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """One-sided ``level`` bounds (lower, upper) of a proportion: each end of the exact two-sided
+    interval at ``2 * level - 1`` (``scipy.stats.binomtest(...).proportion_ci``)."""
+    ci = _sps.binomtest(k, n).proportion_ci(confidence_level=2.0 * level - 1.0, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def lognormal_latency_source(
@@ -181,6 +180,6 @@ def calibrate(
         detections=detections,
         false_alarm_rate=false_alarms / n_trials,
         detection_rate=detections / n_trials,
-        false_alarm_upper=_clopper_pearson_upper(false_alarms, n_trials),
-        detection_lower=_clopper_pearson_lower(detections, n_trials),
+        false_alarm_upper=_clopper_pearson(false_alarms, n_trials)[1],
+        detection_lower=_clopper_pearson(detections, n_trials)[0],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FitError", "SampleTooSmallError"]
+__all__ = ["SampleTooSmallError"]
 
 
 class SampleTooSmallError(ValueError):
@@ -24,7 +24,3 @@ class SampleTooSmallError(ValueError):
         self.n_after = n_after
         self.alpha = alpha
         self.minimum = minimum
-
-
-class FitError(RuntimeError):
-    """A non-linear curve fit did not converge or the data cannot determine its parameters."""

@@ -1,7 +1,9 @@
-"""Chi-squared goodness of fit, for category counts and for transition-count matrices."""
+"""Chi-squared goodness of fit (``scipy.stats.chisquare``): category counts, and a realised transition
+matrix against the one a workload simulation was meant to follow."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,23 +27,30 @@ class ChiSquaredResult:
     min_expected: float
 
 
-def _row_statistic(observed: np.ndarray, probs: np.ndarray) -> tuple[float, int, float]:
-    """Chi-squared contribution, dof and min expected count of one multinomial row."""
+def _row(observed: np.ndarray, probs: np.ndarray) -> tuple[float, int, float]:
+    """Statistic, dof and smallest expected count of one multinomial row against ``probs``.
+
+    Categories of probability zero carry no degree of freedom; a count in one is impossible under the
+    model (infinite statistic). No observations: statistic 0 with no degrees of freedom.
+    """
     total = float(observed.sum())
     if total == 0.0:
-        return 0.0, 0, float("inf")
-    p = probs / probs.sum()
-    expected = total * p
+        return 0.0, 0, math.inf
+    expected = total * probs / probs.sum()
     support = expected > 0
-    if np.any(observed[~support] > 0):  # an outcome with probability zero happened
-        return float("inf"), max(int(support.sum()) - 1, 0), float(expected[support].min())
-    stat = float(np.sum((observed[support] - expected[support]) ** 2 / expected[support]))
-    return stat, max(int(support.sum()) - 1, 0), float(expected[support].min())
+    dof = max(int(support.sum()) - 1, 0)
+    min_expected = float(expected[support].min())
+    if np.any(observed[~support] > 0):
+        return math.inf, dof, min_expected
+    if dof == 0:  # one possible outcome, and it happened every time
+        return 0.0, 0, min_expected
+    res = _sps.chisquare(observed[support], f_exp=expected[support])
+    return float(res.statistic), dof, min_expected
 
 
 def _p_value(stat: float, dof: int) -> float:
     """Upper-tail chi-squared p-value; an impossible observation (infinite statistic) gives 0."""
-    if stat == float("inf"):
+    if math.isinf(stat):
         return 0.0
     return 1.0 if dof == 0 else float(_sps.chi2.sf(stat, dof))
 
@@ -71,31 +80,25 @@ def chi_squared_gof(observed: ArrayLike, expected_probs: ArrayLike) -> ChiSquare
     obs, probs = _validate_counts(observed, expected_probs, 1)
     if probs.sum() <= 0:
         raise ValueError("expected probabilities sum to zero")
-    stat, dof, min_exp = _row_statistic(obs, probs)
-    p = _p_value(stat, dof)
-    return ChiSquaredResult(statistic=stat, dof=dof, p_value=p, min_expected=min_exp)
+    stat, dof, min_exp = _row(obs, probs)
+    return ChiSquaredResult(statistic=stat, dof=dof, p_value=_p_value(stat, dof), min_expected=min_exp)
 
 
 def transition_matrix_gof(counts: ArrayLike, expected: ArrayLike) -> ChiSquaredResult:
     """Test observed transition counts ``counts[i, j]`` (from state i to j) against a transition matrix.
 
     Each row of ``expected`` is normalised to sum to 1 (source matrices whose rows do not sum to 1 are
-    thus accepted), each row with observations contributes a multinomial chi-squared term, and the
-    statistic and degrees of freedom are summed over rows. Assumes the row totals are fixed (conditioning
-    on the visits to each state), which is the standard test for a Markov chain with known transitions.
+    thus accepted), each row with observations contributes its chi-squared term, and the statistic and
+    degrees of freedom are summed over rows. Conditioning on the visits to each state (fixed row totals)
+    makes this the standard test of a Markov chain against known transition probabilities.
     """
     obs, probs = _validate_counts(counts, expected, 2)
-    stat = 0.0
-    dof = 0
-    min_exp = float("inf")
+    stat, dof, min_exp = 0.0, 0, math.inf
     for i in range(obs.shape[0]):
         if obs[i].sum() == 0:
             continue
         if probs[i].sum() <= 0:
             raise ValueError(f"row {i} of the expected matrix is all zero but has observations")
-        s, d, m = _row_statistic(obs[i], probs[i])
-        stat += s
-        dof += d
-        min_exp = min(min_exp, m)
-    p = _p_value(stat, dof)
-    return ChiSquaredResult(statistic=stat, dof=dof, p_value=p, min_expected=min_exp)
+        s, d, m = _row(obs[i], probs[i])
+        stat, dof, min_exp = stat + s, dof + d, min(min_exp, m)
+    return ChiSquaredResult(statistic=stat, dof=dof, p_value=_p_value(stat, dof), min_expected=min_exp)

@@ -1,13 +1,15 @@
-"""Ordinary least-squares straight-line fit."""
+"""Ordinary least-squares straight-line fit (``scipy.stats.linregress``), for capacity and trend gates."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats as _sps
 
-from ._validation import as_pair, r_squared
+from ._validation import as_pair
 
 __all__ = ["LinearFit", "linear_regression"]
 
@@ -17,7 +19,7 @@ class LinearFit:
     """``y = slope * x + intercept`` fitted by least squares.
 
     ``slope_stderr`` is the usual OLS standard error (needs n >= 3; nan otherwise). ``r_squared`` is
-    1 - SS_res / SS_tot (nan if y is constant).
+    the squared correlation, 1 - SS_res / SS_tot (nan if y is constant: there is no variance to explain).
     """
 
     slope: float
@@ -37,19 +39,14 @@ def linear_regression(x: ArrayLike, y: ArrayLike) -> LinearFit:
     memory or latency time series is autocorrelated, so treat that error as optimistic).
     """
     xa, ya = as_pair(x, y)
-    dx = xa - xa.mean()
-    sxx = float(np.dot(dx, dx))
-    if sxx == 0.0:
+    if np.all(xa == xa[0]):
         raise ValueError("x is constant; the slope is undefined")
-    slope = float(np.dot(dx, ya - ya.mean())) / sxx
-    intercept = float(ya.mean() - slope * xa.mean())
-    fitted = slope * xa + intercept
-    n = xa.size
-    if n >= 3:
-        resid_var = float(np.sum((ya - fitted) ** 2)) / (n - 2)
-        stderr = float(np.sqrt(resid_var / sxx))
-    else:
-        stderr = float("nan")
+    fit = _sps.linregress(xa, ya)
+    n = int(xa.size)
+    # linregress reports r = 0 for a constant y and a zero standard error for two points; neither is a
+    # measurement, so they are nan here.
+    r2 = math.nan if np.all(ya == ya[0]) else float(fit.rvalue) ** 2
+    stderr = float(fit.stderr) if n >= 3 else math.nan
     return LinearFit(
-        slope=slope, intercept=intercept, r_squared=r_squared(ya, fitted), slope_stderr=stderr, n=int(n)
+        slope=float(fit.slope), intercept=float(fit.intercept), r_squared=r2, slope_stderr=stderr, n=n
     )

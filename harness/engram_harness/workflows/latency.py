@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engram_harness.stats import quantile
+from engram_harness.stats.quantiles import measured_quantile, percent_to_fraction
 
 
 @dataclass
@@ -38,10 +38,12 @@ class LatencyLog:
         return len(self.samples)
 
     def p99_ms(self) -> float:
-        """The 99th percentile in milliseconds (inverted-CDF definition); nan when empty."""
+        """The 99th percentile in milliseconds; NaN when empty (a check on it then fails)."""
         return self.percentile_ms(99.0)
 
     def percentile_ms(self, p: float) -> float:
-        if not self.samples:
-            return float("nan")
-        return 1e3 * quantile(np.asarray(self.samples), p / 100.0)
+        """Percentile ``p`` (in [0, 100]) in milliseconds by the one definition
+        (:mod:`engram_harness.stats.quantiles`); NaN when nothing was recorded."""
+        with self._lock:
+            samples = np.asarray(self.samples, dtype=np.float64)
+        return 1e3 * measured_quantile(samples, percent_to_fraction(p))

@@ -1,38 +1,48 @@
-"""Parse the Prometheus text exposition and tell whether series moved between two scrapes."""
+"""Read the Prometheus text exposition (with ``prometheus_client``'s parser) and tell whether series
+moved between two scrapes."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
+
+from prometheus_client.parser import text_string_to_metric_families
 
 Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
 
-# Label values may contain braces (route templates such as "/spaces/{space}"), so the label
-# block is matched as a sequence of quoted values and other characters.
-_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+# What prometheus_client's parser raises on malformed text (IndexError on some truncated label sets).
+_PARSE_ERRORS = (ValueError, IndexError)
 
 
 def parse_prometheus(text: str) -> Samples:
-    """``{(metric name, labels): value}`` for every sample line (comments and blank lines skipped).
+    """``{(sample name, labels): value}`` for every sample of the exposition.
 
-    Raises ``ValueError`` naming the line when a sample line does not parse, so a malformed
-    exposition fails the workflow instead of reading as "no movement".
+    Sample names are as exposed (``engram_operations_total``, ``..._bucket``, ``..._count``). Raises
+    ``ValueError`` naming the line when the text does not parse, so a malformed exposition fails the
+    workflow instead of reading as "no movement".
     """
     out: Samples = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                out[(s.name, frozenset(s.labels.items()))] = float(s.value)
+    except _PARSE_ERRORS as exc:
+        raise ValueError(_describe_error(text, exc)) from exc
+    return out
+
+
+def _describe_error(text: str, exc: Exception) -> str:
+    """Name the first line that fails on its own (the parser's own message has no line number)."""
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        m = _LINE.match(line)
-        if m is None:
-            raise ValueError(f"line {n} of the /metrics text is not a Prometheus sample: {raw!r}")
-        labels = frozenset(_LABEL.findall(m.group(3) or ""))
-        value = m.group(4)
-        out[(m.group(1), labels)] = math.inf if value == "+Inf" else float(value)
-    return out
+        try:
+            list(text_string_to_metric_families(line + "\n"))
+        except _PARSE_ERRORS as line_exc:
+            return f"line {n} of the /metrics text is not a Prometheus sample: {raw!r} ({line_exc})"
+    return f"the /metrics text is not a Prometheus exposition: {exc}"
 
 
 def series_sum(samples: Samples, name: str, **labels: str) -> float:
@@ -41,12 +51,21 @@ def series_sum(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
-def has_series(samples: Samples, name: str) -> bool:
-    return any(n == name for n, _ in samples)
+def has_series(samples: Samples, name: str, **labels: str) -> bool:
+    """Whether a sample of ``name`` whose labels include ``labels`` is exposed."""
+    want = set(labels.items())
+    return any(n == name and want <= ls for n, ls in samples)
 
 
 def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    """How much the summed series grew between two scrapes (negative if it shrank)."""
+    """How much the summed series grew between two scrapes (negative if it shrank).
+
+    NaN when the later scrape has no such series at all: a series that is not exposed measured
+    nothing, and a check such as ``moved(...) == len(log)`` with an empty log must not pass on 0 - 0.
+    A series absent only from the earlier scrape counts from 0 (it appeared with its first sample).
+    """
+    if not has_series(after, name, **labels):
+        return math.nan
     return series_sum(after, name, **labels) - series_sum(before, name, **labels)
 
 

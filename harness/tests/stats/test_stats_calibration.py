@@ -16,6 +16,7 @@ from engram_harness.stats import (
     pooled_source,
     runs_source,
 )
+from scipy import stats as sps
 
 
 def test_default_latency_shape_meets_requirements() -> None:
@@ -68,6 +69,15 @@ def test_runs_source_and_result_fields() -> None:
     assert 0.0 <= r.false_alarm_upper <= 1.0 and 0.0 <= r.detection_lower <= 1.0
     assert r.false_alarm_rate <= r.false_alarm_upper
     assert r.detection_lower <= r.detection_rate
+
+
+def test_rate_bounds_are_one_sided_clopper_pearson() -> None:
+    from engram_harness.stats.calibration import _clopper_pearson
+
+    for k, n in [(0, 200), (3, 200), (195, 200), (200, 200), (1, 1)]:
+        low, high = _clopper_pearson(k, n)
+        assert high == (1.0 if k == n else pytest.approx(sps.beta.ppf(0.95, k + 1, n - k)))
+        assert low == (0.0 if k == 0 else pytest.approx(sps.beta.ppf(0.05, k, n - k + 1)))
 
 
 def test_sources_and_arguments_are_validated() -> None:

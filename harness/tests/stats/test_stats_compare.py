@@ -191,6 +191,22 @@ def test_bootstrap_ci_covers_mean_and_is_seeded() -> None:
     assert bootstrap_ci(np.mean, data, n_boot=3000, seed=1) == ci
 
 
+def test_bootstrap_ci_is_scipys_percentile_bootstrap() -> None:
+    rng = np.random.default_rng(21)
+    data = rng.lognormal(0, 1, 300)
+    ci = bootstrap_ci(np.median, data, n_boot=999, confidence=0.9, seed=5)
+    ref = sps.bootstrap(
+        (data,), np.median, n_resamples=999, confidence_level=0.9, method="percentile",
+        vectorized=True, rng=np.random.default_rng(5),
+    )  # fmt: skip
+    assert (ci.low, ci.high) == (ref.confidence_interval.low, ref.confidence_interval.high)
+    assert ci.estimate == float(np.median(data)) and ci.n_boot == 999
+    with pytest.raises(ValueError, match="at least 2"):
+        bootstrap_ci(np.mean, [1.0])
+    with pytest.raises(ValueError):
+        bootstrap_ci(np.mean, data, confidence=1.0)
+
+
 def test_bootstrap_ci_two_samples_difference() -> None:
     rng = np.random.default_rng(18)
     a, b = rng.normal(0, 1, 300), rng.normal(1, 1, 300)

@@ -1,27 +1,11 @@
-"""Correlation, linear regression and trend gates, curve fits."""
+"""Linear regression (scipy.stats.linregress) and the trend gates built on it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from engram_harness.stats import (
-    detect_drift,
-    detect_leak,
-    exponential_fit,
-    linear_regression,
-    logistic_fit,
-    pearson_r,
-    quadratic_fit,
-)
-
-
-def test_pearson_r() -> None:
-    x = np.arange(10.0)
-    assert pearson_r(x, 2 * x + 1).r == pytest.approx(1.0)
-    assert pearson_r(x, -x).r == pytest.approx(-1.0)
-    assert np.isnan(pearson_r(x, np.ones(10)).r)
-    with pytest.raises(ValueError):
-        pearson_r([1.0, 2.0], [1.0])
+from engram_harness.stats import detect_drift, detect_leak, linear_regression
+from scipy import stats as sps
 
 
 def test_linear_regression_exact_and_noisy() -> None:
@@ -34,6 +18,19 @@ def test_linear_regression_exact_and_noisy() -> None:
     assert noisy.predict([0.0, 1.0]).shape == (2,)
     with pytest.raises(ValueError):
         linear_regression([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+
+
+def test_linear_regression_is_linregress_with_nan_where_nothing_is_measured() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 100, 50)
+    y = 0.5 * x + rng.normal(0, 3, 50)
+    fit, ref = linear_regression(x, y), sps.linregress(x, y)
+    assert (fit.slope, fit.intercept, fit.slope_stderr) == (ref.slope, ref.intercept, ref.stderr)
+    assert fit.r_squared == pytest.approx(ref.rvalue**2) and fit.n == 50
+    flat = linear_regression(x, np.full(50, 7.0))  # linregress says r = 0: nothing to explain is not 0
+    assert flat.slope == 0.0 and np.isnan(flat.r_squared)
+    two = linear_regression([0.0, 1.0], [1.0, 3.0])  # linregress says stderr = 0 for two points
+    assert two.slope == pytest.approx(2.0) and np.isnan(two.slope_stderr)
 
 
 def test_leak_detection_gates() -> None:
@@ -58,36 +55,3 @@ def test_drift_detection() -> None:
     assert not detect_drift(t, 1.0 - 0.03 * t / 3600).drifting  # getting faster
     few = detect_drift([0.0, 600.0, 1200.0], [1.0, 1.1, 1.2])
     assert not few.drifting and np.isnan(few.drift_pct_per_h)
-
-
-def test_exponential_fit_with_floor() -> None:
-    x = np.linspace(0, 10, 30)
-    fit = exponential_fit(x, 2.0 * np.exp(-0.3 * x))
-    assert (fit.a, fit.b) == pytest.approx((2.0, -0.3))
-    assert fit.r_squared == pytest.approx(1.0) and fit.time_constant == pytest.approx(1 / 0.3)
-    with_zero = exponential_fit([0.0, 1, 2], [1.0, 0.1, 0.0])  # 0 -> floor 0.01 before log
-    assert with_zero.b == pytest.approx(np.log(0.01) / 2)
-
-
-def test_quadratic_fit_vertex() -> None:
-    x = np.linspace(-3, 7, 41)
-    fit = quadratic_fit(x, -2 * (x - 2) ** 2 + 5)
-    assert (fit.a, fit.vertex_x, fit.vertex_y) == pytest.approx((-2.0, 2.0, 5.0))
-    assert fit.concave and fit.r_squared == pytest.approx(1.0)
-    far = quadratic_fit(x + 1e4, -2 * (x - 2) ** 2 + 5)  # conditioning with a large offset
-    assert far.vertex_x == pytest.approx(2.0 + 1e4, rel=1e-9)
-    with pytest.raises(ValueError):
-        quadratic_fit([1.0, 1.0, 2.0], [1.0, 2.0, 3.0])
-
-
-def test_logistic_fit_recovers_parameters() -> None:
-    rng = np.random.default_rng(2)
-    x = np.linspace(0.3, 1.0, 40)
-    y = 0.1 + 0.85 / (1 + np.exp(-25 * (x - 0.65))) + rng.normal(0, 0.01, x.size)
-    fit = logistic_fit(x, y)
-    assert fit.x0 == pytest.approx(0.65, abs=0.01)
-    assert fit.k == pytest.approx(25, rel=0.2)
-    assert pytest.approx(0.85, abs=0.05) == fit.L and fit.bottom == pytest.approx(0.1, abs=0.03)
-    assert fit.r_squared > 0.98
-    falling = logistic_fit(x, 1 - y)
-    assert falling.k < 0 and falling.x0 == pytest.approx(0.65, abs=0.01)

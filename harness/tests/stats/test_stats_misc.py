@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from engram_harness.stats import (
@@ -9,6 +11,7 @@ from engram_harness.stats import (
     detect_change_points,
     precision_recall,
     precision_recall_from_counts,
+    robust_sigma,
     transition_matrix_gof,
 )
 from scipy import stats as sps
@@ -73,3 +76,57 @@ def test_change_points_edge_cases() -> None:
     assert detect_change_points(long) == pytest.approx([30_000], abs=20)  # auto -> binary segmentation
     with pytest.raises(ValueError):
         detect_change_points([1.0, 2.0], method="other")  # type: ignore[arg-type]
+
+
+def test_transition_matrix_gof_sums_scipys_row_tests() -> None:
+    rng = np.random.default_rng(4)
+    probs = np.array([[0.6, 0.4, 0.0], [0.2, 0.5, 0.3], [0.25, 0.25, 0.5]])
+    counts = np.vstack([rng.multinomial(n, p) for n, p in zip((300, 500, 80), probs, strict=True)])
+    res = transition_matrix_gof(counts, probs)
+    rows = [sps.chisquare(counts[0, :2], counts[0].sum() * probs[0, :2])] + [
+        sps.chisquare(counts[i], counts[i].sum() * probs[i]) for i in (1, 2)
+    ]
+    stat = sum(float(r.statistic) for r in rows)
+    assert res.statistic == pytest.approx(stat) and res.dof == 1 + 2 + 2
+    assert res.p_value == pytest.approx(float(sps.chi2.sf(stat, 5)))
+    assert res.min_expected == pytest.approx(80 * 0.25)
+    assert chi_squared_gof([7, 0], [1.0, 0.0]).p_value == 1.0  # the one possible outcome, every time
+    with pytest.raises(ValueError):
+        transition_matrix_gof(counts, probs[:2])
+
+
+def _optimal_cost(z: np.ndarray, pen: float, min_size: int) -> float:
+    """Brute-force optimal partitioning (O(n^2)): the target PELT solves."""
+    n = z.size
+    s1 = np.concatenate(([0.0], np.cumsum(z)))
+    s2 = np.concatenate(([0.0], np.cumsum(z * z)))
+    best = np.full(n + 1, np.inf)
+    best[0] = -pen
+    for t in range(min_size, n + 1):
+        s = np.arange(0, t - min_size + 1)
+        best[t] = np.min(best[s] + (s2[t] - s2[s]) - (s1[t] - s1[s]) ** 2 / (t - s) + pen)
+    return float(best[n])
+
+
+def _cost(z: np.ndarray, cps: list[int], pen: float) -> float:
+    bounds = [0, *cps, z.size]
+    return sum(
+        float(((z[a:b] - z[a:b].mean()) ** 2).sum()) for a, b in itertools.pairwise(bounds)
+    ) + pen * len(cps)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_pelt_reaches_the_optimal_penalised_cost(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 300))
+    x = rng.normal(0, 1, n)
+    for start in rng.integers(0, n, int(rng.integers(0, 4))):
+        x[start:] += rng.normal(0, 3)
+    sigma = robust_sigma(x)
+    z = (x - x.mean()) / sigma
+    pen = 2 * np.log(n)
+    cps = detect_change_points(x, method="pelt", min_size=1)
+    assert _cost(z, cps, pen) == pytest.approx(_optimal_cost(z, pen, 1), abs=1e-6)
+    # binary segmentation is greedy: its segmentation can never cost less than the optimum
+    greedy = detect_change_points(x, method="binseg", min_size=1)
+    assert _cost(z, greedy, pen) >= _optimal_cost(z, pen, 1) - 1e-6

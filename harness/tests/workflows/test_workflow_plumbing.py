@@ -42,11 +42,35 @@ def test_prometheus_parse_sum_and_movement() -> None:
     after = parse_prometheus(EXPOSITION.replace("} 3", "} 13"))
     assert moved(before, after, "engram_operations_total", op="remember") == 10
     assert moved(before, after, "engram_operations_total", op="recall") == 0
+    # a series the later scrape does not expose measured nothing: NaN, which fails any check
+    assert np.isnan(moved(before, after, "engram_operations_total", op="search"))
+    assert np.isnan(moved(before, after, "engram_no_such_metric"))
+    assert not has_series(after, "engram_operations_total", op="search")
+    # a series that first appears in the later scrape counts from zero
+    appeared = parse_prometheus(EXPOSITION + 'engram_operations_total{space="a",op="search"} 2\n')
+    assert moved(before, appeared, "engram_operations_total", op="search") == 2
 
 
-def test_prometheus_parser_names_a_malformed_line() -> None:
+def test_prometheus_values_and_types() -> None:
+    text = (
+        "# TYPE engram_operation_duration_seconds histogram\n"
+        'engram_operation_duration_seconds_bucket{op="recall",le="0.005"} 3\n'
+        'engram_operation_duration_seconds_bucket{op="recall",le="+Inf"} 4\n'
+        'engram_operation_duration_seconds_count{op="recall"} 4\n'
+        'engram_operation_duration_seconds_sum{op="recall"} 0.0125\n'
+        'engram_label_escapes{path="a\\"b"} 1e3\n'
+    )
+    s = parse_prometheus(text)
+    assert s[("engram_operation_duration_seconds_count", frozenset({("op", "recall")}))] == 4
+    assert s[("engram_operation_duration_seconds_sum", frozenset({("op", "recall")}))] == 0.0125
+    assert series_sum(s, "engram_operation_duration_seconds_bucket", le="+Inf") == 4
+    assert s[("engram_label_escapes", frozenset({("path", 'a"b')}))] == 1000.0
+
+
+@pytest.mark.parametrize("bad", ["{broken 1", "engram_spaces abc", "engram_spaces", 'x{a="b} 1'])
+def test_prometheus_parser_names_a_malformed_line(bad: str) -> None:
     with pytest.raises(ValueError, match="line 2 of the /metrics text"):
-        parse_prometheus("engram_spaces 2\n{broken 1\n")
+        parse_prometheus(f"engram_spaces 2\n{bad}\n")
 
 
 def test_latency_log_percentiles() -> None:
@@ -96,3 +120,21 @@ def test_monitor_records_each_run_and_counts_missed_ones() -> None:
     assert mon.durations_s() == [0.1, 0.2, 0.4]
     assert mon.missed == 1
     assert mon.runs_of("a")[0].started_at == pytest.approx(1000.9)
+
+
+def test_prometheus_parser_reads_the_engines_and_the_servers_exposition() -> None:
+    import engram
+    from engram.server.metrics import ServerMetrics
+
+    with engram.Engine(dim=4) as eng:
+        sp = eng.create_space("a")
+        before = parse_prometheus(eng.prometheus())
+        for _ in range(3):
+            sp.remember(np.ones(4, dtype=np.float32))
+        after = parse_prometheus(eng.prometheus())
+    assert moved(before, after, "engram_operations_total", op="remember") == 3
+    assert moved(before, after, "engram_operation_duration_seconds_count", op="remember") == 3
+    server = ServerMetrics()
+    server.observe_request("POST", "/api/v1/spaces/{space}/links", 200, 0.002)
+    text = parse_prometheus(server.render())
+    assert series_sum(text, "engram_http_requests_total", route="/api/v1/spaces/{space}/links") == 1

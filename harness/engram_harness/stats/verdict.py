@@ -38,7 +38,7 @@ from .bootstrap import bootstrap_quantile, percentile_interval
 from .errors import SampleTooSmallError
 from .hodges_lehmann import hodges_lehmann_shift
 from .quantiles import order_statistic_rank
-from .rank_test import mann_whitney, min_attainable_p, minimum_other_size, minimum_sample_size
+from .rank_sum import mann_whitney, min_attainable_p, minimum_other_size, minimum_sample_size
 
 __all__ = ["DEFAULT_N_BOOT", "DEFAULT_SAMPLE_SIZE", "Metric", "Verdict", "compare"]
 

@@ -1,4 +1,4 @@
-"""Mann-Whitney U test and the smallest sample sizes that can ever reach significance.
+"""Mann-Whitney U (Wilcoxon rank-sum) test and the smallest sample sizes that can ever reach significance.
 
 The test (``scipy.stats.mannwhitneyu``, two-sided) asks whether one sample tends to take larger values than
 the other (H0: ``P(after > before) = P(after < before)`` for independent observations). For small samples
