@@ -182,6 +182,16 @@ std::string to_text(py::handle obj, std::string_view what, bool none_is_empty) {
   refuse(what, "str or UTF-8 bytes", obj);
 }
 
+std::string to_bytes(py::handle obj, std::string_view what) {
+  if (PyBytes_Check(obj.ptr())) return std::string(py::reinterpret_borrow<py::bytes>(obj));
+  if (PyByteArray_Check(obj.ptr())) {
+    return std::string(PyByteArray_AsString(obj.ptr()), static_cast<std::size_t>(PyByteArray_Size(obj.ptr())));
+  }
+  refuse(what, "bytes", obj);
+}
+
+void refuse_type(py::handle obj, std::string_view what, std::string_view expected) { refuse(what, expected, obj); }
+
 std::int64_t to_id(py::handle obj, const std::string& space) {
   if (!is_integer(obj)) refuse("a memory id", "an integer", obj);
   int overflow = 0;

@@ -50,6 +50,9 @@ double to_double(py::handle obj, std::string_view what);
 bool to_bool(py::handle obj, std::string_view what);
 // str (valid UTF-8) or bytes; None is the empty string when none_is_empty, refused otherwise.
 std::string to_text(py::handle obj, std::string_view what, bool none_is_empty = false);
+std::string to_bytes(py::handle obj, std::string_view what);  // bytes or bytearray
+// "<what> must be <expected>; got <describe(obj)>" as InvalidInputError.
+[[noreturn]] void refuse_type(py::handle obj, std::string_view what, std::string_view expected);
 [[noreturn]] void throw_out_of_range(py::handle obj, std::string_view what, const std::string& lo,
                                      const std::string& hi);
 
@@ -166,6 +169,29 @@ struct MetadataArg : Deferred {
 template <Name Stub>
 struct Column : Deferred {
   static constexpr auto py_name = py::detail::const_name(Stub.text);
+};
+template <Name N>
+struct Bytes : Deferred {
+  static constexpr auto py_name = py::detail::const_name("bytes");
+  std::string get() const { return to_bytes(obj, N.text); }
+};
+// A sequence of bound objects of class T (spaces for the load executor).
+template <class T>
+struct ObjectList : Deferred {
+  static constexpr auto py_name = py::detail::const_name("collections.abc.Sequence[") +
+                                  py::detail::make_caster<T>::name + py::detail::const_name("]");
+  std::vector<T> get(std::string_view what, std::string_view expected) const {
+    if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()) || !PySequence_Check(obj.ptr())) {
+      refuse_type(obj, what, expected);
+    }
+    std::vector<T> out;
+    for (const py::handle item : py::reinterpret_borrow<py::sequence>(obj)) {
+      py::detail::make_caster<T> caster;
+      if (!caster.load(item, false)) refuse_type(item, what, expected);  // names the offending item
+      out.push_back(py::detail::cast_op<T>(std::move(caster)));
+    }
+    return out;
+  }
 };
 struct IdList : Deferred {
   static constexpr auto py_name = py::detail::const_name("collections.abc.Sequence[int]");

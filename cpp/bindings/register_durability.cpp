@@ -139,12 +139,8 @@ void register_durability(py::module_& m) {
       },
       py::arg("path"), "Check every checkpoint and WAL segment of a store without changing it.");
   m.def(
-      "crc32c",
-      [](const py::bytes& data) {
-        const std::string s = data;
-        return crc32c(s);
-      },
-      py::arg("data"), "CRC32C (Castagnoli) of bytes, as the WAL and checkpoints use it.");
+      "crc32c", [](const Bytes<"data">& data) { return crc32c(data.get()); }, py::arg("data"),
+      "CRC32C (Castagnoli) of bytes, as the WAL and checkpoints use it.");
 }
 
 }  // namespace engram::bind

@@ -28,9 +28,10 @@ void register_load(py::module_& m) {
       py::cast(std::vector<std::string>(load_error_classes().begin(), load_error_classes().end()));
   m.def(
       "run_schedule",
-      [](const std::vector<std::shared_ptr<Space>>& spaces, const Array& start_ns, const Array& op, const Array& space,
-         const Array& vectors, const Array& k, const Array& threshold, const Array& confidence,
+      [](const ObjectList<std::shared_ptr<Space>>& space_list, const Array& start_ns, const Array& op,
+         const Array& space, const Array& vectors, const Array& k, const Array& threshold, const Array& confidence,
          const Int<"threads", unsigned>& threads, const Int<"deadline_ns">& deadline_ns) {
+        const std::vector<std::shared_ptr<Space>> spaces = space_list.get("spaces", "a sequence of engram._core.Space");
         const auto starts = to_typed<std::int64_t>(start_ns.obj, "start_ns");
         const auto ops = to_typed<std::uint8_t>(op.obj, "op");
         const auto sps = to_typed<std::int16_t>(space.obj, "space");

@@ -237,3 +237,14 @@ def test_refused_argument_types_count_as_errors(engine: engram.Engine, space: en
     assert errors("remember") - before["remember"] == 1
     assert errors("remember_batch") - before["remember_batch"] == 1
     assert errors("search") - before["search"] == 1
+
+
+def test_module_functions_refuse_other_types() -> None:
+    from engram import _core
+
+    refused(lambda: _core.crc32c("abc"), "data must be bytes", "str 'abc'")
+    refused(lambda: _core.dot("ab", [1.0, 2.0]), "a must be a vector of numbers", "str 'ab'")
+    refused(lambda: _core.simd_supported(2), "name must be str", "int 2")
+    refused(lambda: _core.verify_store(None), "path must be str", "None")
+    refused(lambda: retention("hybrid", [1.0], match_at_switch=1), "match_at_switch must be True or False")
+    assert _core.crc32c(b"123456789") == _core.crc32c(bytearray(b"123456789")) == 0xE3069283
