@@ -31,7 +31,7 @@ def exponential(age_s: float, tau: float = 1.96 * HOUR) -> float:
 
 def power_law(age_s: float, beta: float = 0.18, unit: float = HOUR) -> float:
     """R = (1 + t/unit)^(-beta), t in units of ``unit`` (hours by default)."""
-    return (1.0 + _age(age_s) / unit) ** (-beta)
+    return float((1.0 + _age(age_s) / unit) ** (-beta))
 
 
 def two_component(
@@ -42,8 +42,9 @@ def two_component(
 ) -> float:
     """R = w * 2^(-t/h_recent) + (1 - w) * 2^(-t/h_remote)."""
     t = _age(age_s)
-    return recent_weight * 2.0 ** (-t / recent_half_life) + (1.0 - recent_weight) * 2.0 ** (
-        -t / remote_half_life
+    return float(
+        recent_weight * 2.0 ** (-t / recent_half_life)
+        + (1.0 - recent_weight) * 2.0 ** (-t / remote_half_life)
     )
 
 
@@ -59,7 +60,7 @@ def hybrid(
     t = _age(age_s)
     if t < switch_after:
         return math.exp(-t / tau)
-    r = (1.0 + t / unit) ** (-beta)
+    r = float((1.0 + t / unit) ** (-beta))
     if match_at_switch:
         r *= math.exp(-switch_after / tau) / (1.0 + switch_after / unit) ** (-beta)
     return r
@@ -72,9 +73,9 @@ def retention(model: str, ages: npt.ArrayLike, **params: Any) -> npt.NDArray[np.
     ``recent_half_life``, ``remote_half_life``, ``recent_weight``; hybrid ``tau``, ``beta``,
     ``unit``, ``switch_after``, ``match_at_switch``.
     """
-    return np.asarray(_core.decay_retention(model, np.asarray(ages, dtype=np.float64), **params))
+    return _core.decay_retention(model, ages, **params)
 
 
 def hop_decay(decay: str, hops: int, rate: float | None = None) -> float:
     """The engine's attenuation of a spreading path of ``hops`` hops."""
-    return float(_core.hop_decay(decay, int(hops), rate))
+    return _core.hop_decay(decay, hops, rate)

@@ -1,7 +1,9 @@
 """The in-process engine: a thin, typed layer over the C++ module ``engram._core``.
 
-Every call that can take time releases the GIL inside ``_core``; the objects here only convert
-arguments and results. Locking is documented in ``cpp/include/engram/*.hpp``.
+Every call that can take time releases the GIL inside ``_core``, which also checks and converts
+every argument (``cpp/bindings/convert.hpp``); the objects here build the public results from
+the named fields of ``_core``'s result types. Locking is documented in
+``cpp/include/engram/*.hpp``.
 """
 
 from __future__ import annotations
@@ -9,34 +11,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from engram import _core
-from engram.durability.store import StoreSettings, open_store
-from engram.errors import InvalidInputError, MemoryNotFound, StorageError
+from engram.durability.backup import backup_engine
+from engram.durability.store import StoreSettings, open_store, recovery_dict, wal_stats_dict
+from engram.errors import SpaceNotFound, StorageError
 from engram.graph import GraphMethods
-from engram.memory import Memory
+from engram.memory import Memory, MemoryKind
 from engram.recall import ConsolidationControl, RecallMethods
 
 ArrayLike = npt.ArrayLike
-
-_ID_MIN, _ID_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def _memory_id(space: str, memory_id: int) -> int:
-    """``memory_id`` as an int64; ids outside that range cannot exist, so they are unknown ids."""
-    # Only integers are ids: int("12") or int(12.7) would silently address some other memory.
-    if isinstance(memory_id, bool) or not isinstance(memory_id, (int, np.integer)):
-        raise InvalidInputError(
-            f"a memory id must be an integer; got {type(memory_id).__name__} {memory_id!r}"
-        )
-    mid = int(memory_id)
-    if not _ID_MIN <= mid <= _ID_MAX:
-        raise MemoryNotFound(f"no memory with id {mid} in space {space!r}; ids are 64-bit signed integers")
-    return mid
 
 
 class Clock:
@@ -47,22 +35,94 @@ class Clock:
 
     def now(self) -> float:
         """Seconds since the epoch, as the engine sees it."""
-        return float(self._core.clock_now())
+        return self._core.clock_now()
 
     @property
     def manual(self) -> bool:
-        return bool(self._core.clock_is_manual())
+        return self._core.clock_is_manual()
 
     def set(self, t: float) -> None:
         """Switch to manual time at ``t`` seconds since the epoch."""
-        self._core.clock_set(float(t))
+        self._core.clock_set(t)
 
     def advance(self, seconds: float = 0.0, *, hours: float = 0.0, days: float = 0.0) -> None:
         """Move manual time forward (switching to manual at the current time first)."""
-        self._core.clock_advance(float(seconds) + 3600.0 * hours + 86400.0 * days)
+        self._core.clock_advance(seconds + 3600.0 * hours + 86400.0 * days)
 
     def use_system(self) -> None:
         self._core.clock_use_system()
+
+
+def _stats_dict(sp: _core.Space) -> dict[str, Any]:
+    s, c = sp.stats(), sp.config
+    return {
+        "space": sp.name,
+        "dim": sp.dim,
+        "episodes": s.episodes,
+        "concepts": s.concepts,
+        "forgotten": s.forgotten,
+        "memory_bytes": {
+            "vectors": s.vector_bytes,
+            "index_links": s.index_link_bytes,
+            "index_nodes": s.index_node_bytes,
+            "records": s.record_bytes,
+            "content": s.content_bytes,
+            "metadata": s.metadata_bytes,
+            "concepts": s.concept_bytes,
+            "edges": s.edge_bytes,
+            "total": s.total_bytes,
+        },
+        "index": {
+            "M": c.M,
+            "ef_construction": c.ef_construction,
+            "ef_search": c.ef_search,
+            "top_level": s.index_top_level,
+        },
+    }
+
+
+def _integrity_dict(r: _core.IntegrityReport) -> dict[str, Any]:
+    return {
+        "ok": r.ok,
+        "nodes": r.index.nodes,
+        "deleted": r.index.deleted,
+        "broken_links": r.index.broken_links,
+        "layer_violations": r.index.layer_violations,
+        "dangling_ids": r.index.dangling_ids,
+        "unreachable": r.index.unreachable,
+        "records": r.records,
+        "record_index_mismatches": r.record_index_mismatches,
+        "concepts": r.concepts,
+        "orphaned_concepts": r.orphaned_concepts,
+        "one_sided_bindings": r.one_sided_bindings,
+        "edges_to_missing": r.edges_to_missing,
+    }
+
+
+def _space_metrics(sp: _core.Space) -> dict[str, Any] | None:
+    """One space's operation counters and sizes; None once the space is dropped."""
+    ops = {
+        m.op: {
+            "total": m.total,
+            "errors": m.errors,
+            "latency": {
+                "bounds_seconds": m.latency.bounds_seconds,
+                "buckets": m.latency.buckets,
+                "count": m.latency.count,
+                "sum_seconds": m.latency.sum_seconds,
+            },
+        }
+        for m in sp.operation_metrics()
+    }
+    try:
+        st = sp.stats()
+    except SpaceNotFound:  # dropped between listing and reading
+        return None
+    return {
+        "ops": ops,
+        "memories": {"episode": st.episodes, "concept": st.concepts},
+        "memory_bytes": st.total_bytes,
+    }
 
 
 class Space(GraphMethods, RecallMethods):
@@ -73,11 +133,11 @@ class Space(GraphMethods, RecallMethods):
 
     @property
     def name(self) -> str:
-        return str(self._core.name)
+        return self._core.name
 
     @property
     def dim(self) -> int:
-        return int(self._core.dim)
+        return self._core.dim
 
     def remember(
         self,
@@ -88,8 +148,7 @@ class Space(GraphMethods, RecallMethods):
         metadata: Mapping[str, str] | None = None,
     ) -> int:
         """Store one episode and return its id (unique within the engine)."""
-        md = dict(metadata) if metadata is not None else None
-        return int(self._core.remember(embedding, content, confidence, timestamp, md))
+        return self._core.remember(embedding, content, confidence, timestamp, metadata)
 
     def remember_batch(
         self,
@@ -100,49 +159,50 @@ class Space(GraphMethods, RecallMethods):
         metadatas: Sequence[Mapping[str, str] | None] | None = None,
     ) -> npt.NDArray[np.int64]:
         """Store ``n`` episodes at once (all or nothing) and return their ids in order."""
-        mds = [dict(m) if m is not None else None for m in metadatas] if metadatas is not None else None
-        return np.asarray(self._core.remember_batch(embeddings, contents, confidences, timestamps, mds))
+        return self._core.remember_batch(embeddings, contents, confidences, timestamps, metadatas)
 
     def get(self, memory_id: int) -> Memory:
         """The memory with this id; raises :class:`engram.MemoryNotFound` otherwise."""
-        mid, kind, emb, content, conf, ts, md = self._core.get(_memory_id(self.name, memory_id))
-        return Memory(int(mid), kind, emb, content, float(conf), float(ts), dict(md))
+        v = self._core.get(memory_id)
+        return Memory(
+            id=v.id,
+            kind=cast(MemoryKind, v.kind),
+            embedding=v.embedding,
+            content=v.content,
+            confidence=v.confidence,
+            timestamp=v.timestamp,
+            metadata=v.metadata,
+        )
 
     def forget(self, memory_id: int) -> None:
         """Tombstone a memory: no later operation returns it."""
-        self._core.forget(_memory_id(self.name, memory_id))
+        self._core.forget(memory_id)
 
     def search(
         self, query: ArrayLike, k: int = 10, ef: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Approximate nearest neighbours by cosine similarity, most similar first."""
-        ids, scores = self._core.search(query, int(k), None if ef is None else int(ef))
-        return np.asarray(ids), np.asarray(scores)
+        return self._core.search(query, k, ef)
 
     def exact_search(
         self, query: ArrayLike, k: int = 10
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Exact nearest neighbours by scanning every memory (a reference for quality checks)."""
-        ids, scores = self._core.exact_search(query, int(k))
-        return np.asarray(ids), np.asarray(scores)
+        return self._core.exact_search(query, k)
 
     def stats(self) -> dict[str, Any]:
         """Counts and memory use in bytes by component."""
-        return dict(self._core.stats())
+        return _stats_dict(self._core)
 
     def validate(self) -> dict[str, Any]:
         """Integrity counts of the index and records; all problem counts are zero when healthy."""
-        return dict(self._core.validate())
+        return _integrity_dict(self._core.validate())
 
     def __len__(self) -> int:
-        return int(self._core.size())
+        return self._core.size()
 
     def __contains__(self, memory_id: object) -> bool:
-        return (
-            isinstance(memory_id, (int, np.integer))
-            and _ID_MIN <= int(memory_id) <= _ID_MAX
-            and bool(self._core.contains(int(memory_id)))
-        )
+        return self._core.contains(memory_id)
 
     def __repr__(self) -> str:
         return f"Space(name={self.name!r}, dim={self.dim}, memories={len(self)})"
@@ -176,9 +236,8 @@ class Engine(ConsolidationControl):
         flush_interval_s: float = 0.05,
     ) -> None:
         self._core = _core.Engine(
-            int(dim), int(M), int(ef_construction), int(ef_search), int(seed),
-            int(max_memories), int(max_content_bytes), int(max_spaces),
-        )  # fmt: skip
+            dim, M, ef_construction, ef_search, seed, max_memories, max_content_bytes, max_spaces
+        )
         self.path = os.fspath(path) if path is not None else None
         self.clock = Clock(self._core)
         if self.path is not None:
@@ -187,16 +246,16 @@ class Engine(ConsolidationControl):
                 self.path,
                 StoreSettings(
                     durability=durability,
-                    checkpoint_interval_s=float(checkpoint_interval_s),
-                    checkpoint_wal_bytes=int(checkpoint_wal_bytes),
-                    segment_bytes=int(segment_bytes),
-                    flush_interval_s=float(flush_interval_s),
+                    checkpoint_interval_s=checkpoint_interval_s,
+                    checkpoint_wal_bytes=checkpoint_wal_bytes,
+                    segment_bytes=segment_bytes,
+                    flush_interval_s=flush_interval_s,
                 ),
             )
 
     @property
     def dim(self) -> int:
-        return int(self._core.dim)
+        return self._core.dim
 
     def create_space(
         self,
@@ -216,7 +275,7 @@ class Engine(ConsolidationControl):
         return Space(self._core.space(name))
 
     def spaces(self) -> list[str]:
-        return list(self._core.space_names())
+        return self._core.space_names()
 
     def drop_space(self, name: str) -> None:
         """Remove a space and all its memories; handles to it raise SpaceNotFound afterwards."""
@@ -224,13 +283,16 @@ class Engine(ConsolidationControl):
 
     def metrics(self) -> dict[str, Any]:
         """Per-space, per-operation counters and latency histograms."""
-        d = dict(self._core.metrics())
-        d["consolidation"] = self.consolidation_status()
-        return d
+        spaces = {}
+        for sp in self._core.spaces():
+            m = _space_metrics(sp)
+            if m is not None:
+                spaces[sp.name] = m
+        return {"spaces": spaces, "simd": _core.simd_level(), "consolidation": self.consolidation_status()}
 
     def prometheus(self) -> str:
         """The metrics in Prometheus text exposition format."""
-        return str(self._core.prometheus())
+        return self._core.prometheus()
 
     def close(self) -> None:
         self._core.close()
@@ -248,15 +310,15 @@ class Engine(ConsolidationControl):
     def checkpoint(self) -> int:
         """Write a checkpoint of the full state now; returns its LSN."""
         self._require_durable("checkpoint()")
-        return int(_core.store_checkpoint(self._core))
+        return self._core.checkpoint()
 
     def recovery_info(self) -> dict[str, Any]:
         """What opening the store found: records replayed, torn tails, corruption events."""
-        return dict(_core.store_recovery(self._core))
+        return recovery_dict(self._core.recovery_info())
 
     def wal_stats(self) -> dict[str, Any]:
         """Write-ahead log counters: appends, syncs, LSNs, storage errors."""
-        return dict(_core.store_wal_stats(self._core))
+        return wal_stats_dict(self._core.wal_stats())
 
     def backup(self, dest: str | os.PathLike[str], *, progress: bool = False) -> dict[str, Any]:
         """Hot, consistent backup into ``dest`` while writes continue (see engram.durability.backup).
@@ -265,13 +327,11 @@ class Engine(ConsolidationControl):
         Returns the manifest written to ``dest/manifest.json``.
         """
         self._require_durable("backup()")
-        from engram.durability.backup import backup_engine
-
-        return backup_engine(self, os.fspath(dest), progress=progress)
+        return backup_engine(self._core, os.fspath(dest), progress=progress)
 
     @property
     def closed(self) -> bool:
-        return bool(self._core.closed)
+        return self._core.closed
 
     def __enter__(self) -> Engine:
         return self
@@ -290,4 +350,4 @@ class Engine(ConsolidationControl):
 
 def simd_level() -> str:
     """The distance kernels in use: scalar, avx2 or avx512."""
-    return str(_core.simd_level())
+    return _core.simd_level()

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-
-from engram.errors import InvalidInputError, MemoryNotFound
+from engram.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from engram import _core
 
-_ID_MIN, _ID_MAX = -(1 << 63), (1 << 63) - 1
 EDGE_KINDS = ("association", "binding", "hierarchy")
 HOP_DECAYS = ("exponential", "power_law", "linear")
 DIRECTIONS = ("upward", "downward", "lateral", "episodic")
@@ -35,23 +32,10 @@ class Activated(NamedTuple):
     hops: int
 
 
-def _id(space: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidInputError(f"memory ids are integers; got {type(value).__name__}")
-    mid = int(value)
-    if not _ID_MIN <= mid <= _ID_MAX:
-        raise MemoryNotFound(f"no memory with id {mid} in space {space!r}; ids are 64-bit signed integers")
-    return mid
-
-
 class GraphMethods:
-    """Graph operations of a space; expects ``self._core`` (``_core.Space``) and ``self.name``."""
+    """Graph operations of a space; expects ``self._core`` (``_core.Space``)."""
 
     _core: _core.Space
-
-    @property
-    def name(self) -> str:  # pragma: no cover - overridden by Space
-        raise NotImplementedError
 
     def link(
         self,
@@ -74,31 +58,19 @@ class GraphMethods:
             raise InvalidInputError(f"unknown edge kind {kind!r}; expected one of {', '.join(EDGE_KINDS)}")
         if kind != "binding" and (strength != 1.0 or contribution != 1.0):
             raise InvalidInputError("strength and contribution apply to binding edges only")
-        return bool(
-            self._core.link(
-                _id(self.name, src),
-                _id(self.name, dst),
-                float(weight),
-                kind,
-                float(strength),
-                float(contribution),
-            )
-        )
+        return self._core.link(src, dst, weight, kind, strength, contribution)
 
     def unlink(self, src: int, dst: int) -> bool:
         """Remove the edge ``src -> dst``; returns whether there was one."""
-        return bool(self._core.unlink(_id(self.name, src), _id(self.name, dst)))
+        return self._core.unlink(src, dst)
 
     def neighbors(self, memory_id: int) -> list[Neighbor]:
         """Out-edges of a live memory to live memories, as ``(id, weight, kind)`` by id."""
-        return [
-            Neighbor(int(i), float(w), str(k))
-            for i, w, k, _s, _c in self._core.neighbors(_id(self.name, memory_id))
-        ]
+        return [Neighbor(e.id, e.weight, e.kind) for e in self._core.neighbors(memory_id)]
 
     def edge_count(self) -> int:
         """Edges stored in this space's graph."""
-        return int(self._core.edge_count())
+        return self._core.edge_count()
 
     def spread(
         self,
@@ -125,10 +97,9 @@ class GraphMethods:
         episodic (0.3).
         """
         if isinstance(seeds, Mapping):
-            ids = [_id(self.name, k) for k in seeds]
-            acts = [float(v) for v in seeds.values()]
+            ids, acts = list(seeds), list(seeds.values())
         else:
-            ids = [_id(self.name, k) for k in seeds]
+            ids = list(seeds)
             acts = [1.0] * len(ids)
         dw = dict(direction_weights or {})
         unknown = sorted(set(dw) - set(DIRECTIONS))
@@ -136,14 +107,9 @@ class GraphMethods:
             raise InvalidInputError(
                 f"unknown direction weight(s) {unknown}; expected keys among {list(DIRECTIONS)}"
             )
-        if isinstance(max_hops, bool) or int(max_hops) != max_hops or max_hops < 0:
-            raise InvalidInputError(f"max_hops must be a non-negative integer, got {max_hops!r}")
-        if max_results is not None and (int(max_results) != max_results or max_results < 1):
-            raise InvalidInputError(f"max_results must be a positive integer or None, got {max_results!r}")
         result = self._core.spread(
-            ids, acts, int(max_hops), decay, None if decay_rate is None else float(decay_rate),
-            float(threshold), bool(fan_effect), fan_divisor, float(min_fan), float(upward_boost),
-            *(None if dw.get(k) is None else float(dw[k]) for k in DIRECTIONS),
-            float(cycle_penalty), 0 if max_results is None else int(max_results),
+            ids, acts, max_hops, decay, decay_rate, threshold, fan_effect, fan_divisor, min_fan,
+            upward_boost, dw.get("upward"), dw.get("downward"), dw.get("lateral"), dw.get("episodic"),
+            cycle_penalty, max_results,
         )  # fmt: skip
-        return [Activated(int(i), float(a), int(h)) for i, a, h in result]
+        return [Activated(a.id, a.activation, a.hops) for a in result]

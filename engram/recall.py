@@ -8,10 +8,15 @@ and in ``docs/recall.md``. :class:`RecallMethods` is mixed into :class:`engram.S
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
+
+from engram.memory import MemoryKind
+
+if TYPE_CHECKING:
+    from engram import _core
 
 RecallMode = Literal["blended", "episodic", "semantic"]
 ProvenanceKind = Literal["episodic", "semantic", "blended", "pattern-completed"]
@@ -36,7 +41,7 @@ class Recollection:
     """One recall result. ``episodic`` and ``semantic`` are the pathway values before weighting."""
 
     id: int
-    kind: Literal["episode", "concept"]
+    kind: MemoryKind
     score: float
     confidence: float
     activation: float
@@ -80,7 +85,7 @@ class Hypothesis:
     vector: npt.NDArray[np.float32]
     confidence: float
     source: int
-    kind: Literal["episode", "concept"]
+    kind: MemoryKind
 
 
 @dataclass(frozen=True)
@@ -97,10 +102,87 @@ class Completion:
     provenance: ProvenanceKind = "pattern-completed"
 
 
+def _recollection(r: _core.Recollection) -> Recollection:
+    return Recollection(
+        id=r.id,
+        kind=cast(MemoryKind, r.kind),
+        score=r.score,
+        confidence=r.confidence,
+        activation=r.activation,
+        provenance=Provenance(cast(ProvenanceKind, r.provenance), r.episodic_weight, r.semantic_weight),
+        episodic=r.episodic,
+        semantic=r.semantic,
+    )
+
+
+def _completion(c: _core.Completion) -> Completion:
+    return Completion(
+        vector=c.vector,
+        confidence=c.confidence,
+        accepted=c.accepted,
+        sources=tuple(c.sources),
+        source_similarity=tuple(c.source_similarity),
+        alternatives=tuple(
+            Hypothesis(h.vector, h.confidence, h.source, cast(MemoryKind, h.kind)) for h in c.alternatives
+        ),
+        known_dims=c.known_dims,
+    )
+
+
+def _concept(c: _core.Concept) -> Concept:
+    return Concept(
+        id=c.id,
+        centroid=c.centroid,
+        coherence=c.coherence,
+        confidence=c.confidence,
+        formed_at=c.formed_at,
+        updated_at=c.updated_at,
+        members=tuple(c.members),
+    )
+
+
+def _report(r: _core.ConsolidationReport) -> ConsolidationReport:
+    return ConsolidationReport(
+        episodes_considered=r.episodes_considered,
+        concepts_formed=r.concepts_formed,
+        concepts_updated=r.concepts_updated,
+        concepts_dissolved=r.concepts_dissolved,
+        episodes_bound=r.episodes_bound,
+        clusters_found=r.clusters_found,
+        clusters_incoherent=r.clusters_incoherent,
+        clusters_deferred=r.clusters_deferred,
+        rate_breaker_tripped=r.rate_breaker_tripped,
+        ratio_breaker_tripped=r.ratio_breaker_tripped,
+        formation_disabled=r.formation_disabled,
+        duration_s=r.duration_s,
+        formed=tuple(r.formed),
+        updated=tuple(r.updated),
+        blocks_reused=r.blocks_reused,
+    )
+
+
+def counters_dict(c: _core.ConsolidationCounters) -> dict[str, Any]:
+    """A space's consolidation counters as the public dict (also in consolidation_status)."""
+    return {
+        "runs": c.runs,
+        "failures": c.failures,
+        "concepts_formed": c.concepts_formed,
+        "concepts_updated": c.concepts_updated,
+        "concepts_dissolved": c.concepts_dissolved,
+        "episodes_bound": c.episodes_bound,
+        "rate_breaker_trips": c.rate_breaker_trips,
+        "ratio_breaker_trips": c.ratio_breaker_trips,
+        "rate_breaker_open": c.rate_breaker_open,
+        "ratio_breaker_open": c.ratio_breaker_open,
+        "last_run_at": c.last_run_at,
+        "last_duration_s": c.last_duration_s,
+    }
+
+
 class RecallMethods:
     """Space methods for concepts, consolidation, recall and completion."""
 
-    _core: Any
+    _core: _core.Space
 
     def consolidate(self, **params: Any) -> ConsolidationReport:
         """Form and update concepts from this space's episodes (see consolidation.hpp).
@@ -110,10 +192,7 @@ class RecallMethods:
         max_formations_per_hour=20, max_concept_ratio=0.3, confidence_penalty=0.9, neighbors=16,
         exact_below=512, max_component=2048, candidates="graph" (or "search"), now=None (engine clock).
         """
-        d = self._core.consolidate(**params)
-        d["formed"] = tuple(int(i) for i in d["formed"])
-        d["updated"] = tuple(int(i) for i in d["updated"])
-        return ConsolidationReport(**d)
+        return _report(self._core.consolidate(**params))
 
     def recall(
         self,
@@ -132,75 +211,37 @@ class RecallMethods:
         spread_hops=2, spread_threshold=0.05, spread_seeds=10, activation_weight=0.1,
         decay_floor=0.1, binding_hop_decay=0.95, blend_bonus=1.1, episodic_candidates, ef.
         """
-        rows = self._core.recall(
-            cue, int(k), str(mode), float(semantic_weight), now, float(threshold), **options
-        )
-        return [
-            Recollection(
-                id=int(r[0]),
-                kind=r[1],
-                score=float(r[2]),
-                confidence=float(r[3]),
-                activation=float(r[4]),
-                provenance=Provenance(r[5], float(r[6]), float(r[7])),
-                episodic=float(r[8]),
-                semantic=float(r[9]),
-            )
-            for r in rows
-        ]
+        rows = self._core.recall(cue, k, mode, semantic_weight, now, threshold, **options)
+        return [_recollection(r) for r in rows]
 
     def complete(self, partial: npt.ArrayLike, mask: npt.ArrayLike, **options: Any) -> Completion:
         """Reconstruct the dimensions where ``mask`` is False from the nearest episodes and concepts.
 
         ``options``: neighbors=8, hypotheses=3, ca1_threshold=0.7, sharpness=4, use_concepts=True.
         """
-        d = self._core.complete(partial, mask, **options)
-        alts = tuple(
-            Hypothesis(np.asarray(h["vector"]), float(h["confidence"]), int(h["source"]), h["kind"])
-            for h in d["alternatives"]
-        )
-        return Completion(
-            vector=np.asarray(d["vector"]),
-            confidence=float(d["confidence"]),
-            accepted=bool(d["accepted"]),
-            sources=tuple(int(i) for i in d["sources"]),
-            source_similarity=tuple(float(s) for s in d["source_similarity"]),
-            alternatives=alts,
-            known_dims=int(d["known_dims"]),
-        )
+        return _completion(self._core.complete(partial, mask, **options))
 
     def concepts(self) -> list[Concept]:
         """Every live concept of this space, by id."""
-        return [
-            Concept(
-                id=int(c["id"]),
-                centroid=np.asarray(c["centroid"]),
-                coherence=float(c["coherence"]),
-                confidence=float(c["confidence"]),
-                formed_at=float(c["formed_at"]),
-                updated_at=float(c["updated_at"]),
-                members=tuple(int(m) for m in c["members"]),
-            )
-            for c in self._core.concepts()
-        ]
+        return [_concept(c) for c in self._core.concepts()]
 
     def concept_members(self, concept_id: int) -> list[int]:
         """Member episode ids of a concept (raises MemoryNotFound for an unknown concept)."""
-        return [int(i) for i in self._core.concept_members(int(concept_id))]
+        return self._core.concept_members(concept_id)
 
     def episode_concepts(self, episode_id: int) -> list[int]:
         """Concepts an episode is bound to (raises MemoryNotFound for an unknown episode)."""
-        return [int(i) for i in self._core.episode_concepts(int(episode_id))]
+        return self._core.episode_concepts(episode_id)
 
     def consolidation_counters(self) -> dict[str, Any]:
         """Monotonic consolidation counters and breaker state of this space."""
-        return dict(self._core.consolidation_counters())
+        return counters_dict(self._core.consolidation_counters())
 
 
 class ConsolidationControl:
     """Engine methods: feature flags and the background consolidator."""
 
-    _core: Any
+    _core: _core.Engine
 
     def set_features(
         self,
@@ -213,7 +254,12 @@ class ConsolidationControl:
         self._core.set_features(blended_recall, fan_effect, concept_formation)
 
     def features(self) -> dict[str, bool]:
-        return {k: bool(v) for k, v in self._core.features().items()}
+        f = self._core.features()
+        return {
+            "blended_recall": f.blended_recall,
+            "fan_effect": f.fan_effect,
+            "concept_formation": f.concept_formation,
+        }
 
     def start_consolidation(self, interval_s: float = 30.0, **params: Any) -> None:
         """Consolidate every space every ``interval_s`` seconds on a background thread.
@@ -221,7 +267,7 @@ class ConsolidationControl:
         ``params`` are those of :meth:`RecallMethods.consolidate` (breakers apply); starting again
         replaces the running consolidator.
         """
-        self._core.start_consolidation(float(interval_s), **params)
+        self._core.start_consolidation(interval_s, **params)
 
     def stop_consolidation(self) -> None:
         self._core.stop_consolidation()
@@ -234,4 +280,12 @@ class ConsolidationControl:
 
     def consolidation_status(self) -> dict[str, Any]:
         """State (stopped, running, paused), cycles, failures and per-space counters."""
-        return dict(self._core.consolidation_status())
+        s = self._core.consolidation_status()
+        return {
+            "state": s.state,
+            "interval_s": s.interval_s,
+            "cycles": s.cycles,
+            "failures": s.failures,
+            "last_cycle_duration_s": s.last_cycle_duration_s,
+            "spaces": {sp.name: counters_dict(sp.consolidation_counters()) for sp in self._core.spaces()},
+        }

@@ -357,6 +357,11 @@ std::vector<Wal::SegmentExtent> Engine::wal_segments() {
   return wal_->durable_segments();
 }
 
+std::vector<CheckpointFile> Engine::checkpoints() const {
+  if (!wal_) throw StorageError("this engine is in memory (path=None); it has no checkpoints");
+  return list_checkpoints(store_.path);
+}
+
 void Engine::sync_wal() {
   if (wal_) wal_->sync();
 }

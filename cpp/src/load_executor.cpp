@@ -79,6 +79,12 @@ LoadOutcome run_schedule(const std::vector<std::shared_ptr<Space>>& spaces, cons
       (!s.confidence.empty() && s.confidence.size() != n)) {
     throw InvalidInputError("schedule arrays must all have one entry per operation (" + std::to_string(n) + ")");
   }
+  for (const auto& sp : spaces) {
+    if (sp->dim() != s.dim) {
+      throw DimensionError("space '" + sp->name() + "' has dimension " + std::to_string(sp->dim()) +
+                           " but the schedule's vectors have " + std::to_string(s.dim));
+    }
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (s.space[i] < 0 || static_cast<std::size_t>(s.space[i]) >= spaces.size()) {
       throw InvalidInputError("operation " + std::to_string(i) + " names space index " + std::to_string(s.space[i]) +

@@ -23,6 +23,29 @@ std::shared_lock<std::shared_mutex> Space::operation_lock() const {
   return lock;
 }
 
+std::vector<ConceptView> Space::concepts() const {
+  auto lock = operation_lock();
+  return concept_store().all();
+}
+
+std::vector<std::int64_t> Space::concept_members(std::int64_t id) const {
+  auto lock = operation_lock();
+  const auto k = live_kind(id);
+  if (k == MemoryKind::Concept && concept_store().contains(id)) return concept_store().members(id);
+  if (k == MemoryKind::Episode) {
+    throw InvalidInputError("memory " + std::to_string(id) + " is an episode; expected a concept id");
+  }
+  throw MemoryNotFound("no concept with id " + std::to_string(id) + " in space '" + name_ + "'");
+}
+
+std::vector<std::int64_t> Space::episode_concepts(std::int64_t id) const {
+  auto lock = operation_lock();
+  if (live_kind(id) != MemoryKind::Episode) {
+    throw MemoryNotFound("no episode with id " + std::to_string(id) + " in space '" + name_ + "'");
+  }
+  return concept_store().concepts_of(id);
+}
+
 void Space::set_features(std::shared_ptr<const FeatureFlags> flags) noexcept { features_ = std::move(flags); }
 
 const FeatureFlags& Space::features() const noexcept { return features_ ? *features_ : default_features(); }

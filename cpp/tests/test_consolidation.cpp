@@ -80,6 +80,25 @@ TEST(Consolidation, ForgettingAConceptRemovesItsBindings) {
   EXPECT_TRUE(sp->validate().ok());
 }
 
+TEST(Consolidation, ConceptQueriesCheckTheKindOfTheId) {
+  auto sp = make_space(16);
+  for (const auto& p : clustered(16, 1, 6, 0.2f, 9)) sp->remember(episode(p));
+  consolidate(*sp, uncapped());
+  const std::vector<ConceptView> concepts = sp->concepts();
+  ASSERT_EQ(concepts.size(), 1u);
+  const ConceptView& c = concepts[0];
+  EXPECT_EQ(sp->concept_members(c.id), c.members);
+  ASSERT_EQ(c.members.size(), 6u);
+  EXPECT_EQ(sp->episode_concepts(c.members[0]), std::vector<std::int64_t>{c.id});
+  EXPECT_THROW(sp->concept_members(c.members[0]), InvalidInputError);  // an episode, not a concept
+  EXPECT_THROW(sp->episode_concepts(c.id), MemoryNotFound);            // a concept, not an episode
+  EXPECT_THROW(sp->concept_members(c.id + 1000), MemoryNotFound);
+  EXPECT_THROW(sp->episode_concepts(-1), MemoryNotFound);
+  sp->forget(c.id);
+  EXPECT_TRUE(sp->concepts().empty());
+  EXPECT_THROW(sp->concept_members(c.id), MemoryNotFound);
+}
+
 TEST(Recall, BlendedReturnsConceptsAndFallsBack) {
   auto sp = make_space(24);
   const auto pts = clustered(24, 3, 12, 0.2f, 21);

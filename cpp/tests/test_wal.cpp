@@ -129,6 +129,39 @@ TEST(DurableEngine, ReopenKeepsEverything) {
   fs::remove_all(dir);
 }
 
+TEST(DurableEngine, ListsItsCheckpoints) {
+  const std::string dir = temp_dir("ckpt");
+  EngineConfig cfg;
+  cfg.space.dim = 4;
+  Engine mem(cfg);
+  EXPECT_THROW(mem.checkpoints(), StorageError);  // in memory: no store
+  Engine eng(cfg);
+  StoreOptions o;
+  o.path = dir;
+  o.checkpoint_interval_s = 0;
+  o.checkpoint_wal_bytes = 0;
+  eng.open_store(o);
+  EXPECT_TRUE(eng.checkpoints().empty());
+  auto sp = eng.create_space("a");
+  const std::vector<float> v = {1, 0, 0, 0};
+  EpisodeInput in;
+  in.embedding = v.data();
+  in.embedding_size = v.size();
+  sp->remember(in);
+  const std::uint64_t first = eng.checkpoint();
+  sp->remember(in);
+  const std::uint64_t second = eng.checkpoint();
+  const std::vector<CheckpointFile> ckpts = eng.checkpoints();
+  ASSERT_EQ(ckpts.size(), 2u);
+  EXPECT_EQ(ckpts[0].lsn, first);
+  EXPECT_EQ(ckpts[1].lsn, second);
+  EXPECT_LT(first, second);
+  EXPECT_EQ(ckpts[1].path, dir + "/" + checkpoint_name(second));
+  EXPECT_TRUE(fs::exists(ckpts[0].path));
+  eng.close();
+  fs::remove_all(dir);
+}
+
 TEST(DurableEngine, SecondOpenOfALockedStoreFails) {
   const std::string dir = temp_dir("lock");
   EngineConfig cfg;

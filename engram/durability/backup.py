@@ -13,17 +13,27 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engram import _core
 from engram.durability.files import copy_prefix, fsync_dir
 from engram.durability.progress import progress_bar
 
 if TYPE_CHECKING:
-    from engram.engine import Engine
+    from engram import _core
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+
+
+class DurableStore(Protocol):
+    """What a backup needs of an open store: ``engram._core.Engine`` once a store is open."""
+
+    @property
+    def store_path(self) -> str: ...
+    def sync_wal(self) -> None: ...
+    def wal_segments(self) -> list[_core.WalSegment]: ...
+    def checkpoints(self) -> list[_core.Checkpoint]: ...
+    def wal_stats(self) -> _core.WalStats: ...
 
 
 def read_manifest(dest: str) -> dict[str, Any] | None:
@@ -61,18 +71,17 @@ def _chain_ok(prev: dict[str, Any], segments: list[tuple[str, int, int]]) -> boo
 
 
 def _full_plan(
-    engine: Engine, dest: str
+    store: DurableStore, dest: str
 ) -> tuple[int, dict[str, Any], list[tuple[str, str, int | None, dict[str, Any]]]]:
     """A full backup starts at the store's oldest retained checkpoint (the WAL is kept from
     there on), so restore can stop at any LSN after it; a store without a checkpoint ships its
     whole WAL from LSN 1."""
-    assert engine.path is not None
-    ckpts = sorted(f for f in os.listdir(engine.path) if f.startswith("checkpoint-") and f.endswith(".ckpt"))
+    ckpts = store.checkpoints()  # ascending LSN
     to_copy: list[tuple[str, str, int | None, dict[str, Any]]] = []
     ckpt_lsn = 0
     if ckpts:
-        ckpt_lsn = int(ckpts[0][len("checkpoint-") : -len(".ckpt")])
-        to_copy.append((os.path.join(engine.path, ckpts[0]), ckpts[0], None, {"lsn": ckpt_lsn}))
+        ckpt_lsn = ckpts[0].lsn
+        to_copy.append((ckpts[0].path, os.path.basename(ckpts[0].path), None, {"lsn": ckpt_lsn}))
     for stale in os.listdir(dest):  # an older chain in dest is replaced, not mixed
         if stale.startswith("checkpoint-"):
             os.unlink(os.path.join(dest, stale))
@@ -81,27 +90,26 @@ def _full_plan(
     return ckpt_lsn, {}, to_copy
 
 
-def backup_engine(engine: Engine, dest: str, *, progress: bool = False) -> dict[str, Any]:
-    """Back up a durable engine into ``dest`` (incremental when ``dest`` holds an earlier backup
-    of the same store); returns the manifest. A background checkpoint may delete files while
-    they are listed; the backup then starts over (at most 3 attempts)."""
+def backup_engine(store: DurableStore, dest: str, *, progress: bool = False) -> dict[str, Any]:
+    """Back up the open store of an engine (``engram._core.Engine``) into ``dest``, incrementally
+    when ``dest`` holds an earlier backup of the same store; returns the manifest. A background
+    checkpoint may delete files while they are listed; the backup then starts over (at most 3
+    attempts)."""
     for attempt in range(3):
         try:
-            return _backup_once(engine, dest, progress=progress)
+            return _backup_once(store, dest, progress=progress)
         except FileNotFoundError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _backup_once(engine: Engine, dest: str, *, progress: bool) -> dict[str, Any]:
-    assert engine.path is not None
-    core = engine._core
+def _backup_once(store: DurableStore, dest: str, *, progress: bool) -> dict[str, Any]:
     os.makedirs(os.path.join(dest, "wal"), exist_ok=True)
     prev = read_manifest(dest)
-    src = os.path.realpath(engine.path)
-    _core.store_sync(core)
-    segments = [(str(p), int(f), int(n)) for p, f, n in _core.store_segments(core)]
+    src = os.path.realpath(store.store_path)
+    store.sync_wal()
+    segments = [(s.path, s.first_lsn, s.bytes) for s in store.wal_segments()]
     incremental = prev is not None and prev.get("store") == src and _chain_ok(prev, segments)
     if incremental:
         assert prev is not None
@@ -109,7 +117,7 @@ def _backup_once(engine: Engine, dest: str, *, progress: bool) -> dict[str, Any]
         ckpt_lsn = int(prev["checkpoint_lsn"])
         to_copy: list[tuple[str, str, int | None, dict[str, Any]]] = []
     else:
-        ckpt_lsn, files, to_copy = _full_plan(engine, dest)
+        ckpt_lsn, files, to_copy = _full_plan(store, dest)
     for path, first, nbytes in segments:
         rel = f"wal/{os.path.basename(path)}"
         old = files.get(rel)
@@ -119,25 +127,25 @@ def _backup_once(engine: Engine, dest: str, *, progress: bool) -> dict[str, Any]
     total = sum(n if n is not None else os.path.getsize(p) for p, _, n, _ in to_copy)
     shipped = 0
     with progress_bar(total, "backup", progress) as bar:
-        for path, rel, nbytes, extra in to_copy:
-            n, digest = copy_prefix(path, os.path.join(dest, rel), nbytes, bar)
+        for path, rel, limit, extra in to_copy:
+            n, digest = copy_prefix(path, os.path.join(dest, rel), limit, bar)
             files[rel] = {"bytes": n, "sha256": digest, **extra}
             shipped += n
     with (
-        open(os.path.join(engine.path, "FORMAT"), "rb") as fin,
+        open(os.path.join(store.store_path, "FORMAT"), "rb") as fin,
         open(os.path.join(dest, "FORMAT"), "wb") as f,
     ):
         f.write(fin.read())
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(os.path.join(dest, "wal"))
-    stats = dict(_core.store_wal_stats(core))
+    durable_lsn = store.wal_stats().durable_lsn
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "store": src,
         "created_unix": time.time(),
         "checkpoint_lsn": ckpt_lsn,
-        "durable_lsn": int(stats["durable_lsn"]),
+        "durable_lsn": durable_lsn,
         "incremental": incremental,
         "bytes_shipped": shipped,
         "files": files,

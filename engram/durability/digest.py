@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from engram import _core
-
 if TYPE_CHECKING:
     from engram.engine import Engine
 
@@ -16,4 +14,4 @@ def content_digest(engine: Engine) -> str:
     content, metadata, confidence, timestamp, id), concept and edge, in a canonical order.
 
     The index structure is not part of it (it is rebuilt on recovery)."""
-    return hashlib.sha256(bytes(_core.state_snapshot(engine._core))).hexdigest()
+    return hashlib.sha256(engine._core.content_snapshot()).hexdigest()

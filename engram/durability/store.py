@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engram import _core
+if TYPE_CHECKING:
+    from engram import _core
 
 log = logging.getLogger("engram.durability")
 
@@ -32,7 +33,7 @@ class StoreSettings:
 
 
 def open_store(
-    core: Any,
+    core: _core.Engine,
     path: str,
     settings: StoreSettings,
     *,
@@ -46,8 +47,7 @@ def open_store(
         raise InvalidInputError(
             f"durability must be one of {', '.join(DURABILITY_MODES)}, got {settings.durability!r}"
         )
-    _core.store_open(
-        core,
+    core.open_store(
         path,
         settings.durability,
         settings.segment_bytes,
@@ -57,9 +57,48 @@ def open_store(
         until_lsn,
         until_time_ns,
     )
-    info = dict(_core.store_recovery(core))
+    info = recovery_dict(core.recovery_info())
     log_recovery(path, info)
     return info
+
+
+def recovery_dict(r: _core.RecoveryInfo) -> dict[str, Any]:
+    """The recovery report as the public dict (Engine.recovery_info, restore)."""
+    return {
+        "durable": r.durable,
+        "duration_s": r.duration_s,
+        "checkpoint_lsn": r.checkpoint_lsn,
+        "records_replayed": r.records_replayed,
+        "last_lsn": r.last_lsn,
+        "torn_tails": r.torn_tails,
+        "corruptions": r.corruptions,
+        "events": [
+            {
+                "kind": e.kind,
+                "file": e.file,
+                "offset": e.offset,
+                "detail": e.detail,
+                "quarantined_to": e.quarantined_to,
+            }
+            for e in r.events
+        ],
+    }
+
+
+def wal_stats_dict(w: _core.WalStats) -> dict[str, Any]:
+    """Write-ahead log counters as the public dict (Engine.wal_stats)."""
+    return {
+        "appends": w.appends,
+        "bytes_written": w.bytes_written,
+        "syncs": w.syncs,
+        "storage_errors": w.storage_errors,
+        "segments_created": w.segments_created,
+        "last_lsn": w.last_lsn,
+        "durable_lsn": w.durable_lsn,
+        "bytes_since_checkpoint": w.bytes_since_checkpoint,
+        "failed": w.failed,
+        "last_error": w.last_error,
+    }
 
 
 def log_recovery(path: str, info: dict[str, Any]) -> None:

@@ -15,8 +15,17 @@ def verify(path: str | os.PathLike[str], *, progress: bool = False) -> dict[str,
     Returns {"ok", "checkpoints", "segments", "records", "last_lsn", "issues": [...]}; each
     issue has severity ("error" or "warning"), file, offset and detail."""
     path = os.fspath(path)
-    report = dict(_core.verify_store(path))
-    report["issues"] = list(report["issues"])
+    r = _core.verify_store(path)
+    report: dict[str, Any] = {
+        "ok": r.ok,
+        "checkpoints": r.checkpoints,
+        "segments": r.segments,
+        "records": r.records,
+        "last_lsn": r.last_lsn,
+        "issues": [
+            {"severity": i.severity, "file": i.file, "offset": i.offset, "detail": i.detail} for i in r.issues
+        ],
+    }
     if os.path.exists(os.path.join(path, "manifest.json")):
         from engram.durability.restore import verify_backup
 

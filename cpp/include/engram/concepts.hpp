@@ -60,6 +60,23 @@ struct ConceptMatch {
   float confidence = 0.0f;
 };
 
+// A plain copy of ConsolidationCounters (each counter read once, so values may come from
+// adjacent instants while a run is going on).
+struct ConsolidationCounterValues {
+  std::uint64_t runs = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t concepts_formed = 0;
+  std::uint64_t concepts_updated = 0;
+  std::uint64_t concepts_dissolved = 0;
+  std::uint64_t episodes_bound = 0;
+  std::uint64_t rate_breaker_trips = 0;
+  std::uint64_t ratio_breaker_trips = 0;
+  bool rate_breaker_open = false;
+  bool ratio_breaker_open = false;
+  double last_run_at = 0.0;
+  double last_duration_s = 0.0;
+};
+
 // Per-space consolidation counters; monotonic, relaxed atomics (exported to Prometheus).
 struct ConsolidationCounters {
   std::atomic<std::uint64_t> runs{0};
@@ -74,6 +91,14 @@ struct ConsolidationCounters {
   std::atomic<bool> ratio_breaker_open{false};
   std::atomic<double> last_run_at{0.0};  // engine clock, seconds
   std::atomic<double> last_duration_s{0.0};
+
+  ConsolidationCounterValues values() const noexcept {
+    const auto l = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+    return {
+        l(runs),           l(failures),           l(concepts_formed),     l(concepts_updated),  l(concepts_dissolved),
+        l(episodes_bound), l(rate_breaker_trips), l(ratio_breaker_trips), l(rate_breaker_open), l(ratio_breaker_open),
+        l(last_run_at),    l(last_duration_s)};
+  }
 };
 
 class ConceptStore {

@@ -30,6 +30,7 @@
 #include "engram/consolidation.hpp"
 #include "engram/features.hpp"
 #include "engram/space.hpp"
+#include "engram/store.hpp"
 #include "engram/wal.hpp"
 
 namespace engram {
@@ -117,6 +118,8 @@ class Engine {
   WalStats wal_stats() const;
   // For hot backups: WAL segments with their durable sizes, after a checkpoint.
   std::vector<Wal::SegmentExtent> wal_segments();
+  // The store's checkpoint files, ascending LSN (store.hpp). StorageError when not durable.
+  std::vector<CheckpointFile> checkpoints() const;
   void sync_wal();
   // The logical state in checkpoint encoding (canonical order, no index): equal bytes mean equal
   // content. Holds the WAL gate exclusively while it copies, like a checkpoint.

@@ -9,6 +9,13 @@
 
 namespace engram {
 
+// A plain copy of the flags, as a caller sees them at one moment.
+struct FeatureValues {
+  bool blended_recall = true;
+  bool fan_effect = true;
+  bool concept_formation = true;
+};
+
 struct FeatureFlags {
   // Blended recall uses the semantic (concept) pathway and spreading; off: every recall mode
   // answers from the episodic pathway only (provenance "episodic").
@@ -17,6 +24,8 @@ struct FeatureFlags {
   std::atomic<bool> fan_effect{true};
   // Consolidation may form new concepts; off: runs still refresh existing concepts.
   std::atomic<bool> concept_formation{true};
+
+  FeatureValues values() const noexcept { return {blended_recall.load(), fan_effect.load(), concept_formation.load()}; }
 };
 
 }  // namespace engram

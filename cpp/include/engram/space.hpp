@@ -154,6 +154,13 @@ class Space {
                               std::size_t min_members);
   // Forgets a concept and its bindings from inside an operation (caller holds operation_lock()).
   void dissolve_concept(std::int64_t id);
+  // Every live concept, by id; a consistent copy taken under the operation lock.
+  std::vector<ConceptView> concepts() const;
+  // Member episodes of a live concept of this space (sorted). MemoryNotFound when the id is not
+  // a live concept here; InvalidInputError when it is an episode.
+  std::vector<std::int64_t> concept_members(std::int64_t id) const;
+  // Concepts a live episode of this space is bound to (sorted); MemoryNotFound otherwise.
+  std::vector<std::int64_t> episode_concepts(std::int64_t id) const;
   const ConceptStore& concept_store() const noexcept { return *concepts_; }
   ConceptStore& concept_store() noexcept { return *concepts_; }
   // For engine algorithms outside this class (consolidation, recall, completion): structure_mu_

@@ -37,6 +37,8 @@ def run_inprocess(
         np.nan_to_num(schedule.confidence, nan=1.0).astype(np.float32),
         int(threads), int(schedule.duration_ns + grace_s * 1e9),
     )  # fmt: skip
+    # The gate runs this harness against older builds too, whose run_schedule returned a dict.
+    field = out.__getitem__ if isinstance(out, dict) else lambda name: getattr(out, name)
     return RunResult(
         scenario=schedule.scenario,
         seed=schedule.seed,
@@ -46,11 +48,11 @@ def run_inprocess(
         op=schedule.op.copy(),
         space=schedule.space.copy(),
         intended_start_ns=schedule.start_ns.copy(),
-        actual_start_ns=np.asarray(out["actual_start_ns"], dtype=np.int64),
-        latency_ns=np.asarray(out["latency_ns"], dtype=np.int64),
-        error_code=np.asarray(out["error_code"], dtype=np.int16),
+        actual_start_ns=np.asarray(field("actual_start_ns"), dtype=np.int64),
+        latency_ns=np.asarray(field("latency_ns"), dtype=np.int64),
+        error_code=np.asarray(field("error_code"), dtype=np.int16),
         error_classes=tuple(_core.LOAD_ERROR_CLASSES),
         duration_s=schedule.duration_s,
-        wall_time_s=float(out["wall_ns"]) / 1e9,
+        wall_time_s=float(field("wall_ns")) / 1e9,
         started_at_utc=started,
     )

@@ -1,0 +1,146 @@
+// Durable engines: methods of Engine (open a store, checkpoints, recovery report, WAL
+// statistics and segments) and two module functions that need no engine (offline
+// verification, CRC32C), with the value types they return. engram/durability wraps them.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "convert.hpp"
+#include "engram/crc32c.hpp"
+#include "engram/engine.hpp"
+#include "engram/errors.hpp"
+#include "engram/store.hpp"
+#include "register.hpp"
+
+namespace engram::bind {
+
+namespace {
+
+Durability parse_durability(const std::string& s) {
+  if (s == "fsync") return Durability::Fsync;
+  if (s == "group") return Durability::Group;
+  if (s == "none") return Durability::None;
+  throw InvalidInputError("durability must be 'fsync', 'group' or 'none', got '" + s.substr(0, 40) + "'");
+}
+
+void register_values(py::module_& m) {
+  py::class_<RecoveryEvent>(m, "RecoveryEvent", "Something recovery found and handled in one file.")
+      .def_readonly("kind", &RecoveryEvent::kind, "'torn_tail', 'corruption' or 'gap'.")
+      .def_readonly("file", &RecoveryEvent::file)
+      .def_readonly("offset", &RecoveryEvent::offset)
+      .def_readonly("detail", &RecoveryEvent::detail)
+      .def_readonly("quarantined_to", &RecoveryEvent::quarantined_to, "Empty when nothing was moved.");
+
+  py::class_<RecoveryInfo>(m, "RecoveryInfo", "What opening the store found.")
+      .def_readonly("durable", &RecoveryInfo::durable)
+      .def_readonly("duration_s", &RecoveryInfo::duration_s)
+      .def_readonly("checkpoint_lsn", &RecoveryInfo::checkpoint_lsn)
+      .def_readonly("records_replayed", &RecoveryInfo::records_replayed)
+      .def_readonly("last_lsn", &RecoveryInfo::last_lsn)
+      .def_readonly("torn_tails", &RecoveryInfo::torn_tails)
+      .def_readonly("corruptions", &RecoveryInfo::corruptions)
+      .def_readonly("events", &RecoveryInfo::events);
+
+  py::class_<WalStats>(m, "WalStats", "Write-ahead log counters.")
+      .def_readonly("appends", &WalStats::appends)
+      .def_readonly("bytes_written", &WalStats::bytes_written)
+      .def_readonly("syncs", &WalStats::syncs)
+      .def_readonly("storage_errors", &WalStats::storage_errors)
+      .def_readonly("segments_created", &WalStats::segments_created)
+      .def_readonly("last_lsn", &WalStats::last_lsn)
+      .def_readonly("durable_lsn", &WalStats::durable_lsn)
+      .def_readonly("bytes_since_checkpoint", &WalStats::bytes_since_checkpoint)
+      .def_readonly("failed", &WalStats::failed)
+      .def_readonly("last_error", &WalStats::last_error);
+
+  py::class_<Wal::SegmentExtent>(m, "WalSegment", "A WAL segment and its durable size.")
+      .def_readonly("path", &Wal::SegmentExtent::path)
+      .def_readonly("first_lsn", &Wal::SegmentExtent::first_lsn)
+      .def_readonly("bytes", &Wal::SegmentExtent::bytes, "Durable bytes: the prefix a backup may copy.");
+
+  py::class_<CheckpointFile>(m, "Checkpoint", "A checkpoint file of a store.")
+      .def_readonly("lsn", &CheckpointFile::lsn, "The state it holds is as of this LSN.")
+      .def_readonly("path", &CheckpointFile::path);
+
+  py::class_<VerifyIssue>(m, "VerifyIssue", "One problem verify_store found.")
+      .def_readonly("severity", &VerifyIssue::severity, "'error' or 'warning'.")
+      .def_readonly("file", &VerifyIssue::file)
+      .def_readonly("offset", &VerifyIssue::offset)
+      .def_readonly("detail", &VerifyIssue::detail);
+
+  py::class_<VerifyReport>(m, "VerifyReport", "What verify_store found.")
+      .def_property_readonly("ok", &VerifyReport::ok)
+      .def_readonly("checkpoints", &VerifyReport::checkpoints)
+      .def_readonly("segments", &VerifyReport::segments)
+      .def_readonly("records", &VerifyReport::records)
+      .def_readonly("last_lsn", &VerifyReport::last_lsn)
+      .def_readonly("issues", &VerifyReport::issues);
+}
+
+}  // namespace
+
+void register_durability(py::module_& m) {
+  register_values(m);
+  auto engine = py::reinterpret_borrow<py::class_<Engine, std::shared_ptr<Engine>>>(m.attr("Engine"));
+  engine
+      .def(
+          "open_store",
+          [](Engine& e, const Text<"path">& path, const Text<"durability">& durability,
+             const Int<"segment_bytes", std::uint64_t>& segment_bytes, const Real<"checkpoint_interval_s">& ckpt_s,
+             const Int<"checkpoint_wal_bytes", std::uint64_t>& ckpt_bytes, const Real<"flush_interval_s">& flush_s,
+             const std::optional<Int<"until_lsn", std::uint64_t>>& until_lsn,
+             const std::optional<Int<"until_time_ns">>& until_time_ns) {
+            StoreOptions o;
+            o.path = path.get();
+            o.durability = parse_durability(durability.get());
+            o.segment_bytes = segment_bytes.get();
+            o.checkpoint_interval_s = ckpt_s.get();
+            o.checkpoint_wal_bytes = ckpt_bytes.get();
+            o.flush_interval_s = flush_s.get();
+            o.until_lsn = get(until_lsn);
+            o.until_time_ns = get(until_time_ns);
+            py::gil_scoped_release release;
+            e.open_store(o);
+          },
+          py::arg("path"), py::arg("durability") = "group", py::arg("segment_bytes") = 64ull << 20,
+          py::arg("checkpoint_interval_s") = 300.0, py::arg("checkpoint_wal_bytes") = 256ull << 20,
+          py::arg("flush_interval_s") = 0.05, py::arg("until_lsn") = py::none(), py::arg("until_time_ns") = py::none(),
+          "Open (or create) the store at path and recover it; call once, right after construction.")
+      .def_property_readonly("durable", &Engine::durable, "Whether a store is open.")
+      .def_property_readonly("store_path", &Engine::store_path, "The store's directory; empty when in memory.")
+      .def("checkpoint", &Engine::checkpoint, py::call_guard<py::gil_scoped_release>(),
+           "Write a checkpoint now; returns its LSN.")
+      .def("sync_wal", &Engine::sync_wal, py::call_guard<py::gil_scoped_release>(),
+           "Write and sync everything logged so far.")
+      .def("recovery_info", &Engine::recovery_info, "What opening the store found.")
+      .def("wal_stats", &Engine::wal_stats, py::call_guard<py::gil_scoped_release>(), "Write-ahead log counters.")
+      .def("wal_segments", &Engine::wal_segments, py::call_guard<py::gil_scoped_release>(),
+           "WAL segments with their durable sizes (for backups).")
+      .def("checkpoints", &Engine::checkpoints, py::call_guard<py::gil_scoped_release>(),
+           "The store's checkpoint files, ascending LSN.")
+      .def(
+          "content_snapshot",
+          [](const Engine& e) {
+            std::string s;
+            {
+              py::gil_scoped_release release;
+              s = e.content_snapshot();
+            }
+            return py::bytes(s);
+          },
+          "The logical state in checkpoint encoding: equal bytes mean equal content.");
+
+  m.def(
+      "verify_store",
+      [](const Text<"path">& path) {
+        const std::string p = path.get();
+        py::gil_scoped_release release;
+        return verify_store(p);
+      },
+      py::arg("path"), "Check every checkpoint and WAL segment of a store without changing it.");
+  m.def(
+      "crc32c", [](const Bytes<"data">& data) { return crc32c(data.get()); }, py::arg("data"),
+      "CRC32C (Castagnoli) of bytes, as the WAL and checkpoints use it.");
+}
+
+}  // namespace engram::bind
