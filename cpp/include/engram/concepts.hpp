@@ -122,15 +122,12 @@ class ConceptStore {
 
   ConsolidationCounters& counters() noexcept { return counters_; }
   const ConsolidationCounters& counters() const noexcept { return counters_; }
-  // Serialises consolidation runs on one space (manual and background).
-  std::mutex& run_mutex() noexcept { return run_mu_; }
-  // Engine-clock times of recent formations, for the formations-per-hour breaker. Guarded by
-  // run_mutex().
-  std::deque<double>& formation_times() noexcept { return formation_times_; }
+  // Consolidation's own state of this space: touched only by a run, under run_mutex(), which
+  // serialises runs on one space (manual and background).
   // Unbound episodes already clustered whose blocks left no coherent cluster unformed: a later
   // run skips blocks made only of them (nothing there can change unless an episode arrives,
   // one is forgotten, or the parameters change, each of which resets or bypasses the cache).
-  // A cache, not state: empty after recovery. Guarded by run_mutex().
+  // A cache, not state: empty after recovery.
   struct ClusteringCache {
     std::uint64_t fingerprint = 0;  // of the clustering parameters
     std::uint64_t forgotten = 0;    // the space's forget count when filled
@@ -154,7 +151,12 @@ class ConceptStore {
     };
     std::unordered_map<std::uint64_t, CachedBlock> blocks;
   };
-  ClusteringCache& clustering_cache() noexcept { return clustering_cache_; }
+  struct RunState {
+    std::deque<double> formation_times;  // engine clock, for the formations-per-hour breaker
+    ClusteringCache clustering;
+  };
+  std::mutex& run_mutex() noexcept { return run_mu_; }
+  RunState& run_state() noexcept { return run_state_; }
 
  private:
   struct Entry {
@@ -181,8 +183,7 @@ class ConceptStore {
   std::atomic<std::size_t> live_{0};
   ConsolidationCounters counters_;
   std::mutex run_mu_;
-  std::deque<double> formation_times_;
-  ClusteringCache clustering_cache_;
+  RunState run_state_;
 };
 
 }  // namespace engram

@@ -28,6 +28,7 @@
 
 #include "engram/clock.hpp"
 #include "engram/consolidation.hpp"
+#include "engram/consolidator.hpp"
 #include "engram/features.hpp"
 #include "engram/space.hpp"
 #include "engram/wal.hpp"
@@ -92,7 +93,7 @@ class Engine {
                     std::optional<bool> concept_formation);
   const FeatureFlags& features() const noexcept { return *features_; }
 
-  // Background consolidation (consolidation.hpp). start replaces a running consolidator; stop
+  // Background consolidation (consolidator.hpp). start replaces a running consolidator; stop
   // joins its thread (at most one space run later). consolidator_mu_ guards the pointer.
   void start_consolidation(double interval_s, ConsolidationParams params = {});
   void stop_consolidation();
