@@ -610,10 +610,10 @@ ConsolidationReport consolidate(Space& space, const ConsolidationParams& params)
   validate(params);
   OpTimer timer(space.metrics(), Op::Consolidate);
   const auto start = std::chrono::steady_clock::now();
-  auto lock = space.operation_lock();
+  const Space::OperationLock lock(space);
   ConceptStore& store = space.concept_store();
   ConsolidationCounters& k = store.counters();
-  std::lock_guard run_lock(store.run_mutex());
+  MutexLock run_lock(store.run_mutex());
   ConsolidationReport rep;
   try {
     Run(space, params, store.run_state(), rep).execute();

@@ -41,13 +41,13 @@ BackgroundConsolidator::~BackgroundConsolidator() {
 }
 
 void BackgroundConsolidator::pause() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   paused_ = true;
 }
 
 void BackgroundConsolidator::resume() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     paused_ = false;
   }
   cv_.notify_all();
@@ -56,7 +56,7 @@ void BackgroundConsolidator::resume() {
 ConsolidatorStatus BackgroundConsolidator::status() const {
   ConsolidatorStatus s;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     s.state = paused_ ? ConsolidatorState::Paused : ConsolidatorState::Running;
   }
   s.interval_s = interval_s_;
@@ -77,17 +77,17 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
   const auto interval = std::chrono::duration<double>(interval_s_);
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       // Sleeps one interval (woken early only by a stop), then, while paused, until resumed.
-      cv_.wait_for(lock, stop, interval, [] { return false; });
-      cv_.wait(lock, stop, [this] { return !paused_; });
+      cv_.wait_for(mu_, stop, interval, [] { return false; });
+      cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !paused_; });
     }
     if (stop.stop_requested()) break;
     const auto start = std::chrono::steady_clock::now();
     for (const std::shared_ptr<Space>& sp : spaces_()) {
       if (stop.stop_requested()) break;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (paused_) break;
       }
       try {

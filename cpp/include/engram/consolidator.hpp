@@ -1,5 +1,9 @@
 // The background consolidator of one engine: a thread that runs consolidate()
 // (consolidation.hpp) on every space, periodically.
+//
+// Locking: mu_ guards paused_ and is held only briefly; the thread never holds it while it
+// runs a space, so the consolidator's lock sits outside the engine's lock order (engine.hpp)
+// apart from Engine::consolidator_mu_, which may be held while mu_ is taken.
 #pragma once
 
 #include <atomic>
@@ -7,13 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <stop_token>
 #include <thread>
 #include <vector>
 
 #include "engram/consolidation.hpp"
 #include "engram/space.hpp"
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -51,9 +55,9 @@ class BackgroundConsolidator {
   SpaceList spaces_;
   double interval_s_;
   ConsolidationParams params_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable_any cv_;
-  bool paused_ = false;  // guarded by mu_
+  bool paused_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<double> last_duration_s_{0.0};
