@@ -131,6 +131,22 @@ def sanitize(session: nox.Session) -> None:
         )  # fmt: skip
 
 
+@nox.session(python=False)
+def thread_safety(session: nox.Session) -> None:
+    """Clang's thread-safety analysis (cpp/include/engram/thread_annotations.hpp) over the engine
+    and its tests, as errors, in a separate clang++ build."""
+    if shutil.which("clang++") is None:
+        session.error("clang++ is not installed; run scripts/setup-system.sh")
+    out = ROOT / "build" / "thread-safety"
+    flags = "-Wthread-safety -Wthread-safety-beta -Werror=thread-safety -Werror=thread-safety-beta"
+    session.run(
+        "cmake", "-S", str(ROOT), "-B", str(out), "-G", "Ninja", "-DCMAKE_CXX_COMPILER=clang++",
+        "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_PYTHON=OFF", "-DENGRAM_BUILD_TESTS=ON",
+        f"-DCMAKE_CXX_FLAGS={flags}", external=True,
+    )  # fmt: skip
+    session.run("cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), external=True)
+
+
 @nox.session
 def acceptance(session: nox.Session) -> None:
     """The acceptance suites (quick profile unless --profile is passed), then the report and the

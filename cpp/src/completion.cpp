@@ -40,7 +40,7 @@ struct Source {
 Completion complete(const Space& space, std::span<const float> partial, std::span<const std::uint8_t> mask,
                     const CompletionParams& p) {
   OpTimer timer(const_cast<SpaceMetrics&>(space.metrics()), Op::Complete);
-  auto lock = space.operation_lock();
+  const Space::OperationLock lock(space);
   validate(p);
   const std::size_t dim = space.dim();
   if (partial.size() != dim || mask.size() != dim) {

@@ -38,7 +38,7 @@ void ConceptStore::write_entry(std::size_t slot, std::int64_t id, const ConceptD
 }
 
 void ConceptStore::insert(std::int64_t id, const ConceptDraft& draft) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   if (slot_of_.count(id) != 0) throw InvalidInputError("concept " + std::to_string(id) + " already exists");
   std::size_t slot;
   if (!free_.empty()) {
@@ -61,7 +61,7 @@ void ConceptStore::insert(std::int64_t id, const ConceptDraft& draft) {
 }
 
 bool ConceptStore::update(std::int64_t id, const ConceptDraft& draft) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   const auto it = slot_of_.find(id);
   if (it == slot_of_.end()) return false;
   write_entry(it->second, id, draft, true);
@@ -69,7 +69,7 @@ bool ConceptStore::update(std::int64_t id, const ConceptDraft& draft) {
 }
 
 bool ConceptStore::erase(std::int64_t id) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   const auto it = slot_of_.find(id);
   if (it == slot_of_.end()) return false;
   const std::size_t slot = it->second;
@@ -87,7 +87,7 @@ bool ConceptStore::erase(std::int64_t id) {
 }
 
 std::vector<std::int64_t> ConceptStore::drop_member(std::int64_t episode) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   const auto it = by_episode_.find(episode);
   if (it == by_episode_.end()) return {};
   std::vector<std::int64_t> touched = std::move(it->second);
@@ -101,7 +101,7 @@ std::vector<std::int64_t> ConceptStore::drop_member(std::int64_t episode) {
 }
 
 std::vector<std::int64_t> ConceptStore::take_dirty() {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   std::vector<std::int64_t> out = std::move(dirty_);
   dirty_.clear();
   std::sort(out.begin(), out.end());
@@ -110,7 +110,7 @@ std::vector<std::int64_t> ConceptStore::take_dirty() {
 }
 
 bool ConceptStore::contains(std::int64_t id) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return slot_of_.count(id) != 0;
 }
 
@@ -129,14 +129,14 @@ ConceptView ConceptStore::view(std::size_t slot) const {
 }
 
 std::optional<ConceptView> ConceptStore::get(std::int64_t id) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const auto it = slot_of_.find(id);
   if (it == slot_of_.end()) return std::nullopt;
   return view(it->second);
 }
 
 std::vector<ConceptView> ConceptStore::all() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<ConceptView> out;
   out.reserve(slot_of_.size());
   for (std::size_t s = 0; s < entries_.size(); ++s) {
@@ -147,7 +147,7 @@ std::vector<ConceptView> ConceptStore::all() const {
 }
 
 std::vector<std::int64_t> ConceptStore::ids() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<std::int64_t> out;
   out.reserve(slot_of_.size());
   for (const auto& [id, slot] : slot_of_) out.push_back(id);
@@ -156,19 +156,19 @@ std::vector<std::int64_t> ConceptStore::ids() const {
 }
 
 std::vector<std::int64_t> ConceptStore::members(std::int64_t id) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const auto it = slot_of_.find(id);
   return it == slot_of_.end() ? std::vector<std::int64_t>{} : entries_[it->second].members;
 }
 
 std::vector<std::int64_t> ConceptStore::concepts_of(std::int64_t episode) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const auto it = by_episode_.find(episode);
   return it == by_episode_.end() ? std::vector<std::int64_t>{} : it->second;
 }
 
 double ConceptStore::pair_similarity_sum(std::int64_t id) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const auto it = slot_of_.find(id);
   return it == slot_of_.end() ? 0.0 : entries_[it->second].pair_sum;
 }
@@ -178,7 +178,7 @@ std::vector<ConceptMatch> ConceptStore::nearest(const float* q, std::size_t k, f
   const float q_inv = qn > 0.0f ? 1.0f / std::sqrt(qn) : 0.0f;
   std::vector<ConceptMatch> out;
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     out.reserve(slot_of_.size());
     for (std::size_t s = 0; s < entries_.size(); ++s) {
       const Entry& e = entries_[s];
@@ -200,7 +200,7 @@ std::vector<ConceptMatch> ConceptStore::nearest(const float* q, std::size_t k, f
 }
 
 std::size_t ConceptStore::memory_bytes() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::size_t bytes = centroids_.capacity() * sizeof(float) + entries_.capacity() * sizeof(Entry);
   for (const Entry& e : entries_) bytes += e.members.capacity() * sizeof(std::int64_t);
   bytes += by_episode_.size() * (sizeof(std::int64_t) * 4);

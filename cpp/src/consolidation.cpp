@@ -1,21 +1,14 @@
 #include "engram/consolidation.hpp"
 
-#if defined(__linux__)
-#include <pthread.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <unistd.h>
-#endif
-
+#include <Eigen/Core>
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
-#include <deque>
-#include <numeric>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engram/clustering.hpp"
 #include "engram/crash.hpp"
 #include "engram/errors.hpp"
 #include "engram/parallel.hpp"
@@ -62,23 +55,25 @@ namespace {
 
 using EpisodeRef = Space::EpisodeRef;
 
-struct Sim {
-  const ConsolidationParams& p;
-  std::size_t dim;
-  simd::DotFn dot = simd::active().dot;  // chosen once per run, not once per pair
-  double sigmoid(double x) const noexcept { return 1.0 / (1.0 + std::exp(-p.sigmoid_gain * (x - p.sigmoid_midpoint))); }
-  double cos(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
-    return static_cast<double>(dot(a.vector, b.vector, dim)) * a.inv_norm * b.inv_norm;
-  }
-  double temporal(double cos, double ta, double tb) const noexcept {
-    return p.temporal_scale_s > 0.0 ? cos * std::exp(-std::abs(ta - tb) / p.temporal_scale_s) : cos;
-  }
-  // Linkage similarity (with the temporal factor) and coherence similarity (without).
-  double link(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
-    return sigmoid(temporal(cos(a, b), a.timestamp, b.timestamp));
-  }
-  double coh(const EpisodeRef& a, const EpisodeRef& b) const noexcept { return sigmoid(cos(a, b)); }
-};
+using ClusteringCache = ConceptStore::ClusteringCache;
+
+LinkageParams linkage_params(const ConsolidationParams& p) {
+  LinkageParams l;
+  l.similarity_threshold = p.similarity_threshold;
+  l.coherence_threshold = p.coherence_threshold;
+  l.min_cluster_size = p.min_cluster_size;
+  l.temporal_scale_s = p.temporal_scale_s;
+  l.sigmoid_gain = p.sigmoid_gain;
+  l.sigmoid_midpoint = p.sigmoid_midpoint;
+  l.parallel = p.parallel;
+  l.kernel = p.kernel;
+  return l;
+}
+
+// An episode's stored vector, as an Eigen vector over the index's storage (no copy).
+Eigen::Map<const Eigen::VectorXf> vec(const EpisodeRef& e, std::size_t dim) noexcept {
+  return {e.vector, static_cast<Eigen::Index>(dim)};
+}
 
 // FNV-1a over 64-bit words: cache keys (parameter fingerprints, block identities), not security.
 struct Fnv1a {
@@ -95,14 +90,13 @@ struct Top2 {
 struct WorkConcept {
   std::int64_t id = 0;                // 0 until committed
   std::vector<std::int64_t> members;  // sorted
-  std::vector<double> sum;            // sum of the members' unit vectors
+  Eigen::VectorXd sum;                // sum of the members' unit vectors
   double pair_sum = 0.0;
   bool changed = false;
   std::size_t bound_before = 0;
   std::vector<float> centroid() const {
-    std::vector<float> c(sum.size());
-    const double n = static_cast<double>(members.size());
-    for (std::size_t i = 0; i < sum.size(); ++i) c[i] = static_cast<float>(sum[i] / n);
+    std::vector<float> c(static_cast<std::size_t>(sum.size()));
+    Eigen::Map<Eigen::VectorXf>(c.data(), sum.size()) = (sum / static_cast<double>(members.size())).cast<float>();
     return c;
   }
   double coherence() const {
@@ -111,17 +105,20 @@ struct WorkConcept {
   }
 };
 
-struct Cluster {
+// A cluster of one run, in snapshot indices.
+struct FoundCluster {
   std::size_t block = 0;             // the block of form() it came from
   std::vector<std::size_t> members;  // snapshot indices, ascending
   double pair_sum = 0.0;
   double coherence = 0.0;
+  bool coherent = false;
 };
 
 class Run {
  public:
-  Run(Space& sp, const ConsolidationParams& p, ConsolidationReport& rep)
-      : sp_(sp), p_(p), rep_(rep), sim_{p, sp.dim()}, dim_(sp.dim()) {}
+  // state: the space's consolidation state, guarded by its run mutex, which the caller holds.
+  Run(Space& sp, const ConsolidationParams& p, ConceptStore::RunState& state, ConsolidationReport& rep)
+      : sp_(sp), p_(p), state_(state), rep_(rep), link_(linkage_params(p)), sim_(link_), dim_(sp.dim()) {}
 
   void execute() {
     now_ = p_.now.value_or(sp_.clock().now());
@@ -130,7 +127,7 @@ class Run {
       eps_.push_back(e);
     });
     rep_.episodes_considered = eps_.size();
-    ConceptStore::ClusteringCache& cache = sp_.concept_store().clustering_cache();
+    ClusteringCache& cache = state_.clustering;
     const std::uint64_t fp = fingerprint();
     if (cache.fingerprint != fp || cache.forgotten != sp_.forgotten_count()) {
       cache.settled.clear();
@@ -171,9 +168,8 @@ class Run {
       c.members = std::move(v.members);
       c.bound_before = c.members.size();
       c.pair_sum = sp_.concept_store().pair_similarity_sum(v.id);
-      c.sum.resize(dim_);
       const double n = static_cast<double>(c.members.size());
-      for (std::size_t i = 0; i < dim_; ++i) c.sum[i] = static_cast<double>(v.centroid[i]) * n;
+      c.sum = Eigen::Map<const Eigen::VectorXf>(v.centroid.data(), static_cast<Eigen::Index>(dim_)).cast<double>() * n;
       concepts_.push_back(std::move(c));
     }
   }
@@ -186,12 +182,12 @@ class Run {
       std::erase_if(c.members, [&](std::int64_t m) { return pos_.count(m) == 0; });
       c.changed = true;
       if (c.members.size() < p_.min_cluster_size) continue;  // dissolved at commit
-      std::fill(c.sum.begin(), c.sum.end(), 0.0);
+      c.sum.setZero();
       c.pair_sum = 0.0;
       for (std::size_t i = 0; i < c.members.size(); ++i) {
         const EpisodeRef& a = eps_[pos_.at(c.members[i])];
         add_unit(c.sum, a);
-        for (std::size_t j = 0; j < i; ++j) c.pair_sum += sim_.coh(a, eps_[pos_.at(c.members[j])]);
+        for (std::size_t j = 0; j < i; ++j) c.pair_sum += sim_.coherence(cos(a, eps_[pos_.at(c.members[j])]));
       }
     }
   }
@@ -216,17 +212,17 @@ class Run {
     return f.h;
   }
 
-  void add_unit(std::vector<double>& sum, const EpisodeRef& e) const {
-    for (std::size_t i = 0; i < dim_; ++i) sum[i] += static_cast<double>(e.vector[i]) * e.inv_norm;
+  double cos(const EpisodeRef& a, const EpisodeRef& b) const noexcept {
+    return static_cast<double>(dot_(a.vector, b.vector, dim_)) * a.inv_norm * b.inv_norm;
+  }
+
+  void add_unit(Eigen::VectorXd& sum, const EpisodeRef& e) const {
+    sum += vec(e, dim_).cast<double>() * static_cast<double>(e.inv_norm);
   }
 
   double centroid_cos(const WorkConcept& c, const EpisodeRef& e) const {
-    double dot = 0.0, nn = 0.0;
-    for (std::size_t i = 0; i < dim_; ++i) {
-      dot += c.sum[i] * e.vector[i];
-      nn += c.sum[i] * c.sum[i];
-    }
-    return nn > 0.0 ? dot * e.inv_norm / std::sqrt(nn) : 0.0;
+    const double nn = c.sum.squaredNorm();
+    return nn > 0.0 ? c.sum.dot(vec(e, dim_).cast<double>()) * e.inv_norm / std::sqrt(nn) : 0.0;
   }
 
   // Joins unbound episodes to concepts until nothing changes. An episode's candidate concepts
@@ -248,7 +244,6 @@ class Run {
     for (std::size_t i = 0; i < eps_.size(); ++i) {
       if (!bound_[i]) todo.push_back(i);
     }
-    const simd::DotFn dot = simd::active().dot;
     std::vector<float> units(concepts_.size() * dim_);
     std::vector<std::vector<std::size_t>> near(eps_.size());  // filled for episodes in todo
     while (!todo.empty()) {
@@ -273,7 +268,7 @@ class Run {
         float best_cos[2] = {-2.0f, -2.0f};
         Top2& t = top[u];
         for (const std::size_t c : cands) {
-          const float cs = dot(units.data() + c * dim_, e.vector, dim_) * e.inv_norm;
+          const float cs = dot_(units.data() + c * dim_, e.vector, dim_) * e.inv_norm;
           if (cs > best_cos[0] || (cs == best_cos[0] && c < t.best[0])) {
             t.best[1] = t.best[0];
             best_cos[1] = best_cos[0];
@@ -296,9 +291,9 @@ class Run {
           double link = 0.0, coh = 0.0;
           for (const std::int64_t m : wc.members) {
             const EpisodeRef& o = eps_[pos_.at(m)];
-            const double cs = sim_.cos(e, o);
-            link += sim_.sigmoid(sim_.temporal(cs, e.timestamp, o.timestamp));
-            coh += sim_.sigmoid(cs);
+            const double cs = cos(e, o);
+            link += sim_.link(cs, e.timestamp, o.timestamp);
+            coh += sim_.coherence(cs);
           }
           const double n = static_cast<double>(wc.members.size());
           if (link / n < p_.similarity_threshold) continue;
@@ -329,10 +324,9 @@ class Run {
 
   // The concept's centroid direction as a float unit vector (zero if the sum is zero).
   void unit_centroid(const WorkConcept& c, float* out) const {
-    double nn = 0.0;
-    for (std::size_t i = 0; i < dim_; ++i) nn += c.sum[i] * c.sum[i];
+    const double nn = c.sum.squaredNorm();
     const double inv = nn > 0.0 ? 1.0 / std::sqrt(nn) : 0.0;
-    for (std::size_t i = 0; i < dim_; ++i) out[i] = static_cast<float>(c.sum[i] * inv);
+    Eigen::Map<Eigen::VectorXf>(out, static_cast<Eigen::Index>(dim_)) = (c.sum * inv).cast<float>();
   }
 
   // Clusters unbound episodes and turns up to `budget` coherent clusters into working concepts.
@@ -342,12 +336,12 @@ class Run {
       if (!bound_[i]) unbound.push_back(i);
     }
     if (unbound.size() < p_.min_cluster_size) return 0;
-    ConceptStore::ClusteringCache& cache = sp_.concept_store().clustering_cache();
+    ClusteringCache& cache = state_.clustering;
     std::unordered_set<std::int64_t>& settled = cache.settled;
     const std::vector<std::vector<std::size_t>> blocks = components(unbound);
     std::vector<char> clustered(blocks.size(), 0);
-    std::vector<Cluster> clusters;
-    std::unordered_map<std::uint64_t, ConceptStore::ClusteringCache::CachedBlock> still_deferred;
+    std::vector<FoundCluster> clusters;
+    std::unordered_map<std::uint64_t, ClusteringCache::CachedBlock> still_deferred;
     std::vector<std::uint64_t> keys(blocks.size(), 0);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const bool known = std::all_of(blocks[b].begin(), blocks[b].end(),
@@ -362,20 +356,21 @@ class Run {
       if (const auto hit = cache.blocks.find(keys[b]); hit != cache.blocks.end() && hit->second.ids == ids) {
         ++rep_.blocks_reused;
         for (const auto& cc : hit->second.clusters) {
-          Cluster c;
+          FoundCluster c;
           for (const std::int64_t id : cc.members) c.members.push_back(pos_.at(id));
           std::sort(c.members.begin(), c.members.end());
           c.pair_sum = cc.pair_sum;
           c.coherence = cc.coherence;
+          c.coherent = cc.coherence >= p_.coherence_threshold;
           clusters.push_back(std::move(c));
         }
         still_deferred.emplace(keys[b], std::move(hit->second));
       } else {
         cluster_block(blocks[b], clusters);
-        ConceptStore::ClusteringCache::CachedBlock entry;
+        ClusteringCache::CachedBlock entry;
         entry.ids = std::move(ids);
         for (std::size_t k = first; k < clusters.size(); ++k) {
-          ConceptStore::ClusteringCache::CachedCluster cc{{}, clusters[k].pair_sum, clusters[k].coherence};
+          ClusteringCache::CachedCluster cc{{}, clusters[k].pair_sum, clusters[k].coherence};
           for (const std::size_t i : clusters[k].members) cc.members.push_back(eps_[i].id);
           entry.clusters.push_back(std::move(cc));
         }
@@ -384,23 +379,23 @@ class Run {
       for (std::size_t k = first; k < clusters.size(); ++k) clusters[k].block = b;
       clustered[b] = 1;
     }
-    std::vector<Cluster> coherent;
-    for (Cluster& c : clusters) {
+    std::vector<FoundCluster> coherent;
+    for (FoundCluster& c : clusters) {
       if (count_stats) ++rep_.clusters_found;
-      if (c.coherence >= p_.coherence_threshold) {
+      if (c.coherent) {
         coherent.push_back(std::move(c));
       } else if (count_stats) {
         ++rep_.clusters_incoherent;
       }
     }
-    std::sort(coherent.begin(), coherent.end(), [](const Cluster& a, const Cluster& b) {
+    std::sort(coherent.begin(), coherent.end(), [](const FoundCluster& a, const FoundCluster& b) {
       if (a.members.size() != b.members.size()) return a.members.size() > b.members.size();
       if (a.coherence != b.coherence) return a.coherence > b.coherence;
       return a.members.front() < b.members.front();
     });
     // Circuit breakers.
     std::size_t allowed = std::min(budget, coherent.size());
-    auto& times = sp_.concept_store().formation_times();
+    std::deque<double>& times = state_.formation_times;
     while (!times.empty() && times.front() <= now_ - 3600.0) times.pop_front();
     if (p_.max_formations_per_hour > 0) {
       const std::size_t room =
@@ -434,9 +429,9 @@ class Run {
     // loses those members to the concept); everything else drops out of the cache.
     cache.blocks = std::move(still_deferred);
     for (std::size_t k = 0; k < allowed; ++k) {
-      const Cluster& cl = coherent[k];
+      const FoundCluster& cl = coherent[k];
       WorkConcept c;
-      c.sum.assign(dim_, 0.0);
+      c.sum = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(dim_));
       for (const std::size_t i : cl.members) {
         c.members.push_back(eps_[i].id);
         add_unit(c.sum, eps_[i]);
@@ -462,12 +457,11 @@ class Run {
       const auto it = local.find(id);
       if (it == local.end() || it->second == u) return;
       const EpisodeRef& e = eps_[unbound[u]];
-      if (sim_.sigmoid(sim_.temporal(cos, e.timestamp, eps_[unbound[it->second]].timestamp)) >=
-          p_.similarity_threshold) {
+      if (sim_.link(cos, e.timestamp, eps_[unbound[it->second]].timestamp) >= p_.similarity_threshold) {
         adj[u].push_back(it->second);
       }
     };
-    auto& pairs = sp_.concept_store().clustering_cache().pairs;
+    auto& pairs = state_.clustering.pairs;
     std::vector<std::vector<std::int64_t>> fresh(unbound.size());  // pairs computed by this run
     std::vector<char> computed(unbound.size(), 0);
     for_each_index(unbound.size(), [&](std::size_t u) {
@@ -487,7 +481,7 @@ class Run {
           const auto p = pos_.find(id);
           if (p == pos_.end() || id == e.id) continue;
           const EpisodeRef& o = eps_[p->second];
-          if (sim_.sigmoid(sim_.temporal(sim_.cos(e, o), e.timestamp, o.timestamp)) < p_.similarity_threshold) continue;
+          if (sim_.link(cos(e, o), e.timestamp, o.timestamp) < p_.similarity_threshold) continue;
           fresh[u].push_back(id);
           if (const auto it = local.find(id); it != local.end()) adj[u].push_back(it->second);
         }
@@ -501,136 +495,35 @@ class Run {
     for (std::size_t u = 0; u < unbound.size(); ++u) {
       if (computed[u]) pairs[eps_[unbound[u]].id] = std::move(fresh[u]);
     }
-    // Symmetrise, then BFS in index order: deterministic and locality-preserving.
-    for (std::size_t u = 0; u < adj.size(); ++u) {
-      for (const std::size_t v : adj[u]) {
-        if (v > u || std::find(adj[v].begin(), adj[v].end(), u) == adj[v].end()) adj[v].push_back(u);
-      }
-    }
-    for (auto& a : adj) {
-      std::sort(a.begin(), a.end());
-      a.erase(std::unique(a.begin(), a.end()), a.end());
-    }
-    std::vector<char> seen(unbound.size(), 0);
-    std::vector<std::vector<std::size_t>> out;
-    for (std::size_t s = 0; s < unbound.size(); ++s) {
-      if (seen[s] || adj[s].empty()) continue;
-      std::vector<std::size_t> order;
-      std::deque<std::size_t> q{s};
-      seen[s] = 1;
-      while (!q.empty()) {
-        const std::size_t u = q.front();
-        q.pop_front();
-        order.push_back(u);
-        for (const std::size_t v : adj[u]) {
-          if (!seen[v]) {
-            seen[v] = 1;
-            q.push_back(v);
-          }
-        }
-      }
-      if (order.size() < p_.min_cluster_size) continue;
-      for (std::size_t b = 0; b < order.size(); b += p_.max_component) {
-        std::vector<std::size_t> block;
-        for (std::size_t j = b; j < std::min(order.size(), b + p_.max_component); ++j)
-          block.push_back(unbound[order[j]]);
-        std::sort(block.begin(), block.end());
-        if (block.size() >= p_.min_cluster_size) out.push_back(std::move(block));
-      }
+    std::vector<std::vector<std::size_t>> out = connected_blocks(std::move(adj), p_.min_cluster_size, p_.max_component);
+    for (auto& block : out) {
+      for (std::size_t& u : block) u = unbound[u];  // ascending stays ascending: unbound is sorted
     }
     return out;
   }
 
-  // Average linkage by nearest-neighbour chain over one block, stopping at the threshold.
-  void cluster_block(const std::vector<std::size_t>& block, std::vector<Cluster>& out) const {
+  // Clusters one block (clustering.hpp). Its members' unit vectors are gathered into one
+  // row-major matrix: the index stores each vector unnormalised in its own node block, and the
+  // similarity product needs them contiguous and of unit norm (m x dim floats, a small copy
+  // beside the O(m^2 dim) product).
+  void cluster_block(const std::vector<std::size_t>& block, std::vector<FoundCluster>& out) const {
     const std::size_t m = block.size();
     if (m < p_.min_cluster_size) return;
-    std::vector<float> cosm(m * m), link(m * m);
-    // Both matrices are symmetric: compute the lower triangle and mirror it (half the dot
-    // products and exponentials; this fill is most of a large block's cost). Rows go in tiles
-    // of kTile: each column vector is then read once per tile and reused from L1 while the
-    // tile's rows stay in L2, instead of streaming both vectors of every pair from L3. A
-    // tile's task writes only its pairs (i, j < i) and their mirrors: tasks never share an entry.
-    constexpr std::size_t kTile = 16;
-    for_each_index((m + kTile - 1) / kTile, [&](std::size_t t) {
-      const std::size_t lo = t * kTile, hi = std::min(m, lo + kTile);
-      for (std::size_t i = lo; i < hi; ++i) {
-        cosm[i * m + i] = 1.0f;
-        link[i * m + i] = static_cast<float>(sim_.sigmoid(1.0));
-      }
-      for (std::size_t j = 0; j + 1 < hi; ++j) {
-        const EpisodeRef& b = eps_[block[j]];
-        for (std::size_t i = std::max(lo, j + 1); i < hi; ++i) {
-          const EpisodeRef& a = eps_[block[i]];
-          const double c = sim_.cos(a, b);
-          const auto l = static_cast<float>(sim_.sigmoid(sim_.temporal(c, a.timestamp, b.timestamp)));
-          cosm[i * m + j] = cosm[j * m + i] = static_cast<float>(c);
-          link[i * m + j] = link[j * m + i] = l;
-        }
-      }
-    });
-    const auto thr = static_cast<float>(p_.similarity_threshold);
-    std::vector<char> active(m, 1);
-    std::vector<std::vector<std::size_t>> members(m);
-    for (std::size_t i = 0; i < m; ++i) members[i] = {i};
-    std::vector<std::size_t> chain;
-    std::size_t next_start = 0;
-    const auto finish = [&](std::size_t a) {
-      active[a] = 0;
-      if (members[a].size() < p_.min_cluster_size) return;
-      Cluster c;
-      for (const std::size_t i : members[a]) c.members.push_back(block[i]);
-      std::sort(c.members.begin(), c.members.end());
-      const auto& mem = members[a];
-      for (std::size_t x = 0; x < mem.size(); ++x) {
-        for (std::size_t y = 0; y < x; ++y) c.pair_sum += sim_.sigmoid(cosm[mem[x] * m + mem[y]]);
-      }
-      const double n = static_cast<double>(mem.size());
-      c.coherence = c.pair_sum / (n * (n - 1) / 2.0);
-      out.push_back(std::move(c));
-    };
-    for (;;) {
-      if (chain.empty()) {
-        while (next_start < m && !active[next_start]) ++next_start;
-        if (next_start == m) break;
-        chain.push_back(next_start);
-      }
-      const std::size_t a = chain.back();
-      const std::size_t prev = chain.size() >= 2 ? chain[chain.size() - 2] : SIZE_MAX;
-      std::size_t b = SIZE_MAX;
-      float best = -1.0f;
-      for (std::size_t c = 0; c < m; ++c) {
-        if (c == a || !active[c]) continue;
-        const float s = link[a * m + c];
-        // Prefer the previous chain element on ties so reciprocal pairs are recognised.
-        if (s > best || (s == best && c == prev)) {
-          best = s;
-          b = c;
-        }
-      }
-      if (b == SIZE_MAX || best < thr) {
-        // Nothing reaches the threshold from a, and merges elsewhere only average existing
-        // similarities to a, so a is final.
-        chain.pop_back();
-        finish(a);
-        continue;
-      }
-      if (b == prev) {
-        chain.pop_back();
-        chain.pop_back();
-        const std::size_t keep = std::min(a, b), gone = std::max(a, b);
-        const double na = static_cast<double>(members[keep].size()), nb = static_cast<double>(members[gone].size());
-        for (std::size_t c = 0; c < m; ++c) {
-          if (!active[c] || c == keep || c == gone) continue;
-          const float s = static_cast<float>((na * link[keep * m + c] + nb * link[gone * m + c]) / (na + nb));
-          link[keep * m + c] = link[c * m + keep] = s;
-        }
-        members[keep].insert(members[keep].end(), members[gone].begin(), members[gone].end());
-        members[gone].clear();
-        active[gone] = 0;
-      } else {
-        chain.push_back(b);
-      }
+    std::vector<float> units(m * dim_);
+    std::vector<double> stamps(m);
+    for (std::size_t r = 0; r < m; ++r) {
+      const EpisodeRef& e = eps_[block[r]];
+      Eigen::Map<Eigen::VectorXf>(units.data() + r * dim_, static_cast<Eigen::Index>(dim_)) = vec(e, dim_) * e.inv_norm;
+      stamps[r] = e.timestamp;
+    }
+    for (Cluster& c : average_linkage(PointBlock{units, dim_, stamps}, link_)) {
+      FoundCluster f;
+      f.members.reserve(c.members.size());
+      for (const std::size_t r : c.members) f.members.push_back(block[r]);  // ascending: block is sorted
+      f.pair_sum = c.pair_sum;
+      f.coherence = c.coherence;
+      f.coherent = c.coherent;
+      out.push_back(std::move(f));
     }
   }
 
@@ -698,9 +591,12 @@ class Run {
 
   Space& sp_;
   const ConsolidationParams& p_;
+  ConceptStore::RunState& state_;
   ConsolidationReport& rep_;
-  Sim sim_;
+  LinkageParams link_;
+  Similarity sim_;
   std::size_t dim_;
+  simd::DotFn dot_ = simd::active().dot;  // chosen once per run, not once per pair
   double now_ = 0.0;
   std::vector<EpisodeRef> eps_;
   std::unordered_map<std::int64_t, std::size_t> pos_;
@@ -714,13 +610,13 @@ ConsolidationReport consolidate(Space& space, const ConsolidationParams& params)
   validate(params);
   OpTimer timer(space.metrics(), Op::Consolidate);
   const auto start = std::chrono::steady_clock::now();
-  auto lock = space.operation_lock();
+  const Space::OperationLock lock(space);
   ConceptStore& store = space.concept_store();
   ConsolidationCounters& k = store.counters();
-  std::lock_guard run_lock(store.run_mutex());
+  MutexLock run_lock(store.run_mutex());
   ConsolidationReport rep;
   try {
-    Run(space, params, rep).execute();
+    Run(space, params, store.run_state(), rep).execute();
   } catch (...) {
     k.failures.fetch_add(1, std::memory_order_relaxed);
     throw;
@@ -738,98 +634,6 @@ ConsolidationReport consolidate(Space& space, const ConsolidationParams& params)
   k.last_run_at.store(params.now.value_or(space.clock().now()), std::memory_order_relaxed);
   k.last_duration_s.store(rep.duration_s, std::memory_order_relaxed);
   return rep;
-}
-
-}  // namespace engram
-
-namespace engram {
-
-const char* consolidator_state_name(ConsolidatorState s) noexcept {
-  switch (s) {
-    case ConsolidatorState::Stopped: return "stopped";
-    case ConsolidatorState::Running: return "running";
-    case ConsolidatorState::Paused: return "paused";
-  }
-  return "?";
-}
-
-BackgroundConsolidator::BackgroundConsolidator(SpaceList spaces, double interval_s, ConsolidationParams params)
-    : spaces_(std::move(spaces)), interval_s_(interval_s), params_(std::move(params)) {
-  if (!std::isfinite(interval_s) || interval_s < 0.001 || interval_s > 86400.0 * 7) {
-    throw InvalidInputError("interval_s must be between 0.001 and 604800 seconds, got " + std::to_string(interval_s));
-  }
-  params_.parallel = false;  // at most one core: foreground writers keep the others
-  validate(params_);
-  if (params_.now) throw InvalidInputError("the background consolidator uses the engine clock; leave `now` unset");
-  thread_ = std::jthread([this](std::stop_token st) { loop(std::move(st)); });
-}
-
-BackgroundConsolidator::~BackgroundConsolidator() {
-  thread_.request_stop();  // wakes the wait below through its stop_token
-  // ~jthread joins.
-}
-
-void BackgroundConsolidator::pause() {
-  std::lock_guard lock(mu_);
-  paused_ = true;
-}
-
-void BackgroundConsolidator::resume() {
-  {
-    std::lock_guard lock(mu_);
-    paused_ = false;
-  }
-  cv_.notify_all();
-}
-
-ConsolidatorStatus BackgroundConsolidator::status() const {
-  ConsolidatorStatus s;
-  {
-    std::lock_guard lock(mu_);
-    s.state = paused_ ? ConsolidatorState::Paused : ConsolidatorState::Running;
-  }
-  s.interval_s = interval_s_;
-  s.cycles = cycles_.load(std::memory_order_relaxed);
-  s.failures = failures_.load(std::memory_order_relaxed);
-  s.last_cycle_duration_s = last_duration_s_.load(std::memory_order_relaxed);
-  return s;
-}
-
-void BackgroundConsolidator::loop(std::stop_token stop) {
-#if defined(__linux__)
-  // Background work yields the CPU to foreground writers and readers: this thread (only) runs
-  // at nice 10 under SCHED_BATCH. Best effort; failure leaves the default priority.
-  sched_param sp{};
-  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-#endif
-  const auto interval = std::chrono::duration<double>(interval_s_);
-  while (!stop.stop_requested()) {
-    {
-      std::unique_lock lock(mu_);
-      // Sleeps one interval (woken early only by a stop), then, while paused, until resumed.
-      cv_.wait_for(lock, stop, interval, [] { return false; });
-      cv_.wait(lock, stop, [this] { return !paused_; });
-    }
-    if (stop.stop_requested()) break;
-    const auto start = std::chrono::steady_clock::now();
-    for (const std::shared_ptr<Space>& sp : spaces_()) {
-      if (stop.stop_requested()) break;
-      {
-        std::lock_guard lock(mu_);
-        if (paused_) break;
-      }
-      try {
-        consolidate(*sp, params_);
-      } catch (const SpaceNotFound&) {  // dropped meanwhile: not a failure
-      } catch (...) {
-        failures_.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    last_duration_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                           std::memory_order_relaxed);
-    cycles_.fetch_add(1, std::memory_order_relaxed);
-  }
 }
 
 }  // namespace engram

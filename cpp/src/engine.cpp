@@ -44,9 +44,9 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
   std::uint64_t lsn = 0;
   std::shared_ptr<Space> sp;
   {
-    std::shared_lock<std::shared_mutex> gate;
+    std::shared_lock<SharedMutex> gate;  // held only when durable: not visible to the analysis
     if (wal_) gate = std::shared_lock(wal_->gate());
-    std::unique_lock lock(spaces_mu_);
+    WriterLock lock(spaces_mu_);
     ensure_open();
     if (spaces_.find(name) != spaces_.end()) {
       throw SpaceExists("memory space '" + std::string(name) + "' already exists");
@@ -69,7 +69,7 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
 }
 
 std::shared_ptr<Space> Engine::space(std::string_view name) const {
-  std::shared_lock lock(spaces_mu_);
+  ReaderLock lock(spaces_mu_);
   ensure_open();
   const auto it = spaces_.find(name);
   if (it == spaces_.end()) {
@@ -79,7 +79,7 @@ std::shared_ptr<Space> Engine::space(std::string_view name) const {
 }
 
 std::vector<std::string> Engine::space_names() const {
-  std::shared_lock lock(spaces_mu_);
+  ReaderLock lock(spaces_mu_);
   ensure_open();
   std::vector<std::string> names;
   names.reserve(spaces_.size());
@@ -88,7 +88,7 @@ std::vector<std::string> Engine::space_names() const {
 }
 
 std::vector<std::shared_ptr<Space>> Engine::spaces() const {
-  std::shared_lock lock(spaces_mu_);
+  ReaderLock lock(spaces_mu_);
   std::vector<std::shared_ptr<Space>> out;
   out.reserve(spaces_.size());
   for (const auto& [n, s] : spaces_) out.push_back(s);
@@ -100,9 +100,9 @@ void Engine::drop_space(std::string_view name) {
   std::shared_ptr<Space> victim;
   std::uint64_t lsn = 0;
   {
-    std::shared_lock<std::shared_mutex> gate;
+    std::shared_lock<SharedMutex> gate;
     if (wal_) gate = std::shared_lock(wal_->gate());
-    std::unique_lock lock(spaces_mu_);
+    WriterLock lock(spaces_mu_);
     ensure_open();
     const auto it = spaces_.find(name);
     if (it == spaces_.end()) throw SpaceNotFound("unknown memory space '" + preview(name) + "'");
@@ -126,13 +126,13 @@ void Engine::close() {
   }
   std::map<std::string, std::shared_ptr<Space>, std::less<>> all;
   {
-    std::unique_lock lock(spaces_mu_);
+    WriterLock lock(spaces_mu_);
     if (closed_.exchange(true)) return;
     all.swap(spaces_);
   }
   for (auto& [n, s] : all) s->mark_dropped();
   if (wal_) {
-    std::lock_guard cl(checkpoint_mu_);
+    MutexLock cl(checkpoint_mu_);
     wal_->close();  // flushes and syncs what "none" mode still buffers
     if (lock_fd_ >= 0) ::close(lock_fd_);
     lock_fd_ = -1;
@@ -145,9 +145,9 @@ void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool
   if (wal_) wal_->check_writable();
   std::uint64_t lsn = 0;
   {
-    std::shared_lock<std::shared_mutex> gate;
+    std::shared_lock<SharedMutex> gate;
     if (wal_) gate = std::shared_lock(wal_->gate());
-    std::lock_guard lock(features_mu_);
+    MutexLock lock(features_mu_);
     if (blended_recall) features_->blended_recall.store(*blended_recall, std::memory_order_relaxed);
     if (fan_effect) features_->fan_effect.store(*fan_effect, std::memory_order_relaxed);
     if (concept_formation) features_->concept_formation.store(*concept_formation, std::memory_order_relaxed);
@@ -165,7 +165,7 @@ void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool
 void Engine::start_consolidation(double interval_s, ConsolidationParams params) {
   ensure_open();
   std::unique_ptr<BackgroundConsolidator> old;
-  std::lock_guard lock(consolidator_mu_);
+  MutexLock lock(consolidator_mu_);
   old = std::move(consolidator_);  // joined when `old` goes out of scope, after the new one starts
   consolidator_ = std::make_unique<BackgroundConsolidator>([this] { return spaces(); }, interval_s, std::move(params));
 }
@@ -173,24 +173,24 @@ void Engine::start_consolidation(double interval_s, ConsolidationParams params) 
 void Engine::stop_consolidation() {
   std::unique_ptr<BackgroundConsolidator> old;
   {
-    std::lock_guard lock(consolidator_mu_);
+    MutexLock lock(consolidator_mu_);
     old = std::move(consolidator_);
   }
   // ~BackgroundConsolidator joins outside the lock, so status() callers never wait on a run.
 }
 
 void Engine::pause_consolidation() {
-  std::lock_guard lock(consolidator_mu_);
+  MutexLock lock(consolidator_mu_);
   if (consolidator_) consolidator_->pause();
 }
 
 void Engine::resume_consolidation() {
-  std::lock_guard lock(consolidator_mu_);
+  MutexLock lock(consolidator_mu_);
   if (consolidator_) consolidator_->resume();
 }
 
 ConsolidatorStatus Engine::consolidation_status() const {
-  std::lock_guard lock(consolidator_mu_);
+  MutexLock lock(consolidator_mu_);
   return consolidator_ ? consolidator_->status() : ConsolidatorStatus{};
 }
 

@@ -25,7 +25,7 @@ struct BadRecord {
 
 void Engine::apply_record(RecordType type, std::string_view payload) {
   Decoder in(payload);
-  const auto find_ordinal = [&](std::uint32_t ord) -> std::shared_ptr<Space> {
+  const auto find_ordinal = [&](std::uint32_t ord) NO_THREAD_SAFETY_ANALYSIS -> std::shared_ptr<Space> {
     for (const auto& [n, s] : spaces_) {
       if (s->ordinal() == ord) return s;
     }
@@ -221,7 +221,7 @@ void Engine::open_store(StoreOptions options) {
       info.events.push_back({"corruption", s.path, sc.error_offset, why, q});
       stopped = true;
     }
-    std::lock_guard lock(spaces_mu_);
+    WriterLock lock(spaces_mu_);
     for (auto& [n, sp] : spaces_) sp->finish_restore();
     info.last_lsn = last;
     const bool pitr = store_.until_lsn || store_.until_time_ns;
@@ -281,16 +281,16 @@ std::string Engine::snapshot_locked() const {
 }
 
 std::string Engine::content_snapshot() const {
-  std::unique_lock<std::shared_mutex> gate;
+  std::unique_lock<SharedMutex> gate;
   if (wal_) gate = std::unique_lock(wal_->gate());
-  std::shared_lock lock(spaces_mu_);
+  ReaderLock lock(spaces_mu_);
   return snapshot_locked();
 }
 
 std::uint64_t Engine::checkpoint() {
   ensure_open();
   if (!wal_) throw StorageError("checkpoint() needs a durable engine; this one is in memory (path=None)");
-  std::lock_guard cl(checkpoint_mu_);
+  MutexLock cl(checkpoint_mu_);
   try {
     return write_checkpoint_locked();
   } catch (...) {
@@ -304,7 +304,7 @@ std::uint64_t Engine::write_checkpoint_locked() {
   std::uint64_t lsn = 0;
   {
     std::unique_lock gate(wal_->gate());
-    std::shared_lock lock(spaces_mu_);
+    ReaderLock lock(spaces_mu_);
     lsn = wal_->last_lsn();
     body = snapshot_locked();
   }

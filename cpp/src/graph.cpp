@@ -59,6 +59,19 @@ bool erase(std::vector<Edge>& list, std::int64_t other) {
 
 }  // namespace
 
+// Lower stripe first (deadlock freedom); one lock when both ends share a stripe. Outside the
+// analysis (a constructor): the attributes in graph.hpp state what it holds.
+Graph::StripePair::StripePair(Graph& g, std::size_t a, std::size_t b)
+    : first_(&g.stripes_[std::min(a, b)].mu), second_(a != b ? &g.stripes_[std::max(a, b)].mu : nullptr) {
+  first_->lock();
+  if (second_ != nullptr) second_->lock();
+}
+
+Graph::StripePair::~StripePair() {
+  if (second_ != nullptr) second_->unlock();
+  first_->unlock();
+}
+
 bool Graph::add_edge(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight, float strength,
                      float contribution) {
   if (src == dst) throw InvalidInputError("cannot link memory " + std::to_string(src) + " to itself");
@@ -67,10 +80,7 @@ bool Graph::add_edge(std::int64_t src, std::int64_t dst, EdgeKind kind, float we
   check_unit(contribution, "binding contribution");
   if (kind != EdgeKind::Binding) strength = contribution = 1.0f;
   const std::size_t a = stripe_index(src), b = stripe_index(dst);
-  // Lower stripe first (deadlock freedom); one lock when both ends share a stripe.
-  std::unique_lock<std::shared_mutex> first(stripes_[std::min(a, b)].mu);
-  std::unique_lock<std::shared_mutex> second;
-  if (a != b) second = std::unique_lock<std::shared_mutex>(stripes_[std::max(a, b)].mu);
+  const StripePair lock(*this, a, b);
   Edge out{dst, weight, kind, strength, contribution};
   Edge in{src, weight, kind, strength, contribution};
   const bool inserted = upsert(stripes_[a].nodes[src].out, out);
@@ -81,9 +91,7 @@ bool Graph::add_edge(std::int64_t src, std::int64_t dst, EdgeKind kind, float we
 
 bool Graph::remove_edge(std::int64_t src, std::int64_t dst) {
   const std::size_t a = stripe_index(src), b = stripe_index(dst);
-  std::unique_lock<std::shared_mutex> first(stripes_[std::min(a, b)].mu);
-  std::unique_lock<std::shared_mutex> second;
-  if (a != b) second = std::unique_lock<std::shared_mutex>(stripes_[std::max(a, b)].mu);
+  const StripePair lock(*this, a, b);
   auto sit = stripes_[a].nodes.find(src);
   if (sit == stripes_[a].nodes.end() || !erase(sit->second.out, dst)) return false;
   if (sit->second.out.empty() && sit->second.in.empty()) stripes_[a].nodes.erase(sit);
@@ -103,7 +111,7 @@ std::size_t Graph::remove_node(std::int64_t id) {
   std::vector<Edge> out, in;
   {
     Stripe& s = stripe(id);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(s.mu);
     const auto it = s.nodes.find(id);
     if (it == s.nodes.end()) return 0;
     out = std::move(it->second.out);
@@ -112,7 +120,7 @@ std::size_t Graph::remove_node(std::int64_t id) {
   }
   const auto drop_mirror = [this](std::int64_t node, std::int64_t other, bool out_list) {
     Stripe& s = stripe(node);
-    std::unique_lock lock(s.mu);
+    WriterLock lock(s.mu);
     const auto it = s.nodes.find(node);
     if (it == s.nodes.end()) return false;
     const bool erased = erase(out_list ? it->second.out : it->second.in, other);
@@ -130,7 +138,7 @@ std::size_t Graph::remove_node(std::int64_t id) {
 
 void Graph::clear() {
   // All stripes, in index order, so the count and the lists change together.
-  std::array<std::unique_lock<std::shared_mutex>, kStripes> locks;
+  std::array<std::unique_lock<SharedMutex>, kStripes> locks;
   for (std::size_t i = 0; i < kStripes; ++i) locks[i] = std::unique_lock(stripes_[i].mu);
   for (Stripe& s : stripes_) s.nodes.clear();
   edges_.store(0, std::memory_order_relaxed);
@@ -138,7 +146,7 @@ void Graph::clear() {
 
 std::optional<Edge> Graph::edge(std::int64_t src, std::int64_t dst) const {
   const Stripe& s = stripe(src);
-  std::shared_lock lock(s.mu);
+  ReaderLock lock(s.mu);
   const auto it = s.nodes.find(src);
   if (it == s.nodes.end()) return std::nullopt;
   const auto e = lower(it->second.out, dst);
@@ -160,14 +168,14 @@ std::vector<Edge> Graph::in_edges(std::int64_t id) const {
 
 std::size_t Graph::out_degree(std::int64_t id) const {
   const Stripe& s = stripe(id);
-  std::shared_lock lock(s.mu);
+  ReaderLock lock(s.mu);
   const auto it = s.nodes.find(id);
   return it == s.nodes.end() ? 0 : it->second.out.size();
 }
 
 std::size_t Graph::in_degree(std::int64_t id) const {
   const Stripe& s = stripe(id);
-  std::shared_lock lock(s.mu);
+  ReaderLock lock(s.mu);
   const auto it = s.nodes.find(id);
   return it == s.nodes.end() ? 0 : it->second.in.size();
 }
@@ -175,7 +183,7 @@ std::size_t Graph::in_degree(std::int64_t id) const {
 std::vector<EdgeRecord> Graph::edges() const {
   std::vector<EdgeRecord> all;
   for (const Stripe& s : stripes_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(s.mu);
     for (const auto& [src, adj] : s.nodes) {
       for (const Edge& e : adj.out) all.push_back({src, e.other, e.weight, e.kind, e.strength, e.contribution});
     }
@@ -188,7 +196,7 @@ std::vector<EdgeRecord> Graph::edges() const {
 std::size_t Graph::memory_bytes() const {
   std::size_t bytes = sizeof(*this);
   for (const Stripe& s : stripes_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(s.mu);
     // Node entry + bucket pointer per node, plus the edge arrays' capacity.
     bytes += s.nodes.bucket_count() * sizeof(void*);
     for (const auto& [id, adj] : s.nodes) {

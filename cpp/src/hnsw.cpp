@@ -456,7 +456,7 @@ void HnswIndex::link(std::uint32_t slot) {
   const int level = node.level;
   const Query q{vec(slot), norm_of(slot), simd::active().dot};
 
-  std::unique_lock lock(entry_mu_);
+  MutexLock lock(entry_mu_);
   const std::uint64_t state = entry_state_.load(std::memory_order_acquire);
   const int top = static_cast<int>(state >> 32) - 1;
   const auto publish = [&] {

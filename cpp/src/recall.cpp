@@ -80,7 +80,7 @@ struct Candidate {
 
 std::vector<Recollection> recall(const Space& space, std::span<const float> cue, const RecallParams& p) {
   OpTimer timer(const_cast<SpaceMetrics&>(space.metrics()), Op::Recall);
-  auto lock = space.operation_lock();
+  const Space::OperationLock lock(space);
   check_embedding(cue.data(), cue.size(), space.dim(), "cue");
   validate(p, space.config().max_k);
   const double now = p.now.value_or(space.clock().now());

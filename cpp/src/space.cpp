@@ -33,7 +33,7 @@ void Space::ensure_open() const {
 }
 
 void Space::mark_dropped() {
-  std::unique_lock lock(structure_mu_);
+  WriterLock lock(structure_mu_);
   dropped_.store(true, std::memory_order_release);
 }
 
@@ -61,7 +61,7 @@ void Space::check_episode(const EpisodeInput& e) const {
 }
 
 std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint64_t& lsn) {
-  std::lock_guard lock(append_mu_);
+  MutexLock lock(append_mu_);
   const std::size_t first = next_local_.load(std::memory_order_relaxed);
   if (first + episodes.size() > config_.max_memories) {
     throw CapacityError("memory space '" + name_ + "' holds " + std::to_string(first) + " memories; storing " +
@@ -101,7 +101,7 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint6
 
 std::int64_t Space::remember(EpisodeInput episode) {
   OpTimer timer(metrics_, Op::Remember);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_episode(episode);
   std::vector<EpisodeInput> one;
@@ -120,7 +120,7 @@ std::int64_t Space::remember(EpisodeInput episode) {
 
 std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episodes) {
   OpTimer timer(metrics_, Op::RememberBatch);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   for (std::size_t i = 0; i < episodes.size(); ++i) {
     try {
@@ -162,7 +162,7 @@ std::size_t Space::resolve(std::int64_t id) const {
 
 bool Space::contains(std::int64_t id) const noexcept {
   try {
-    std::shared_lock lock(structure_mu_);
+    ReaderLock lock(structure_mu_);
     resolve(id);
     return !dropped();
   } catch (...) {
@@ -172,9 +172,9 @@ bool Space::contains(std::int64_t id) const noexcept {
 
 MemoryView Space::get(std::int64_t id) const {
   OpTimer timer(const_cast<SpaceMetrics&>(metrics_), Op::Get);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
-  std::shared_lock rlock(records_mu_);
+  ReaderLock rlock(records_mu_);
   const std::size_t local = resolve(id);
   const Record& r = *records_.at(local);
   MemoryView m;
@@ -199,13 +199,13 @@ MemoryView Space::get(std::int64_t id) const {
 
 void Space::forget(std::int64_t id) {
   OpTimer timer(metrics_, Op::Forget);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   std::uint64_t lsn = 0;
   if (wal_) wal_->check_writable();
   {
     auto gate = wal_gate();
-    std::unique_lock rlock(records_mu_);
+    WriterLock rlock(records_mu_);
     const std::size_t local = resolve(id);
     if (wal_) {
       Encoder e;
@@ -253,7 +253,7 @@ std::vector<SearchHit> Space::to_hits(const std::vector<Neighbor>& found, std::s
 
 std::vector<SearchHit> Space::search(std::span<const float> query, std::size_t k, std::optional<std::size_t> ef) const {
   OpTimer timer(const_cast<SpaceMetrics&>(metrics_), Op::Search);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_embedding(query.data(), query.size(), config_.dim, "query");
   if (k < 1 || k > config_.max_k) {
@@ -267,7 +267,7 @@ std::vector<SearchHit> Space::search(std::span<const float> query, std::size_t k
 }
 
 std::vector<SearchHit> Space::exact_search(std::span<const float> query, std::size_t k) const {
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_embedding(query.data(), query.size(), config_.dim, "query");
   if (k < 1 || k > config_.max_k) {
@@ -279,7 +279,7 @@ std::vector<SearchHit> Space::exact_search(std::span<const float> query, std::si
 std::size_t Space::size() const noexcept { return live_.load(std::memory_order_relaxed); }
 
 SpaceStats Space::stats() const {
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   SpaceStats s;
   s.episodes = live_.load(std::memory_order_relaxed);
@@ -299,7 +299,7 @@ SpaceStats Space::stats() const {
 }
 
 IntegrityReport Space::validate() const {
-  std::unique_lock lock(structure_mu_);
+  WriterLock lock(structure_mu_);
   ensure_open();
   IntegrityReport r;
   r.index = index_.validate();

@@ -17,19 +17,19 @@ const FeatureFlags& default_features() {
 }
 }  // namespace
 
-std::shared_lock<std::shared_mutex> Space::operation_lock() const {
+std::shared_lock<SharedMutex> Space::operation_lock() const {
   std::shared_lock lock(structure_mu_);
   ensure_open();
   return lock;
 }
 
 std::vector<ConceptView> Space::concepts() const {
-  auto lock = operation_lock();
+  OperationLock lock(*this);
   return concept_store().all();
 }
 
 std::vector<std::int64_t> Space::concept_members(std::int64_t id) const {
-  auto lock = operation_lock();
+  OperationLock lock(*this);
   const auto k = live_kind(id);
   if (k == MemoryKind::Concept && concept_store().contains(id)) return concept_store().members(id);
   if (k == MemoryKind::Episode) {
@@ -39,12 +39,26 @@ std::vector<std::int64_t> Space::concept_members(std::int64_t id) const {
 }
 
 std::vector<std::int64_t> Space::episode_concepts(std::int64_t id) const {
-  auto lock = operation_lock();
+  OperationLock lock(*this);
   if (live_kind(id) != MemoryKind::Episode) {
     throw MemoryNotFound("no episode with id " + std::to_string(id) + " in space '" + name_ + "'");
   }
   return concept_store().concepts_of(id);
 }
+
+// Constructors and destructors are outside the analysis; the attributes in space.hpp state
+// what these do for their callers.
+Space::OperationLock::OperationLock(const Space& space) : space_(space) {
+  space_.structure_mu_.lock_shared();
+  try {
+    space_.ensure_open();
+  } catch (...) {
+    space_.structure_mu_.unlock_shared();
+    throw;
+  }
+}
+
+Space::OperationLock::~OperationLock() { space_.structure_mu_.unlock_shared(); }
 
 void Space::set_features(std::shared_ptr<const FeatureFlags> flags) noexcept { features_ = std::move(flags); }
 
@@ -85,14 +99,14 @@ std::int64_t Space::commit_concept(std::int64_t id, ConceptDraft draft, std::vec
     auto gate = wal_gate();
     // records_mu_ shared: forget() (exclusive) cannot run between the liveness check and the
     // edge writes, so no binding to a forgotten episode survives (see the lock order).
-    std::shared_lock rlock(records_mu_);
+    ReaderLock rlock(records_mu_);
     std::erase_if(bindings, [this](const BindingSpec& b) { return live_kind(b.episode) != MemoryKind::Episode; });
     std::erase_if(draft.members, [this](std::int64_t m) { return live_kind(m) != MemoryKind::Episode; });
     if (id != 0 && live_kind(id) != MemoryKind::Concept) return 0;  // forgotten meanwhile
     if (draft.members.size() < min_members) return 0;
     const bool is_new = id == 0;
     if (is_new) {
-      std::lock_guard lock(append_mu_);
+      MutexLock lock(append_mu_);
       const std::size_t local = next_local_.load(std::memory_order_relaxed);
       if (local + 1 > config_.max_memories) {
         throw CapacityError("memory space '" + name_ + "' is full; no room for a new concept");
@@ -105,7 +119,7 @@ std::int64_t Space::commit_concept(std::int64_t id, ConceptDraft draft, std::vec
       b.strength = std::clamp(b.strength, 0.0f, 1.0f);
       b.contribution = std::clamp(b.contribution, 0.0f, 1.0f);
     }
-    std::lock_guard glock(graph_log_mu_);
+    MutexLock glock(graph_log_mu_);
     if (wal_) {
       // The concept and all its bindings are one record: replay applies all of it or none.
       Encoder e;
@@ -167,7 +181,7 @@ void Space::dissolve_concept(std::int64_t id) {
   std::uint64_t lsn = 0;
   {
     auto gate = wal_gate();
-    std::unique_lock rlock(records_mu_);
+    WriterLock rlock(records_mu_);
     if (live_kind(id) != MemoryKind::Concept) return;
     if (wal_) {
       Encoder e;

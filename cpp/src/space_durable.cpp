@@ -25,9 +25,9 @@
 
 namespace engram {
 
-std::shared_lock<std::shared_mutex> Space::wal_gate() const {
+std::shared_lock<SharedMutex> Space::wal_gate() const {
   if (!wal_) return {};
-  return std::shared_lock<std::shared_mutex>(wal_->gate());
+  return std::shared_lock<SharedMutex>(wal_->gate());
 }
 
 void Space::wait_durable(std::uint64_t lsn) const {
@@ -141,6 +141,7 @@ void Space::replay(RecordType type, Decoder& in) {
     }
     case RecordType::Forget: {
       const auto id = in.get<std::int64_t>();
+      WriterLock rlock(records_mu_);  // uncontended (recovery is single-threaded); as forget() holds it
       if (live_kind(id)) apply_forget(*local_of(id), id);
       break;
     }
@@ -203,6 +204,7 @@ void Space::replay(RecordType type, Decoder& in) {
       }
       // Members forgotten before this record were dropped by the live commit too; keep the rest.
       std::erase_if(bindings, [this](const BindingSpec& b) { return live_kind(b.episode) != MemoryKind::Episode; });
+      ReaderLock rlock(records_mu_);  // uncontended, as commit_concept() holds it
       apply_concept(id, is_new, d, bindings);
       if (restore && updated_at != d.time) {
         d.time = updated_at;
@@ -212,6 +214,7 @@ void Space::replay(RecordType type, Decoder& in) {
     }
     case RecordType::ConceptDissolve: {
       const auto id = in.get<std::int64_t>();
+      WriterLock rlock(records_mu_);  // uncontended, as dissolve_concept() holds it
       if (live_kind(id) == MemoryKind::Concept) apply_dissolve(id);
       break;
     }
@@ -268,7 +271,7 @@ void Space::snapshot(std::string& out, std::uint64_t& seq) const {
     chunk.str().clear();
     in_chunk = 0;
   };
-  std::shared_lock rlock(records_mu_);
+  ReaderLock rlock(records_mu_);
   for (std::size_t local = 0; local < n; ++local) {
     const Record& r = *records_.at(local);
     if (r.state.load(std::memory_order_acquire) != kLive || r.kind != MemoryKind::Episode) continue;

@@ -34,7 +34,7 @@ void check_same_space(std::int64_t id, std::uint32_t ordinal, const std::string&
 
 bool Space::link(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight, float strength, float contribution) {
   OpTimer timer(metrics_, Op::Link);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_same_space(src, ordinal_, name_);
   check_same_space(dst, ordinal_, name_);
@@ -44,7 +44,7 @@ bool Space::link(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight
   {
     auto gate = wal_gate();
     // Shared records_mu_ excludes forget() until the edge is in place (see the lock order).
-    std::shared_lock rlock(records_mu_);
+    ReaderLock rlock(records_mu_);
     const MemoryKind src_kind = records_.at(resolve(src))->kind;
     const MemoryKind dst_kind = records_.at(resolve(dst))->kind;
     const auto expect = [&](MemoryKind want_src, MemoryKind want_dst, const char* shape) {
@@ -59,7 +59,7 @@ bool Space::link(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight
       case EdgeKind::Binding: expect(MemoryKind::Episode, MemoryKind::Concept, "an episode to a concept"); break;
       case EdgeKind::Hierarchy: expect(MemoryKind::Concept, MemoryKind::Concept, "a concept to a concept"); break;
     }
-    std::lock_guard glock(graph_log_mu_);
+    MutexLock glock(graph_log_mu_);
     const bool valid = src != dst && weight >= 0.0f && weight <= 1.0f && strength >= 0.0f && strength <= 1.0f &&
                        contribution >= 0.0f && contribution <= 1.0f;
     // Invalid weights throw below, before anything is logged: replay never meets a rejected edge.
@@ -82,7 +82,7 @@ bool Space::link(std::int64_t src, std::int64_t dst, EdgeKind kind, float weight
 
 bool Space::unlink(std::int64_t src, std::int64_t dst) {
   OpTimer timer(metrics_, Op::Unlink);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_same_space(src, ordinal_, name_);
   check_same_space(dst, ordinal_, name_);
@@ -92,7 +92,7 @@ bool Space::unlink(std::int64_t src, std::int64_t dst) {
   bool removed = false;
   {
     auto gate = wal_gate();
-    std::lock_guard glock(graph_log_mu_);
+    MutexLock glock(graph_log_mu_);
     if (!graph_.edge(src, dst)) return false;  // nothing to log
     Encoder e;
     e.put<std::uint32_t>(ordinal_);
@@ -106,7 +106,7 @@ bool Space::unlink(std::int64_t src, std::int64_t dst) {
 }
 
 std::vector<Edge> Space::neighbors(std::int64_t id) const {
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   check_same_space(id, ordinal_, name_);
   resolve(id);
@@ -117,7 +117,7 @@ std::vector<Edge> Space::neighbors(std::int64_t id) const {
 
 std::vector<Activation> Space::spread(std::span<const Seed> seeds, const SpreadConfig& config) const {
   OpTimer timer(const_cast<SpaceMetrics&>(metrics_), Op::Spread);
-  std::shared_lock lock(structure_mu_);
+  ReaderLock lock(structure_mu_);
   ensure_open();
   for (const Seed& s : seeds) {
     check_same_space(s.id, ordinal_, name_);

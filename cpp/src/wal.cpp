@@ -221,7 +221,7 @@ Wal::Wal(std::string dir, WalOptions options, std::uint64_t next_lsn)
     if (s.first_lsn < next_lsn_) closed_segments_.push_back(s);  // a later name is the new segment
   }
   {
-    std::lock_guard io(io_mu_);
+    MutexLock io(io_mu_);
     open_segment_locked(next_lsn_);
   }
   durable_lsn_.store(next_lsn_ - 1, std::memory_order_release);
@@ -295,7 +295,7 @@ void Wal::write_all_locked(const char* p, std::size_t n) {
 }
 
 std::uint64_t Wal::append(RecordType type, std::string_view payload) {
-  std::lock_guard lock(buf_mu_);
+  MutexLock lock(buf_mu_);
   if (closed_) throw ClosedError("the engine is closed; its write-ahead log accepts no more records");
   const std::uint64_t lsn = next_lsn_;
   encode_frame(buffer_, type, lsn, wall_clock_ns(), payload);
@@ -307,7 +307,7 @@ std::uint64_t Wal::append(RecordType type, std::string_view payload) {
 }
 
 std::uint64_t Wal::last_lsn() const {
-  std::lock_guard lock(buf_mu_);
+  MutexLock lock(buf_mu_);
   return next_lsn_ - 1;
 }
 
@@ -315,7 +315,7 @@ bool Wal::flush_locked(bool force_sync) {
   std::string batch;
   std::uint64_t first = 0, last = 0;
   {
-    std::lock_guard lock(buf_mu_);
+    MutexLock lock(buf_mu_);
     if (!buffer_.empty()) {
       batch.swap(buffer_);
       first = buffer_first_lsn_;
@@ -379,7 +379,7 @@ void Wal::throw_failure(std::uint64_t lsn) {
 void Wal::wait_durable(std::uint64_t lsn) {
   if (opt_.mode == Durability::None) return;
   if (opt_.mode == Durability::Group) arriving_.fetch_sub(1, std::memory_order_relaxed);
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   if (opt_.mode == Durability::Group) {
     // A writer queued behind another's flush usually finds its record already durable.
     if (durable_lsn() >= lsn) return;
@@ -395,7 +395,7 @@ void Wal::wait_durable(std::uint64_t lsn) {
 
 void Wal::check_writable() {
   if (!failed_.load(std::memory_order_acquire)) return;
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   if (!failed_.load(std::memory_order_acquire)) return;
   if (!flush_locked(true)) {
     throw StorageError("the write-ahead log cannot write: " + last_error_ +
@@ -404,12 +404,12 @@ void Wal::check_writable() {
 }
 
 void Wal::sync() {
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   if (!flush_locked(true)) throw_failure(last_lsn());
 }
 
 std::vector<Wal::SegmentExtent> Wal::durable_segments() {
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   std::vector<SegmentExtent> out;
   for (const SegmentFile& s : closed_segments_) {
     struct stat st {};
@@ -420,7 +420,7 @@ std::vector<Wal::SegmentExtent> Wal::durable_segments() {
 }
 
 void Wal::remove_segments_before(std::uint64_t lsn) {
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   // Segment i holds LSNs [first_i, first_{i+1}); the current segment is never removed.
   std::vector<SegmentFile> keep;
   for (std::size_t i = 0; i < closed_segments_.size(); ++i) {
@@ -447,7 +447,7 @@ WalStats Wal::stats() const {
   s.bytes_since_checkpoint = bytes_since_checkpoint_.load(std::memory_order_relaxed);
   s.failed = failed_.load(std::memory_order_acquire);
   {
-    std::lock_guard io(io_mu_);
+    MutexLock io(io_mu_);
     s.last_error = last_error_;
   }
   return s;
@@ -457,17 +457,17 @@ void Wal::background_loop(std::stop_token st) {
   const auto interval = std::chrono::duration<double>(opt_.flush_interval_s);
   while (!st.stop_requested()) {
     {
-      std::unique_lock lock(bg_mu_);
-      bg_cv_.wait_for(lock, st, interval, [] { return false; });
+      MutexLock lock(bg_mu_);
+      bg_cv_.wait_for(bg_mu_, st, interval, [] { return false; });
     }
-    std::lock_guard io(io_mu_);
+    MutexLock io(io_mu_);
     flush_locked(false);  // errors are recorded; the next write's check_writable reports them
   }
 }
 
 void Wal::close() {
   {
-    std::lock_guard lock(buf_mu_);
+    MutexLock lock(buf_mu_);
     if (closed_) return;
     closed_ = true;
   }
@@ -475,7 +475,7 @@ void Wal::close() {
     background_.request_stop();
     background_.join();
   }
-  std::lock_guard io(io_mu_);
+  MutexLock io(io_mu_);
   const bool ok = flush_locked(true);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

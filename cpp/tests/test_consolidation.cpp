@@ -67,6 +67,28 @@ TEST(Consolidation, FormsOneConceptPerCluster) {
   EXPECT_EQ(again.concepts_formed + again.concepts_updated + again.episodes_bound, 0u);
 }
 
+TEST(Consolidation, BothSimilarityKernelsFormTheSameConcepts) {
+  const auto pts = clustered(24, 6, 30, 0.35f, 41);
+  std::vector<std::vector<std::vector<std::int64_t>>> concepts;
+  for (const SimilarityKernel k : {SimilarityKernel::Gemm, SimilarityKernel::Pairwise}) {
+    for (const std::size_t exact_below : {512u, 16u}) {  // one block, and graph components
+      auto sp = make_space(24);
+      for (const auto& p : pts) sp->remember(episode(p));
+      ConsolidationParams p = uncapped();
+      p.kernel = k;
+      p.exact_below = exact_below;
+      consolidate(*sp, p);
+      std::vector<std::vector<std::int64_t>> members;
+      for (const ConceptView& c : sp->concept_store().all()) members.push_back(c.members);
+      std::sort(members.begin(), members.end());
+      concepts.push_back(std::move(members));
+    }
+  }
+  EXPECT_EQ(concepts[0].size(), 6u);
+  EXPECT_EQ(concepts[0], concepts[2]);  // one block: Gemm vs Pairwise
+  EXPECT_EQ(concepts[1], concepts[3]);  // components: Gemm vs Pairwise
+}
+
 TEST(Consolidation, ForgettingAConceptRemovesItsBindings) {
   auto sp = make_space(16);
   for (const auto& p : clustered(16, 1, 6, 0.2f, 9)) sp->remember(episode(p));

@@ -2,6 +2,7 @@
 // reference within the rounding-error bound of float32 summation, for every length 1..1000.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -102,6 +103,37 @@ TEST(Simd, UnalignedInputsAgree) {
     for (const Level level : supported_levels()) {
       EXPECT_NEAR(kernels_for(level).dot(a, b, n), ref, (gamma(n + 1, kUf) + gamma(n, kUd)) * abs_sum)
           << level_name(level) << " offset " << off;
+    }
+  }
+}
+
+TEST(Simd, GramMatchesDoubleReferenceWithStridedOutput) {
+  // Shapes around Eigen's packet and register-block sizes; c is written with a row stride wider
+  // than rb, and the padding must stay untouched.
+  std::mt19937_64 rng(13);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  for (const Level level : supported_levels()) {
+    const Kernels& k = kernels_for(level);
+    for (const auto [ra, rb, dim] : {std::array<std::size_t, 3>{1, 1, 1}, {3, 5, 7}, {17, 33, 768}, {64, 130, 100}}) {
+      std::vector<float> a(ra * dim), b(rb * dim);
+      for (float& x : a) x = uni(rng);
+      for (float& x : b) x = uni(rng);
+      const std::size_t ldc = rb + 3;
+      std::vector<float> c(ra * ldc, -7.0f);
+      k.gram(a.data(), ra, b.data(), rb, dim, c.data(), ldc);
+      for (std::size_t i = 0; i < ra; ++i) {
+        for (std::size_t j = 0; j < rb; ++j) {
+          double ref = 0, abs_sum = 0;
+          for (std::size_t d = 0; d < dim; ++d) {
+            const double p = static_cast<double>(a[i * dim + d]) * b[j * dim + d];
+            ref += p;
+            abs_sum += std::fabs(p);
+          }
+          ASSERT_NEAR(c[i * ldc + j], ref, (gamma(dim + 1, kUf) + gamma(dim, kUd)) * abs_sum)
+              << level_name(level) << " " << ra << "x" << rb << "x" << dim << " at " << i << "," << j;
+        }
+        for (std::size_t j = rb; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], -7.0f) << level_name(level);
+      }
     }
   }
 }

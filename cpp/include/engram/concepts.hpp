@@ -14,10 +14,11 @@
 // exact (no recall loss on the semantic pathway), and centroids move when a concept absorbs
 // new members, which HNSW cannot express without delete-and-reinsert.
 //
-// Locking: one shared_mutex. Readers (recall, completion, introspection) hold it shared for
-// one scan or one lookup; consolidation holds it exclusively only to apply a finished update
-// (never while clustering). In the Space lock order it comes after structure_mu_ and
-// append_mu_ and before the Graph stripes; nothing is called back while it is held.
+// Locking: mu_ (shared) guards the entries. Readers (recall, completion, introspection) hold it
+// shared for one scan or one lookup; consolidation holds it exclusively only to apply a
+// finished update (never while clustering). It is a leaf of the engine's lock order (engine.hpp):
+// nothing else is locked or called back while it is held. run_mu_ serialises consolidation runs
+// of the space and guards their state (run_state()).
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -136,7 +139,7 @@ class ConceptStore {
   // under the shared lock: f must not call back into this store.
   template <class F>
   void scan(F&& f) const {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     for (std::size_t s = 0; s < entries_.size(); ++s) {
       const Entry& e = entries_[s];
       if (e.id != 0) f(e.id, centroids_.data() + s * dim_, e.inv_norm, e.confidence, e.coherence);
@@ -147,15 +150,12 @@ class ConceptStore {
 
   ConsolidationCounters& counters() noexcept { return counters_; }
   const ConsolidationCounters& counters() const noexcept { return counters_; }
-  // Serialises consolidation runs on one space (manual and background).
-  std::mutex& run_mutex() noexcept { return run_mu_; }
-  // Engine-clock times of recent formations, for the formations-per-hour breaker. Guarded by
-  // run_mutex().
-  std::deque<double>& formation_times() noexcept { return formation_times_; }
+  // Consolidation's own state of this space: touched only by a run, under run_mutex(), which
+  // serialises runs on one space (manual and background).
   // Unbound episodes already clustered whose blocks left no coherent cluster unformed: a later
   // run skips blocks made only of them (nothing there can change unless an episode arrives,
   // one is forgotten, or the parameters change, each of which resets or bypasses the cache).
-  // A cache, not state: empty after recovery. Guarded by run_mutex().
+  // A cache, not state: empty after recovery.
   struct ClusteringCache {
     std::uint64_t fingerprint = 0;  // of the clustering parameters
     std::uint64_t forgotten = 0;    // the space's forget count when filled
@@ -179,7 +179,12 @@ class ConceptStore {
     };
     std::unordered_map<std::uint64_t, CachedBlock> blocks;
   };
-  ClusteringCache& clustering_cache() noexcept { return clustering_cache_; }
+  struct RunState {
+    std::deque<double> formation_times;  // engine clock, for the formations-per-hour breaker
+    ClusteringCache clustering;
+  };
+  Mutex& run_mutex() noexcept RETURN_CAPABILITY(run_mu_) { return run_mu_; }
+  RunState& run_state() noexcept REQUIRES(run_mu_) { return run_state_; }
 
  private:
   struct Entry {
@@ -192,22 +197,21 @@ class ConceptStore {
     double pair_sum = 0.0;
     std::vector<std::int64_t> members;
   };
-  void write_entry(std::size_t slot, std::int64_t id, const ConceptDraft& d, bool keep_formed);
-  ConceptView view(std::size_t slot) const;
+  void write_entry(std::size_t slot, std::int64_t id, const ConceptDraft& d, bool keep_formed) REQUIRES(mu_);
+  ConceptView view(std::size_t slot) const REQUIRES_SHARED(mu_);
 
   std::size_t dim_;
-  mutable std::shared_mutex mu_;
-  std::vector<Entry> entries_;
-  std::vector<float> centroids_;  // slot * dim
-  std::vector<std::size_t> free_;
-  std::unordered_map<std::int64_t, std::size_t> slot_of_;
-  std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_episode_;  // episode -> concepts
-  std::vector<std::int64_t> dirty_;
+  mutable SharedMutex mu_ ACQUIRED_AFTER(run_mu_);
+  std::vector<Entry> entries_ GUARDED_BY(mu_);
+  std::vector<float> centroids_ GUARDED_BY(mu_);  // slot * dim
+  std::vector<std::size_t> free_ GUARDED_BY(mu_);
+  std::unordered_map<std::int64_t, std::size_t> slot_of_ GUARDED_BY(mu_);
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_episode_ GUARDED_BY(mu_);  // episode -> concepts
+  std::vector<std::int64_t> dirty_ GUARDED_BY(mu_);
   std::atomic<std::size_t> live_{0};
   ConsolidationCounters counters_;
-  std::mutex run_mu_;
-  std::deque<double> formation_times_;
-  ClusteringCache clustering_cache_;
+  Mutex run_mu_;
+  RunState run_state_ GUARDED_BY(run_mu_);
 };
 
 }  // namespace engram

@@ -1,25 +1,20 @@
 // Consolidation: clusters of similar episodes become concepts (concepts.hpp) bound to their
-// members, and later runs update those concepts as episodes arrive or are forgotten.
-//
-// Similarity of two episodes a, b (upstream clustering.rs):
-//     sim(a, b) = sigmoid(gain * (cos(a, b) * e^(-|t_a - t_b| / temporal_scale) - midpoint))
-// with gain 10, midpoint 0.5, temporal_scale 1 day. Coherence of a cluster is the mean over its
-// member pairs of the same sigmoid without the temporal factor.
+// members, and later runs update those concepts as episodes arrive or are forgotten. This file
+// is one run over a Space; the similarity and the clustering itself are in clustering.hpp, the
+// background thread that runs it periodically in consolidator.hpp.
 //
 // One run (deterministic for a given space state; episodes are taken in id order):
 //  1. Refresh concepts whose members were forgotten (recompute centroid, coherence and
 //     confidence; dissolve those left with fewer than min_cluster_size members).
 //  2. Assign unbound episodes to existing concepts: an episode joins the concept (among the two
-//     with the nearest centroids of the concepts its index-graph neighbours belong to) when its average-linkage
-//     similarity to the members reaches similarity_threshold and the concept's coherence stays >= coherence_threshold.
-//     Repeated to a fixpoint.
-//  3. Cluster the remaining unbound episodes with average linkage, merging while the best
-//     pair's similarity is >= similarity_threshold (nearest-neighbour chain, O(m^2) per
-//     component). Up to exact_below episodes are clustered all-pairs; above that, candidate
-//     pairs come from the space's HNSW layer-0 graph (or a k-NN search per episode),
-//     and average linkage runs exactly within each connected component of pairs above the
-//     threshold (an average-linkage cluster at threshold t always lies inside one such
-//     single-linkage component), components above max_component split in BFS order.
+//     with the nearest centroids of the concepts its index-graph neighbours belong to) when its
+//     average-linkage similarity to the members reaches similarity_threshold and the concept's
+//     coherence stays >= coherence_threshold. Repeated to a fixpoint.
+//  3. Cluster the remaining unbound episodes with average linkage (clustering.hpp). Up to
+//     exact_below episodes are clustered all-pairs as one block; above that, candidate pairs
+//     come from the space's HNSW layer-0 graph (or a k-NN search per episode), and average
+//     linkage runs exactly within each connected component of pairs above the threshold
+//     (connected_blocks), components above max_component split in BFS order.
 //     Incremental: each space caches the candidate pairs found per episode and the episodes of
 //     blocks that left no coherent cluster unformed (ConceptStore::ClusteringCache); a later
 //     run computes pairs only for new episodes and skips blocks made only of settled episodes.
@@ -42,17 +37,11 @@
 // Space::commit_concept), so writers are never blocked by the clustering itself.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <stop_token>
-#include <thread>
 #include <vector>
 
+#include "engram/clustering.hpp"
 #include "engram/space.hpp"
 
 namespace engram {
@@ -80,6 +69,9 @@ struct ConsolidationParams {
   // Use every core (TBB) for the k-NN graph and similarity matrices. The background
   // consolidator forces false so it never takes more than one core from foreground writers.
   bool parallel = true;
+  // How a block's similarity matrix is computed (clustering.hpp); C++ only, for benchmarks and
+  // the tests that check both kernels agree.
+  SimilarityKernel kernel = SimilarityKernel::Gemm;
 };
 
 // Throws InvalidInputError naming the bad field and its allowed range.
@@ -104,48 +96,5 @@ struct ConsolidationReport {
 };
 
 ConsolidationReport consolidate(Space& space, const ConsolidationParams& params = {});
-
-enum class ConsolidatorState : std::uint8_t { Stopped = 0, Running = 1, Paused = 2 };
-const char* consolidator_state_name(ConsolidatorState s) noexcept;
-
-struct ConsolidatorStatus {
-  ConsolidatorState state = ConsolidatorState::Stopped;
-  double interval_s = 0.0;
-  std::uint64_t cycles = 0;    // completed passes over all spaces
-  std::uint64_t failures = 0;  // space runs that threw (the loop carries on)
-  double last_cycle_duration_s = 0.0;
-};
-
-// The background consolidator of one engine: a thread that, every interval_s (steady time),
-// runs consolidate() on each space the engine lists, unless paused. Owned by the Engine;
-// destruction requests a stop, wakes the thread and joins it (std::jthread), so it never
-// outlives its engine. A stop or pause takes effect between spaces, never inside a run.
-// Runs take the same locks as a manual consolidate(), so writers are not blocked by them.
-class BackgroundConsolidator {
- public:
-  using SpaceList = std::function<std::vector<std::shared_ptr<Space>>()>;
-  BackgroundConsolidator(SpaceList spaces, double interval_s, ConsolidationParams params);
-  ~BackgroundConsolidator();
-  BackgroundConsolidator(const BackgroundConsolidator&) = delete;
-  BackgroundConsolidator& operator=(const BackgroundConsolidator&) = delete;
-
-  void pause();
-  void resume();
-  ConsolidatorStatus status() const;
-
- private:
-  void loop(std::stop_token stop);
-
-  SpaceList spaces_;
-  double interval_s_;
-  ConsolidationParams params_;
-  mutable std::mutex mu_;
-  std::condition_variable_any cv_;
-  bool paused_ = false;  // guarded by mu_
-  std::atomic<std::uint64_t> cycles_{0};
-  std::atomic<std::uint64_t> failures_{0};
-  std::atomic<double> last_duration_s_{0.0};
-  std::jthread thread_;  // last: starts once every other member exists, joins first
-};
 
 }  // namespace engram

@@ -1,16 +1,38 @@
 // The engine: a registry of memory spaces sharing one clock and one configuration.
 //
-// Locking scheme: spaces_mu_ (shared_mutex) guards the name -> space map; lookups hold it
-// shared, create/drop/close exclusively. Spaces are handed out as shared_ptr so a caller's
-// handle stays valid after a drop (every later call through it raises SpaceNotFound).
-// Operations on different spaces never share a lock.
+// Locking scheme: spaces_mu_ (shared) guards the name -> space map; lookups hold it shared,
+// create/drop/close exclusively. Spaces are handed out as shared_ptr so a caller's handle stays
+// valid after a drop (every later call through it raises SpaceNotFound). Operations on
+// different spaces never share a lock.
 //
 // Durability (open_store, engine_durable.cpp; format in wal.hpp and store.hpp): a durable
 // engine logs create/drop/feature changes itself and hands its Wal to every space, which logs
 // its own mutations (space.hpp). checkpoint_mu_ serialises checkpoints; a checkpoint holds the
 // WAL gate exclusively only while it copies the state into memory, then writes the file
-// without any engine lock. Lock order: checkpoint_mu_, WAL gate, spaces_mu_; a space takes its
-// structure lock before the gate (space.hpp), and a checkpoint never takes a structure lock.
+// without any engine lock.
+//
+// Lock order, for the whole engine (the other headers refer here). A thread that holds one of
+// these takes only locks further down the list, never one above it:
+//   1. Engine::checkpoint_mu_
+//   2. Space::structure_mu_ (shared by every operation on the space, exclusive by validate()
+//      and by drop/close, which wait for the operations in flight)
+//   3. ConceptStore::run_mu_ (consolidation, one run per space)
+//   4. Wal::gate() (shared by a logged mutation from its append until it is applied,
+//      exclusive by a checkpoint)
+//   5. Engine::spaces_mu_, Engine::features_mu_
+//   6. Space::records_mu_
+//   7. Space::append_mu_ or Space::graph_log_mu_ (never both at once)
+//   8. Leaves, each held without taking any other engine lock: ConceptStore::mu_; Graph stripe
+//      locks (two at most, lower stripe first); HnswIndex::entry_mu_, under which one node spin
+//      lock at a time; SegmentedArray's growth mutex
+//   9. Wal::io_mu_, then Wal::buf_mu_
+// Two rules on top of the order: a checkpoint never takes a structure lock, so holding the gate
+// exclusively never waits for a space operation that holds its structure lock; and Wal::io_mu_
+// (check_writable, wait_durable, sync) is never taken under the gate, so a checkpoint's
+// exclusive gate never waits for an fsync. Engine::consolidator_mu_ and then
+// BackgroundConsolidator::mu_ are taken only with each other: the consolidator's thread releases
+// its mutex before it runs a space. ACQUIRED_AFTER on the members states the parts of this order
+// that lie within one class, and the thread-safety build (nox -s thread_safety) checks them.
 #pragma once
 
 #include <atomic>
@@ -28,9 +50,11 @@
 
 #include "engram/clock.hpp"
 #include "engram/consolidation.hpp"
+#include "engram/consolidator.hpp"
 #include "engram/features.hpp"
 #include "engram/space.hpp"
 #include "engram/store.hpp"
+#include "engram/thread_annotations.hpp"
 #include "engram/wal.hpp"
 
 namespace engram {
@@ -93,7 +117,7 @@ class Engine {
                     std::optional<bool> concept_formation);
   const FeatureFlags& features() const noexcept { return *features_; }
 
-  // Background consolidation (consolidation.hpp). start replaces a running consolidator; stop
+  // Background consolidation (consolidator.hpp). start replaces a running consolidator; stop
   // joins its thread (at most one space run later). consolidator_mu_ guards the pointer.
   void start_consolidation(double interval_s, ConsolidationParams params = {});
   void stop_consolidation();
@@ -129,32 +153,35 @@ class Engine {
 
  private:
   void ensure_open() const;
-  void apply_record(RecordType type, std::string_view payload);
-  std::string snapshot_locked() const;  // WAL gate held exclusively
+  // Recovery only: runs before the engine is shared (from open_store's frame callbacks), so it
+  // touches spaces_ without spaces_mu_; not checked.
+  void apply_record(RecordType type, std::string_view payload) NO_THREAD_SAFETY_ANALYSIS;
+  // The WAL gate held exclusively as well (not checked: the gate is held only when durable).
+  std::string snapshot_locked() const REQUIRES_SHARED(spaces_mu_);
   void checkpoint_loop(std::stop_token st);
-  std::uint64_t write_checkpoint_locked();
+  std::uint64_t write_checkpoint_locked() REQUIRES(checkpoint_mu_);
   void durability_metrics(std::ostream& out) const;
 
   EngineConfig config_;
   std::shared_ptr<Clock> clock_;
-  mutable std::shared_mutex spaces_mu_;
-  std::map<std::string, std::shared_ptr<Space>, std::less<>> spaces_;
-  std::uint32_t next_ordinal_ = 1;
+  mutable SharedMutex spaces_mu_ ACQUIRED_AFTER(checkpoint_mu_);
+  std::map<std::string, std::shared_ptr<Space>, std::less<>> spaces_ GUARDED_BY(spaces_mu_);
+  std::uint32_t next_ordinal_ GUARDED_BY(spaces_mu_) = 1;
   std::atomic<bool> closed_{false};
   std::shared_ptr<FeatureFlags> features_ = std::make_shared<FeatureFlags>();
-  mutable std::mutex consolidator_mu_;
-  std::unique_ptr<BackgroundConsolidator> consolidator_;
+  mutable Mutex consolidator_mu_;
+  std::unique_ptr<BackgroundConsolidator> consolidator_ GUARDED_BY(consolidator_mu_);
 
   StoreOptions store_;
   std::shared_ptr<Wal> wal_;
   int lock_fd_ = -1;
   RecoveryInfo recovery_;
-  std::mutex features_mu_;  // orders feature changes with their WAL records
-  std::mutex checkpoint_mu_;
+  Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
+  Mutex checkpoint_mu_;
   std::atomic<std::uint64_t> checkpoints_{0}, checkpoint_failures_{0};
   std::atomic<std::uint64_t> last_checkpoint_lsn_{0};
   std::atomic<double> last_checkpoint_s_{0.0};
-  std::mutex checkpointer_mu_;
+  Mutex checkpointer_mu_;  // for checkpointer_cv_ only (the checkpointer's sleep)
   std::condition_variable_any checkpointer_cv_;
   std::jthread checkpointer_;
 };

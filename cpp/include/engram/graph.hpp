@@ -23,8 +23,8 @@
 // nodes they touch. An edge change touches the src stripe (out-list) and the dst stripe
 // (in-list); both are taken together, lower stripe index first, so there is no lock-order
 // cycle. No stripe lock is ever held while calling user code other than the for_each_*
-// visitor, which must not call back into this Graph. Counters are atomics. In the Space the
-// graph's stripes come after structure_mu_ and records_mu_ in the lock order.
+// visitor, which must not call back into this Graph. Counters are atomics. The stripes are
+// leaves of the engine's lock order (engine.hpp).
 #pragma once
 
 #include <array>
@@ -37,6 +37,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -80,7 +82,8 @@ class Graph {
   bool remove_edge(std::int64_t src, std::int64_t dst);
   // Removes every edge into or out of id; returns how many edges were removed.
   std::size_t remove_node(std::int64_t id);
-  void clear();
+  // Holds every stripe at once (an array of locks, which the analysis cannot express).
+  void clear() NO_THREAD_SAFETY_ANALYSIS;
 
   std::optional<Edge> edge(std::int64_t src, std::int64_t dst) const;  // `other` = dst
   std::vector<Edge> neighbors(std::int64_t id) const;                  // out-edges, by target id
@@ -93,7 +96,7 @@ class Graph {
   template <class F>
   void for_each_out(std::int64_t id, F&& f) const {
     const Stripe& s = stripe(id);
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(s.mu);
     if (const auto it = s.nodes.find(id); it != s.nodes.end()) {
       for (const Edge& e : it->second.out) f(e);
     }
@@ -101,7 +104,7 @@ class Graph {
   template <class F>
   void for_each_in(std::int64_t id, F&& f) const {
     const Stripe& s = stripe(id);
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(s.mu);
     if (const auto it = s.nodes.find(id); it != s.nodes.end()) {
       for (const Edge& e : it->second.in) f(e);
     }
@@ -119,8 +122,20 @@ class Graph {
     std::vector<Edge> in;   // sorted by other (= src)
   };
   struct alignas(64) Stripe {
-    mutable std::shared_mutex mu;
-    std::unordered_map<std::int64_t, Adjacency> nodes;
+    mutable SharedMutex mu;
+    std::unordered_map<std::int64_t, Adjacency> nodes GUARDED_BY(mu);
+  };
+  // Both stripes of an edge exclusively, lower index first; one lock when they are the same.
+  class SCOPED_CAPABILITY StripePair {
+   public:
+    StripePair(Graph& g, std::size_t a, std::size_t b) ACQUIRE(g.stripes_[a].mu, g.stripes_[b].mu);
+    ~StripePair() RELEASE();
+    StripePair(const StripePair&) = delete;
+    StripePair& operator=(const StripePair&) = delete;
+
+   private:
+    SharedMutex* first_;
+    SharedMutex* second_;  // null when both ends share a stripe
   };
 
   static std::size_t stripe_index(std::int64_t id) noexcept {

@@ -6,6 +6,8 @@
 // Locking scheme:
 //  - Each node has a one-byte spin lock that serialises writers of its neighbour lists. A thread
 //    never holds two node locks at once, so there is no lock ordering to respect and no deadlock.
+//    Clang's thread-safety analysis cannot check these: the lock is chosen per node at run time
+//    and guards words inside blocks_ addressed by slot, not a member it could name.
 //  - Readers (search, and the search phase of an insert) do not take node locks. Every word of a
 //    neighbour list (count, then ids) is read and written through std::atomic_ref: writers store
 //    ids and then the count with release stores (under the node lock), readers load with acquire.
@@ -17,6 +19,8 @@
 //    synchronises with the release store that published it) sees its data.
 //  - entry_mu_ guards the entry point and the top level. An insert whose level exceeds the top
 //    holds it for the whole insert (as hnswlib does), so the hierarchy is never half-raised.
+//    entry_state_ is an atomic that searches read without the lock, so it is not GUARDED_BY it.
+//  - These locks are leaves of the engine's lock order (engine.hpp).
 //  - Deletion is a tombstone flag (atomic); deleted nodes stay in the graph for navigation but
 //    are never returned by search.
 //  - add() and search() may run concurrently from any number of threads. validate() and
@@ -27,11 +31,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "engram/segmented_array.hpp"
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -178,7 +182,7 @@ class HnswIndex {
   std::atomic<std::size_t> count_{0};
   std::atomic<std::size_t> deleted_{0};
   std::atomic<std::uint64_t> level_counter_{0};
-  mutable std::mutex entry_mu_;
+  mutable Mutex entry_mu_;
   // (top level + 1) << 32 | entry slot; 0 while empty. One word so searches read both at once.
   std::atomic<std::uint64_t> entry_state_{0};
 };

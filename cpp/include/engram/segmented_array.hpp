@@ -15,10 +15,11 @@
 #include <bit>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <type_traits>
 #include <vector>
+
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -39,7 +40,7 @@ class SegmentedArray {
   void ensure(std::size_t i) {
     const auto [seg, off] = locate(i);
     if (segments_[seg].load(std::memory_order_acquire) != nullptr) return;
-    std::lock_guard lock(grow_mu_);
+    MutexLock lock(grow_mu_);
     for (std::size_t s = 0; s <= seg; ++s) {
       if (segments_[s].load(std::memory_order_relaxed) != nullptr) continue;
       const std::size_t n = (kBase << s) * stride_;
@@ -92,9 +93,9 @@ class SegmentedArray {
 
   std::size_t stride_;
   std::array<std::atomic<T*>, kMaxSegments> segments_{};
-  std::vector<Block> owned_;
+  std::vector<Block> owned_ GUARDED_BY(grow_mu_);
   std::atomic<std::size_t> capacity_{0};
-  std::mutex grow_mu_;
+  Mutex grow_mu_;  // a leaf of the engine's lock order (engine.hpp)
 };
 
 }  // namespace engram

@@ -17,11 +17,15 @@ namespace engram::simd {
 enum class Level { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
 using DotFn = float (*)(const float* a, const float* b, std::size_t n) noexcept;
+// c[i * ldc + j] = dot(a + i * dim, b + j * dim) for i < ra, j < rb (row-major a, b, c).
+using GramFn = void (*)(const float* a, std::size_t ra, const float* b, std::size_t rb, std::size_t dim, float* c,
+                        std::size_t ldc);
 
 struct Kernels {
   Level level;
-  DotFn dot;   // sum a[i] * b[i]
-  DotFn l2sq;  // sum (a[i] - b[i])^2
+  DotFn dot;    // sum a[i] * b[i]
+  DotFn l2sq;   // sum (a[i] - b[i])^2
+  GramFn gram;  // a b^T: a matrix product (Eigen, cpp/src/simd/gram.inc)
 };
 
 const Kernels& scalar_kernels() noexcept;

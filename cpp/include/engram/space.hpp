@@ -4,17 +4,26 @@
 // recognises only ids carrying its own ordinal, so an id from another space (or from a dropped
 // space whose name was reused) is simply unknown here: isolation does not depend on callers.
 //
-// Locking scheme (always acquired in this order, never the reverse):
-//  1. structure_mu_ (shared_mutex): every operation holds it shared; validate() holds it
-//     exclusively so integrity counts are exact.
-//  2. records_mu_ (shared_mutex): readers of record contents (get, search results) hold it
-//     shared; forget() holds it exclusively while it erases content. Appends do not take it:
-//     a record is fully written before its state is published with a release store.
-//  3. The HNSW index's own per-node locks (see hnsw.hpp), then the graph's stripe locks
-//     (see graph.hpp). link() holds records_mu_ shared while it checks both ends and adds the
-//     edge, and forget() removes a memory's edges under records_mu_ exclusive, so no edge to a
-//     forgotten memory can appear after forget() returns; spread() also skips dead targets.
+// Locking scheme (the order among these and the engine's other locks: engine.hpp, "Lock order"):
+//  - structure_mu_: every operation holds it shared; validate() holds it exclusively so
+//    integrity counts are exact, and mark_dropped() to wait for the operations in flight.
+//  - records_mu_: readers of record contents (get, search results) hold it shared; forget()
+//    holds it exclusively while it erases content. Appends do not take it: a record is fully
+//    written before its state is published with a release store (which is also why record
+//    fields cannot be declared GUARDED_BY it).
+//  - append_mu_ serialises id allocation; graph_log_mu_ orders graph mutations with their WAL
+//    records. link() holds records_mu_ shared while it checks both ends and adds the edge, and
+//    forget() removes a memory's edges under records_mu_ exclusive, so no edge to a forgotten
+//    memory can appear after forget() returns; spread() also skips dead targets.
+//  - Inside: the HNSW index's own locks (hnsw.hpp), the graph's stripe locks (graph.hpp), the
+//    concept store's lock (concepts.hpp).
 // Metrics are lock-free atomics. A dropped or closed space rejects every later call.
+//
+// Engine algorithms outside this class (consolidation, recall, completion) hold the structure
+// lock shared through OperationLock (or operation_lock()) and then call the functions below
+// documented "the caller holds the operation lock". Those are not annotated REQUIRES_SHARED:
+// the algorithms call them from TBB worker lambdas and helper objects, which Clang's analysis
+// (one function at a time) cannot connect to the lock their caller holds.
 //
 // Durability (space_durable.cpp, wal.hpp): in a durable engine every mutation appends one WAL
 // record while it holds the lock that orders it: remember/concept creation under append_mu_
@@ -47,6 +56,7 @@
 #include "engram/metrics.hpp"
 #include "engram/segmented_array.hpp"
 #include "engram/spread.hpp"
+#include "engram/thread_annotations.hpp"
 #include "engram/wal.hpp"
 
 namespace engram {
@@ -149,10 +159,10 @@ class Space {
   // it happens under records_mu_ shared, so forget() cannot interleave; members that are no
   // longer live episodes are dropped first. A new id comes from this space's sequence under
   // append_mu_ (writers wait only for that append). Returns the concept id, or 0 when fewer
-  // than min_members remain (nothing written). The caller holds operation_lock().
+  // than min_members remain (nothing written). The caller holds the operation lock.
   std::int64_t commit_concept(std::int64_t id, ConceptDraft draft, std::vector<BindingSpec> bindings,
                               std::size_t min_members);
-  // Forgets a concept and its bindings from inside an operation (caller holds operation_lock()).
+  // Forgets a concept and its bindings from inside an operation (caller holds the operation lock).
   void dissolve_concept(std::int64_t id);
   // Every live concept, by id; a consistent copy taken under the operation lock.
   std::vector<ConceptView> concepts() const;
@@ -164,8 +174,20 @@ class Space {
   const ConceptStore& concept_store() const noexcept { return *concepts_; }
   ConceptStore& concept_store() noexcept { return *concepts_; }
   // For engine algorithms outside this class (consolidation, recall, completion): structure_mu_
-  // held shared, as every operation holds it, after checking the space is open.
-  std::shared_lock<std::shared_mutex> operation_lock() const;
+  // held shared, as every operation holds it, after checking the space is open (SpaceNotFound
+  // otherwise). OperationLock is the form the analysis sees; operation_lock() returns a movable
+  // lock it does not see.
+  class SCOPED_CAPABILITY OperationLock {
+   public:
+    explicit OperationLock(const Space& space) ACQUIRE_SHARED(space.structure_mu_);
+    ~OperationLock() RELEASE();
+    OperationLock(const OperationLock&) = delete;
+    OperationLock& operator=(const OperationLock&) = delete;
+
+   private:
+    const Space& space_;
+  };
+  std::shared_lock<SharedMutex> operation_lock() const;
   struct EpisodeRef {
     std::int64_t id;
     const float* vector;  // stays valid while the space exists: storage never moves
@@ -174,13 +196,13 @@ class Space {
     double timestamp;
     std::uint32_t slot;  // the episode's node in the vector index
   };
-  // Live episodes in id order; the caller holds operation_lock().
+  // Live episodes in id order; the caller holds the operation lock.
   void scan_episodes(const std::function<void(const EpisodeRef&)>& f) const;
   std::optional<EpisodeRef> episode_ref(std::int64_t id) const noexcept;
-  // Approximate nearest live episodes, no metrics; the caller holds operation_lock().
+  // Approximate nearest live episodes, no metrics; the caller holds the operation lock.
   std::vector<SearchHit> nearest_episodes(const float* q, std::size_t k, std::size_t ef) const;
   // Ids of the episodes linked to an episode's node in the index's layer-0 graph (tombstoned
-  // ones included; callers filter). The caller holds operation_lock().
+  // ones included; callers filter). The caller holds the operation lock.
   void index_neighbors(const EpisodeRef& e, std::vector<std::int64_t>& out) const;
   const Clock& clock() const noexcept { return *clock_; }
   // Run-time feature flags shared with the engine; defaults until the engine sets them.
@@ -236,26 +258,28 @@ class Space {
   }
   // Returns the first local index; appends the Remember record (lsn) when durable.
   std::size_t store_records(std::vector<EpisodeInput>& episodes, std::uint64_t& lsn);
-  // Concept record, store entry and bindings; records_mu_ held (shared live, none in replay).
-  void apply_concept(std::int64_t id, bool is_new, const ConceptDraft& draft, const std::vector<BindingSpec>& bindings);
-  // forget() after resolve; records_mu_ held exclusively (or replay).
-  void apply_forget(std::size_t local, std::int64_t id);
-  void apply_dissolve(std::int64_t id);
-  // The WAL gate, held shared while a mutation appends and applies (empty when not durable).
-  std::shared_lock<std::shared_mutex> wal_gate() const;
+  // Concept record, store entry and bindings (live and in replay).
+  void apply_concept(std::int64_t id, bool is_new, const ConceptDraft& draft, const std::vector<BindingSpec>& bindings)
+      REQUIRES_SHARED(records_mu_);
+  // forget() after resolve (live and in replay).
+  void apply_forget(std::size_t local, std::int64_t id) REQUIRES(records_mu_);
+  void apply_dissolve(std::int64_t id) REQUIRES(records_mu_);
+  // The WAL gate, held shared while a mutation appends and applies (empty when not durable, so
+  // the analysis does not see it: see thread_annotations.hpp).
+  std::shared_lock<SharedMutex> wal_gate() const;
   void wait_durable(std::uint64_t lsn) const;
   // Remember payload: episodes with consecutive ids from first_id (timestamps resolved).
   std::string encode_episodes(std::int64_t first_id, const std::vector<EpisodeInput>& episodes) const;
-  void validate_concepts(IntegrityReport& r) const;  // space_concepts.cpp; structure_mu_ held
+  void validate_concepts(IntegrityReport& r) const REQUIRES(structure_mu_);  // space_concepts.cpp
   std::vector<SearchHit> to_hits(const std::vector<Neighbor>& found, std::size_t k) const;
 
   std::string name_;
   std::uint32_t ordinal_;
   SpaceConfig config_;
   std::shared_ptr<const Clock> clock_;
-  mutable std::shared_mutex structure_mu_;
-  mutable std::shared_mutex records_mu_;
-  std::mutex append_mu_;  // serialises id allocation so a batch gets contiguous ids
+  mutable SharedMutex structure_mu_;
+  mutable SharedMutex records_mu_ ACQUIRED_AFTER(structure_mu_);
+  Mutex append_mu_ ACQUIRED_AFTER(records_mu_);  // serialises id allocation so a batch gets contiguous ids
   SegmentedArray<Record> records_;
   std::atomic<std::size_t> next_local_{0};
   HnswIndex index_;
@@ -269,8 +293,8 @@ class Space {
   SpaceMetrics metrics_;
   std::atomic<bool> dropped_{false};
   std::shared_ptr<Wal> wal_;
-  std::mutex graph_log_mu_;                   // orders graph mutations with their WAL records
-  std::vector<std::uint32_t> pending_links_;  // index slots restored by replay, not yet linked
+  Mutex graph_log_mu_ ACQUIRED_AFTER(records_mu_);  // orders graph mutations with their WAL records
+  std::vector<std::uint32_t> pending_links_;        // index slots restored by replay, not yet linked
 };
 
 }  // namespace engram

@@ -30,12 +30,13 @@
 // again everything appended is written in LSN order.
 //
 // Locking: buf_mu_ guards the append buffer and LSN counter (held for a memcpy); io_mu_
-// serialises file I/O (segment roll, write, sync, retry state). Callers append while holding
-// the locks that order their mutation (so LSN order is the order mutations took effect) and
-// wait for durability after releasing them. gate() is the engine-wide mutation gate: every
-// logged mutation holds it shared from its append until it is applied in memory; a checkpoint
-// holds it exclusively to capture a state that matches exactly the records up to last_lsn().
-// Lock order: gate, then the space's locks, then buf_mu_; io_mu_ is never taken under buf_mu_.
+// serialises file I/O (segment roll, write, sync, retry state) and is taken before buf_mu_,
+// never under it. Callers append while holding the locks that order their mutation (so LSN
+// order is the order mutations took effect) and wait for durability after releasing them.
+// gate() is the engine-wide mutation gate: every logged mutation holds it shared from its append
+// until it is applied in memory; a checkpoint holds it exclusively to capture a state that
+// matches exactly the records up to last_lsn(). Where these sit among the engine's other locks:
+// engine.hpp, "Lock order".
 #pragma once
 
 #include <atomic>
@@ -48,6 +49,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -149,7 +152,7 @@ class Wal {
   Wal& operator=(const Wal&) = delete;
 
   const WalOptions& options() const noexcept { return opt_; }
-  std::shared_mutex& gate() noexcept { return gate_; }
+  SharedMutex& gate() noexcept RETURN_CAPABILITY(gate_) { return gate_; }
 
   // Buffers one record and returns its LSN. Never does I/O; throws ClosedError after close().
   std::uint64_t append(RecordType type, std::string_view payload);
@@ -159,7 +162,7 @@ class Wal {
   void check_writable();
   // Writes and syncs everything appended so far, whatever the mode.
   void sync();
-  std::uint64_t last_lsn() const;
+  std::uint64_t last_lsn() const EXCLUDES(buf_mu_);
   std::uint64_t durable_lsn() const noexcept { return durable_lsn_.load(std::memory_order_acquire); }
   // Closed segments and the current one with its durable size, for backups.
   struct SegmentExtent {
@@ -178,31 +181,32 @@ class Wal {
   void close();
 
  private:
-  bool flush_locked(bool force_sync);  // io_mu_ held; false on I/O error (recorded)
-  void open_segment_locked(std::uint64_t first_lsn);
-  void write_all_locked(const char* p, std::size_t n);  // throws std::system_error
+  bool flush_locked(bool force_sync) REQUIRES(io_mu_);  // false on I/O error (recorded)
+  void open_segment_locked(std::uint64_t first_lsn) REQUIRES(io_mu_);
+  void write_all_locked(const char* p, std::size_t n) REQUIRES(io_mu_);  // throws std::system_error
   void background_loop(std::stop_token st);
-  [[noreturn]] void throw_failure(std::uint64_t lsn);
+  [[noreturn]] void throw_failure(std::uint64_t lsn) REQUIRES(io_mu_);
 
   std::string dir_;
   WalOptions opt_;
-  std::shared_mutex gate_;
+  SharedMutex gate_;
 
-  mutable std::mutex buf_mu_;
-  std::string buffer_;
-  std::uint64_t next_lsn_;
-  std::uint64_t buffer_first_lsn_ = 0;  // LSN of the first frame in buffer_ (0: empty)
-  bool closed_ = false;
+  mutable Mutex buf_mu_ ACQUIRED_AFTER(io_mu_);
+  std::string buffer_ GUARDED_BY(buf_mu_);
+  std::uint64_t next_lsn_ GUARDED_BY(buf_mu_);
+  std::uint64_t buffer_first_lsn_ GUARDED_BY(buf_mu_) = 0;  // LSN of the first frame in buffer_ (0: empty)
+  bool closed_ GUARDED_BY(buf_mu_) = false;
 
-  mutable std::mutex io_mu_;
-  int fd_ = -1;
-  std::uint64_t segment_first_lsn_ = 0;
-  std::uint64_t segment_bytes_ = 0;  // durable size of the current segment
-  std::vector<SegmentFile> closed_segments_;
-  std::string retry_;  // a batch whose write failed, written again first
-  std::uint64_t retry_first_lsn_ = 0;
-  std::uint64_t retry_last_lsn_ = 0;
-  std::string last_error_;
+  mutable Mutex io_mu_;
+  int fd_ GUARDED_BY(io_mu_) = -1;
+  std::uint64_t segment_first_lsn_ GUARDED_BY(io_mu_) = 0;
+  std::uint64_t segment_bytes_ GUARDED_BY(io_mu_) = 0;  // durable size of the current segment
+  std::vector<SegmentFile> closed_segments_ GUARDED_BY(io_mu_);
+  std::string retry_ GUARDED_BY(io_mu_);  // a batch whose write failed, written again first
+  std::uint64_t retry_first_lsn_ GUARDED_BY(io_mu_) = 0;
+  std::uint64_t retry_last_lsn_ GUARDED_BY(io_mu_) = 0;
+  std::string last_error_ GUARDED_BY(io_mu_);
+
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> durable_lsn_{0};
   std::atomic<int> fault_errno_{0};
@@ -210,7 +214,7 @@ class Wal {
 
   std::atomic<std::uint64_t> appends_{0}, bytes_written_{0}, syncs_{0}, storage_errors_{0}, segments_created_{0};
   std::atomic<std::uint64_t> bytes_since_checkpoint_{0};
-  std::mutex bg_mu_;
+  Mutex bg_mu_;  // for bg_cv_ only (the background thread's sleep)
   std::condition_variable_any bg_cv_;
   std::jthread background_;
 };

@@ -3,6 +3,11 @@
 
 #include "engram/simd.hpp"
 
+// Eigen instantiated for this instruction set under its own namespace (see gram.inc).
+#define Eigen EigenAvx2
+#include "gram.inc"
+#undef Eigen
+
 namespace engram::simd {
 namespace {
 
@@ -52,7 +57,7 @@ float l2sq_avx2(const float* a, const float* b, std::size_t n) noexcept {
   return s;
 }
 
-const Kernels kAvx2{Level::Avx2, &dot_avx2, &l2sq_avx2};
+const Kernels kAvx2{Level::Avx2, &dot_avx2, &l2sq_avx2, &gram_eigen};
 
 }  // namespace
 

@@ -3,6 +3,11 @@
 
 #include "engram/simd.hpp"
 
+// Eigen instantiated for this instruction set under its own namespace (see gram.inc).
+#define Eigen EigenAvx512
+#include "gram.inc"
+#undef Eigen
+
 namespace engram::simd {
 namespace {
 
@@ -42,7 +47,7 @@ float l2sq_avx512(const float* a, const float* b, std::size_t n) noexcept {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-const Kernels kAvx512{Level::Avx512, &dot_avx512, &l2sq_avx512};
+const Kernels kAvx512{Level::Avx512, &dot_avx512, &l2sq_avx512, &gram_eigen};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Portable kernels: four independent partial sums so the compiler can pipeline them.
 #include "engram/simd.hpp"
+#include "gram.inc"
 
 namespace engram::simd {
 namespace {
@@ -35,7 +36,7 @@ float l2sq_scalar(const float* a, const float* b, std::size_t n) noexcept {
   return (s0 + s1) + (s2 + s3);
 }
 
-const Kernels kScalar{Level::Scalar, &dot_scalar, &l2sq_scalar};
+const Kernels kScalar{Level::Scalar, &dot_scalar, &l2sq_scalar, &gram_eigen};
 
 }  // namespace
 

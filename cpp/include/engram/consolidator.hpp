@@ -1,0 +1,67 @@
+// The background consolidator of one engine: a thread that runs consolidate()
+// (consolidation.hpp) on every space, periodically.
+//
+// Locking: mu_ guards paused_ and is held only briefly; the thread never holds it while it
+// runs a space, so the consolidator's lock sits outside the engine's lock order (engine.hpp)
+// apart from Engine::consolidator_mu_, which may be held while mu_ is taken.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "engram/consolidation.hpp"
+#include "engram/space.hpp"
+#include "engram/thread_annotations.hpp"
+
+namespace engram {
+
+enum class ConsolidatorState : std::uint8_t { Stopped = 0, Running = 1, Paused = 2 };
+const char* consolidator_state_name(ConsolidatorState s) noexcept;
+
+struct ConsolidatorStatus {
+  ConsolidatorState state = ConsolidatorState::Stopped;
+  double interval_s = 0.0;
+  std::uint64_t cycles = 0;    // completed passes over all spaces
+  std::uint64_t failures = 0;  // space runs that threw (the loop carries on)
+  double last_cycle_duration_s = 0.0;
+};
+
+// The background consolidator of one engine: a thread that, every interval_s (steady time),
+// runs consolidate() on each space the engine lists, unless paused. Owned by the Engine;
+// destruction requests a stop, wakes the thread and joins it (std::jthread), so it never
+// outlives its engine. A stop or pause takes effect between spaces, never inside a run.
+// Runs take the same locks as a manual consolidate(), so writers are not blocked by them.
+class BackgroundConsolidator {
+ public:
+  using SpaceList = std::function<std::vector<std::shared_ptr<Space>>()>;
+  BackgroundConsolidator(SpaceList spaces, double interval_s, ConsolidationParams params);
+  ~BackgroundConsolidator();
+  BackgroundConsolidator(const BackgroundConsolidator&) = delete;
+  BackgroundConsolidator& operator=(const BackgroundConsolidator&) = delete;
+
+  void pause();
+  void resume();
+  ConsolidatorStatus status() const;
+
+ private:
+  void loop(std::stop_token stop);
+
+  SpaceList spaces_;
+  double interval_s_;
+  ConsolidationParams params_;
+  mutable Mutex mu_;
+  std::condition_variable_any cv_;
+  bool paused_ GUARDED_BY(mu_) = false;
+  std::atomic<std::uint64_t> cycles_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<double> last_duration_s_{0.0};
+  std::jthread thread_;  // last: starts once every other member exists, joins first
+};
+
+}  // namespace engram
