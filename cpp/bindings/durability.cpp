@@ -3,7 +3,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <cerrno>
 #include <string>
 
 #include "engram/crc32c.hpp"
@@ -97,17 +96,6 @@ void register_durability(py::module_& m) {
     py::list out;
     for (const auto& s : segs) out.append(py::make_tuple(s.path, s.first_lsn, s.bytes));
     return out;
-  });
-  m.def("store_inject_fault", [](Engine& e, const std::string& kind) {
-    int err = 0;
-    if (kind == "enospc") {
-      err = ENOSPC;
-    } else if (kind == "eio") {
-      err = EIO;
-    } else if (!kind.empty() && kind != "none") {
-      throw InvalidInputError("fault must be 'enospc', 'eio' or 'none', got '" + kind.substr(0, 40) + "'");
-    }
-    e.inject_storage_fault(err);
   });
   m.def("verify_store", [](const std::string& path) {
     VerifyReport r;

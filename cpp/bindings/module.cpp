@@ -22,6 +22,7 @@ void register_load_executor(py::module_& m);
 void register_graph(py::module_& m);       // bindings/graph.cpp: adds to the Space class
 void register_recall(py::module_& m);      // bindings/recall.cpp: concepts, recall, completion, consolidator
 void register_durability(py::module_& m);  // bindings/durability.cpp: stores, WAL, checkpoints
+void register_faults(py::module_& m);      // bindings/register_faults.cpp: build_info, test-build faults
 }  // namespace engram
 
 namespace {
@@ -234,6 +235,7 @@ PYBIND11_MODULE(_core, m) {
   });
 
   engram::register_load_executor(m);
+  engram::register_faults(m);
 
   // --- SIMD -----------------------------------------------------------------------------
   m.def("simd_level", [] { return std::string(simd::level_name(simd::active_level())); });
