@@ -30,25 +30,34 @@ def _pybind11_dir(session: nox.Session) -> str:
     return str(out).strip()
 
 
-def _install_package(session: nox.Session, *extras: str) -> None:
+def _install_package(session: nox.Session, *extras: str, config: tuple[str, ...] = ()) -> None:
     # Editable, so that `engram` imported from the source tree (pytest puts the checkout on
     # sys.path) still finds the compiled `engram._core` through scikit-build-core's redirect.
     spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-v" if os.environ.get("CI") else "-q", "-e", spec)
+    session.install("-v" if os.environ.get("CI") else "-q", *config, "-e", spec)
+
+
+# The test build (docs/faults.md): fault injection compiled in, with the C++ tests, in a build
+# directory of its own; ctest runs in it. The other sessions and the wheel stay release builds.
+TEST_BUILD = ("-Ccmake.define.ENGRAM_FAULT_INJECTION=ON", "-Ccmake.define.ENGRAM_BUILD_TESTS=ON",
+              "-Cbuild-dir=build/test-build")  # fmt: skip
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """C++ unit tests (ctest) and the Python unit, property and concurrency tests."""
+    """C++ unit tests (ctest) and the Python unit, property and concurrency tests, on the test
+    build; and a release _core for the check that a release build carries no fault injection."""
     session.install("pybind11>=2.13")
-    build = _cmake_build(session, "ctest", "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_TESTS=ON",
-                         "-DENGRAM_BUILD_PYTHON=OFF")  # fmt: skip
-    session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
-    _install_package(session, "test", "bench")
+    _install_package(session, "test", "bench", config=TEST_BUILD)
+    session.run("ctest", "--test-dir", str(ROOT / "build" / "test-build"), "--output-on-failure", "-j", "2",
+                external=True)  # fmt: skip
+    release = _cmake_build(session, "release-core", "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_TESTS=OFF",
+                           "-DENGRAM_FAULT_INJECTION=OFF")  # fmt: skip
     session.run(
         "python", "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
+        env={"ENGRAM_RELEASE_CORE": str(next(release.glob("_core*.so")))},
     )  # fmt: skip
 
 
@@ -77,6 +86,7 @@ def sanitize(session: nox.Session) -> None:
     session.install(
         "--no-build-isolation", "-q",
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
+        "-Ccmake.define.ENGRAM_FAULT_INJECTION=ON",
         "-Cbuild-dir=build/asan-python", "-e", ".[test,bench]",
     )  # fmt: skip
 
