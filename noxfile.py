@@ -64,8 +64,10 @@ def _install_harness(session: nox.Session, *extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """C++ unit tests (ctest) and the Python unit, property and concurrency tests of the engine, the
-    data sets and the harness. One CMake build serves both: the extension and the C++ tests."""
-    build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON")
+    data sets and the harness, on the test build (fault injection compiled in: docs/faults.md). One
+    CMake build serves both, the extension and the C++ tests. The release build is checked by
+    tests/packaging, on the wheel that `acceptance` then installs."""
+    build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON", "-DENGRAM_FAULT_INJECTION=ON")
     _install_harness(session, "test", "bench")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
     _check_stubs(session)
@@ -105,6 +107,7 @@ def sanitize(session: nox.Session) -> None:
     session.install(
         "--no-build-isolation", "-q",
         "-Ccmake.build-type=RelWithDebInfo", "-Ccmake.define.ENGRAM_SANITIZE=address,undefined",
+        "-Ccmake.define.ENGRAM_FAULT_INJECTION=ON",
         "-Cbuild-dir=build/asan-python", "-e", ".[server]", env=_ccache_env(),
     )  # fmt: skip
     _install_harness(session, "test", "bench")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the C++ unit tests under sanitizers and runs them:
 #   build/asan: AddressSanitizer + UndefinedBehaviorSanitizer, every test;
-#   build/tsan: ThreadSanitizer, the Concurrency* tests (the multi-threaded ones).
+#   build/tsan: ThreadSanitizer, the Concurrency* and PowerLoss* tests (the multi-threaded ones).
 # Any sanitizer report fails the run. Usage: scripts/sanitize.sh [asan|tsan]... (default: both).
 # JOBS (default 2) sets build parallelism.
 set -euo pipefail
@@ -14,7 +14,7 @@ if [[ ${#configs[@]} -eq 0 ]]; then configs=(asan tsan); fi
 
 build() {  # dir sanitizers
   cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_BUILD_TESTS=ON \
-    -DENGRAM_BUILD_PYTHON=OFF -DENGRAM_BUILD_BENCH=OFF -DENGRAM_SANITIZE="$2" >/dev/null
+    -DENGRAM_BUILD_PYTHON=OFF -DENGRAM_BUILD_BENCH=OFF -DENGRAM_FAULT_INJECTION=ON -DENGRAM_SANITIZE="$2" >/dev/null
   ninja -C "$1" -j "$jobs" engram_tests
 }
 
@@ -29,11 +29,11 @@ for config in "${configs[@]}"; do
         build/asan/engram_tests --gtest_brief=1
       ;;
     tsan)
-      echo "== ThreadSanitizer: Concurrency* tests"
+      echo "== ThreadSanitizer: Concurrency* and PowerLoss* tests"
       build build/tsan thread
       # cpp/tests/tsan.supp silences known reports inside TBB's own scheduler only (see the file).
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/cpp/tests/tsan.supp" \
-        build/tsan/engram_tests --gtest_filter='Concurrency*' --gtest_brief=1
+        build/tsan/engram_tests --gtest_filter='Concurrency*:PowerLoss*' --gtest_brief=1
       ;;
     *)
       echo "unknown configuration '$config'; expected asan or tsan" >&2

@@ -14,7 +14,7 @@ void register_engine(pybind11::module_& m);      // register_engine.cpp: Engine,
 void register_graph(pybind11::module_& m);       // register_graph.cpp: edges, spreading, decay
 void register_recall(pybind11::module_& m);      // register_recall.cpp: concepts, recall, completion
 void register_durability(pybind11::module_& m);  // register_durability.cpp: stores, WAL, checkpoints
-void register_faults(pybind11::module_& m);      // register_faults.cpp: storage fault injection (tests)
+void register_faults(pybind11::module_& m);      // register_faults.cpp: build flavour; fault injection (test build)
 void register_load(pybind11::module_& m);        // register_load.cpp: the in-process load executor
 
 }  // namespace engram::bind

@@ -36,6 +36,8 @@ void register_values(py::module_& m) {
       .def_readonly("duration_s", &RecoveryInfo::duration_s)
       .def_readonly("checkpoint_lsn", &RecoveryInfo::checkpoint_lsn)
       .def_readonly("records_replayed", &RecoveryInfo::records_replayed)
+      .def_readonly("records_skipped", &RecoveryInfo::records_skipped,
+                    "Records of a newer minor format version marked skippable (docs/format.md).")
       .def_readonly("last_lsn", &RecoveryInfo::last_lsn)
       .def_readonly("torn_tails", &RecoveryInfo::torn_tails)
       .def_readonly("corruptions", &RecoveryInfo::corruptions)

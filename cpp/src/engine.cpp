@@ -133,9 +133,11 @@ void Engine::close() {
   for (auto& [n, s] : all) s->mark_dropped();
   if (wal_) {
     MutexLock cl(checkpoint_mu_);
+    struct ReleaseLock {  // the store is released even when the last flush fails
+      std::unique_ptr<FileLock>& lock;
+      ~ReleaseLock() { lock.reset(); }
+    } release{lock_};
     wal_->close();  // flushes and syncs what "none" mode still buffers
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    lock_fd_ = -1;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "engram/errors.hpp"
+#include "engram/fault.hpp"
 #include "engram/parallel.hpp"
 #include "engram/validation.hpp"
 
@@ -101,6 +102,7 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint6
 
 std::int64_t Space::remember(EpisodeInput episode) {
   OpTimer timer(metrics_, Op::Remember);
+  ENGRAM_FAULT_SITE("remember");  // test build only: delay and leak controls (fault.hpp)
   ReaderLock lock(structure_mu_);
   ensure_open();
   check_episode(episode);
@@ -120,6 +122,7 @@ std::int64_t Space::remember(EpisodeInput episode) {
 
 std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episodes) {
   OpTimer timer(metrics_, Op::RememberBatch);
+  ENGRAM_FAULT_SITE("remember");  // test build only: delay and leak controls (fault.hpp)
   ReaderLock lock(structure_mu_);
   ensure_open();
   for (std::size_t i = 0; i < episodes.size(); ++i) {
@@ -172,6 +175,7 @@ bool Space::contains(std::int64_t id) const noexcept {
 
 MemoryView Space::get(std::int64_t id) const {
   OpTimer timer(const_cast<SpaceMetrics&>(metrics_), Op::Get);
+  ENGRAM_FAULT_SITE("get");  // test build only: delay and leak controls (fault.hpp)
   ReaderLock lock(structure_mu_);
   ensure_open();
   ReaderLock rlock(records_mu_);
@@ -199,6 +203,7 @@ MemoryView Space::get(std::int64_t id) const {
 
 void Space::forget(std::int64_t id) {
   OpTimer timer(metrics_, Op::Forget);
+  ENGRAM_FAULT_SITE("forget");  // test build only: delay and leak controls (fault.hpp)
   ReaderLock lock(structure_mu_);
   ensure_open();
   std::uint64_t lsn = 0;
@@ -253,6 +258,7 @@ std::vector<SearchHit> Space::to_hits(const std::vector<Neighbor>& found, std::s
 
 std::vector<SearchHit> Space::search(std::span<const float> query, std::size_t k, std::optional<std::size_t> ef) const {
   OpTimer timer(const_cast<SpaceMetrics&>(metrics_), Op::Search);
+  ENGRAM_FAULT_SITE("search");  // test build only: delay and leak controls (fault.hpp)
   ReaderLock lock(structure_mu_);
   ensure_open();
   check_embedding(query.data(), query.size(), config_.dim, "query");

@@ -1,21 +1,9 @@
 // Space methods for durability: WAL payloads, replay and checkpoint snapshots (space.hpp).
 //
-// Payload layouts (little-endian, see codec.hpp); every space record starts with the space's
-// ordinal (u32), which the engine uses to route it:
-//   Remember:        ordinal, n u32, n x (id i64, confidence f32, timestamp f64, content str,
-//                    metadata count u32, (key str, value str)..., embedding f32[dim])
-//   Forget:          ordinal, id i64
-//   Link:            ordinal, src i64, dst i64, kind u8, weight f32, strength f32, contribution f32
-//   Unlink:          ordinal, src i64, dst i64
-//   ConceptCommit:   ordinal, id i64, is_new u8, time f64, coherence f32, confidence f32,
-//                    pair_sum f64, members (n u32, i64...), centroid f32[dim],
-//                    bindings (n u32, (episode i64, strength f32, contribution f32)...)
-//   ConceptDissolve: ordinal, id i64
-//   SpaceState (checkpoint): ordinal, next_local u64, forgotten u64
-//   ConceptRestore (checkpoint): ordinal, id i64, formed_at f64, updated_at f64, coherence f32,
-//                    confidence f32, pair_sum f64, members (n u32, i64...), centroid f32[dim]
-// A checkpoint lists, per space: CreateSpace, SpaceState, Remember chunks (live episodes),
-// ConceptRestore (live concepts, no bindings), then Link records for every edge.
+// The payload of every space record (Remember, Forget, Link, Unlink, ConceptCommit,
+// ConceptDissolve, SpaceState, ConceptRestore; each starts with the space's ordinal) and the
+// order of a space's records in a checkpoint are specified in docs/format.md, "Record types" and
+// "Checkpoints"; the encoders and replay() below follow it field by field.
 #include <algorithm>
 #include <mutex>
 

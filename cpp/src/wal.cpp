@@ -1,16 +1,11 @@
+// The write-ahead log (wal.hpp); formats per docs/format.md "WAL segments" and "Frames".
 #include "engram/wal.hpp"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstring>
-#include <system_error>
 
 #include "engram/codec.hpp"
 #include "engram/crash.hpp"
@@ -37,6 +32,13 @@ const char* record_type_name(RecordType t) noexcept {
   return "unknown";
 }
 
+bool is_known_record_type(std::uint16_t t) noexcept {
+  return (t >= static_cast<std::uint16_t>(RecordType::CreateSpace) &&
+          t <= static_cast<std::uint16_t>(RecordType::Features)) ||
+         (t >= static_cast<std::uint16_t>(RecordType::SpaceState) &&
+          t <= static_cast<std::uint16_t>(RecordType::EngineState));
+}
+
 const char* durability_name(Durability d) noexcept {
   switch (d) {
     case Durability::Fsync: return "fsync";
@@ -51,7 +53,9 @@ std::int64_t wall_clock_ns() noexcept {
       .count();
 }
 
-void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload) {
+// docs/format.md "Frames".
+void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload,
+                  std::uint16_t flags) {
   if (payload.size() > kMaxRecordBytes) {
     throw InvalidInputError("a log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
                             std::to_string(kMaxRecordBytes) + " bytes; store smaller batches");
@@ -61,7 +65,6 @@ void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int
   char* h = out.data() + at;
   const std::uint32_t magic = kRecordMagic;
   const auto t = static_cast<std::uint16_t>(type);
-  const std::uint16_t flags = 0;
   const auto len = static_cast<std::uint32_t>(payload.size());
   std::memcpy(h, &magic, 4);
   std::memcpy(h + 4, &t, 2);
@@ -118,6 +121,7 @@ ScanResult scan_frames(std::string_view data, std::size_t start, std::uint64_t e
     }
     FrameHeader fh;
     fh.type = static_cast<RecordType>(load<std::uint16_t>(h + 4));
+    fh.flags = load<std::uint16_t>(h + 6);
     fh.lsn = load<std::uint64_t>(h + 8);
     fh.timestamp_ns = load<std::int64_t>(h + 16);
     fh.length = load<std::uint32_t>(h + 24);
@@ -153,22 +157,20 @@ std::string segment_name(std::uint64_t first_lsn) {
   return buf;
 }
 
-std::vector<SegmentFile> list_segments(const std::string& wal_dir) {
+std::vector<SegmentFile> list_segments(Env& env, const std::string& wal_dir) {
   std::vector<SegmentFile> out;
-  DIR* d = ::opendir(wal_dir.c_str());
-  if (d == nullptr) return out;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
+  for (const std::string& n : env.list_dir(wal_dir)) {
     if (n.size() != 28 || n.rfind("wal-", 0) != 0 || n.substr(24) != ".seg") continue;
     if (!std::all_of(n.begin() + 4, n.begin() + 24, [](char c) { return c >= '0' && c <= '9'; })) continue;
     out.push_back({std::stoull(n.substr(4, 20)), wal_dir + "/" + n});
   }
-  ::closedir(d);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first_lsn < b.first_lsn; });
   return out;
 }
 
-std::uint64_t check_segment_header(std::string_view data, const std::string& path) {
+// docs/format.md "WAL segments": magic, then the header CRC, then the major version, so a bit
+// flip anywhere in the header is corruption while a sound header of another major is refused.
+SegmentHeader check_segment_header(std::string_view data, const std::string& path) {
   if (data.size() < kSegmentHeaderBytes) {
     throw CorruptionError(path + ": segment header incomplete (" + std::to_string(data.size()) + " bytes)");
   }
@@ -177,47 +179,35 @@ std::uint64_t check_segment_header(std::string_view data, const std::string& pat
   if (load<std::uint32_t>(h + 28) != crc32c(h, 28)) throw CorruptionError(path + ": segment header checksum mismatch");
   const auto version = load<std::uint32_t>(h + 4);
   if (version != kFormatVersion) {
-    throw CorruptionError(path + ": WAL format version " + std::to_string(version) + " is not supported; this build " +
-                          "reads version " + std::to_string(kFormatVersion));
+    throw UnsupportedFormatError(path + ": WAL segment of format major version " + std::to_string(version) +
+                                 "; this build reads major version " + std::to_string(kFormatVersion) +
+                                 " only. Nothing was changed: open the store with a build of its version, or " +
+                                 "convert it with that version's migrator (docs/format.md, Versioning)");
   }
-  return load<std::uint64_t>(h + 8);
+  return {load<std::uint64_t>(h + 8), load<std::uint32_t>(h + 24)};
 }
 
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StorageError("cannot open " + path + ": " + std::strerror(errno));
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw StorageError("cannot read " + path + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path) {
+  if (is_known_record_type(static_cast<std::uint16_t>(h.type))) return true;
+  if ((h.flags & kRecordIgnorable) != 0) return false;
+  const std::string what = path + ": record type " + std::to_string(static_cast<std::uint16_t>(h.type)) + " (LSN " +
+                           std::to_string(h.lsn) + ")";
+  if (file_minor > kFormatMinor) {
+    throw UnsupportedFormatError(what + " comes from format " + std::to_string(kFormatVersion) + "." +
+                                 std::to_string(file_minor) + ", newer than this build's " +
+                                 std::to_string(kFormatVersion) + "." + std::to_string(kFormatMinor) +
+                                 ", and may not be skipped. Nothing was changed: open the store with a newer build");
   }
-  ::close(fd);
-  return out;
-}
-
-void fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw StorageError("cannot open directory " + dir + ": " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw StorageError("cannot sync directory " + dir + ": " + std::strerror(err));
+  throw CorruptionError(what + " is unknown, and its file claims format " + std::to_string(kFormatVersion) + "." +
+                        std::to_string(file_minor) + ", which has no such type");
 }
 
 // --- Wal --------------------------------------------------------------------------------------
 
-Wal::Wal(std::string dir, WalOptions options, std::uint64_t next_lsn)
-    : dir_(std::move(dir)), opt_(options), next_lsn_(next_lsn) {
+Wal::Wal(Env& env, std::string dir, WalOptions options, std::uint64_t next_lsn)
+    : env_(env), dir_(std::move(dir)), opt_(options), next_lsn_(next_lsn) {
   if (next_lsn_ == 0) next_lsn_ = 1;
-  for (const SegmentFile& s : list_segments(dir_)) {
+  for (const SegmentFile& s : list_segments(env_, dir_)) {
     if (s.first_lsn < next_lsn_) closed_segments_.push_back(s);  // a later name is the new segment
   }
   {
@@ -237,61 +227,46 @@ Wal::~Wal() {
   }
 }
 
+// docs/format.md "WAL segments": the header is written and synced, and the directory synced,
+// before any record goes in, so a segment name on disk always has a whole header behind it
+// unless the crash came during creation (recovery removes such a last segment).
 void Wal::open_segment_locked(std::uint64_t first_lsn) {
   const std::string path = dir_ + "/" + segment_name(first_lsn);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw StorageError("cannot create WAL segment " + path + ": " + std::strerror(errno));
   char h[kSegmentHeaderBytes] = {};
-  const std::uint32_t magic = kSegmentMagic, version = kFormatVersion;
+  const std::uint32_t magic = kSegmentMagic, version = kFormatVersion, minor = kFormatMinor;
   const std::int64_t now = wall_clock_ns();
   std::memcpy(h, &magic, 4);
   std::memcpy(h + 4, &version, 4);
   std::memcpy(h + 8, &first_lsn, 8);
   std::memcpy(h + 16, &now, 8);
+  std::memcpy(h + 24, &minor, 4);
   const std::uint32_t crc = crc32c(h, 28);
   std::memcpy(h + 28, &crc, 4);
-  const int old_fd = fd_;
-  const std::uint64_t old_bytes = segment_bytes_;
-  fd_ = fd;
-  segment_bytes_ = 0;  // write_all_locked writes at segment_bytes_: the new file's start
+  std::unique_ptr<WritableFile> file;
   try {
-    write_all_locked(h, sizeof h);
-    if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
-    fsync_dir(dir_);
-  } catch (const std::system_error& e) {
-    ::close(fd_);
-    ::unlink(path.c_str());
-    fd_ = old_fd;
-    segment_bytes_ = old_bytes;
-    throw StorageError("cannot create WAL segment " + path + ": " + e.code().message());
+    file = env_.create_file(path);
+    file->write_at(0, std::string_view(h, sizeof h));
+    file->sync();
+    env_.sync_dir(dir_);
+  } catch (const IoError& e) {
+    file.reset();
+    try {
+      env_.remove_file(path);
+    } catch (const IoError&) {  // the creation's error is the one to report
+    }
+    throw IoError(e.code(), "cannot create WAL segment " + path + ": " + e.what());
   }
-  if (old_fd >= 0) {
-    ::close(old_fd);
-    closed_segments_.push_back({segment_first_lsn_, dir_ + "/" + segment_name(segment_first_lsn_)});
+  if (file_) {
+    try {
+      file_->close();
+    } catch (const IoError&) {  // every byte in it was synced before this roll
+    }
+    closed_segments_.push_back({segment_first_lsn_, file_->path()});
   }
+  file_ = std::move(file);
   segment_first_lsn_ = first_lsn;
   segment_bytes_ = kSegmentHeaderBytes;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Wal::write_all_locked(const char* p, std::size_t n) {
-  if (const int err = fault_errno_.load(std::memory_order_relaxed); err != 0 && n > kSegmentHeaderBytes) {
-    // Simulated full disk: half the batch reaches the file, then the error (as a real ENOSPC may).
-    const std::size_t half = n / 2;
-    if (::pwrite(fd_, p, half, static_cast<off_t>(segment_bytes_)) < 0) {
-      throw std::system_error(errno, std::generic_category(), "pwrite");
-    }
-    throw std::system_error(err, std::generic_category(), "write (injected fault)");
-  }
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t w = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(segment_bytes_ + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "write");
-    }
-    done += static_cast<std::size_t>(w);
-  }
 }
 
 std::uint64_t Wal::append(RecordType type, std::string_view payload) {
@@ -331,31 +306,40 @@ bool Wal::flush_locked(bool force_sync) {
     if (last == 0) last = retry_last_lsn_;
   }
   if (batch.empty()) {
-    if (force_sync && fd_ >= 0 && ::fdatasync(fd_) == 0) syncs_.fetch_add(1, std::memory_order_relaxed);
+    if (force_sync && file_) {
+      try {
+        file_->sync();
+        syncs_.fetch_add(1, std::memory_order_relaxed);
+      } catch (const IoError&) {  // nothing unsynced to lose; the next write reports a failing disk
+      }
+    }
     return !failed_.load(std::memory_order_acquire);
   }
   try {
     if (segment_bytes_ >= opt_.segment_bytes) open_segment_locked(first);
-    if (crash_armed("wal.torn_write")) {
-      const std::size_t half = std::max<std::size_t>(1, batch.size() / 2);
-      if (::pwrite(fd_, batch.data(), half, static_cast<off_t>(segment_bytes_)) < 0) { /* crashing anyway */
+    if (crash_armed("wal.torn_write")) {  // this batch's crash point kills: write half of it first
+      try {
+        file_->write_at(segment_bytes_, std::string_view(batch).substr(0, std::max<std::size_t>(1, batch.size() / 2)));
+      } catch (const IoError&) {  // crashing anyway
       }
-      crash_point("wal.torn_write");
     }
-    write_all_locked(batch.data(), batch.size());
+    crash_point("wal.torn_write");
+    file_->write_at(segment_bytes_, batch);
     crash_point("wal.before_fsync");
-    if (::fdatasync(fd_) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync");
+    file_->sync();
     crash_point("wal.after_fsync");
   } catch (const std::exception& e) {
     // Cut the segment back to its durable size so the retry rewrites the batch in place.
-    if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) { /* retried before next write */
+    try {
+      if (file_) file_->truncate(segment_bytes_);
+    } catch (const IoError&) {  // the retry writes over the same bytes anyway
     }
     retry_ = std::move(batch);
     retry_first_lsn_ = first;
     retry_last_lsn_ = last;
     last_error_ = e.what();
-    if (const auto* se = dynamic_cast<const std::system_error*>(&e)) {
-      last_error_ = std::string(se->code() == std::errc::no_space_on_device ? "disk full (ENOSPC)" : "I/O error") +
+    if (const auto* io = dynamic_cast<const IoError*>(&e)) {
+      last_error_ = std::string(io->code() == ENOSPC ? "disk full (ENOSPC)" : "I/O error") +
                     " writing the write-ahead log in " + dir_ + ": " + e.what();
     }
     failed_.store(true, std::memory_order_release);
@@ -412,8 +396,10 @@ std::vector<Wal::SegmentExtent> Wal::durable_segments() {
   MutexLock io(io_mu_);
   std::vector<SegmentExtent> out;
   for (const SegmentFile& s : closed_segments_) {
-    struct stat st {};
-    if (::stat(s.path.c_str(), &st) == 0) out.push_back({s.path, s.first_lsn, static_cast<std::uint64_t>(st.st_size)});
+    try {
+      out.push_back({s.path, s.first_lsn, env_.file_size(s.path)});
+    } catch (const IoError&) {  // removed by a checkpoint meanwhile
+    }
   }
   out.push_back({dir_ + "/" + segment_name(segment_first_lsn_), segment_first_lsn_, segment_bytes_});
   return out;
@@ -427,7 +413,10 @@ void Wal::remove_segments_before(std::uint64_t lsn) {
     const std::uint64_t next_first =
         i + 1 < closed_segments_.size() ? closed_segments_[i + 1].first_lsn : segment_first_lsn_;
     if (next_first <= lsn) {
-      ::unlink(closed_segments_[i].path.c_str());
+      try {
+        env_.remove_file(closed_segments_[i].path);
+      } catch (const IoError&) {  // a stray old segment is skipped by recovery, not replayed
+      }
     } else {
       keep.push_back(closed_segments_[i]);
     }
@@ -477,8 +466,13 @@ void Wal::close() {
   }
   MutexLock io(io_mu_);
   const bool ok = flush_locked(true);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  if (file_) {
+    try {
+      file_->close();
+    } catch (const IoError&) {  // flush_locked synced (or reported) everything before this
+    }
+    file_.reset();
+  }
   if (!ok) throw StorageError("closing the write-ahead log lost unwritten records: " + last_error_);
 }
 

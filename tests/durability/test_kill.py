@@ -25,7 +25,7 @@ CRASH_POINTS = [
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_crash_point(tmp_path: Path, point: str) -> None:
+def test_crash_point(tmp_path: Path, point: str, test_build: None) -> None:
     acks = Acks()
     # Children create the space on first run; crash points must hit within the first child.
     code = run_child(tmp_path, 1, 40, kill_after_s=None, crash_at=point, acks=acks)

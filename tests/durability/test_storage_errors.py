@@ -8,6 +8,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -16,12 +17,17 @@ import engram
 from engram.durability.digest import content_digest
 from tests.durability.helpers import DIM, vec
 
+# Writes to the WAL's segments fail; `partial`: half the batch reaches the file first, as a real
+# ENOSPC may leave it (docs/faults.md).
+WAL_ENOSPC = "ioerror=write@*/wal/wal-*.seg:ENOSPC:partial"
+WAL_EIO = "ioerror=write@*/wal/wal-*.seg:EIO"
 
-def test_injected_enospc_fails_writes_then_recovers(tmp_path: Path) -> None:
+
+def test_injected_enospc_fails_writes_then_recovers(tmp_path: Path, faults: ModuleType) -> None:
     with engram.Engine(tmp_path, dim=DIM, checkpoint_interval_s=0, checkpoint_wal_bytes=0) as eng:
         sp = eng.create_space("a")
         ids = [sp.remember(vec(i)) for i in range(10)]
-        eng._core.inject_storage_fault("enospc")
+        faults.set_plan(WAL_ENOSPC)
         with pytest.raises(engram.StorageError, match=r"disk full \(ENOSPC\)"):
             sp.remember(vec(100))
         # Later writes fail fast while the disk still refuses; reads keep working.
@@ -32,7 +38,7 @@ def test_injected_enospc_fails_writes_then_recovers(tmp_path: Path) -> None:
         assert sp.search(vec(2), k=1)[0][0] == ids[2]
         assert sp.validate()["ok"]
         assert eng.wal_stats()["failed"] and "engram_wal_storage_errors_total" in eng.prometheus()
-        eng._core.inject_storage_fault("none")
+        faults.clear()
         later = sp.remember(vec(200))
         sp.forget(ids[0])
         assert not eng.wal_stats()["failed"]
@@ -44,13 +50,13 @@ def test_injected_enospc_fails_writes_then_recovers(tmp_path: Path) -> None:
         assert later in sp and ids[0] not in sp and sp.validate()["ok"]
 
 
-def test_injected_eio_names_an_io_error(tmp_path: Path) -> None:
+def test_injected_eio_names_an_io_error(tmp_path: Path, faults: ModuleType) -> None:
     with engram.Engine(tmp_path, dim=DIM) as eng:
         sp = eng.create_space("a")
-        eng._core.inject_storage_fault("eio")
+        faults.set_plan(WAL_EIO)
         with pytest.raises(engram.StorageError, match="I/O error"):
             sp.remember(vec(1))
-        eng._core.inject_storage_fault("none")
+        faults.clear()
         sp.remember(vec(2))
 
 

@@ -1,9 +1,12 @@
 """`pip install .` as a user would: the release wheel builds with TBB and Eigen from PyPI (the system's
 hidden from CMake), installs into a fresh virtual environment with NumPy and the TBB runtime as its
-only dependencies, imports, works, and loads the TBB runtime of that environment (checked with ldd)."""
+only dependencies, imports, works, and loads the TBB runtime of that environment (checked with ldd).
+It is a release build: no fault API, no crash-point or fault-injection code in the library, and the
+fault variables are not read (docs/faults.md)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Strings only the test build's fault injection puts into the library.
+FAULT_MARKERS = ["ENGRAM_FAULTS", "ENGRAM_CRASH_AT", "simulated power loss", "injected fault", "FaultEnv"]
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +44,20 @@ def test_wheel_requires_numpy_and_the_tbb_runtime_only(wheel: Path) -> None:
     assert any(re.match(r"engram/_core\..*\.so$", n) for n in names)
 
 
+def crash_points() -> list[str]:
+    pattern = re.compile(r'crash_point\("([^"]+)"\)')
+    return sorted({m for p in (ROOT / "cpp" / "src").rglob("*.cpp") for m in pattern.findall(p.read_text())})
+
+
+def test_release_library_holds_no_fault_code(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as z:
+        data = z.read(next(n for n in z.namelist() if re.match(r"engram/_core\..*\.so$", n)))
+    points = crash_points()
+    assert len(points) >= 10  # the grep found them: an empty list would prove nothing
+    present = [p for p in [*points, *FAULT_MARKERS] if p.encode() in data]
+    assert not present, f"the release library contains {present}"
+
+
 def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: Path) -> None:
     env = tmp_path / "env"
     venv.create(env, with_pip=True)
@@ -58,14 +77,19 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
     needs = {re.split(r"[<>=!~ ;(\[]", r, maxsplit=1)[0].lower() for r in tbb_needs if r.strip()}
     assert installed == {"engram", "numpy", "tbb", *needs}, listed.stdout
     probe = (
-        "import numpy as np, engram\n"
-        "with engram.Engine(dim=4) as e:\n"
+        "import sys, numpy as np, engram\n"
+        "info = engram._core.build_info()\n"
+        "assert (info.flavour, info.fault_injection, hasattr(engram._core, 'faults')) == ('release', False, False)\n"
+        "with engram.Engine(sys.argv[1], dim=4, durability='fsync') as e:\n"
         "    sp = e.create_space('s')\n"
         "    i = sp.remember(np.array([1, 0, 0, 0], np.float32), content='x')\n"
         "    assert sp.search(np.array([1, 0, 0, 0], np.float32), k=1)[0][0] == i\n"
         "print(engram._core.__file__)\n"
     )
-    run = subprocess.run([py, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    # A crash plan would kill this durable engine if the release build read the fault variables.
+    faulty = dict(os.environ, ENGRAM_CRASH_AT="wal.after_fsync", ENGRAM_FAULTS="crash=wal.before_fsync;ioerror=*:EIO")
+    run = subprocess.run([py, "-c", probe, str(tmp_path / "store")], capture_output=True, text=True, cwd=tmp_path,
+                         env=faulty)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     core = run.stdout.strip().splitlines()[-1]
     ldd = subprocess.run(["ldd", core], capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-// Little-endian binary encoding of WAL and checkpoint payloads.
+// Little-endian binary encoding of WAL and checkpoint payloads (docs/format.md, "Conventions").
 //
 // Encoder appends fixed-width values and length-prefixed strings to a byte string; Decoder reads
 // them back and throws CorruptionError (never reads past the end) when a payload is shorter than

@@ -1,21 +1,32 @@
-// Named crash points for durability tests.
+// Named crash points for durability tests (test build only; fault.hpp).
 //
-// ENGRAM_CRASH_AT=<point>[:<nth>] makes the nth call (default 1st) of crash_point("<point>")
-// kill the process on the spot with SIGKILL: no destructors, no buffered I/O flushed, exactly
-// what a power cut or `kill -9` leaves behind. The variable is read once, at the first call;
-// unset (production), a crash point costs one relaxed atomic load. The points in use:
-//   wal.before_fsync, wal.after_fsync, wal.torn_write (half a batch written),
-//   checkpoint.before_rename, checkpoint.after_rename,
-//   consolidation.pre_clustering, consolidation.mid_clustering, consolidation.pre_concept_write,
-//   consolidation.mid_binding_write, consolidation.post_consolidation.
+// In the test build, ENGRAM_CRASH_AT=<point>[:<nth>] (or a crash clause of ENGRAM_FAULTS, see
+// docs/faults.md) makes the nth call of crash_point("<point>") kill the process on the spot with
+// SIGKILL: no destructors, no buffered I/O flushed, what `kill -9` leaves behind (the page cache
+// survives; simulated power loss is FaultEnv's, fault_env.hpp). The points in use are listed in
+// faults::kFaultSites. In a release build both functions are empty inline functions: the call
+// and its name compile away.
 #pragma once
 
 #include <string_view>
 
+#include "engram/fault.hpp"
+
 namespace engram {
 
-void crash_point(std::string_view name) noexcept;
-// Whether ENGRAM_CRASH_AT names this point (lets a caller set up a partial write first).
-bool crash_armed(std::string_view name) noexcept;
+inline void crash_point([[maybe_unused]] std::string_view name) noexcept {
+#ifdef ENGRAM_FAULT_INJECTION
+  faults::site(name);
+#endif
+}
+
+// Whether the plan would crash at this point's next hit (lets a caller set up a partial write).
+inline bool crash_armed([[maybe_unused]] std::string_view name) noexcept {
+#ifdef ENGRAM_FAULT_INJECTION
+  return faults::crash_armed(name);
+#else
+  return false;
+#endif
+}
 
 }  // namespace engram

@@ -5,7 +5,7 @@
 // valid after a drop (every later call through it raises SpaceNotFound). Operations on
 // different spaces never share a lock.
 //
-// Durability (open_store, engine_durable.cpp; format in wal.hpp and store.hpp): a durable
+// Durability (open_store, engine_durable.cpp; format in docs/format.md): a durable
 // engine logs create/drop/feature changes itself and hands its Wal to every space, which logs
 // its own mutations (space.hpp). checkpoint_mu_ serialises checkpoints; a checkpoint holds the
 // WAL gate exclusively only while it copies the state into memory, then writes the file
@@ -75,6 +75,8 @@ struct StoreOptions {
   // checkpointed and every WAL segment removed (the store continues from there).
   std::optional<std::uint64_t> until_lsn;
   std::optional<std::int64_t> until_time_ns;
+  // The file system (env.hpp); null: Env::default_env(). Tests pass a FaultEnv here.
+  std::shared_ptr<Env> env;
 };
 
 struct RecoveryEvent {
@@ -93,6 +95,7 @@ struct RecoveryInfo {
   std::uint64_t last_lsn = 0;
   std::uint64_t torn_tails = 0;
   std::uint64_t corruptions = 0;
+  std::uint64_t records_skipped = 0;  // of a newer minor format, marked ignorable (docs/format.md)
   std::vector<RecoveryEvent> events;
 };
 
@@ -148,8 +151,6 @@ class Engine {
   // The logical state in checkpoint encoding (canonical order, no index): equal bytes mean equal
   // content. Holds the WAL gate exclusively while it copies, like a checkpoint.
   std::string content_snapshot() const;
-  // Test hook: WAL writes fail with this errno (0: off).
-  void inject_storage_fault(int err);
 
  private:
   void ensure_open() const;
@@ -161,6 +162,7 @@ class Engine {
   void checkpoint_loop(std::stop_token st);
   std::uint64_t write_checkpoint_locked() REQUIRES(checkpoint_mu_);
   void durability_metrics(std::ostream& out) const;
+  Env& env() const { return store_.env ? *store_.env : Env::default_env(); }
 
   EngineConfig config_;
   std::shared_ptr<Clock> clock_;
@@ -174,7 +176,7 @@ class Engine {
 
   StoreOptions store_;
   std::shared_ptr<Wal> wal_;
-  int lock_fd_ = -1;
+  std::unique_ptr<FileLock> lock_;  // the store's LOCK, held while open
   RecoveryInfo recovery_;
   Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
   Mutex checkpoint_mu_;

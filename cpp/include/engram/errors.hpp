@@ -56,6 +56,13 @@ class CorruptionError : public StorageError {
   using StorageError::StorageError;
 };
 
+// A store, file or record of a format version this build does not read (docs/format.md,
+// "Versioning"). Unlike corruption it quarantines nothing: the store is left as it was.
+class UnsupportedFormatError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
 // An operation on an engine that was closed.
 class ClosedError : public EngramError {
  public:

@@ -1,19 +1,11 @@
 // Write-ahead log: append-only segment files of CRC32C-framed records.
 //
-// On-disk format (version kFormatVersion, all integers little-endian):
-//   <store>/wal/wal-<first LSN, 20 digits>.seg
-//   segment header (32 bytes): magic "EGWS" u32, format version u32, first LSN u64,
-//     created (ns since the epoch) i64, reserved u32, CRC32C of the previous 28 bytes u32.
-//   then frames, back to back:
-//     header (32 bytes): magic "EGWR" u32, record type u16, flags u16 (0), LSN u64,
-//       timestamp (ns since the epoch, wall clock at append) i64, payload length u32,
-//       CRC32C of the previous 28 header bytes u32;
-//     payload (length bytes);
-//     trailer: CRC32C over the 32 header bytes and the payload, u32.
-//   LSNs start at 1 and increase by exactly 1 from record to record and from segment to
-//   segment (a segment's first LSN is its predecessor's last + 1), so a missing or reordered
-//   record is a detected gap, not a silent skip. The separate header CRC lets a reader tell a
-//   corrupted length field (corruption) from a record cut short by a crash (torn tail).
+// The on-disk format (segment header, frame layout, record types and their payloads, the
+// versioning rule) is specified in docs/format.md; this header and wal.cpp implement its
+// sections "WAL segments" and "Frames", and cite it rather than repeat it. In short: segments
+// <store>/wal/wal-<first LSN, 20 digits>.seg of a 32-byte header and frames back to back; a
+// frame is a 32-byte header (with its own CRC, so a corrupted length is told from a torn tail),
+// the payload and a CRC32C trailer; LSNs increase by exactly 1 across records and segments.
 //
 // Durability modes: Fsync (every write does its own write+fdatasync before it returns), Group
 // (a write returns once durable, and writers waiting at the same time share one
@@ -50,11 +42,18 @@
 #include <thread>
 #include <vector>
 
+#include "engram/env.hpp"
 #include "engram/thread_annotations.hpp"
 
 namespace engram {
 
+// docs/format.md "Versioning": the major version (FORMAT file, the version field of segment and
+// checkpoint headers) changes with the layout; the minor version (in each segment and checkpoint
+// header) counts added record types. This build writes and reads major 1, writes minor 0.
 inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatMinor = 0;
+// Frame flag: a reader that does not know the record's type may skip it (docs/format.md).
+inline constexpr std::uint16_t kRecordIgnorable = 1;
 inline constexpr std::uint32_t kSegmentMagic = 0x53574745u;  // "EGWS"
 inline constexpr std::uint32_t kRecordMagic = 0x52574745u;   // "EGWR"
 inline constexpr std::size_t kSegmentHeaderBytes = 32;
@@ -78,19 +77,22 @@ enum class RecordType : std::uint16_t {
   EngineState = 22,
 };
 const char* record_type_name(RecordType t) noexcept;
+bool is_known_record_type(std::uint16_t t) noexcept;
 
 enum class Durability { Fsync, Group, None };
 const char* durability_name(Durability d) noexcept;
 
 struct FrameHeader {
-  RecordType type{};
+  RecordType type{};  // may hold a value outside the enum: check is_known_record_type
+  std::uint16_t flags = 0;
   std::uint64_t lsn = 0;
   std::int64_t timestamp_ns = 0;
   std::uint32_t length = 0;
 };
 
 // Appends one frame to out.
-void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload);
+void encode_frame(std::string& out, RecordType type, std::uint64_t lsn, std::int64_t ts_ns, std::string_view payload,
+                  std::uint16_t flags = 0);
 std::int64_t wall_clock_ns() noexcept;
 
 // Result of reading a run of frames (a segment body or a checkpoint body).
@@ -116,12 +118,19 @@ struct SegmentFile {
   std::string path;
 };
 // Segment files of a WAL directory, by first LSN (from the file name).
-std::vector<SegmentFile> list_segments(const std::string& wal_dir);
+std::vector<SegmentFile> list_segments(Env& env, const std::string& wal_dir);
 std::string segment_name(std::uint64_t first_lsn);
-// Checks a segment header; throws CorruptionError naming what is wrong.
-std::uint64_t check_segment_header(std::string_view data, const std::string& path);
-std::string read_file(const std::string& path);  // StorageError when unreadable
-void fsync_dir(const std::string& dir);          // StorageError on failure
+struct SegmentHeader {
+  std::uint64_t first_lsn = 0;
+  std::uint32_t minor = 0;  // the minor format version that wrote the segment
+};
+// Checks a segment header: UnsupportedFormatError for another major version, CorruptionError
+// naming anything else that is wrong.
+SegmentHeader check_segment_header(std::string_view data, const std::string& path);
+// A frame whose type this build does not know (docs/format.md "Versioning"): returns false when
+// it may be skipped (flag ignorable); throws UnsupportedFormatError when the file comes from a
+// newer minor version, CorruptionError when it does not (its writer could not have written it).
+bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path);
 
 struct WalOptions {
   Durability mode = Durability::Group;
@@ -145,8 +154,8 @@ struct WalStats {
 
 class Wal {
  public:
-  // Starts a new segment whose first record gets next_lsn.
-  Wal(std::string dir, WalOptions options, std::uint64_t next_lsn);
+  // Starts a new segment whose first record gets next_lsn. All file I/O goes through env.
+  Wal(Env& env, std::string dir, WalOptions options, std::uint64_t next_lsn);
   ~Wal();
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
@@ -174,8 +183,6 @@ class Wal {
   // Deletes segments whose every record has LSN < lsn (never the current segment).
   void remove_segments_before(std::uint64_t lsn);
   void reset_checkpoint_bytes() noexcept { bytes_since_checkpoint_.store(0, std::memory_order_relaxed); }
-  // Test hook: make writes fail with this errno after writing half the batch (0: off).
-  void inject_fault(int err) noexcept { fault_errno_.store(err, std::memory_order_relaxed); }
   WalStats stats() const;
   // Flushes, syncs and closes; later appends throw ClosedError.
   void close();
@@ -183,10 +190,10 @@ class Wal {
  private:
   bool flush_locked(bool force_sync) REQUIRES(io_mu_);  // false on I/O error (recorded)
   void open_segment_locked(std::uint64_t first_lsn) REQUIRES(io_mu_);
-  void write_all_locked(const char* p, std::size_t n) REQUIRES(io_mu_);  // throws std::system_error
   void background_loop(std::stop_token st);
   [[noreturn]] void throw_failure(std::uint64_t lsn) REQUIRES(io_mu_);
 
+  Env& env_;
   std::string dir_;
   WalOptions opt_;
   SharedMutex gate_;
@@ -198,7 +205,7 @@ class Wal {
   bool closed_ GUARDED_BY(buf_mu_) = false;
 
   mutable Mutex io_mu_;
-  int fd_ GUARDED_BY(io_mu_) = -1;
+  std::unique_ptr<WritableFile> file_ GUARDED_BY(io_mu_);  // the current segment
   std::uint64_t segment_first_lsn_ GUARDED_BY(io_mu_) = 0;
   std::uint64_t segment_bytes_ GUARDED_BY(io_mu_) = 0;  // durable size of the current segment
   std::vector<SegmentFile> closed_segments_ GUARDED_BY(io_mu_);
@@ -209,7 +216,6 @@ class Wal {
 
   std::atomic<bool> failed_{false};
   std::atomic<std::uint64_t> durable_lsn_{0};
-  std::atomic<int> fault_errno_{0};
   std::atomic<std::int64_t> arriving_{0};  // Group: appended, owner not yet in wait_durable
 
   std::atomic<std::uint64_t> appends_{0}, bytes_written_{0}, syncs_{0}, storage_errors_{0}, segments_created_{0};
