@@ -70,18 +70,11 @@ def tests(session: nox.Session) -> None:
     build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON", "-DENGRAM_FAULT_INJECTION=ON")
     _install_harness(session, "test", "bench")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
-    _check_stubs(session)
     session.run(
         "python", "-m", "pytest", *TEST_SUITES, "-q", "-p", "no:cacheprovider",
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
-
-
-def _check_stubs(session: nox.Session) -> None:
-    """engram/_core.pyi must be what pybind11-stubgen makes of the extension just installed."""
-    session.install("pybind11-stubgen==3.0.0", "ruff>=0.6")
-    session.run("python", str(ROOT / "scripts" / "stubs.py"), "--check")
 
 
 @nox.session

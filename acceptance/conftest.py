@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from engram_harness.suite import Check, CheckRecorder, Profile, SessionResults, TestOutcome
 from engram_harness.suite.summary import checks_table
 

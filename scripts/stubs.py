@@ -4,7 +4,8 @@
 pybind11-stubgen, then lints and formats it with ruff so the repository's own checks pass on it.
 ``python scripts/stubs.py --check`` generates the same way into a temporary folder and exits 1,
 printing a diff, when the checked-in file differs: the stubs cannot drift from the bindings.
-Needs ``engram`` installed (built), ``pybind11-stubgen`` and ``ruff``.
+Needs a release build of ``engram`` installed (the test build adds the ``faults`` submodule),
+``pybind11-stubgen`` and ``ruff``; tests/packaging/test_wheel.py runs the check on the release wheel.
 """
 
 from __future__ import annotations

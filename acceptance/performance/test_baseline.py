@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+
+import engram
 from engram_harness.driver.inprocess import run_inprocess
 from engram_harness.scenarios import build_schedule, evaluate, load_scenario
 from engram_harness.suite import CheckRecorder, Profile, SessionResults
-
-import engram
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.toml"
 

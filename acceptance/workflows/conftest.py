@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engram_harness.workflows.backend import Backend
 
 import engram
+from engram_harness.workflows.backend import Backend
 
 
 @pytest.fixture
@@ -26,9 +26,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     if kind != "server":
         raise ValueError(f"{request.module.__name__}.BACKEND is {kind!r}; expected 'server' or 'inprocess'")
-    from engram_harness.server import running_server
-
     from engram.client import Client
+    from engram_harness.server import running_server
 
     with running_server(None, no_auth=True, max_k=1000, log_dir=tmp_path) as url, Client(url) as client:
         yield Backend(kind="server", engine=client, metrics_text=client.prometheus)

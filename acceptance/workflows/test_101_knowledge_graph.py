@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
 from engram_datasets.wikipedia import random_rotation, wikipedia_corpus
 from engram_harness.scenarios.arrivals import poisson_offsets
 from engram_harness.suite import CheckRecorder, Profile

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+
 from engram_datasets import movielens as ml
 from engram_harness.suite import CheckRecorder, Profile
 from engram_harness.workflows.backend import Backend

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import pytest
+
 from engram_datasets.fraud import FraudConfig, generate_fraud
 from engram_harness.stats import precision_recall
 from engram_harness.suite import CheckRecorder, Profile

@@ -381,7 +381,7 @@ std::vector<Wal::SegmentExtent> Engine::wal_segments() {
 
 std::vector<CheckpointFile> Engine::checkpoints() const {
   if (!wal_) throw StorageError("this engine is in memory (path=None); it has no checkpoints");
-  return list_checkpoints(store_.path);
+  return list_checkpoints(env(), store_.path);
 }
 
 void Engine::sync_wal() {

@@ -5,6 +5,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+
 from engram_datasets.fraud import (
     LABEL_COLUMNS,
     PARTIAL_KINDS,

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from engram_datasets.movielens import (
     GENRES,
     generate_movielens,

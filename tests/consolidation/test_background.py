@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 from conftest import DIM
-from engram_harness.vectors import separated_clusters
 
 import engram
+from engram_harness.vectors import separated_clusters
 
 
 def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import DIM, T0
-from engram_harness.memory_parts import parts_sum
-from engram_harness.vectors import separated_clusters
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 import engram
+from engram_harness.memory_parts import parts_sum
+from engram_harness.vectors import separated_clusters
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from engram_harness.driver import InMemoryTarget, OpenLoopDriver
 from engram_harness.runs import SessionResults
 from engram_harness.scenarios import build_schedule, parse_scenario

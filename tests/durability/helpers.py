@@ -27,6 +27,13 @@ def vec(i: int, dim: int = DIM) -> npt.NDArray[np.float32]:
     return unit_gaussian(np.random.default_rng(i), 1, dim)[0]
 
 
+def clustered(key: int, dim: int = DIM) -> npt.NDArray[np.float32]:
+    """Item ``key`` of the kill tests: items cluster around 4 centres, so consolidation forms
+    concepts (identical bytes in parent and child)."""
+    centre = unit_gaussian(np.random.default_rng(key % 4), 1, dim)[0]
+    return (centre + np.float32(0.02) * vec(key, dim)).astype(np.float32)
+
+
 def require_test_build() -> ModuleType:
     """Returns engram._core.faults. Against a release build the test fails in CI (where a
     release build here is a wrong set-up that must not pass as skips) and is skipped elsewhere,

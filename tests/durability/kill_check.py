@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 import engram
+from tests.durability.helpers import clustered
 
 CHILD = str(Path(__file__).with_name("kill_child.py"))
-ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass
@@ -40,7 +40,7 @@ def run_child(
 ) -> int:
     """Runs one child; SIGKILLs it kill_after_s after its first acknowledgement (None: let it
     finish or crash). Returns its exit code. Bounded: at most 30 s per child."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ)
     env.pop("ENGRAM_CRASH_AT", None)
     if crash_at:
         env["ENGRAM_CRASH_AT"] = crash_at
@@ -116,9 +116,6 @@ def parse_ack(line: str, acks: Acks) -> None:
 def check_store(path: Path, acks: Acks) -> None:
     """Every acknowledged write is there with identical bytes, acknowledged forgets are gone,
     every live memory is whole, the store validates, and it accepts writes and consolidation."""
-    sys.path.insert(0, str(Path(CHILD).parent))
-    from kill_child import clustered
-
     with engram.Engine(path, dim=8) as eng:
         sp = eng.space("k")
         for mid, key in acks.remembered.items():

@@ -2,7 +2,7 @@
 
 Usage: python kill_child.py PATH SEED N [durability]. Each line on stdout is printed only after
 the engine call returned (the write is acknowledged):
-  R <id> <key>   remember of item key (content "key", embedding vec(key)) returned id
+  R <id> <key>   remember of item key (content "key", embedding clustered(key)) returned id
   f <id>         forget(id) is about to be called
   F <id>         forget(id) returned
   L <src> <dst>  link returned
@@ -18,21 +18,9 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
+from helpers import DIM, clustered  # this script's own folder (tests/durability)
 
 import engram
-
-DIM = 8
-
-
-def vec(i: int) -> np.ndarray:
-    return np.random.default_rng(i).normal(size=DIM).astype(np.float32)
-
-
-def clustered(key: int) -> np.ndarray:
-    """Items cluster around 4 centres, so consolidation forms concepts."""
-    centre = np.random.default_rng(key % 4).normal(size=DIM).astype(np.float32)
-    return (centre + 0.02 * vec(key)).astype(np.float32)
 
 
 def main() -> int:

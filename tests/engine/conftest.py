@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 import pytest
-from engram_harness.vectors import unit_gaussian
 from hypothesis import HealthCheck, settings
 
 import engram
+from engram_harness.vectors import unit_gaussian
 
 # CI runs more examples than a developer's edit-test loop; both are deterministic per seed.
 settings.register_profile("dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

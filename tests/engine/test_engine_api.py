@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 from conftest import DIM, unit_vectors
-from engram_harness.memory_parts import parts_sum
 
 import engram
+from engram_harness.memory_parts import parts_sum
 
 
 def test_engine_defaults_to_768_dimensions_in_memory() -> None:

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 from conftest import DIM, unit_vectors
-from engram_harness.memory_parts import parts_sum
 
 import engram
+from engram_harness.memory_parts import parts_sum
 
 
 def ops(engine: engram.Engine, space: str) -> dict[str, dict[str, object]]:

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from engram_harness.vectors import ClusterSpec, VectorSource, exact_knn, latent, recall_at_k
 
 import engram
+from engram_harness.vectors import ClusterSpec, VectorSource, exact_knn, latent, recall_at_k
 
 N = 100_000
 N_QUERIES = 300

@@ -58,11 +58,17 @@ def test_release_library_holds_no_fault_code(wheel: Path) -> None:
     assert not present, f"the release library contains {present}"
 
 
-def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: Path) -> None:
-    env = tmp_path / "env"
+@pytest.fixture(scope="module")
+def release_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the wheel installed (and whatever pip pulls in for it)."""
+    env = tmp_path_factory.mktemp("release") / "env"
     venv.create(env, with_pip=True)
-    py = env / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "-q", str(wheel)], check=True)
+    subprocess.run([env / "bin" / "python", "-m", "pip", "install", "-q", str(wheel)], check=True)
+    return env
+
+
+def test_fresh_environment_holds_numpy_and_the_tbb_runtime_only(release_env: Path) -> None:
+    py = release_env / "bin" / "python"
     listed = subprocess.run(
         [py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
     )
@@ -76,6 +82,12 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
                                capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
     needs = {re.split(r"[<>=!~ ;(\[]", r, maxsplit=1)[0].lower() for r in tbb_needs if r.strip()}
     assert installed == {"engram", "numpy", "tbb", *needs}, listed.stdout
+
+
+def test_release_build_works_ignores_fault_variables_and_loads_its_own_tbb(
+    release_env: Path, tmp_path: Path
+) -> None:
+    py = release_env / "bin" / "python"
     probe = (
         "import sys, numpy as np, engram\n"
         "info = engram._core.build_info()\n"
@@ -87,7 +99,9 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
         "print(engram._core.__file__)\n"
     )
     # A crash plan would kill this durable engine if the release build read the fault variables.
-    faulty = dict(os.environ, ENGRAM_CRASH_AT="wal.after_fsync", ENGRAM_FAULTS="crash=wal.before_fsync;ioerror=*:EIO")
+    faulty = dict(
+        os.environ, ENGRAM_CRASH_AT="wal.after_fsync", ENGRAM_FAULTS="crash=wal.before_fsync;ioerror=*:EIO"
+    )
     run = subprocess.run([py, "-c", probe, str(tmp_path / "store")], capture_output=True, text=True, cwd=tmp_path,
                          env=faulty)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
@@ -96,6 +110,18 @@ def test_fresh_environment_imports_and_loads_its_own_tbb(wheel: Path, tmp_path: 
     tbb = [line for line in ldd.splitlines() if "libtbb" in line]
     assert tbb, ldd
     loaded = Path(tbb[0].split("=>")[1].split("(")[0].strip()).resolve()
-    assert loaded.is_relative_to(env.resolve()), (
+    assert loaded.is_relative_to(release_env.resolve()), (
         f"the extension loads {loaded}, not the environment's TBB:\n{ldd}"
     )
+
+
+def test_checked_in_stubs_match_the_release_extension(release_env: Path) -> None:
+    """engram/_core.pyi is what pybind11-stubgen makes of the release extension (the test build
+    adds the `faults` submodule, so stubs come from this wheel)."""
+    py = release_env / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", "pybind11-stubgen==3.0.0", "ruff>=0.6"], check=True)
+    env = dict(os.environ, PATH=f"{release_env / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    run = subprocess.run(
+        [py, str(ROOT / "scripts" / "stubs.py"), "--check"], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import DIM
-from engram_harness.vectors import separated_clusters
 
 import engram
+from engram_harness.vectors import separated_clusters
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

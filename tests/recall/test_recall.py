@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import DIM, T0
-from engram_harness.vectors import separated_clusters
 from hypothesis import given
 from hypothesis import strategies as st
 
 import engram
+from engram_harness.vectors import separated_clusters
 
 UNCAPPED = {"max_concepts_per_run": 1000, "max_formations_per_hour": 0}
 

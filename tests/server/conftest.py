@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engram_harness.server import ServerProcess, running_server_process
-from engram_harness.vectors import unit_gaussian
 
 from engram.client import Client
 from engram.server.auth import add_key
+from engram_harness.server import ServerProcess, running_server_process
+from engram_harness.vectors import unit_gaussian
 
 DIM = 8
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from engram_harness.server import running_server_process, start_server
 from websockets.sync.client import connect
 
 import engram
@@ -22,6 +21,7 @@ from engram.client import Client
 from engram.server.app import build_app
 from engram.server.config import ConfigError, load_config
 from engram.server.state import ServerState
+from engram_harness.server import running_server_process, start_server
 
 from .conftest import DIM, Tenants, vectors
 
@@ -323,9 +323,8 @@ def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
 def test_stream_survives_a_graceful_server_restart(tmp_path: Path) -> None:
     """SIGTERM mid-stream: the server acks what it stored and refuses the rest as retryable; the
     client reconnects to the restarted server and resends only what was not acknowledged."""
-    from engram_harness.server import free_port
-
     from engram.client import RetryPolicy
+    from engram_harness.server import free_port
 
     data, port = tmp_path / "data", free_port()
     opts = dict(no_auth=True, dim=DIM, durability="group", port=port, ingest_throttle_ms=3)

@@ -7,10 +7,10 @@ import concurrent.futures as cf
 import httpx
 import numpy as np
 import pytest
-from engram_harness.server import running_server_process
 
 from engram.client import Client, RetryPolicy
 from engram.client import errors as CE
+from engram_harness.server import running_server_process
 
 from .conftest import DIM, Tenants, vectors
 

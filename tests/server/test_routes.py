@@ -180,9 +180,8 @@ def test_idempotent_remember_over_http(tenants: Tenants) -> None:
 
 
 def test_inline_engine_calls_mode(tmp_path) -> None:
-    from engram_harness.server import running_server_process
-
     from engram.client import Client
+    from engram_harness.server import running_server_process
 
     v = vectors(20, seed=70)
     with running_server_process(

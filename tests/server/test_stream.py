@@ -9,13 +9,13 @@ import time
 
 import numpy as np
 import pytest
-from engram_harness.server import running_server_process
-from engram_harness.stats import quantiles
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from engram.client import Client
 from engram.client import errors as CE
+from engram_harness.server import running_server_process
+from engram_harness.stats import quantiles
 
 from .conftest import DIM, Tenants, vectors
 

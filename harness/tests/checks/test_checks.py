@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from engram_harness.checks import Check
 from engram_harness.suite import Check as AcceptanceCheck
 from engram_harness.suite import CheckRecorder

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from engram_harness import runs
 from engram_harness.driver import RunResult
 from engram_harness.gate import error_verdict, gate_verdicts

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from engram_harness.driver import InMemoryTarget, OpenLoopDriver, RunResult
 from engram_harness.scenarios import Scenario, build_schedule, parse_scenario
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from engram_harness import runs
 from engram_harness.driver import RunResult
 from engram_harness.runs.run_id import RUN_ID_RE

@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from engram_harness.scenarios import Scenario
 from workload_helpers import make
+
+from engram_harness.scenarios import Scenario
 
 
 @pytest.fixture

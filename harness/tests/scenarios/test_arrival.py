@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engram_harness.scenarios import (
     Bursts,
     BurstSequence,
@@ -13,8 +16,6 @@ from engram_harness.scenarios import (
     Ramp,
     arrival_times,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def rng() -> np.random.Generator:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from engram_harness.driver import ABANDONED, NOT_STARTED, InMemoryTarget, OpenLoopDriver
 from engram_harness.scenarios import Scenario, build_schedule
 

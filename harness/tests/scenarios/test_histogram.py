@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engram_harness.driver import LatencyHistogram
-from engram_harness.stats import quantile
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from engram_harness.driver import LatencyHistogram
+from engram_harness.stats import quantile
 
 QS = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999]
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
-from engram_harness.scenarios import KeyPopularity, sample_zipf, zipf_pmf
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from engram_harness.scenarios import KeyPopularity, sample_zipf, zipf_pmf
 
 
 @settings(max_examples=50, deadline=None)

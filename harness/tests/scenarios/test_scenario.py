@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from engram_harness.scenarios import (
     Constant,
     Op,

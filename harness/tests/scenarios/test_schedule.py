@@ -4,11 +4,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from engram_harness.scenarios import Op, Scenario, build_schedule, scenario_data
-from engram_harness.vectors import source
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from workload_helpers import make
+
+from engram_harness.scenarios import Op, Scenario, build_schedule, scenario_data
+from engram_harness.vectors import source
 
 POISSON = 'pattern = "poisson"\nlambda = 300'
 MIX = "remember = 0.4\nrecall_episodic = 0.2\nsearch = 0.2\nspread = 0.1\ncomplete = 0.05\nconsolidate = 0.05"

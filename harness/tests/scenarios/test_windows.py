@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from engram_harness.driver import compute_windows
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats as sps
+
 from engram_harness.stats import (
     DEFAULT_SAMPLE_SIZE,
     calibrate,
@@ -16,7 +18,6 @@ from engram_harness.stats import (
     pooled_source,
     runs_source,
 )
-from scipy import stats as sps
 
 
 def test_default_latency_shape_meets_requirements() -> None:

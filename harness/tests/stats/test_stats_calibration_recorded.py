@@ -17,9 +17,9 @@ import time
 import numpy as np
 import numpy.typing as npt
 import pytest
-from engram_harness.stats import DEFAULT_SAMPLE_SIZE, calibrate, pooled_source, quantile
 
 import engram
+from engram_harness.stats import DEFAULT_SAMPLE_SIZE, calibrate, pooled_source, quantile
 
 POOL = 3000  # recorded calls per operation type
 DIM = 128

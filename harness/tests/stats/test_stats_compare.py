@@ -6,6 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
 from engram_harness.stats import (
     SampleTooSmallError,
     Verdict,
@@ -18,9 +22,6 @@ from engram_harness.stats import (
     minimum_sample_size,
 )
 from engram_harness.stats import hodges_lehmann as hl_module
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy import stats as sps
 
 SOURCE = lognormal_latency_source()
 

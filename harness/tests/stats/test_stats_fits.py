@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engram_harness.stats import detect_drift, detect_leak, linear_regression
 from scipy import stats as sps
+
+from engram_harness.stats import detect_drift, detect_leak, linear_regression
 
 
 def test_linear_regression_exact_and_noisy() -> None:

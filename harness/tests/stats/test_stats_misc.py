@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy import stats as sps
+
 from engram_harness.stats import (
     chi_squared_gof,
     detect_change_points,
@@ -14,7 +16,6 @@ from engram_harness.stats import (
     robust_sigma,
     transition_matrix_gof,
 )
-from scipy import stats as sps
 
 
 def test_chi_squared_matches_scipy_and_normalises() -> None:

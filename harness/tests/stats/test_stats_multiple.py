@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engram_harness.stats import adjust_pvalues
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from engram_harness.stats import adjust_pvalues
 
 pvals = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=30)
 

@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engram_harness.checks import Check, CheckRecorder
 from engram_harness.stats import (
     group_quantiles,
@@ -18,8 +21,6 @@ from engram_harness.stats import (
     samples_beyond,
 )
 from engram_harness.workflows.latency import LatencyLog
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 #: Fractions where float64 ``q * n`` lands a hair off an integer for some n (0.07 * 100 = 7.000000000000001).
 AWKWARD = (0.07, 0.29, 0.57, 0.58, 0.1, 0.3, 0.7, 0.9990000000000001, 0.9998999999999999)

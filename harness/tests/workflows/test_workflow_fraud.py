@@ -10,6 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+
+import engram
+from engram.client import Client
 from engram_harness.server import running_server
 from engram_harness.workflows.fraud import signature
 from engram_harness.workflows.fraud.account_rules import (
@@ -23,9 +26,6 @@ from engram_harness.workflows.fraud.detect import detect
 from engram_harness.workflows.fraud.graph_patterns import chains_from, rings_from
 from engram_harness.workflows.fraud.reader import AccountInfo, Reader, Txn
 from engram_harness.workflows.fraud.store import DIM, FraudStore
-
-import engram
-from engram.client import Client
 
 H = 3600
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from engram_harness.workflows.knowledge_graph.purity import chance_purity, purity
 from engram_harness.workflows.recommendations.paired import compare_paired
 from engram_harness.workflows.recommendations.popularity import MostPopular

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from engram_harness.scenarios.arrivals import poisson_offsets
 from engram_harness.workflows.knowledge_graph.consolidation_monitor import ConsolidationMonitor
 from engram_harness.workflows.knowledge_graph.streaming import Stream

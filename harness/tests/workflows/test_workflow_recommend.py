@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
+import engram
 from engram_harness.workflows.footprint import edge_bytes, stats_bytes
 from engram_harness.workflows.recommendations.movie_graph import MovieGraph
 from engram_harness.workflows.recommendations.recommend import Recommender
-
-import engram
 
 DIM = 8
 

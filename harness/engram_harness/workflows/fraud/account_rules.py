@@ -15,7 +15,6 @@ import itertools
 from collections.abc import Sequence
 
 from engram_datasets.fraud import FraudConfig, haversine_km
-
 from engram_harness.workflows.fraud.reader import AccountInfo, Txn
 
 Detection = tuple[int, ...]

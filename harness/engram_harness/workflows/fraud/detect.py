@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from engram_datasets.fraud import PATTERN_KINDS, FraudConfig
-
 from engram_harness.workflows.fraud.account_rules import (
     impossible_travel,
     structuring,

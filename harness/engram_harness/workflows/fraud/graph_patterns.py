@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engram_datasets.fraud import FraudConfig
-
 from engram_harness.workflows.fraud.reader import Reader, Txn
 
 Detection = tuple[int, ...]

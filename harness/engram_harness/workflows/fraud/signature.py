@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from engram_datasets.fraud import PARTIAL_KINDS, FraudConfig
 
+from engram_datasets.fraud import PARTIAL_KINDS, FraudConfig
 from engram_harness.workflows.fraud.reader import Txn
 
 DIM = 16
