@@ -12,7 +12,11 @@ import numpy.typing
 
 __all__: list[str] = [
     "LOAD_ERROR_CLASSES",
+    "SPACE_NAME_MAX",
+    "SPACE_NAME_PATTERN",
+    "SPACE_NAME_RULE",
     "Activation",
+    "BuildInfo",
     "Checkpoint",
     "Completion",
     "Concept",
@@ -39,10 +43,12 @@ __all__: list[str] = [
     "VerifyReport",
     "WalSegment",
     "WalStats",
+    "build_info",
     "crc32c",
     "decay_retention",
     "dot",
     "hop_decay",
+    "is_valid_space_name",
     "run_schedule",
     "set_simd_level",
     "simd_best",
@@ -485,10 +491,6 @@ class Engine:
         """
         The feature flags now.
         """
-    def inject_storage_fault(self, kind: str) -> None:
-        """
-        Test hook: WAL writes fail with ENOSPC ('enospc') or EIO ('eio') until 'none'.
-        """
     def open_store(
         self,
         path: str,
@@ -865,6 +867,11 @@ class RecoveryInfo:
     @property
     def records_replayed(self) -> int: ...
     @property
+    def records_skipped(self) -> int:
+        """
+        Records of a newer minor format version marked skippable (docs/format.md).
+        """
+    @property
     def torn_tails(self) -> int: ...
 
 class WalStats:
@@ -951,6 +958,18 @@ class VerifyReport:
     @property
     def segments(self) -> int: ...
 
+class BuildInfo:
+    """
+    Which build this is.
+    """
+    @property
+    def fault_injection(self) -> bool: ...
+    @property
+    def flavour(self) -> str:
+        """
+        'release', or 'test' (crash points, fault injection, test-only delays and leaks).
+        """
+
 class LoadOutcome:
     """
     Per-operation results of run_schedule, in schedule order.
@@ -975,6 +994,11 @@ class LoadOutcome:
         """
         Run start to last completion.
         """
+
+def build_info() -> BuildInfo:
+    """
+    The build's flavour.
+    """
 
 def crc32c(data: bytes) -> int:
     """
@@ -1005,6 +1029,11 @@ def dot(a: numpy.typing.ArrayLike, b: numpy.typing.ArrayLike, level: str | None 
 def hop_decay(decay: str, hops: int, rate: float | None = None) -> float:
     """
     Attenuation of a spreading path of `hops` hops.
+    """
+
+def is_valid_space_name(name: str) -> bool:
+    """
+    Whether the engine accepts this space name (SPACE_NAME_RULE).
     """
 
 def run_schedule(
@@ -1059,3 +1088,7 @@ LOAD_ERROR_CLASSES: list = [
     "NotStarted",
     "Unsupported",
 ]
+SPACE_NAME_MAX: int = 64
+SPACE_NAME_PATTERN: str = "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+SPACE_NAME_RULE: str = "1-64 characters of letters, digits, '_', '-' or '.', not only dots"
+__version__: str = "0.1.0"

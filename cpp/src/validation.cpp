@@ -111,18 +111,20 @@ std::string preview(std::string_view s, std::size_t max_bytes) {
   return out;
 }
 
-void check_space_name(std::string_view name) {
-  const bool ok_len = !name.empty() && name.size() <= 64;
-  bool ok_chars = true;
+bool is_valid_space_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > kSpaceNameMax) return false;
+  bool only_dots = true;
   for (const char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-          c == '.')) {
-      ok_chars = false;
-    }
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!word && c != '.') return false;
+    only_dots = only_dots && !word;
   }
-  if (!ok_len || !ok_chars) {
-    throw InvalidInputError("invalid space name '" + preview(name) +
-                            "'; expected 1-64 characters of letters, digits, '_', '-' or '.'");
+  return !only_dots;
+}
+
+void check_space_name(std::string_view name) {
+  if (!is_valid_space_name(name)) {
+    throw InvalidInputError("invalid space name '" + preview(name) + "'; expected " + std::string(kSpaceNameRule));
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -155,10 +157,24 @@ TEST(Validation, SpaceNames) {
     EXPECT_NO_THROW(check_space_name(ok)) << ok;
   }
   for (const std::string bad : {std::string(), std::string(65, 'x'), std::string("a b"), std::string("a/b"),
-                                std::string("caf\xc3\xa9"), std::string("a\0b", 3), std::string("name\n")}) {
+                                std::string("caf\xc3\xa9"), std::string("a\0b", 3), std::string("name\n"),
+                                std::string("."), std::string(".."), std::string("...")}) {
     EXPECT_THROW(check_space_name(bad), InvalidInputError) << bad;
   }
   EXPECT_NE(message_of([] { check_space_name("a b"); }).find("1-64"), std::string::npos);
+  EXPECT_NE(message_of([] { check_space_name(".."); }).find("not only dots"), std::string::npos);
+}
+
+// The pattern exported for schemas says what the function decides (length apart).
+TEST(Validation, SpaceNamePatternAgreesWithTheRule) {
+  const std::regex pattern{std::string(kSpaceNamePattern)};
+  std::mt19937 rng(7);
+  const std::string alphabet = "aZ09_-./ \x01\xc3";
+  for (int i = 0; i < 20000; ++i) {
+    std::string name(1 + rng() % 6, ' ');
+    for (char& c : name) c = alphabet[rng() % alphabet.size()];
+    EXPECT_EQ(std::regex_match(name, pattern), is_valid_space_name(name)) << name;
+  }
 }
 
 }  // namespace

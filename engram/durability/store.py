@@ -69,6 +69,7 @@ def recovery_dict(r: _core.RecoveryInfo) -> dict[str, Any]:
         "duration_s": r.duration_s,
         "checkpoint_lsn": r.checkpoint_lsn,
         "records_replayed": r.records_replayed,
+        "records_skipped": r.records_skipped,
         "last_lsn": r.last_lsn,
         "torn_tails": r.torn_tails,
         "corruptions": r.corruptions,

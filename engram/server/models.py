@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram import _core
+
 _MAX_DIM = 65536
 Embedding = list[float]
 
@@ -15,7 +17,8 @@ class Body(BaseModel):
 
 
 class CreateSpace(Body):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="space name, unique in the engine")
+    name: str = Field(min_length=1, max_length=_core.SPACE_NAME_MAX, pattern=_core.SPACE_NAME_PATTERN,
+                      description=f"space name, unique in the engine: {_core.SPACE_NAME_RULE}")  # fmt: skip
     dim: int | None = Field(None, ge=1, le=_MAX_DIM, description="embedding dimension (engine default)")
     M: int | None = Field(None, ge=2, le=128)
     ef_construction: int | None = Field(None, ge=1, le=4096)
@@ -112,7 +115,9 @@ class LegacyRemember(Body):
     content: str = Field(max_length=100_000)
     embedding: Embedding = Field(max_length=_MAX_DIM)
     confidence: float = Field(0.7, ge=0.0, le=1.0)
-    memory_space_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    memory_space_id: str | None = Field(
+        None, min_length=1, max_length=_core.SPACE_NAME_MAX, pattern=_core.SPACE_NAME_PATTERN
+    )
 
 
 class LinkBatch(Body):

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 import engram
+from engram import _core
 from engram.server.routing import API_VERSION
 
 _ERROR = {
@@ -38,7 +39,12 @@ _ERROR_STATUSES = {
     503: "not ready or shutting down (see Retry-After)",
 }
 _PARAMS = {
-    "space": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+    "space": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": _core.SPACE_NAME_MAX,
+        "pattern": _core.SPACE_NAME_PATTERN,
+    },
     "memory_id": {"type": "integer", "format": "int64"},
     "concept_id": {"type": "integer", "format": "int64"},
 }

@@ -5,7 +5,6 @@ generated from the same declarations, so the spec cannot drift from the code."""
 
 from __future__ import annotations
 
-import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,13 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from engram import jsonfast
+from engram import _core, jsonfast
 from engram.server.auth import Principal
 from engram.server.errors import ApiError, from_exception
 from engram.server.state import ServerState
 
 API_VERSION = "1"
-SPACE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # the engine's rule (cpp/src/validation.cpp)
 PREFIX = "/api/v1"
 
 
@@ -159,10 +157,11 @@ async def parse_body(request: Request, model: type[BaseModel], limit: int) -> tu
 def check_space_name(name: str) -> None:
     # checked here as well as in the engine: a clear 400 before any lookup, and no engine error
     # message ever has to quote arbitrary bytes from a URL
-    if not SPACE_NAME.match(name):
+    if not _core.is_valid_space_name(name):  # the engine's one rule (validation.hpp)
         shown = name[:64].encode("unicode_escape").decode("ascii")
-        raise ApiError(400, "invalid_input",
-                       f"invalid space name '{shown}'; expected 1-64 characters of letters, digits, '_', '-' or '.'")  # fmt: skip
+        raise ApiError(
+            400, "invalid_input", f"invalid space name '{shown}'; expected {_core.SPACE_NAME_RULE}"
+        )
 
 
 def make_endpoint(route: Route, state: ServerState) -> Callable[[Request], Awaitable[Response]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import engram
-from engram import _core
+from engram.durability.verify import verify
 from tests.durability.helpers import vec
 from tests.durability.store_contents import census, describe
 
@@ -45,7 +45,7 @@ def test_files_read_by_the_specification(store: Path) -> None:
 def test_fixture_opens_with_its_exact_contents(store: Path, tmp_path: Path) -> None:
     expected = _expected(store)
     before = _digest(store)
-    report = _core.verify_store(str(store))  # read-only, on the committed files
+    report = verify(store)  # read-only, on the committed files
     assert report["ok"], report["issues"]
     copy = tmp_path / store.name
     shutil.copytree(store, copy)  # opening writes: a new segment, the lock file

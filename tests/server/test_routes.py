@@ -131,6 +131,8 @@ def test_error_format_request_id_and_version(tenants: Tenants) -> None:
         ("GET", "/api/v1/spaces/tenant-a/memories/abc", None, 400, "invalid_input"),
         ("GET", "/api/v1/spaces/tenant-a/memories/99999999999999999999", None, 404, "memory_not_found"),
         ("GET", "/api/v1/nowhere", None, 404, "route_not_found"),
+        ("POST", "/api/v1/spaces", b'{"name": ".."}', 400, "invalid_input"),  # unreachable by URL
+        ("POST", "/api/v1/spaces", b'{"name": "..."}', 400, "invalid_input"),
         ("PATCH", "/api/v1/spaces", None, 405, "method_not_allowed"),
     ],
 )

@@ -21,7 +21,15 @@ std::string dimensional(std::size_t dim);
 // invalid bytes shown as \xNN, and "..." appended when something was cut. Messages are
 // decoded as UTF-8 by the bindings, so a split character would turn an error into a crash.
 std::string preview(std::string_view s, std::size_t max_bytes = 80);
-// 1-64 characters of [A-Za-z0-9_.-].
+// Space names, the one rule (the bindings export it to Python, the server's schemas use it):
+// 1-64 characters of [A-Za-z0-9_.-], not only dots ("." and ".." are path segments, so a space
+// so named could not be reached through a URL). kSpaceNamePattern says the same as a regular
+// expression with no look-around (every regex engine takes it), with the length apart.
+inline constexpr std::size_t kSpaceNameMax = 64;
+inline constexpr std::string_view kSpaceNamePattern = "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$";
+inline constexpr std::string_view kSpaceNameRule =
+    "1-64 characters of letters, digits, '_', '-' or '.', not only dots";
+bool is_valid_space_name(std::string_view name) noexcept;
 void check_space_name(std::string_view name);
 
 }  // namespace engram
