@@ -279,3 +279,12 @@ def perf(session: nox.Session) -> None:
     _install_release(session)
     _install_harness(session, "bench")
     session.run("engram-harness", "bench", "ann", *session.posargs)
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """What does not fit CI's time budget, run before an issue is resolved (results go in the docs):
+    the sanitizer builds, Clang's thread-safety analysis and the acceptance suites' full profile."""
+    session.notify("sanitize")
+    session.notify("thread_safety")
+    session.notify("acceptance", ["--profile", "full"])
