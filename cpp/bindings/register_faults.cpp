@@ -12,10 +12,12 @@ namespace engram::bind {
 
 void register_faults(py::module_& m) {
   py::class_<BuildInfo>(m, "BuildInfo", "Which build this is.")
-      .def_property_readonly("flavour", [](const BuildInfo& b) { return std::string(b.flavour); },
-                             "'release', or 'test' (crash points, fault injection, test-only delays and leaks).")
+      .def_property_readonly(
+          "flavour", [](const BuildInfo& b) { return std::string(b.flavour); },
+          "'release', or 'test' (crash points, fault injection, test-only delays and leaks).")
       .def_readonly("fault_injection", &BuildInfo::fault_injection);
-  m.def("build_info", [] { return build_info(); }, "The build's flavour.");
+  m.def(
+      "build_info", [] { return build_info(); }, "The build's flavour.");
 #ifdef ENGRAM_FAULT_INJECTION
   if (const std::string err = faults::environment_error(); !err.empty()) throw py::import_error(err);
   py::module_ f = m.def_submodule("faults", "Fault injection of the test build (docs/faults.md).");
@@ -28,8 +30,9 @@ void register_faults(py::module_& m) {
       "Replaces the process's fault plan (empty: none); InvalidInputError when malformed.");
   f.def("plan", &faults::plan_text, "The current plan, one clause per ';'.");
   f.def("clear", &faults::clear_plan, "Removes the plan: no faults.");
-  f.def("sites", [] { return std::vector<std::string>(std::begin(faults::kFaultSites), std::end(faults::kFaultSites)); },
-        "Every site a plan may name.");
+  f.def(
+      "sites", [] { return std::vector<std::string>(std::begin(faults::kFaultSites), std::end(faults::kFaultSites)); },
+      "Every site a plan may name.");
   f.def("stats", &faults::stats, "Per clause of the plan: matches and actions.");
   f.def("leaked_bytes", &faults::leaked_bytes, "Bytes kept by leak clauses since the process started.");
 #endif

@@ -278,8 +278,9 @@ void register_space(py::module_& m) {
   m.attr("SPACE_NAME_PATTERN") = std::string(kSpaceNamePattern);
   m.attr("SPACE_NAME_MAX") = kSpaceNameMax;
   m.attr("SPACE_NAME_RULE") = std::string(kSpaceNameRule);
-  m.def("is_valid_space_name", [](const Text<"name">& name) { return is_valid_space_name(name.get()); },
-        py::arg("name"), "Whether the engine accepts this space name (SPACE_NAME_RULE).");
+  m.def(
+      "is_valid_space_name", [](const Text<"name">& name) { return is_valid_space_name(name.get()); }, py::arg("name"),
+      "Whether the engine accepts this space name (SPACE_NAME_RULE).");
   py::class_<Space, std::shared_ptr<Space>> space(m, "Space", "One memory space (tenant) of an Engine.");
   space.def_property_readonly("name", &Space::name)
       .def_property_readonly("dim", &Space::dim)

@@ -115,7 +115,8 @@ bool is_valid_space_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > kSpaceNameMax) return false;
   bool only_dots = true;
   for (const char c : name) {
-    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!word && c != '.') return false;
     only_dots = only_dots && !word;
   }

@@ -156,9 +156,9 @@ TEST(Validation, SpaceNames) {
        {std::string("a"), std::string("user-42"), std::string("tenant_A.v2"), std::string(64, 'x')}) {
     EXPECT_NO_THROW(check_space_name(ok)) << ok;
   }
-  for (const std::string bad : {std::string(), std::string(65, 'x'), std::string("a b"), std::string("a/b"),
-                                std::string("caf\xc3\xa9"), std::string("a\0b", 3), std::string("name\n"),
-                                std::string("."), std::string(".."), std::string("...")}) {
+  for (const std::string bad :
+       {std::string(), std::string(65, 'x'), std::string("a b"), std::string("a/b"), std::string("caf\xc3\xa9"),
+        std::string("a\0b", 3), std::string("name\n"), std::string("."), std::string(".."), std::string("...")}) {
     EXPECT_THROW(check_space_name(bad), InvalidInputError) << bad;
   }
   EXPECT_NE(message_of([] { check_space_name("a b"); }).find("1-64"), std::string::npos);

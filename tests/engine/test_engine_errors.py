@@ -358,8 +358,7 @@ def test_long_non_ascii_space_names_give_clean_errors(name: str) -> None:
 @pytest.mark.parametrize("name", [".", "..", "..."])
 def test_dot_only_space_names_are_refused(name: str) -> None:
     # "." and ".." are URL path segments: a space so named could not be reached over HTTP.
-    with engram.Engine(dim=DIM) as eng:
-        with pytest.raises(engram.InvalidInputError, match="not only dots"):
-            eng.create_space(name)
+    with engram.Engine(dim=DIM) as eng, pytest.raises(engram.InvalidInputError, match="not only dots"):
+        eng.create_space(name)
     assert not engram._core.is_valid_space_name(name)
     assert engram._core.is_valid_space_name(".a.") and engram._core.is_valid_space_name("x" * 64)

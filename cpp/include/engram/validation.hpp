@@ -27,8 +27,7 @@ std::string preview(std::string_view s, std::size_t max_bytes = 80);
 // expression with no look-around (every regex engine takes it), with the length apart.
 inline constexpr std::size_t kSpaceNameMax = 64;
 inline constexpr std::string_view kSpaceNamePattern = "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$";
-inline constexpr std::string_view kSpaceNameRule =
-    "1-64 characters of letters, digits, '_', '-' or '.', not only dots";
+inline constexpr std::string_view kSpaceNameRule = "1-64 characters of letters, digits, '_', '-' or '.', not only dots";
 bool is_valid_space_name(std::string_view name) noexcept;
 void check_space_name(std::string_view name);
 
