@@ -152,8 +152,10 @@ def acceptance(session: nox.Session) -> None:
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
     try:
+        # The `pytest` script, not `python -m pytest`: the latter puts the checkout first on sys.path,
+        # and its engram/ (sources, no compiled _core) would shadow the installed release wheel.
         session.run(
-            "python", "-m", "pytest", "acceptance", "-p", "no:cacheprovider", "-rA", *args,
+            "pytest", "acceptance", "-p", "no:cacheprovider", "-rA", *args,
             "--results-dir", str(results), "--junitxml", str(ROOT / "build" / "junit-acceptance.xml"),
             success_codes=[0, PYTEST_NO_TESTS],
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Execute an analysis notebook against a results directory (``nox -s notebooks``, tests, CI).
 
-Needs the ``notebooks`` extra (nbclient, nbformat, ipykernel); the kernel inherits this process's
+Needs nbclient, nbformat and ipykernel (the harness's ``acceptance`` or ``test`` extra); the kernel inherits this process's
 environment, which is how the notebook learns which run to load (``ENGRAM_RESULTS_RUN``).
 """
 
@@ -26,7 +26,7 @@ def execute_notebook(
         from nbclient import NotebookClient
     except ImportError as exc:  # say what is missing and where it comes from
         raise ImportError(
-            f"executing notebooks needs nbclient, nbformat and ipykernel: pip install -e '.[notebooks]' ({exc})"
+            f"executing notebooks needs nbclient, nbformat and ipykernel: pip install -e './harness[acceptance]' ({exc})"
         ) from exc
     path = Path(notebook)
     nb = nbformat.read(path, as_version=4)
