@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,12 +100,20 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float)
     raise ServerStartError(f"{url} not ready within {timeout_s} s")
 
 
+def engram_command() -> list[str]:
+    """The installed ``engram`` command of this interpreter's environment. Not ``python -m engram``:
+    run from a checkout, that would import the checkout's sources (no compiled engine) instead of
+    the installed package."""
+    script = shutil.which("engram", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "engram"]
+
+
 def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.PathLike[str] | None = None,
                  ready_timeout_s: float = 30.0, wait: bool = True, **opts: Any) -> ServerProcess:  # fmt: skip
     """Start ``engram serve`` (``data_dir=None`` serves in memory); ``opts`` are its flags
     (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...)."""
     port = int(opts.pop("port", 0)) or free_port()
-    args = [sys.executable, "-m", "engram", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    args = [*engram_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--in-memory"] if data_dir is None else ["--data", str(data_dir)]
     for k, v in opts.items():
         args += _flag(k, v)
