@@ -16,7 +16,7 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 class JsonLog:
     def __init__(self, stream: TextIO | None = None, level: str = "info") -> None:
         self._stream = stream or sys.stderr
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may log on the thread holding it
         if level not in _LEVELS:
             raise ValueError(f"log level {level!r}; expected one of {', '.join(_LEVELS)}")
         self._min = _LEVELS[level]

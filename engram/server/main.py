@@ -37,13 +37,16 @@ class DrainingServer(uvicorn.Server):
                 self.force_exit = True
             return
         self._signalled = True
-        self.state.log.info("signal_received", signal=signal.Signals(sig).name)
+        # A signal handler runs on the main thread between two bytecodes, possibly while that thread
+        # holds the log's lock: it only schedules; the logging happens on the loop.
         if self._loop is None:
             self.should_exit = True
             return
-        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._drain_then_exit()))  # type: ignore[union-attr]
+        name = signal.Signals(sig).name
+        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._drain_then_exit(name)))  # type: ignore[union-attr]
 
-    async def _drain_then_exit(self) -> None:
+    async def _drain_then_exit(self, signal_name: str) -> None:
+        self.state.log.info("signal_received", signal=signal_name)
         try:
             await self.state.drain()
         finally:

@@ -81,7 +81,10 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
-            raise AssertionError(f"server did not exit within {timeout_s} s of SIGTERM; killed") from None
+            tail = "\n".join(line[:300] for line in self.log_lines()[-15:])
+            raise AssertionError(
+                f"server did not exit within {timeout_s} s of SIGTERM; killed. Its log ends:\n{tail}"
+            ) from None
         return self.exit_code
 
 
