@@ -1,12 +1,13 @@
 #include "config.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 #include <variant>
 
 #include "json_writer.hpp"
@@ -47,8 +48,8 @@ const std::vector<Field>& table() {
       {"max_k", &ServerConfig::max_k, "largest k (400 beyond)", true, 1, kBig},
       {"max_inflight", &ServerConfig::max_inflight, "requests in flight before 429", true, 1, kBig},
       {"stream_queue_limit", &ServerConfig::stream_queue_limit, "observations queued for the writer", true, 1, kBig},
-      {"stream_max_outstanding", &ServerConfig::stream_max_outstanding, "unacknowledged observations per stream",
-       true, 1, kBig},
+      {"stream_max_outstanding", &ServerConfig::stream_max_outstanding, "unacknowledged observations per stream", true,
+       1, kBig},
       {"ingest_batch", &ServerConfig::ingest_batch, "observations per writer batch", false, 1, kBig},
       {"ingest_throttle_ms", &ServerConfig::ingest_throttle_ms, "pause per writer batch (capacity drills and tests)",
        true, 0, 1e6},
@@ -222,7 +223,8 @@ void ServerConfig::validate() const {
           throw ConfigError("port=" + std::to_string(v) + " is not a TCP port (0-65535)");
         }
         throw ConfigError(std::string(f.name) + "=" + std::to_string(v) + "; expected an integer in [" +
-                          fmt_number(f.min) + ", " + fmt_number(f.max) + "]" + (f.min == 1 ? " (a positive integer)" : ""));
+                          fmt_number(f.min) + ", " + fmt_number(f.max) + "]" +
+                          (f.min == 1 ? " (a positive integer)" : ""));
       }
     } else if (const auto* d = std::get_if<FloatField>(&f.member)) {
       const double v = this->**d;

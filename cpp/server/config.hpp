@@ -43,17 +43,17 @@ struct ServerConfig {
   std::string log_level = "info";
   std::string deprecated_sunset = "Wed, 01 Jul 2027 00:00:00 GMT";
   // --- the native server's own
-  std::int64_t io_threads = 2;      // threads running the sockets and short (inline) handlers
-  std::int64_t worker_threads = 4;  // bounded pool for blocking work (durable writes, validation)
+  std::int64_t io_threads = 2;          // threads running the sockets and short (inline) handlers
+  std::int64_t worker_threads = 4;      // bounded pool for blocking work (durable writes, validation)
   std::optional<std::string> tls_cert;  // PEM; with tls_key, serve HTTPS only
   std::optional<std::string> tls_key;
-  std::int64_t max_header_bytes = 16 << 10;  // request line + headers; larger: 431
-  double header_timeout_s = 10.0;            // from the first byte of a request to its last header
-  double body_timeout_s = 30.0;              // to read a whole body
-  double idle_timeout_s = 60.0;              // a keep-alive connection without a request
-  std::int64_t max_connections = 1024;       // open connections; more are refused (503, closed)
+  std::int64_t max_header_bytes = 16 << 10;   // request line + headers; larger: 431
+  double header_timeout_s = 10.0;             // from the first byte of a request to its last header
+  double body_timeout_s = 30.0;               // to read a whole body
+  double idle_timeout_s = 60.0;               // a keep-alive connection without a request
+  std::int64_t max_connections = 1024;        // open connections; more are refused (503, closed)
   std::int64_t max_connections_per_key = 64;  // requests in flight per API key (429 beyond)
-  bool metrics_per_space = false;  // unauthenticated /metrics lists per-space series (off: no names leak)
+  bool metrics_per_space = false;             // unauthenticated /metrics lists per-space series (off: no names leak)
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

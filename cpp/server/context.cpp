@@ -28,8 +28,7 @@ std::int64_t RequestContext::path_int(std::string_view name) const {
   for (std::size_t i = start; digits && i < raw.size(); ++i) digits = raw[i] >= '0' && raw[i] <= '9';
   if (!digits) {
     std::string shown = raw.substr(0, 40);
-    throw ApiError(400, "invalid_input",
-                   std::string(name) + " must be an integer memory id, got '" + shown + "'");
+    throw ApiError(400, "invalid_input", std::string(name) + " must be an integer memory id, got '" + shown + "'");
   }
   std::int64_t v = 0;
   const auto r = std::from_chars(raw.data(), raw.data() + raw.size(), v);

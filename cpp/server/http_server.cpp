@@ -36,8 +36,8 @@ std::chrono::steady_clock::duration seconds(double s) {
 bool valid_request_id(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -60,8 +60,14 @@ bool is_exempt(std::string_view path) { return path.starts_with("/health/") || p
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(ServerState& s) : state(s), ioc(static_cast<int>(s.config.io_threads)), pool(static_cast<std::size_t>(s.config.worker_threads)),
-                                  acceptor(ioc), signals(ioc), reload_timer(ioc), drain_timer(ioc) {}
+  explicit Impl(ServerState& s)
+      : state(s),
+        ioc(static_cast<int>(s.config.io_threads)),
+        pool(static_cast<std::size_t>(s.config.worker_threads)),
+        acceptor(ioc),
+        signals(ioc),
+        reload_timer(ioc),
+        drain_timer(ioc) {}
   ServerState& state;
   asio::io_context ioc;
   asio::thread_pool pool;
@@ -104,15 +110,15 @@ class Session {
       return;
     }
     lowest().expires_after(seconds(st_.config.idle_timeout_s));
-    self().stream().async_read_some(
-        buffer_.prepare(4096), [s = self().shared_from_this()](beast::error_code ec, std::size_t n) {
-          if (ec) {
-            if (ec == beast::error::timeout) s->count_timeout("idle");
-            return s->close();
-          }
-          s->buffer_.commit(n);
-          s->read_header();
-        });
+    self().stream().async_read_some(buffer_.prepare(4096),
+                                    [s = self().shared_from_this()](beast::error_code ec, std::size_t n) {
+                                      if (ec) {
+                                        if (ec == beast::error::timeout) s->count_timeout("idle");
+                                        return s->close();
+                                      }
+                                      s->buffer_.commit(n);
+                                      s->read_header();
+                                    });
   }
 
   void read_header() {
@@ -144,7 +150,8 @@ class Session {
     const std::string_view target(req.target().data(), req.target().size());
     const auto q = target.find('?');
     begin_request_bookkeeping(std::string(req.method_string()), std::string(target.substr(0, q)));
-    if (auto rid = req.find("x-request-id"); rid != req.end() && valid_request_id(std::string_view(rid->value().data(), rid->value().size()))) {
+    if (auto rid = req.find("x-request-id");
+        rid != req.end() && valid_request_id(std::string_view(rid->value().data(), rid->value().size()))) {
       request_id_ = std::string(rid->value());
     } else {
       request_id_ = new_request_id();
@@ -154,7 +161,8 @@ class Session {
     if (!m.route) {
       route_label_ = "(unmatched)";
       if (m.path_known) {
-        return send_error(ApiError(405, "method_not_allowed", method_ + " is not supported on " + path_), body_pending_);
+        return send_error(ApiError(405, "method_not_allowed", method_ + " is not supported on " + path_),
+                          body_pending_);
       }
       return send_error(not_found_route(path_), body_pending_);
     }
@@ -197,9 +205,9 @@ class Session {
         ctx_->principal = st_.principal(ctx_->header("authorization"));
         key_label_ = ctx_->principal->key_id;
         if (ctx_->space && !is_valid_space_name(*ctx_->space)) {
-          throw ApiError(400, "invalid_input",
-                         "invalid space name '" + preview(*ctx_->space, 64) + "'; expected " +
-                             std::string(kSpaceNameRule));
+          throw ApiError(
+              400, "invalid_input",
+              "invalid space name '" + preview(*ctx_->space, 64) + "'; expected " + std::string(kSpaceNameRule));
         }
         ctx_->principal->authorize(route.role, ctx_->space, route.engine_wide);
         if (!st_.acquire_key_slot(key_label_)) {
@@ -233,10 +241,10 @@ class Session {
 
   void on_body(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return send_error(ApiError(413, "payload_too_large",
-                                 "request body exceeds the limit of " + std::to_string(st_.config.max_body_bytes) +
-                                     " bytes"),
-                        true);
+      return send_error(
+          ApiError(413, "payload_too_large",
+                   "request body exceeds the limit of " + std::to_string(st_.config.max_body_bytes) + " bytes"),
+          true);
     }
     if (ec) {
       st_.log.debug("body_read_failed", {{"request_id", request_id_}, {"error", ec.message()}});
@@ -289,7 +297,8 @@ class Session {
 
   Response exception_response(const std::exception& e) {
     if (auto err = from_exception(e)) return error_response(*err);
-    st_.log.error("internal_error", {{"request_id", request_id_}, {"route", route_label_}, {"error", std::string(e.what())}});
+    st_.log.error("internal_error",
+                  {{"request_id", request_id_}, {"route", route_label_}, {"error", std::string(e.what())}});
     return error_response(
         ApiError(500, "internal", "internal error (request id " + request_id_ + "); the server log has details"));
   }
@@ -322,8 +331,8 @@ class Session {
     res_->set("Engram-API-Version", kApiVersion);
     for (auto& [k, v] : r.headers) res_->set(k, v);
     res_->body() = std::move(r.body);
-    const bool keep = !close_after_ && !body_pending_ && parser_ && parser_->get().keep_alive() &&
-                      st_.phase() != Phase::Stopped;
+    const bool keep =
+        !close_after_ && !body_pending_ && parser_ && parser_->get().keep_alive() && st_.phase() != Phase::Stopped;
     res_->keep_alive(keep);
     res_->prepare_payload();
     end_request();
@@ -363,16 +372,22 @@ class Session {
     const double dt = std::chrono::duration<double>(Clock::now() - t0_).count();
     st_.metrics.observe_request(method_, route_label_, status_, dt);
     if (!exempt_ || status_ >= 400) {
-      LogField space = space_label_.empty() ? LogField("space", std::optional<std::string>()) : LogField("space", space_label_);
+      LogField space =
+          space_label_.empty() ? LogField("space", std::optional<std::string>()) : LogField("space", space_label_);
       LogField key = key_label_.empty() ? LogField("key", std::optional<std::string>()) : LogField("key", key_label_);
-      st_.log.info("request", {{"request_id", request_id_}, {"method", method_}, {"route", route_label_}, space,
-                               {"status", status_}, {"latency_ms", std::round(dt * 1e6) / 1e3}, key});
+      st_.log.info("request", {{"request_id", request_id_},
+                               {"method", method_},
+                               {"route", route_label_},
+                               space,
+                               {"status", status_},
+                               {"latency_ms", std::round(dt * 1e6) / 1e3},
+                               key});
     }
   }
 
   void count_timeout(const char* what) {
-    st_.metrics.inc("engram_server_timeouts_total",
-                    "Connections closed for a slow header, slow body or idleness.", 1.0, {{"phase", what}});
+    st_.metrics.inc("engram_server_timeouts_total", "Connections closed for a slow header, slow body or idleness.", 1.0,
+                    {{"phase", what}});
   }
 
   void close() {
@@ -403,6 +418,7 @@ class PlainSession : public Session<PlainSession>, public std::enable_shared_fro
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
   }
+
  private:
   friend class Session<PlainSession>;
   beast::tcp_stream stream_;
@@ -422,7 +438,8 @@ class TlsSession : public Session<TlsSession>, public std::enable_shared_from_th
   }
   void shutdown() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
-    stream_.async_shutdown([s = shared_from_this()](beast::error_code) { beast::get_lowest_layer(s->stream_).close(); });
+    stream_.async_shutdown(
+        [s = shared_from_this()](beast::error_code) { beast::get_lowest_layer(s->stream_).close(); });
   }
 
  private:
@@ -456,10 +473,10 @@ void HttpServer::Impl::accept() {
 void HttpServer::Impl::refuse(tcp::socket socket) {
   state.metrics.inc("engram_server_connections_refused_total", "Connections refused at max_connections.");
   const std::string id = new_request_id();
-  ApiError err(503, "too_many_connections",
-               "this server holds its limit of " + std::to_string(state.config.max_connections) +
-                   " connections; retry later",
-               1.0);
+  ApiError err(
+      503, "too_many_connections",
+      "this server holds its limit of " + std::to_string(state.config.max_connections) + " connections; retry later",
+      1.0);
   const std::string body = error_body(err, id);
   auto msg = std::make_shared<std::string>(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\n"
@@ -491,8 +508,7 @@ void HttpServer::Impl::on_signal(int sig) {
   state.log.info("signal_received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   if (state.phase() == Phase::Ready || state.phase() == Phase::Starting) state.set_phase(Phase::Draining);
   state.log.info("drain_started", {{"inflight", static_cast<std::int64_t>(state.inflight.load())}, {"streams", 0}});
-  beast::error_code ignored;
-  acceptor.close(ignored);
+  // still accepting while draining: probes see 503 not_ready, clients get 503 shutting_down
   state.run_drain_hooks();
   drain_deadline = Clock::now() + seconds(state.config.drain_timeout_s);
   drain_step();
@@ -508,7 +524,10 @@ void HttpServer::Impl::drain_step() {
     });
     return;
   }
-  state.log.info("drain_finished", {{"streams_left", 0}, {"inflight_left", static_cast<std::int64_t>(state.inflight.load())}});
+  state.log.info("drain_finished",
+                 {{"streams_left", 0}, {"inflight_left", static_cast<std::int64_t>(state.inflight.load())}});
+  beast::error_code ignored;
+  acceptor.close(ignored);
   reload_timer.cancel();
   asio::post(pool, [this] {
     if (state.phase() != Phase::Failed) state.close_engine();
@@ -579,7 +598,8 @@ void HttpServer::listen() {
   if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("could not listen on " + c.host + ":" + std::to_string(c.port) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("could not listen on " + c.host + ":" + std::to_string(c.port) + ": " + ec.message());
 }
 
 unsigned short HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }

@@ -91,7 +91,8 @@ double ValueReader::as_number(double min, double max) const {
   }
   if (!std::isfinite(v)) fail("a finite number");
   if (v < min || v > max) {
-    invalid(path_, "expected a number in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + simdjson::to_string(e_));
+    invalid(path_, "expected a number in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                       simdjson::to_string(e_));
   }
   return v;
 }

@@ -37,12 +37,14 @@ LogField LogField::raw_json(std::string_view k, std::string json) {
 
 void JsonLog::emit(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (!enabled(level)) return;
-  const double ts =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double ts = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::string line = "{\"ts\":";
   JsonWriter::append_double(line, std::round(ts * 1e6) / 1e6);
   line += ",\"level\":\"";
-  line += level == LogLevel::Debug ? "debug" : level == LogLevel::Info ? "info" : level == LogLevel::Warning ? "warning" : "error";
+  line += level == LogLevel::Debug     ? "debug"
+          : level == LogLevel::Info    ? "info"
+          : level == LogLevel::Warning ? "warning"
+                                       : "error";
   line += "\",\"event\":";
   JsonWriter::append_string(line, event);
   for (const auto& f : fields) {
@@ -64,7 +66,11 @@ void JsonLog::emit_object(LogLevel level, std::string_view event, std::string_vi
   std::string line = "{\"ts\":";
   JsonWriter::append_double(line, std::round(ts * 1e6) / 1e6);
   line += ",\"level\":\"info\",\"event\":";
-  if (level != LogLevel::Info) line.replace(line.find("info"), 4, level == LogLevel::Debug ? "debug" : level == LogLevel::Warning ? "warning" : "error");
+  if (level != LogLevel::Info)
+    line.replace(line.find("info"), 4,
+                 level == LogLevel::Debug     ? "debug"
+                 : level == LogLevel::Warning ? "warning"
+                                              : "error");
   JsonWriter::append_string(line, event);
   if (!inner.empty()) line += "," + inner;
   line += "}\n";

@@ -103,7 +103,8 @@ std::string ServerMetrics::render() const {
   };
   o += "# HELP engram_http_requests_total HTTP requests by method, route and status.\n";
   o += "# TYPE engram_http_requests_total counter\n";
-  for (const auto& [k, n] : requests) o += "engram_http_requests_total" + fmt_labels(req_labels(k)) + " " + std::to_string(n) + "\n";
+  for (const auto& [k, n] : requests)
+    o += "engram_http_requests_total" + fmt_labels(req_labels(k)) + " " + std::to_string(n) + "\n";
   o += "# HELP engram_http_request_duration_seconds HTTP request latency by method, route and status.\n";
   o += "# TYPE engram_http_request_duration_seconds histogram\n";
   for (const auto& [k, h] : latency) {

@@ -38,8 +38,16 @@ void error_schema(JsonWriter& w) {
   w.key("properties").begin_object().key("error").begin_object().field("type", "object");
   w.key("required").begin_array().value("code").value("message").value("status").value("request_id").end_array();
   w.key("properties").begin_object();
-  w.key("code").begin_object().field("type", "string").field("description", "stable machine-readable code").end_object();
-  w.key("message").begin_object().field("type", "string").field("description", "what was wrong and what is expected").end_object();
+  w.key("code")
+      .begin_object()
+      .field("type", "string")
+      .field("description", "stable machine-readable code")
+      .end_object();
+  w.key("message")
+      .begin_object()
+      .field("type", "string")
+      .field("description", "what was wrong and what is expected")
+      .end_object();
   w.key("status").begin_object().field("type", "integer").end_object();
   w.key("request_id").begin_object().field("type", "string").end_object();
   w.key("retry_after_ms").begin_object().field("type", "integer").end_object();

@@ -26,7 +26,9 @@ struct Response {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
-  static Response json(std::string body, int status = 200) { return Response{status, std::move(body), "application/json", {}}; }
+  static Response json(std::string body, int status = 200) {
+    return Response{status, std::move(body), "application/json", {}};
+  }
 };
 
 using Handler = std::function<Response(RequestContext&)>;

@@ -72,15 +72,35 @@ Response openapi(RequestContext& ctx) {
 
 void register_ops_routes(RouteTable& t) {
   const std::vector<std::string> tags{"operations"};
-  t.add({.method = "GET", .path = "/health/live", .role = Role::Public, .summary = "Liveness: the process serves HTTP",
-         .tags = tags, .operation_id = "live", .handler = live});
-  t.add({.method = "GET", .path = "/health/ready", .role = Role::Public,
-         .summary = "Readiness: the engine is open and recovered", .tags = tags, .operation_id = "ready",
-         .handler = ready, .responses = {{503, "not ready"}}});
-  t.add({.method = "GET", .path = "/metrics", .role = Role::Public, .summary = "Prometheus metrics (engine and server)",
-         .tags = tags, .operation_id = "metrics", .handler = metrics});
-  t.add({.method = "GET", .path = "/openapi.json", .role = Role::Public, .summary = "This API's OpenAPI 3.1 document",
-         .tags = tags, .operation_id = "openapi", .handler = openapi});
+  t.add({.method = "GET",
+         .path = "/health/live",
+         .role = Role::Public,
+         .summary = "Liveness: the process serves HTTP",
+         .tags = tags,
+         .operation_id = "live",
+         .handler = live});
+  t.add({.method = "GET",
+         .path = "/health/ready",
+         .role = Role::Public,
+         .summary = "Readiness: the engine is open and recovered",
+         .tags = tags,
+         .operation_id = "ready",
+         .handler = ready,
+         .responses = {{503, "not ready"}}});
+  t.add({.method = "GET",
+         .path = "/metrics",
+         .role = Role::Public,
+         .summary = "Prometheus metrics (engine and server)",
+         .tags = tags,
+         .operation_id = "metrics",
+         .handler = metrics});
+  t.add({.method = "GET",
+         .path = "/openapi.json",
+         .role = Role::Public,
+         .summary = "This API's OpenAPI 3.1 document",
+         .tags = tags,
+         .operation_id = "openapi",
+         .handler = openapi});
 }
 
 }  // namespace engram::server

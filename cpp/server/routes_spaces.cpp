@@ -75,9 +75,9 @@ Response create_space(RequestContext& ctx) {
   if (auto v = o.opt_int("max_memories", 1, std::int64_t{1} << 40)) c.max_memories = static_cast<std::size_t>(*v);
   o.finish();
   auto sp = ctx.engine().create_space(name, c);
-  ctx.state.log.info("space_created", {{"space", sp->name()},
-                                       {"dim", static_cast<std::uint64_t>(sp->dim())},
-                                       {"key", ctx.principal->key_id}});
+  ctx.state.log.info(
+      "space_created",
+      {{"space", sp->name()}, {"dim", static_cast<std::uint64_t>(sp->dim())}, {"key", ctx.principal->key_id}});
   JsonWriter w;
   w.begin_object().field("name", sp->name()).field("dim", static_cast<std::uint64_t>(sp->dim()));
   w.field("memories", 0).end_object();
@@ -139,22 +139,56 @@ void register_spaces_routes(RouteTable& t) {
   const std::string P = "/api/v1/spaces";
   const std::string S = P + "/{space}";
   const std::vector<std::string> tags{"spaces"};
-  t.add({.method = "GET", .path = P, .role = Role::Read, .summary = "List the spaces this key may use", .tags = tags,
-         .operation_id = "list_spaces", .handler = list_spaces});
-  t.add({.method = "POST", .path = P, .role = Role::Admin, .summary = "Create a space", .tags = tags,
-         .operation_id = "create_space", .handler = create_space,
-         .body = BodySchema{"CreateSpace", create_space_schema()}, .status = 201,
-         .responses = {{409, "space exists"}}, .exec = Exec::Worker,  // a durable WAL write
+  t.add({.method = "GET",
+         .path = P,
+         .role = Role::Read,
+         .summary = "List the spaces this key may use",
+         .tags = tags,
+         .operation_id = "list_spaces",
+         .handler = list_spaces});
+  t.add({.method = "POST",
+         .path = P,
+         .role = Role::Admin,
+         .summary = "Create a space",
+         .tags = tags,
+         .operation_id = "create_space",
+         .handler = create_space,
+         .body = BodySchema{"CreateSpace", create_space_schema()},
+         .status = 201,
+         .responses = {{409, "space exists"}},
+         .exec = Exec::Worker,  // a durable WAL write
          .space_from = create_space_name});
-  t.add({.method = "GET", .path = S, .role = Role::Read, .summary = "A space's name, dimension and size", .tags = tags,
-         .operation_id = "get_space", .handler = get_space});
-  t.add({.method = "GET", .path = S + "/stats", .role = Role::Read, .summary = "A space's counts and memory use",
-         .tags = tags, .operation_id = "space_stats", .handler = space_stats, .exec = Exec::Worker});
-  t.add({.method = "GET", .path = S + "/validate", .role = Role::Read,
-         .summary = "Integrity counts of a space's index and records", .tags = tags, .operation_id = "validate_space",
-         .handler = validate_space, .exec = Exec::Worker});  // walks the whole index
-  t.add({.method = "DELETE", .path = S, .role = Role::Admin, .summary = "Drop a space and all its memories",
-         .tags = tags, .operation_id = "drop_space", .handler = drop_space, .exec = Exec::Worker});
+  t.add({.method = "GET",
+         .path = S,
+         .role = Role::Read,
+         .summary = "A space's name, dimension and size",
+         .tags = tags,
+         .operation_id = "get_space",
+         .handler = get_space});
+  t.add({.method = "GET",
+         .path = S + "/stats",
+         .role = Role::Read,
+         .summary = "A space's counts and memory use",
+         .tags = tags,
+         .operation_id = "space_stats",
+         .handler = space_stats,
+         .exec = Exec::Worker});
+  t.add({.method = "GET",
+         .path = S + "/validate",
+         .role = Role::Read,
+         .summary = "Integrity counts of a space's index and records",
+         .tags = tags,
+         .operation_id = "validate_space",
+         .handler = validate_space,
+         .exec = Exec::Worker});  // walks the whole index
+  t.add({.method = "DELETE",
+         .path = S,
+         .role = Role::Admin,
+         .summary = "Drop a space and all its memories",
+         .tags = tags,
+         .operation_id = "drop_space",
+         .handler = drop_space,
+         .exec = Exec::Worker});
 }
 
 }  // namespace engram::server

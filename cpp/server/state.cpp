@@ -90,7 +90,8 @@ void ServerState::open_engine() {
   }
   names += "]";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log.info("engine_ready", {{"seconds", std::round(seconds * 1000) / 1000}, LogField::raw_json("spaces", names),
+  log.info("engine_ready", {{"seconds", std::round(seconds * 1000) / 1000},
+                            LogField::raw_json("spaces", names),
                             LogField::raw_json("recovery", engine_->durable() ? recovery_json(engine_->recovery_info())
                                                                               : std::string("null"))});
 }

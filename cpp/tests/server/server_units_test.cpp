@@ -11,9 +11,9 @@
 #include <limits>
 
 #include "api_error.hpp"
-#include "engram/errors.hpp"
 #include "auth.hpp"
 #include "config.hpp"
+#include "engram/errors.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
 #include "metrics.hpp"
@@ -53,21 +53,35 @@ TEST(ServerConfig, PrecedenceDefaultsFileEnvFlags) {
 TEST(ServerConfig, RefusesUnknownAndInvalid) {
   const auto f = temp_file("u.toml", "in_memory = true\nno_auth = true\n");
   EXPECT_NE(error_of([&] { load_config(f.string(), {{"nope", "1"}}, {}); }).find("unknown setting"), std::string::npos);
-  EXPECT_NE(error_of([&] { load_config(f.string(), {{"max_k", "many"}}, {}); }).find("not a valid int"),
+  EXPECT_NE(error_of([&] {
+              load_config(f.string(), {{"max_k", "many"}}, {});
+            }).find("not a valid int"),
             std::string::npos);
-  EXPECT_NE(error_of([] { load_config(std::nullopt, {}, {{"no_auth", "true"}}); }).find("exactly one of data"),
+  EXPECT_NE(error_of([] {
+              load_config(std::nullopt, {}, {{"no_auth", "true"}});
+            }).find("exactly one of data"),
             std::string::npos);
-  EXPECT_NE(error_of([] { load_config(std::nullopt, {}, {{"in_memory", "true"}}); }).find("api_keys=FILE or no_auth"),
+  EXPECT_NE(error_of([] {
+              load_config(std::nullopt, {}, {{"in_memory", "true"}});
+            }).find("api_keys=FILE or no_auth"),
             std::string::npos);
 }
 
 TEST(ServerConfig, EveryNumberIsValidated) {
   const std::map<std::string, std::string> base{{"in_memory", "true"}, {"no_auth", "true"}};
-  for (const auto& [name, bad] : std::vector<std::pair<std::string, std::string>>{
-           {"drain_timeout_s", "nan"}, {"drain_timeout_s", "-1"}, {"drain_timeout_s", "inf"},
-           {"key_reload_interval_s", "0"}, {"ingest_throttle_ms", "nan"}, {"header_timeout_s", "-0.5"},
-           {"idle_timeout_s", "infinity"}, {"max_k", "0"}, {"max_inflight", "-3"}, {"port", "70000"},
-           {"io_threads", "0"}, {"max_header_bytes", "10"}, {"dim", "-1"}}) {
+  for (const auto& [name, bad] : std::vector<std::pair<std::string, std::string>>{{"drain_timeout_s", "nan"},
+                                                                                  {"drain_timeout_s", "-1"},
+                                                                                  {"drain_timeout_s", "inf"},
+                                                                                  {"key_reload_interval_s", "0"},
+                                                                                  {"ingest_throttle_ms", "nan"},
+                                                                                  {"header_timeout_s", "-0.5"},
+                                                                                  {"idle_timeout_s", "infinity"},
+                                                                                  {"max_k", "0"},
+                                                                                  {"max_inflight", "-3"},
+                                                                                  {"port", "70000"},
+                                                                                  {"io_threads", "0"},
+                                                                                  {"max_header_bytes", "10"},
+                                                                                  {"dim", "-1"}}) {
     auto flags = base;
     flags[name] = bad;
     const std::string msg = error_of([&] { load_config(std::nullopt, {}, flags); });
@@ -116,7 +130,7 @@ TEST(Router, TemplatesParamsAnd405) {
   EXPECT_TRUE(m.path_known);  // 405
   m = t.match("GET", "/api/v1/nowhere");
   EXPECT_EQ(m.route, nullptr);
-  EXPECT_FALSE(m.path_known);  // 404
+  EXPECT_FALSE(m.path_known);                                   // 404
   EXPECT_EQ(t.match("GET", "/api/v1/spaces/").route, nullptr);  // an empty segment is no parameter
   EXPECT_THROW(t.add({.method = "GET", .path = "/api/v1/spaces"}), std::logic_error);
 }
@@ -168,8 +182,7 @@ TEST(StrictJson, NestedPathsAndEmbeddings) {
   EXPECT_NE(invalid_message(R"({"items": [{"embedding": [1, true]}]})", items).find("items[0].embedding[1]"),
             std::string::npos);
   EXPECT_NE(invalid_message(R"({"items": [{"embedding": [1e39]}]})", items).find("float32"), std::string::npos);
-  EXPECT_NE(invalid_message(R"({"items": []})", items).find("items: expected an array of 1 to 10"),
-            std::string::npos);
+  EXPECT_NE(invalid_message(R"({"items": []})", items).find("items: expected an array of 1 to 10"), std::string::npos);
   EXPECT_NE(invalid_message(R"({"items": [{"embedding": [1], "z": 0}]})", items).find("items[0].z: unknown"),
             std::string::npos);
   EXPECT_NE(invalid_message(R"({})", items).find("items: field required"), std::string::npos);
@@ -211,7 +224,8 @@ TEST(Auth, HashReloadAndScopes) {
   EXPECT_EQ(ks.size(), 2u);
   EXPECT_EQ(ks.authenticate("Bearer " + admin)->key_id, "admin");
   EXPECT_EQ(ks.authenticate("bearer  " + scoped + " ")->key_id, "scoped");
-  for (std::string bad : {"", "Bearer", "Basic abc", "Bearer engram_admin_wrong", "Bearer engram_nobody_x", "Bearer garbage"}) {
+  for (std::string bad :
+       {"", "Bearer", "Basic abc", "Bearer engram_admin_wrong", "Bearer engram_nobody_x", "Bearer garbage"}) {
     try {
       ks.authenticate(bad.empty() ? std::optional<std::string_view>() : std::optional<std::string_view>(bad));
       ADD_FAILURE() << bad;
@@ -263,8 +277,9 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(t.find("engram_http_request_duration_seconds_bucket" + l + ",le=\"10.0\"} 1\n"), std::string::npos);
   EXPECT_NE(t.find("engram_http_request_duration_seconds_bucket" + l + ",le=\"+Inf\"} 2\n"), std::string::npos);
   EXPECT_NE(t.find("engram_http_request_duration_seconds_sum" + l + "} 20.000700\n"), std::string::npos);
-  EXPECT_NE(t.find("# TYPE engram_server_overload_rejections_total counter\nengram_server_overload_rejections_total 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      t.find("# TYPE engram_server_overload_rejections_total counter\nengram_server_overload_rejections_total 1\n"),
+      std::string::npos);
   EXPECT_NE(t.find("# TYPE engram_server_ready gauge\nengram_server_ready 1\n"), std::string::npos);
   EXPECT_EQ(m.counter_value("engram_server_overload_rejections_total"), 1.0);
 }
