@@ -69,13 +69,13 @@ struct HttpServer::Impl {
         reload_timer(ioc),
         drain_timer(ioc) {}
   ServerState& state;
+  std::optional<ssl::context> tls;  // before ioc: sessions destroyed with ioc's handlers use it
   asio::io_context ioc;
   asio::thread_pool pool;
   tcp::acceptor acceptor;
   asio::signal_set signals;
   asio::steady_timer reload_timer;
   asio::steady_timer drain_timer;
-  std::optional<ssl::context> tls;
   std::atomic<int> exit_code{0};
   std::atomic<bool> opening{true};
   bool draining = false;  // touched by the signal handler chain only (one at a time)
