@@ -30,7 +30,11 @@ class LaunchError(ValueError):
 
 
 def find_engramd() -> str | None:
-    """``engramd`` beside this interpreter (the environment's scripts folder), else on PATH."""
+    """``$ENGRAM_ENGRAMD`` (a sanitizer or debug build), else ``engramd`` beside this interpreter
+    (the environment's scripts folder), else on PATH."""
+    override = os.environ.get("ENGRAM_ENGRAMD")
+    if override:
+        return override if os.access(override, os.X_OK) else None
     here = shutil.which("engramd", path=str(Path(sys.executable).parent))
     return here or shutil.which("engramd")
 
