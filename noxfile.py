@@ -75,6 +75,12 @@ def tests(session: nox.Session) -> None:
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
+    # the server tests again against the native server (issue 13): what engramd serves so far;
+    # the tests of routes it does not serve yet are marked native_pending and skipped
+    session.run(
+        "python", "-m", "pytest", "tests/server", "-q", "-p", "no:cacheprovider", *session.posargs,
+        env={"ENGRAM_SERVER_IMPL": "native"}, success_codes=[0, PYTEST_NO_TESTS],
+    )  # fmt: skip
 
 
 @nox.session

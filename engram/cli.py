@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv):
+        from engram.server.launcher import LaunchError, exec_native, split_impl
+
+        try:
+            impl, rest = split_impl(argv[1:])
+        except LaunchError as e:
+            print(f"engram serve: {e}", file=sys.stderr)
+            return 2
+        if impl == "native":
+            return exec_native(rest)  # engramd takes the same flags (and its own: engramd --help)
+        argv = ["serve", *rest]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -8,6 +8,12 @@ from engram.server.config import ServerConfig, load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--impl",
+        choices=["native", "python"],
+        help="server implementation: native (engramd, C++) or python (Starlette, during the transition); "
+        "default: $ENGRAM_SERVER_IMPL, else python",
+    )
     p.add_argument("--config", help="TOML file with the settings (a [server] table or top-level keys)")
     p.add_argument("--data", help="engine directory (durable engine: WAL and checkpoints)")
     p.add_argument(

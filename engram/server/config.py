@@ -128,7 +128,7 @@ def load_config(
             (values if k in _names() else extra)[k] = v
     env = os.environ if env is None else env
     for k, v in env.items():
-        if k.startswith(ENV_PREFIX):
+        if k.startswith(ENV_PREFIX) and k != "ENGRAM_SERVER_IMPL":  # the launcher's choice, not a setting
             name = k[len(ENV_PREFIX) :].lower()
             (values if name in _names() else extra)[name] = v
     for k, v in (overrides or {}).items():

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -93,8 +94,10 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float)
     while time.monotonic() < deadline:  # bounded by the timeout
         if proc is not None and proc.poll() is not None:
             raise ServerStartError(f"server exited with status {proc.returncode} before becoming ready")
+        # probing our own child's self-signed TLS test certificate: no verification for this probe
+        ctx = ssl._create_unverified_context() if url.startswith("https:") else None
         try:
-            with urllib.request.urlopen(url + "/health/ready", timeout=1.0) as r:
+            with urllib.request.urlopen(url + "/health/ready", timeout=1.0, context=ctx) as r:
                 if r.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -114,9 +117,14 @@ def engram_command() -> list[str]:
 def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.PathLike[str] | None = None,
                  ready_timeout_s: float = 30.0, wait: bool = True, **opts: Any) -> ServerProcess:  # fmt: skip
     """Start ``engram serve`` (``data_dir=None`` serves in memory); ``opts`` are its flags
-    (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...)."""
+    (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...). ``impl`` picks the server:
+    "native" (engramd) or "python" (Starlette); default ``$ENGRAM_SERVER_IMPL``, else engram
+    serve's own default."""
     port = int(opts.pop("port", 0)) or free_port()
+    impl = opts.pop("impl", None) or os.environ.get("ENGRAM_SERVER_IMPL")
     args = [*engram_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if impl:
+        args += ["--impl", str(impl)]
     args += ["--in-memory"] if data_dir is None else ["--data", str(data_dir)]
     for k, v in opts.items():
         args += _flag(k, v)
@@ -124,7 +132,8 @@ def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.P
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    sp = ServerProcess(f"http://127.0.0.1:{port}", proc, log_path)
+    scheme = "https" if opts.get("tls_cert") else "http"
+    sp = ServerProcess(f"{scheme}://127.0.0.1:{port}", proc, log_path)
     if wait:
         try:
             wait_ready(sp.url, proc, ready_timeout_s)

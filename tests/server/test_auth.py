@@ -44,6 +44,7 @@ def test_public_routes_need_no_key(tenants: Tenants) -> None:
         assert httpx.get(tenants.url + path).status_code == 200
 
 
+@pytest.mark.native_pending("memories/queries")
 def test_roles(tenants: Tenants) -> None:
     v = vectors(1, seed=7)[0]
     with tenants.client("reader_a") as c:
@@ -68,6 +69,7 @@ def test_space_listing_is_filtered(tenants: Tenants) -> None:
         assert set(c.spaces()) >= {"tenant-a", "tenant-b"}
 
 
+@pytest.mark.native_pending("memories/queries")
 def test_other_space_is_forbidden_whether_it_exists_or_not(tenants: Tenants) -> None:
     v = vectors(1, seed=8)[0].tolist()
     for space in ("tenant-b", "does-not-exist"):
@@ -81,6 +83,7 @@ def test_other_space_is_forbidden_whether_it_exists_or_not(tenants: Tenants) -> 
             assert r.status_code == 403, (method, path, r.text)  # same answer: existence does not leak
 
 
+@pytest.mark.native_pending("memories/queries")
 def test_adversarial_ids_from_another_space(tenants: Tenants) -> None:
     vb = vectors(5, seed=9)
     with tenants.client("writer_b") as cb:
@@ -108,6 +111,7 @@ def test_adversarial_ids_from_another_space(tenants: Tenants) -> None:
         assert [cb.space("tenant-b").get(i).content for i in b_ids] == [f"secret-{i}" for i in range(5)]
 
 
+@pytest.mark.native_pending("legacy")
 def test_legacy_route_checks_the_resolved_space(tenants: Tenants) -> None:
     body = {"content": "x", "embedding": vectors(1, seed=11)[0].tolist()}
     url = tenants.url + "/api/v1/memories/remember"
@@ -122,6 +126,7 @@ def test_legacy_route_checks_the_resolved_space(tenants: Tenants) -> None:
     assert ok.status_code == 201 and ok.json()["space"] == "tenant-a"
 
 
+@pytest.mark.native_pending("legacy")
 def test_deprecation_headers_and_log(tenants: Tenants) -> None:
     body = {"content": "x", "embedding": vectors(1, seed=12)[0].tolist()}
     r = httpx.post(

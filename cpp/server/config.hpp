@@ -1,0 +1,84 @@
+// Server configuration: defaults < TOML file (--config; a [server] table or top-level keys) <
+// ENGRAM_SERVER_* variables < flags, one name per field everywhere (port = 7432,
+// ENGRAM_SERVER_PORT, --port), as engram/server/config.py. Every number is validated (range,
+// finite), and an invalid setting is a ConfigError whose message names it and what is expected.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace engram::server {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  // --- the fields of engram/server/config.py, same names and defaults
+  std::string host = "127.0.0.1";
+  std::int64_t port = 7432;
+  std::optional<std::string> data;  // engine directory; unset with in_memory
+  bool in_memory = false;
+  std::int64_t dim = 768;
+  std::string durability = "group";
+  std::optional<std::string> api_keys;  // path of the hashed key file
+  bool no_auth = false;
+  std::int64_t max_body_bytes = 8 << 20;
+  std::int64_t max_batch = 1000;
+  std::int64_t max_k = 1000;
+  std::int64_t max_inflight = 256;  // concurrent requests before 429
+  std::int64_t stream_queue_limit = 10000;
+  std::int64_t stream_max_outstanding = 1000;
+  std::int64_t ingest_batch = 256;
+  double ingest_throttle_ms = 0.0;
+  std::int64_t idempotency_capacity = 100000;
+  bool inline_engine_calls = false;  // the Python server's switch; here short calls are always inline
+  double drain_timeout_s = 20.0;
+  double key_reload_interval_s = 1.0;
+  std::string log_level = "info";
+  std::string deprecated_sunset = "Wed, 01 Jul 2027 00:00:00 GMT";
+  // --- the native server's own
+  std::int64_t io_threads = 2;          // threads running the sockets and short (inline) handlers
+  std::int64_t worker_threads = 4;      // bounded pool for blocking work (durable writes, validation)
+  std::optional<std::string> tls_cert;  // PEM; with tls_key, serve HTTPS only
+  std::optional<std::string> tls_key;
+  std::int64_t max_header_bytes = 16 << 10;   // request line + headers; larger: 431
+  double header_timeout_s = 10.0;             // from the first byte of a request to its last header
+  double body_timeout_s = 30.0;               // to read a whole body
+  double idle_timeout_s = 60.0;               // a keep-alive connection without a request
+  std::int64_t max_connections = 1024;        // open connections; more are refused (503, closed)
+  std::int64_t max_connections_per_key = 64;  // requests in flight per API key (429 beyond)
+  bool metrics_per_space = false;             // unauthenticated /metrics lists per-space series (off: no names leak)
+
+  void validate() const;
+  std::string redacted_json() const;  // the settings as one JSON object (secrets masked)
+};
+
+struct FieldInfo {
+  std::string name;
+  std::string type;  // "int", "float", "bool", "str", "str | None"
+  std::string help;
+};
+const std::vector<FieldInfo>& config_fields();
+
+// Merge the layers; `file` empty for none, env as name -> value, flags already parsed.
+ServerConfig load_config(const std::optional<std::string>& file, const std::map<std::string, std::string>& env,
+                         const std::map<std::string, std::string>& flags);
+
+struct CommandLine {
+  std::optional<std::string> config_file;
+  std::map<std::string, std::string> flags;  // field name -> raw value ("true" for switches)
+  bool help = false;
+};
+// engramd's (and engram serve's) flags: --<field-name-with-dashes> VALUE or =VALUE; switches
+// (--in-memory, --no-auth, ...) take no value. ConfigError on an unknown flag or a missing value.
+CommandLine parse_command_line(const std::vector<std::string>& args);
+std::string help_text();
+std::map<std::string, std::string> server_env(char** environ);
+
+}  // namespace engram::server

@@ -1,0 +1,156 @@
+#include "metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace engram::server {
+
+namespace {
+std::string escape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string fmt_labels(const ServerMetrics::Labels& labels, std::string_view extra = {}) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + escape(v) + "\"";
+  if (!extra.empty()) out += (out.empty() ? "" : ",") + std::string(extra);
+  return out.empty() ? out : "{" + out + "}";
+}
+
+// Python's "{:g}": six significant digits, no trailing zeros.
+std::string fmt_g(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Python's repr of the bucket bounds (what the Python server wrote): 0.0005, 1.0, 10.0
+constexpr std::array<const char*, kLatencyBuckets.size()> kBoundText = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0"};
+}  // namespace
+
+void ServerMetrics::observe_request(std::string_view method, std::string_view route, int status, double seconds) {
+  ReqKey key{std::string(method), std::string(route), std::to_string(status)};
+  const auto bucket = static_cast<std::size_t>(
+      std::lower_bound(kLatencyBuckets.begin(), kLatencyBuckets.end(), seconds) - kLatencyBuckets.begin());
+  MutexLock lock(mu_);
+  ++requests_[key];
+  auto [it, inserted] = latency_.try_emplace(key);
+  if (inserted) it->second.fill(0.0);
+  it->second[bucket] += 1;
+  it->second.back() += seconds;
+}
+
+void ServerMetrics::inc(const std::string& name, const std::string& help, double amount, Labels labels) {
+  std::sort(labels.begin(), labels.end());
+  MutexLock lock(mu_);
+  help_.try_emplace(name, help);
+  counters_[name][labels] += amount;
+}
+
+void ServerMetrics::declare_counter(const std::string& name, const std::string& help) {
+  MutexLock lock(mu_);
+  help_.try_emplace(name, help);
+  counters_[name].try_emplace(Labels{}, 0.0);
+}
+
+void ServerMetrics::gauge(const std::string& name, const std::string& help, std::function<double()> fn) {
+  MutexLock lock(mu_);
+  gauges_[name] = std::move(fn);
+  help_[name] = help;
+}
+
+double ServerMetrics::counter_value(const std::string& name, Labels labels) const {
+  std::sort(labels.begin(), labels.end());
+  MutexLock lock(mu_);
+  auto it = counters_.find(name);
+  if (it == counters_.end()) return 0.0;
+  auto jt = it->second.find(labels);
+  return jt == it->second.end() ? 0.0 : jt->second;
+}
+
+std::string ServerMetrics::render() const {
+  decltype(requests_) requests;
+  decltype(latency_) latency;
+  decltype(counters_) counters;
+  decltype(gauges_) gauges;
+  decltype(help_) helps;
+  {
+    MutexLock lock(mu_);
+    requests = requests_;
+    latency = latency_;
+    counters = counters_;
+    gauges = gauges_;
+    helps = help_;
+  }
+  std::string o;
+  const auto req_labels = [](const ReqKey& k) {
+    return Labels{{"method", std::get<0>(k)}, {"route", std::get<1>(k)}, {"status", std::get<2>(k)}};
+  };
+  o += "# HELP engram_http_requests_total HTTP requests by method, route and status.\n";
+  o += "# TYPE engram_http_requests_total counter\n";
+  for (const auto& [k, n] : requests)
+    o += "engram_http_requests_total" + fmt_labels(req_labels(k)) + " " + std::to_string(n) + "\n";
+  o += "# HELP engram_http_request_duration_seconds HTTP request latency by method, route and status.\n";
+  o += "# TYPE engram_http_request_duration_seconds histogram\n";
+  for (const auto& [k, h] : latency) {
+    const Labels l = req_labels(k);
+    double cum = 0;
+    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      cum += h[i];
+      o += "engram_http_request_duration_seconds_bucket" + fmt_labels(l, std::string("le=\"") + kBoundText[i] + "\"") +
+           " " + std::to_string(static_cast<std::uint64_t>(cum)) + "\n";
+    }
+    cum += h[kLatencyBuckets.size()];
+    const std::string count = std::to_string(static_cast<std::uint64_t>(cum));
+    o += "engram_http_request_duration_seconds_bucket" + fmt_labels(l, "le=\"+Inf\"") + " " + count + "\n";
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.6f", h.back());
+    o += "engram_http_request_duration_seconds_sum" + fmt_labels(l) + " " + sum + "\n";
+    o += "engram_http_request_duration_seconds_count" + fmt_labels(l) + " " + count + "\n";
+  }
+  for (const auto& [name, series] : counters) {
+    o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " counter\n";
+    for (const auto& [labels, v] : series) o += name + fmt_labels(labels) + " " + fmt_g(v) + "\n";
+  }
+  for (const auto& [name, fn] : gauges) {
+    o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " gauge\n" + name + " " + fmt_g(fn()) + "\n";
+  }
+  return o;
+}
+
+std::string strip_per_space_series(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl == text.npos ? text.size() : nl + 1);
+    text.remove_prefix(line.size());
+    if (!line.starts_with("#")) {
+      const auto brace = line.find('{');
+      const auto close = line.find('}');
+      if (brace != line.npos && close != line.npos) {
+        const std::string_view labels = line.substr(brace, close - brace);
+        if (labels.find("{space=\"") != labels.npos || labels.find(",space=\"") != labels.npos) continue;
+      }
+    }
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace engram::server

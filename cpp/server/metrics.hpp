@@ -1,0 +1,52 @@
+// The server's own Prometheus series (the engine's come from Engine::prometheus()), rendered as
+// engram/server/metrics.py does: requests by method, route template and status; a latency
+// histogram with the same buckets; labelled counters; gauges read at scrape time. Labels are
+// bounded by construction: route templates (never raw paths or ids), methods, statuses, codes.
+//
+// Locking: mu_ guards every series; an update is a map lookup and an add, far cheaper than the
+// request it counts. Gauge callbacks run outside the lock (they may take their own locks).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engram/thread_annotations.hpp"
+
+namespace engram::server {
+
+inline constexpr std::array<double, 14> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+
+class ServerMetrics {
+ public:
+  using Labels = std::vector<std::pair<std::string, std::string>>;  // sorted by name when given
+  void observe_request(std::string_view method, std::string_view route, int status, double seconds) EXCLUDES(mu_);
+  void inc(const std::string& name, const std::string& help, double amount = 1.0, Labels labels = {}) EXCLUDES(mu_);
+  // Declares a counter so it renders (at 0) before its first increment.
+  void declare_counter(const std::string& name, const std::string& help) EXCLUDES(mu_);
+  void gauge(const std::string& name, const std::string& help, std::function<double()> fn) EXCLUDES(mu_);
+  double counter_value(const std::string& name, Labels labels = {}) const EXCLUDES(mu_);
+  std::string render() const EXCLUDES(mu_);
+
+ private:
+  using Hist = std::array<double, kLatencyBuckets.size() + 2>;  // bucket counts, +Inf, sum
+  using ReqKey = std::tuple<std::string, std::string, std::string>;
+  mutable Mutex mu_;
+  std::map<ReqKey, std::uint64_t> requests_ GUARDED_BY(mu_);
+  std::map<ReqKey, Hist> latency_ GUARDED_BY(mu_);
+  std::map<std::string, std::map<Labels, double>> counters_ GUARDED_BY(mu_);
+  std::map<std::string, std::function<double()>> gauges_ GUARDED_BY(mu_);
+  std::map<std::string, std::string> help_ GUARDED_BY(mu_);
+};
+
+// Drops the engine's per-space samples (any series labelled space="...") from an exposition:
+// what unauthenticated /metrics serves unless --metrics-per-space (defect 4: no space names or
+// counts leak). Engine-wide series stay.
+std::string strip_per_space_series(std::string_view exposition);
+
+}  // namespace engram::server

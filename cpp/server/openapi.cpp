@@ -1,0 +1,151 @@
+#include "openapi.hpp"
+
+#include <map>
+#include <set>
+
+#include "engram/validation.hpp"
+#include "json_writer.hpp"
+
+namespace engram::server {
+
+namespace {
+const std::map<int, std::string>& error_statuses() {
+  static const std::map<int, std::string> m = {
+      {400, "bad input"},
+      {401, "missing or unknown API key"},
+      {403, "key lacks the role or the space"},
+      {404, "unknown space, memory or route"},
+      {413, "body or batch too large"},
+      {429, "overloaded (see Retry-After)"},
+      {503, "not ready or shutting down (see Retry-After)"},
+  };
+  return m;
+}
+
+void param_schema(JsonWriter& w, std::string_view name) {
+  w.begin_object();
+  if (name == "space") {
+    w.field("type", "string").field("minLength", 1).field("maxLength", static_cast<std::uint64_t>(kSpaceNameMax));
+    w.field("pattern", kSpaceNamePattern);
+  } else {
+    w.field("type", "integer").field("format", "int64");
+  }
+  w.end_object();
+}
+
+void error_schema(JsonWriter& w) {
+  w.begin_object().field("type", "object").key("required").begin_array().value("error").end_array();
+  w.key("properties").begin_object().key("error").begin_object().field("type", "object");
+  w.key("required").begin_array().value("code").value("message").value("status").value("request_id").end_array();
+  w.key("properties").begin_object();
+  w.key("code")
+      .begin_object()
+      .field("type", "string")
+      .field("description", "stable machine-readable code")
+      .end_object();
+  w.key("message")
+      .begin_object()
+      .field("type", "string")
+      .field("description", "what was wrong and what is expected")
+      .end_object();
+  w.key("status").begin_object().field("type", "integer").end_object();
+  w.key("request_id").begin_object().field("type", "string").end_object();
+  w.key("retry_after_ms").begin_object().field("type", "integer").end_object();
+  w.end_object().end_object().end_object().end_object();
+}
+}  // namespace
+
+std::string openapi_document(const RouteTable& table, const std::string& engram_version) {
+  JsonWriter w;
+  w.begin_object().field("openapi", "3.1.0");
+  w.key("info").begin_object().field("title", "Engram");
+  w.field("version", engram_version + " (API v" + kApiVersion + ")");
+  w.field("description",
+          "Errors are JSON {error: {code, message, status, request_id}}; every response carries X-Request-Id and "
+          "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v1/spaces/{space}/stream (protocol: "
+          "engram/server/stream.py), not listed as an operation.");
+  w.end_object();
+  // paths, in declaration order, grouped by path
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const Route*>> by_path;
+  for (const auto& r : table.routes()) {
+    if (!by_path.count(r.path)) order.push_back(r.path);
+    by_path[r.path].push_back(&r);
+  }
+  w.key("paths").begin_object();
+  for (const auto& path : order) {
+    w.key(path).begin_object();
+    for (const Route* r : by_path[path]) {
+      std::string m = r->method;
+      for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      w.key(m).begin_object();
+      w.field("operationId", r->operation_id).field("summary", r->summary);
+      w.key("tags").begin_array();
+      for (const auto& t : r->tags) w.value(t);
+      w.end_array();
+      w.key("responses").begin_object();
+      w.key(std::to_string(r->status)).begin_object().field("description", "success");
+      w.key("content").begin_object().key("application/json").begin_object().key("schema").begin_object().end_object();
+      w.end_object().end_object().end_object();
+      std::map<int, std::string> errors = error_statuses();
+      for (const auto& [s, text] : r->responses) errors[s] = text;
+      for (const auto& [s, text] : errors) {
+        if (s == r->status) continue;
+        w.key(std::to_string(s)).begin_object().field("description", text);
+        w.key("content").begin_object().key("application/json").begin_object().key("schema").begin_object();
+        w.field("$ref", "#/components/schemas/Error").end_object().end_object().end_object().end_object();
+      }
+      w.end_object();
+      if (r->role == Role::Public) {
+        w.key("security").begin_array().end_array();
+      } else {
+        std::string d = "Requires a key with role '" + std::string(role_name(r->role)) + "'";
+        if (r->engine_wide) {
+          d += " granted every space ('*'): it acts on the whole engine.";
+        } else if (r->path.find("{space}") != std::string::npos || r->space_from) {
+          d += " granted this space.";
+        } else {
+          d += ".";
+        }
+        w.field("description", d);
+      }
+      if (r->deprecated) w.field("deprecated", true);
+      std::vector<std::string> params;
+      for (std::size_t i = r->path.find('{'); i != std::string::npos; i = r->path.find('{', i + 1)) {
+        params.push_back(r->path.substr(i + 1, r->path.find('}', i) - i - 1));
+      }
+      if (!params.empty()) {
+        w.key("parameters").begin_array();
+        for (const auto& p : params) {
+          w.begin_object().field("name", p).field("in", "path").field("required", true).key("schema");
+          param_schema(w, p);
+          w.end_object();
+        }
+        w.end_array();
+      }
+      if (r->body) {
+        w.key("requestBody").begin_object().field("required", true).key("content").begin_object();
+        w.key("application/json").begin_object().key("schema").begin_object();
+        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object().end_object().end_object();
+      }
+      w.end_object();
+    }
+    w.end_object();
+  }
+  w.end_object();
+  w.key("components").begin_object().key("schemas").begin_object();
+  std::map<std::string, std::string> schemas;
+  for (const auto& r : table.routes())
+    if (r.body) schemas[r.body->name] = r.body->json_schema;
+  for (const auto& [name, schema] : schemas) w.key(name).raw(schema);
+  w.key("Error");
+  error_schema(w);
+  w.end_object();
+  w.key("securitySchemes").begin_object().key("apiKey").begin_object().field("type", "http").field("scheme", "bearer");
+  w.end_object().end_object().end_object();
+  w.key("security").begin_array().begin_object().key("apiKey").begin_array().end_array().end_object().end_array();
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace engram::server

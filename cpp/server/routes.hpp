@@ -1,0 +1,16 @@
+// The route groups. Each group lives in its own file and registers its routes with one
+// function; register_all_routes (routes.cpp) lists the groups in order (the order is the
+// matching order, as Starlette's). Adding a group: write routes_<group>.cpp with
+// register_<group>_routes, declare it here, add one line to routes.cpp.
+#pragma once
+
+#include "router.hpp"
+
+namespace engram::server {
+
+void register_ops_routes(RouteTable& t);
+void register_spaces_routes(RouteTable& t);
+
+void register_all_routes(RouteTable& t);
+
+}  // namespace engram::server

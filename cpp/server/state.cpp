@@ -1,0 +1,169 @@
+#include "state.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "api_error.hpp"
+#include "engram/errors.hpp"
+#include "engram/wal.hpp"
+#include "json_writer.hpp"
+
+namespace engram::server {
+
+std::string_view phase_name(Phase p) noexcept {
+  switch (p) {
+    case Phase::Starting: return "starting";
+    case Phase::Ready: return "ready";
+    case Phase::Draining: return "draining";
+    case Phase::Stopped: return "stopped";
+    case Phase::Failed: return "failed";
+  }
+  return "?";
+}
+
+ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_log_level(config.log_level)) {
+  if (!config.no_auth) keys = std::make_unique<KeyStore>(*config.api_keys);
+  auto& m = metrics;
+  m.gauge("engram_server_inflight_requests", "HTTP requests being served.",
+          [this] { return static_cast<double>(inflight.load()); });
+  m.gauge("engram_server_open_connections", "Open HTTP connections.",
+          [this] { return static_cast<double>(connections.load()); });
+  m.gauge("engram_server_ready", "1 once the engine is open and recovered.",
+          [this] { return phase() == Phase::Ready ? 1.0 : 0.0; });
+  m.gauge("engram_api_keys", "API keys loaded.", [this] { return keys ? static_cast<double>(keys->size()) : 0.0; });
+  // The stream part (issue 13) replaces these with its queue's figures; until then no stream exists.
+  m.gauge("engram_streaming_open_streams", "Open observation streams.", [] { return 0.0; });
+  m.gauge("engram_streaming_queue_depth", "Observations queued or being stored.", [] { return 0.0; });
+  m.gauge("engram_streaming_backpressure_state", "0 normal, 1 slow down, 2 overloaded (rejecting).",
+          [] { return 0.0; });
+  m.declare_counter("engram_server_overload_rejections_total", "Requests refused with 429 (too many in flight).");
+  m.declare_counter("engram_server_client_aborts_total",
+                    "Requests whose client disconnected before the whole request was received.");
+  m.declare_counter("engram_server_connections_refused_total", "Connections refused at max_connections.");
+  m.declare_counter("engram_server_timeouts_total", "Connections closed for a slow header, slow body or idleness.");
+}
+
+namespace {
+std::string recovery_json(const RecoveryInfo& r) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("durable", r.durable).field("duration_s", r.duration_s).field("checkpoint_lsn", r.checkpoint_lsn);
+  w.field("records_replayed", r.records_replayed).field("records_skipped", r.records_skipped);
+  w.field("last_lsn", r.last_lsn).field("torn_tails", r.torn_tails).field("corruptions", r.corruptions);
+  w.key("events").begin_array();
+  for (const auto& e : r.events) {
+    w.begin_object().field("kind", e.kind).field("file", e.file).field("offset", e.offset);
+    w.field("detail", e.detail).field("quarantined_to", e.quarantined_to).end_object();
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+}  // namespace
+
+void ServerState::open_engine() {
+  const auto t0 = std::chrono::steady_clock::now();
+  log.info("engine_opening", {{"data", config.data}, {"in_memory", config.in_memory}});
+  try {
+    EngineConfig ec;
+    ec.space.dim = static_cast<std::size_t>(config.dim);
+    auto engine = std::make_shared<Engine>(ec);
+    if (!config.in_memory) {
+      StoreOptions so;
+      so.path = *config.data;
+      so.durability = config.durability == "fsync"  ? Durability::Fsync
+                      : config.durability == "none" ? Durability::None
+                                                    : Durability::Group;
+      engine->open_store(so);
+    }
+    engine_ = std::move(engine);
+  } catch (const std::exception& e) {
+    open_error_ = e.what();
+    set_phase(Phase::Failed);
+    log.error("engine_open_failed", {{"error", open_error_}});
+    return;
+  }
+  set_phase(Phase::Ready);
+  std::string names = "[";
+  for (const auto& n : engine_->space_names()) {
+    if (names.size() > 1) names += ",";
+    JsonWriter::append_string(names, n);
+  }
+  names += "]";
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log.info("engine_ready", {{"seconds", std::round(seconds * 1000) / 1000},
+                            LogField::raw_json("spaces", names),
+                            LogField::raw_json("recovery", engine_->durable() ? recovery_json(engine_->recovery_info())
+                                                                              : std::string("null"))});
+}
+
+Engine& ServerState::require_ready() const {
+  const Phase p = phase();
+  if (p == Phase::Draining || p == Phase::Stopped) {
+    throw ApiError(503, "shutting_down", "the server is shutting down; retry against another instance", 1.0);
+  }
+  if (p != Phase::Ready || !engine_) {
+    throw ApiError(503, "not_ready", "the engine is still opening (recovering its log); retry shortly", 1.0);
+  }
+  return *engine_;
+}
+
+Engine& ServerState::engine_in_flight() const {
+  const Phase p = phase();
+  if (p == Phase::Draining && engine_) return *engine_;
+  return require_ready();
+}
+
+std::shared_ptr<Engine> ServerState::engine_ptr() const noexcept {
+  const Phase p = phase();
+  return p == Phase::Starting || p == Phase::Failed ? nullptr : engine_;
+}
+
+void ServerState::close_engine() {
+  if (!engine_) return;
+  if (engine_->durable()) {
+    try {
+      const auto lsn = engine_->checkpoint();
+      log.info("engine_checkpoint", {{"data", config.data}, {"lsn", static_cast<std::uint64_t>(lsn)}});
+    } catch (const std::exception& e) {
+      log.error("engine_checkpoint_failed", {{"data", config.data}, {"error", std::string(e.what())}});
+    }
+  }
+  engine_->close();
+  set_phase(Phase::Stopped);
+  log.info("engine_closed", {{"data", config.data}});
+}
+
+std::shared_ptr<const Principal> ServerState::principal(std::optional<std::string_view> authorization) const {
+  if (!keys) return anonymous_admin();
+  return keys->authenticate(authorization);
+}
+
+bool ServerState::acquire_key_slot(const std::string& key_id) {
+  MutexLock lock(mu_);
+  auto& n = key_inflight_[key_id];
+  if (n >= config.max_connections_per_key) return false;
+  ++n;
+  return true;
+}
+
+void ServerState::release_key_slot(const std::string& key_id) {
+  MutexLock lock(mu_);
+  auto it = key_inflight_.find(key_id);
+  if (it != key_inflight_.end() && --it->second <= 0) key_inflight_.erase(it);
+}
+
+void ServerState::on_drain(std::function<void()> hook) {
+  MutexLock lock(mu_);
+  drain_hooks_.push_back(std::move(hook));
+}
+
+void ServerState::run_drain_hooks() {
+  std::vector<std::function<void()>> hooks;
+  {
+    MutexLock lock(mu_);
+    hooks.swap(drain_hooks_);
+  }
+  for (auto& h : hooks) h();
+}
+
+}  // namespace engram::server

@@ -1,0 +1,79 @@
+// Everything one server process shares: configuration, log, metrics, keys, the engine, the route
+// table and the lifecycle (engram/server/state.py):
+//   starting (listening, engine opening: live, not ready) -> ready -> draining (SIGTERM: new
+//   requests get 503 shutting_down, in-flight ones finish) -> stopped (checkpointed, closed);
+//   failed: the open failed, the process exits 1.
+//
+// Locking: phase_, inflight_ and connections_ are atomics. The engine pointer is written once,
+// before phase_ becomes Ready (release), and read after an acquire load of phase_. mu_ guards the
+// per-key in-flight counts and the drain hooks. Lock order: mu_ is a leaf (nothing is called
+// while holding it).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth.hpp"
+#include "config.hpp"
+#include "engram/engine.hpp"
+#include "engram/thread_annotations.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
+#include "router.hpp"
+
+namespace engram::server {
+
+enum class Phase { Starting, Ready, Draining, Stopped, Failed };
+std::string_view phase_name(Phase p) noexcept;
+
+class ServerState {
+ public:
+  explicit ServerState(ServerConfig cfg);
+  ServerState(const ServerState&) = delete;
+  ServerState& operator=(const ServerState&) = delete;
+
+  const ServerConfig config;
+  JsonLog log;
+  ServerMetrics metrics;
+  RouteTable routes;
+  std::unique_ptr<KeyStore> keys;  // null with no_auth
+
+  Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
+  void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }
+  // Opens the engine the configuration names (blocking: recovery); sets Ready or Failed.
+  void open_engine();
+  const std::string& open_error() const noexcept { return open_error_; }  // after Failed
+  // The engine for a new request: ApiError 503 not_ready / shutting_down otherwise.
+  Engine& require_ready() const;
+  // The engine for a request already admitted: available while draining, not once stopped.
+  Engine& engine_in_flight() const;
+  std::shared_ptr<Engine> engine_ptr() const noexcept;  // null until Ready
+  // Checkpoint (durable) and close; logs engine_checkpoint and engine_closed.
+  void close_engine();
+
+  std::shared_ptr<const Principal> principal(std::optional<std::string_view> authorization) const;
+
+  std::atomic<std::int64_t> inflight{0};
+  std::atomic<std::int64_t> connections{0};
+  // Per-key in-flight counts (max_connections_per_key); false when the key is at its limit.
+  bool acquire_key_slot(const std::string& key_id) EXCLUDES(mu_);
+  void release_key_slot(const std::string& key_id) EXCLUDES(mu_);
+
+  // Hooks run once when the drain begins (the stream part tells its sessions to finish).
+  void on_drain(std::function<void()> hook) EXCLUDES(mu_);
+  void run_drain_hooks() EXCLUDES(mu_);
+
+ private:
+  std::atomic<Phase> phase_{Phase::Starting};
+  std::shared_ptr<Engine> engine_;  // written once before Ready (see above)
+  std::string open_error_;
+  mutable Mutex mu_;
+  std::unordered_map<std::string, std::int64_t> key_inflight_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> drain_hooks_ GUARDED_BY(mu_);
+};
+
+}  // namespace engram::server
