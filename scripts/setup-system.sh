@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the suites need (Debian), only when missing.
 set -euo pipefail
-packages=(cmake ninja-build g++ clang libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv)
+packages=(cmake ninja-build g++ clang libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev libboost-dev clang-format python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
