@@ -72,8 +72,8 @@ class HttpRun:
     def cpu_per_op_ms(self) -> dict[str, float]:
         n = self.ops_sent
         return {
-            "driver_cpu_ms_per_op": 1e3 * self.driver_cpu_s / n if n else math.nan,
-            "server_cpu_ms_per_op": 1e3 * self.server_cpu_s / n if n else math.nan,
+            "driver_cpu_ms_per_op": round(1e3 * self.driver_cpu_s / n, 5) if n else math.nan,
+            "server_cpu_ms_per_op": round(1e3 * self.server_cpu_s / n, 5) if n else math.nan,
         }
 
     def resources(self) -> dict[str, float | int]:
@@ -86,7 +86,7 @@ class HttpRun:
             "connections_opened": self.connections_opened,
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
-            **{k: round(v, 5) for k, v in self.cpu_per_op_ms().items()},
+            **self.cpu_per_op_ms(),
         }
 
 

@@ -44,3 +44,28 @@ def test_http_bench_runs_a_scenario_over_http_and_records_both_sides_cpu(tmp_pat
     assert res["driver_cpu_s"] > 0 and res["server_cpu_s"] > 0
     run = load(d["run_dirs"][0])
     assert run.manifest["executor"] == "http-cpp-4c" and run.manifest["extra"]["server_cpu_s"] > 0
+
+
+def test_serving_bench_writes_every_figure(tmp_path: Path) -> None:
+    from engram_harness.bench import serving
+    from engram_harness.driver.native_http import available
+
+    if not available():
+        import pytest
+
+        pytest.skip("engram built without the HTTP load target (Boost)")
+    out, md = tmp_path / "s.json", tmp_path / "s.md"
+    scenario = Path(__file__).resolve().parents[3] / "acceptance" / "scenarios" / "baseline.toml"
+    rc = serving.main(["--scenario", str(scenario), "--scale", "0.01", "--preload", "100", "--repeats", "1",
+                       "--step-s", "0.5", "--ramp-start", "200", "--ramp-max", "400", "--saturation-connections", "8",
+                       "--json", str(out), "--markdown", str(md)])  # fmt: skip
+    assert rc == 0
+    fig = json.loads(out.read_text())
+    paths = fig["side_by_side"]["paths"]
+    assert set(paths) == {"engram serve", "inprocess"}
+    assert paths["engram serve"]["server_cpu_ms_per_op"]["median"] > 0
+    for part in ("search_saturation", "mix_saturation"):
+        s = fig[part]["engram serve"]
+        assert s["http"]["saturation_ops_s"] > 0 and s["inprocess"]["saturation_ops_s"] > 0
+        assert s["engine_cpu_ms_per_op"] > 0 and s["server_cpu_over_engine_cpu"] > 0
+    assert "Search k=10 saturation" in md.read_text()
