@@ -1008,6 +1008,11 @@ class HttpLoadOutcome:
         Send offsets; -1 when never sent.
         """
     @property
+    def bodies_prebuilt(self) -> int:
+        """
+        Operations whose body was serialised before the run.
+        """
+    @property
     def bytes_received(self) -> int:
         """
         Response bytes read.
@@ -1046,6 +1051,11 @@ class HttpLoadOutcome:
     def latency_ns(self) -> numpy.typing.NDArray[numpy.int64]:
         """
         Response complete minus intended start; -1 when never sent.
+        """
+    @property
+    def prebuild_cpu_ns(self) -> int:
+        """
+        CPU spent serialising them, before the run (not in process_cpu_ns).
         """
     @property
     def process_cpu_ns(self) -> int:
@@ -1134,6 +1144,7 @@ def run_schedule_http(
     request_timeout_ns: int = 10000000000,
     connect_timeout_ns: int = 2000000000,
     spin_ns: int = 20000,
+    prebuild_bytes: int = 1073741824,
 ) -> HttpLoadOutcome:
     """
     Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from each operation's intended start. Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).

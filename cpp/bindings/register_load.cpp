@@ -76,6 +76,10 @@ void register_load(py::module_& m) {
       .def_readonly("process_cpu_ns", &HttpLoadOutcome::process_cpu_ns, "This process's CPU time over the run.")
       .def_readonly("io_thread_cpu_ns", &HttpLoadOutcome::io_thread_cpu_ns, "CPU time of the I/O threads.")
       .def_readonly("connections_opened", &HttpLoadOutcome::connections_opened, "TCP connections opened.")
+      .def_readonly("bodies_prebuilt", &HttpLoadOutcome::bodies_prebuilt,
+                    "Operations whose body was serialised before the run.")
+      .def_readonly("prebuild_cpu_ns", &HttpLoadOutcome::prebuild_cpu_ns,
+                    "CPU spent serialising them, before the run (not in process_cpu_ns).")
       .def_readonly("bytes_sent", &HttpLoadOutcome::bytes_sent, "Request bytes written.")
       .def_readonly("bytes_received", &HttpLoadOutcome::bytes_received, "Response bytes read.");
 
@@ -88,7 +92,7 @@ void register_load(py::module_& m) {
          const Text<"base_path">& base_path, const Int<"connections", unsigned>& connections,
          const Int<"threads", unsigned>& threads, const Int<"deadline_ns">& deadline_ns,
          const Int<"request_timeout_ns">& request_timeout_ns, const Int<"connect_timeout_ns">& connect_timeout_ns,
-         const Int<"spin_ns">& spin_ns) {
+         const Int<"spin_ns">& spin_ns, const Int<"prebuild_bytes", std::size_t>& prebuild_bytes) {
         const std::vector<std::string> names = space_names.get("space_names", "a sequence of str");
         const auto starts = to_typed<std::int64_t>(start_ns.obj, "start_ns");
         const auto ops = to_typed<std::uint8_t>(op.obj, "op");
@@ -110,6 +114,7 @@ void register_load(py::module_& m) {
         o.request_timeout_ns = request_timeout_ns.get();
         o.connect_timeout_ns = connect_timeout_ns.get();
         o.spin_ns = spin_ns.get();
+        o.prebuild_bytes = prebuild_bytes.get();
         const auto span = [](const auto& a) { return std::span(a.data(), static_cast<std::size_t>(a.size())); };
         LoadSchedule s;
         s.start_ns = span(starts);
@@ -127,7 +132,7 @@ void register_load(py::module_& m) {
       py::arg("vectors"), py::arg("k"), py::arg("threshold"), py::arg("confidence"), py::arg("api_key") = "",
       py::arg("base_path") = "", py::arg("connections") = 8, py::arg("threads") = 1, py::arg("deadline_ns") = 0,
       py::arg("request_timeout_ns") = 10'000'000'000LL, py::arg("connect_timeout_ns") = 2'000'000'000LL,
-      py::arg("spin_ns") = 20'000,
+      py::arg("spin_ns") = 20'000, py::arg("prebuild_bytes") = std::size_t{1} << 30,
       "Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from "
       "each operation's intended start. Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).");
 }

@@ -1,9 +1,10 @@
 // HTTP target for the open-loop load executor: the same schedule as run_schedule (load_executor.hpp),
 // but every operation is an HTTP request to a server speaking API v1 (remember, recall, search).
 //
-// A fixed pool of keep-alive connections (TCP_NODELAY) serves the schedule. A free connection claims
-// the next operation in schedule order, serialises its body while it waits (so encoding is off the
-// critical path whenever the schedule has slack), and sends it at its intended start. Latency runs
+// A fixed pool of keep-alive connections (TCP_NODELAY) serves the schedule. Request bodies are
+// serialised before the clock starts (up to a memory budget); beyond it, a free connection claims the
+// next operation in schedule order and serialises its body while it waits for its intended start.
+// Each request is sent at its intended start, and latency runs
 // from the *intended* start: when every connection is busy or the server is slow, the operations
 // queued behind it carry that delay (no coordinated omission). Every request is bounded by a timeout
 // covering connect, write and read; operations not started by the deadline are NotStarted; the whole
@@ -41,6 +42,9 @@ struct HttpLoadOptions {
   std::int64_t connect_timeout_ns = 2'000'000'000;
   std::int64_t spin_ns = 20'000;  // wake this early and spin: timer wake-ups are late, and lateness counts
   std::size_t max_response_bytes = 64 << 20;
+  // Request bodies serialised before the clock starts, up to this many bytes; the rest are
+  // serialised by each connection while it waits for the operation's intended start.
+  std::size_t prebuild_bytes = std::size_t{1} << 30;
   EmbeddingEncoding encoding = EmbeddingEncoding::JsonArray;
 };
 
@@ -54,6 +58,8 @@ struct HttpLoadOutcome {
   std::int64_t process_cpu_ns = 0;            // this process's CPU time over the run
   std::int64_t io_thread_cpu_ns = 0;          // CPU time of the I/O threads (the load generator itself)
   std::int64_t connections_opened = 0;
+  std::int64_t bodies_prebuilt = 0;  // operations whose body was serialised before the run
+  std::int64_t prebuild_cpu_ns = 0;  // CPU spent on that, before the run (not in process_cpu_ns)
   std::int64_t bytes_sent = 0;
   std::int64_t bytes_received = 0;
 };

@@ -54,7 +54,8 @@ class Endpoint:
 @dataclass
 class HttpRun:
     """A run's :class:`RunResult` and what each side spent: ``driver_cpu_s`` is the load
-    generator's CPU (its I/O threads), ``server_cpu_s`` the server process's CPU over the same
+    generator's CPU during the run (its I/O threads; bodies serialised before the run are in
+    ``prebuild_cpu_s`` instead), ``server_cpu_s`` the server process's CPU over the same
     interval when its pid was given (NaN otherwise)."""
 
     result: RunResult
@@ -62,6 +63,8 @@ class HttpRun:
     driver_process_cpu_s: float
     server_cpu_s: float
     connections_opened: int
+    bodies_prebuilt: int
+    prebuild_cpu_s: float
     bytes_sent: int
     bytes_received: int
 
@@ -84,6 +87,8 @@ class HttpRun:
             "server_cpu_s": round(self.server_cpu_s, 4),
             "ops_sent": self.ops_sent,
             "connections_opened": self.connections_opened,
+            "bodies_prebuilt": self.bodies_prebuilt,
+            "prebuild_cpu_s": round(self.prebuild_cpu_s, 4),
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
             **self.cpu_per_op_ms(),
@@ -106,12 +111,15 @@ def run_http(
     request_timeout_s: float = 10.0,
     connect_timeout_s: float = 2.0,
     spin_us: float = 20.0,
+    prebuild_mb: float = 1024.0,
     server_pid: int | None = None,
 ) -> HttpRun:
     """Run ``schedule`` against the API v1 server at ``url`` (its spaces must exist; preload first).
 
     ``connections`` keep-alive connections (at most that many requests in flight), ``threads`` I/O
-    threads. Operations not sent within ``duration + grace_s`` are ``NotStarted`` errors; each
+    threads. Request bodies are serialised before the run up to ``prebuild_mb`` (the rest while
+    waiting for their intended start); that CPU is reported apart (``prebuild_cpu_s``), since it is
+    spent before the clock starts. Operations not sent within ``duration + grace_s`` are ``NotStarted`` errors; each
     request is bounded by ``request_timeout_s``. Errors are classified as ``"HTTP <status> <code>"``
     or by transport failure (``Timeout``, ``ConnectError``, ``ConnectionClosed``...).
     """
@@ -134,6 +142,7 @@ def run_http(
         api_key=api_key or "", base_path=ep.base_path, connections=int(connections), threads=int(threads),
         deadline_ns=int(schedule.duration_ns + grace_s * 1e9), request_timeout_ns=int(request_timeout_s * 1e9),
         connect_timeout_ns=int(connect_timeout_s * 1e9), spin_ns=int(spin_us * 1e3),
+        prebuild_bytes=int(prebuild_mb * 2**20),
     )  # fmt: skip
     server_cpu = process_cpu_s(server_pid) - server0 if server_pid is not None else math.nan
     classes = tuple(out.error_classes)
@@ -162,6 +171,8 @@ def run_http(
         driver_process_cpu_s=out.process_cpu_ns / 1e9,
         server_cpu_s=server_cpu,
         connections_opened=int(out.connections_opened),
+        bodies_prebuilt=int(out.bodies_prebuilt),
+        prebuild_cpu_s=out.prebuild_cpu_ns / 1e9,
         bytes_sent=int(out.bytes_sent),
         bytes_received=int(out.bytes_received),
     )

@@ -105,12 +105,14 @@ def constant(factory: Callable[..., Scenario], rate: int, duration: float, ops: 
     )
 
 
+@pytest.mark.parametrize("prebuild_mb", [0.0, 64.0], ids=["encoded-while-waiting", "prebuilt"])
 def test_schedule_is_honoured_and_requests_are_api_v1(
-    serve: Callable[[Behaviour], FixedServer], scenario_factory: Callable[..., Scenario]
+    serve: Callable[[Behaviour], FixedServer], scenario_factory: Callable[..., Scenario], prebuild_mb: float
 ) -> None:
     srv = serve(ok)
     sched = constant(scenario_factory, 100, 1.0)
-    run = run_http(sched, srv.url + "/", api_key="engram_k_s", connections=4)
+    run = run_http(sched, srv.url + "/", api_key="engram_k_s", connections=4, prebuild_mb=prebuild_mb)
+    assert run.bodies_prebuilt == (100 if prebuild_mb else 0)
     res = run.result
     assert res.errors == 0 and len(res) == 100 == len(srv.requests)
     late = res.actual_start_ns - res.intended_start_ns
