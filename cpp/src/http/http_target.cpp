@@ -19,7 +19,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -226,13 +225,13 @@ struct Run {
   std::atomic<std::int64_t> bytes_sent{0};
   std::atomic<std::int64_t> bytes_received{0};
   // Sessions still working; the last one to finish wakes the caller.
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  unsigned active = 0;  // guarded by done_mu (std::mutex: the condition variable needs it)
+  Mutex done_mu;
+  std::condition_variable_any done_cv;
+  unsigned active GUARDED_BY(done_mu) = 0;
 
   bool past_deadline(SteadyClock::time_point now) const { return o.deadline_ns > 0 && now - t0 > Nanos(o.deadline_ns); }
-  void finished_one() {
-    std::lock_guard lock(done_mu);
+  void finished_one() EXCLUDES(done_mu) {
+    MutexLock lock(done_mu);
     if (--active == 0) done_cv.notify_all();
   }
 };
@@ -450,7 +449,10 @@ HttpLoadOutcome run_schedule_http(const LoadSchedule& s, const std::vector<std::
 
   std::vector<std::unique_ptr<Session>> sessions;  // destroyed before ioc (declared after it)
   for (unsigned c = 0; c < o.connections; ++c) sessions.push_back(std::make_unique<Session>(ioc, run));
-  run.active = o.connections;
+  {
+    MutexLock lock(run.done_mu);
+    run.active = o.connections;
+  }
 
   const std::int64_t cpu0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
   std::atomic<std::int64_t> io_cpu{0};
@@ -473,8 +475,10 @@ HttpLoadOutcome run_schedule_http(const LoadSchedule& s, const std::vector<std::
     const std::int64_t last_start = o.deadline_ns > 0 ? o.deadline_ns : (n ? s.start_ns[n - 1] : 0);
     const auto hard_stop = run.t0 + Nanos(last_start) + 2 * Nanos(o.request_timeout_ns) + std::chrono::seconds(5);
     {
-      std::unique_lock lock(run.done_mu);
-      run.done_cv.wait_until(lock, hard_stop, [&run] { return run.active == 0; });
+      MutexLock lock(run.done_mu);
+      while (run.active != 0) {  // bounded by hard_stop
+        if (run.done_cv.wait_until(run.done_mu, hard_stop) == std::cv_status::timeout) break;
+      }
     }
     ioc.stop();
   }  // I/O threads join here
