@@ -147,6 +147,7 @@ TEST(HttpTarget, KeepAliveConnectionsServeTheWholeSchedule) {
   HttpLoadOptions o;
   o.port = server.port();
   o.connections = 3;
+  o.threads = 2;  // sessions on two I/O threads (the sanitize session runs this under TSan)
   const auto out = run_schedule_http(a.s, {"default"}, o);
   ASSERT_EQ(out.error_code.size(), 60u);
   for (std::size_t i = 0; i < 60; ++i) {
