@@ -11,6 +11,7 @@ import numpy
 import numpy.typing
 
 __all__: list[str] = [
+    "HTTP_LOAD_AVAILABLE",
     "LOAD_ERROR_CLASSES",
     "SPACE_NAME_MAX",
     "SPACE_NAME_PATTERN",
@@ -26,6 +27,7 @@ __all__: list[str] = [
     "Edge",
     "Engine",
     "FeatureFlags",
+    "HttpLoadOutcome",
     "Hypothesis",
     "IndexIntegrity",
     "IntegrityReport",
@@ -50,6 +52,7 @@ __all__: list[str] = [
     "hop_decay",
     "is_valid_space_name",
     "run_schedule",
+    "run_schedule_http",
     "set_simd_level",
     "simd_best",
     "simd_level",
@@ -995,6 +998,76 @@ class LoadOutcome:
         Run start to last completion.
         """
 
+class HttpLoadOutcome:
+    """
+    Per-operation results of run_schedule_http, in schedule order.
+    """
+    @property
+    def actual_start_ns(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        Send offsets; -1 when never sent.
+        """
+    @property
+    def bodies_prebuilt(self) -> int:
+        """
+        Operations whose body was serialised before the run.
+        """
+    @property
+    def bytes_received(self) -> int:
+        """
+        Response bytes read.
+        """
+    @property
+    def bytes_sent(self) -> int:
+        """
+        Request bytes written.
+        """
+    @property
+    def connections_opened(self) -> int:
+        """
+        TCP connections opened.
+        """
+    @property
+    def error_classes(self) -> list[str]:
+        """
+        Error class names; [0] is '' (success).
+        """
+    @property
+    def error_code(self) -> numpy.typing.NDArray[numpy.int16]:
+        """
+        Index into error_classes.
+        """
+    @property
+    def error_samples(self) -> list[str]:
+        """
+        First message per error class.
+        """
+    @property
+    def io_thread_cpu_ns(self) -> int:
+        """
+        CPU time of the I/O threads.
+        """
+    @property
+    def latency_ns(self) -> numpy.typing.NDArray[numpy.int64]:
+        """
+        Response complete minus intended start; -1 when never sent.
+        """
+    @property
+    def prebuild_cpu_ns(self) -> int:
+        """
+        CPU spent serialising them, before the run (not in process_cpu_ns).
+        """
+    @property
+    def process_cpu_ns(self) -> int:
+        """
+        This process's CPU time over the run.
+        """
+    @property
+    def wall_ns(self) -> int:
+        """
+        Run start to last completion.
+        """
+
 def build_info() -> BuildInfo:
     """
     The build's flavour.
@@ -1052,6 +1125,31 @@ def run_schedule(
     Run a schedule open-loop on C++ worker threads; latency from each operation's intended start.
     """
 
+def run_schedule_http(
+    host: str,
+    port: int,
+    space_names: collections.abc.Sequence[str],
+    start_ns: numpy.typing.ArrayLike,
+    op: numpy.typing.ArrayLike,
+    space: numpy.typing.ArrayLike,
+    vectors: numpy.typing.ArrayLike,
+    k: numpy.typing.ArrayLike,
+    threshold: numpy.typing.ArrayLike,
+    confidence: numpy.typing.ArrayLike,
+    api_key: str = "",
+    base_path: str = "",
+    connections: int = 8,
+    threads: int = 1,
+    deadline_ns: int = 0,
+    request_timeout_ns: int = 10000000000,
+    connect_timeout_ns: int = 2000000000,
+    spin_ns: int = 20000,
+    prebuild_bytes: int = 1073741824,
+) -> HttpLoadOutcome:
+    """
+    Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from each operation's intended start. Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).
+    """
+
 def set_simd_level(name: str) -> None:
     """
     Switch the distance kernels of the whole process (scalar, avx2 or avx512).
@@ -1077,6 +1175,7 @@ def verify_store(path: str) -> VerifyReport:
     Check every checkpoint and WAL segment of a store without changing it.
     """
 
+HTTP_LOAD_AVAILABLE: bool = True
 LOAD_ERROR_CLASSES: list = [
     "",
     "InvalidInputError",

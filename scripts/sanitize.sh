@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the C++ unit tests under sanitizers and runs them:
 #   build/asan: AddressSanitizer + UndefinedBehaviorSanitizer, every test;
-#   build/tsan: ThreadSanitizer, the Concurrency* and PowerLoss* tests (the multi-threaded ones).
+#   build/tsan: ThreadSanitizer, the Concurrency*, PowerLoss* and HttpTarget* tests (the multi-threaded ones).
 # Any sanitizer report fails the run. Usage: scripts/sanitize.sh [asan|tsan]... (default: both).
 # JOBS (default 2) sets build parallelism.
 set -euo pipefail
@@ -29,11 +29,11 @@ for config in "${configs[@]}"; do
         build/asan/engram_tests --gtest_brief=1
       ;;
     tsan)
-      echo "== ThreadSanitizer: Concurrency* and PowerLoss* tests"
+      echo "== ThreadSanitizer: Concurrency*, PowerLoss* and HttpTarget* tests"
       build build/tsan thread
       # cpp/tests/tsan.supp silences known reports inside TBB's own scheduler only (see the file).
       TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/cpp/tests/tsan.supp" \
-        build/tsan/engram_tests --gtest_filter='Concurrency*:PowerLoss*' --gtest_brief=1
+        build/tsan/engram_tests --gtest_filter='Concurrency*:PowerLoss*:HttpTarget*' --gtest_brief=1
       ;;
     *)
       echo "unknown configuration '$config'; expected asan or tsan" >&2

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "durability": "acknowledged writes/s per durability mode",
     "http": "the baseline scenario over HTTP",
     "semantic": "recall, spread, consolidation, completion",
+    "serving": "issue 13's serving figures: baseline over HTTP, search and mix saturation, side by side",
     "staleness": "stream send-to-ack and ack-to-searchable staleness",
 }
 

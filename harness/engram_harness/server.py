@@ -115,15 +115,17 @@ def engram_command() -> list[str]:
 
 
 def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.PathLike[str] | None = None,
-                 ready_timeout_s: float = 30.0, wait: bool = True, **opts: Any) -> ServerProcess:  # fmt: skip
+                 ready_timeout_s: float = 30.0, wait: bool = True, command: list[str] | None = None,
+                 **opts: Any) -> ServerProcess:  # fmt: skip
     """Start ``engram serve`` (``data_dir=None`` serves in memory); ``opts`` are its flags
     (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...). ``impl`` picks the server:
     "native" (engramd) or "python" (Starlette); default ``$ENGRAM_SERVER_IMPL``, else engram
-    serve's own default."""
+    serve's own default. ``command`` replaces ``engram serve`` by another server taking the same
+    flags (e.g. ``["engramd"]``; ``impl`` is then ignored)."""
     port = int(opts.pop("port", 0)) or free_port()
     impl = opts.pop("impl", None) or os.environ.get("ENGRAM_SERVER_IMPL")
-    args = [*engram_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    if impl:
+    args = [*(command or [*engram_command(), "serve"]), "--host", "127.0.0.1", "--port", str(port)]
+    if impl and command is None:
         args += ["--impl", str(impl)]
     args += ["--in-memory"] if data_dir is None else ["--data", str(data_dir)]
     for k, v in opts.items():
