@@ -23,7 +23,7 @@ void in_range(const char* field, T value, T lo, T hi) {
 }  // namespace
 
 void validate(const SpaceConfig& c) {
-  in_range<std::size_t>("dim", c.dim, 1, 65536);
+  in_range<std::size_t>("dim (the embedding dimension)", c.dim, 1, 65536);
   in_range<std::uint32_t>("HNSW M", c.hnsw.M, 2, 128);
   in_range<std::uint32_t>("HNSW ef_construction", c.hnsw.ef_construction, 1, 1000000);
   in_range<std::uint32_t>("HNSW ef_search", c.hnsw.ef_search, 1, 1000000);
