@@ -50,11 +50,6 @@ void validate(const StoreOptions& o) {
       (o.checkpoint_interval_s != 0.0 && (o.checkpoint_interval_s < 0.01 || o.checkpoint_interval_s > 31536000.0))) {
     fail("checkpoint_interval_s", num(o.checkpoint_interval_s), "0 (off) or between 0.01 and 31536000 seconds");
   }
-  if (o.checkpoint_wal_bytes != 0 &&
-      (o.checkpoint_wal_bytes < 4096 || o.checkpoint_wal_bytes > (std::uint64_t{1} << 50))) {
-    fail("checkpoint_wal_bytes", std::to_string(o.checkpoint_wal_bytes),
-         "0 (off) or between 4096 and 1125899906842624 bytes");
-  }
   if (!std::isfinite(o.flush_interval_s) || o.flush_interval_s < 0.001 || o.flush_interval_s > 3600.0) {
     fail("flush_interval_s", num(o.flush_interval_s), "between 0.001 and 3600 seconds");
   }

@@ -85,7 +85,6 @@ TEST(ConfigValidation, StoreOptionsAndWalTimers) {
                    : bad < 0       ? "-5"
                                    : "0.001");
   }
-  expect_refused(open_with([](StoreOptions& o) { o.checkpoint_wal_bytes = 10; }), "checkpoint_wal_bytes", "10");
   expect_refused(open_with([](StoreOptions& o) { o.segment_bytes = 100; }), "segment_bytes", "100");
   // Nothing was created by the refused opens; valid settings open.
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/s"));

@@ -22,7 +22,6 @@ import engram
         ({"checkpoint_interval_s": math.nan}, ("checkpoint_interval_s", "nan")),
         ({"checkpoint_interval_s": -3.0}, ("checkpoint_interval_s", "-3")),
         ({"checkpoint_interval_s": math.inf}, ("checkpoint_interval_s", "inf")),
-        ({"checkpoint_wal_bytes": 10}, ("checkpoint_wal_bytes", "10")),
         ({"segment_bytes": 100}, ("segment_bytes", "100")),
     ],
 )

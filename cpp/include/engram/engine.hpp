@@ -87,8 +87,8 @@ struct StoreOptions {
 
 // InvalidInputError naming the field, the value and the valid range: a non-empty path;
 // segment_bytes 4096 to 2^40; checkpoint_interval_s 0 (off) or 0.01 to 31,536,000 s (a year);
-// checkpoint_wal_bytes 0 (off) or 4096 to 2^50; flush_interval_s 0.001 to 3600 s (NaN, negative
-// or zero would spin the flusher, infinity would never sync).
+// flush_interval_s 0.001 to 3600 s (NaN, negative or zero would spin the flusher, infinity would
+// never sync). checkpoint_wal_bytes takes any value (0: off).
 void validate(const StoreOptions& options);
 
 struct RecoveryEvent {
