@@ -124,7 +124,8 @@ EpisodeInput read_item(ObjectReader& o, std::vector<float>& storage) {
   if (auto m = o.get("metadata")) {
     ObjectReader meta = m->as_object();
     std::vector<std::string_view> seen;
-    for (auto field : m->element().get_object().value_unsafe()) {
+    const simdjson::dom::object fields = m->element().get_object().value_unsafe();  // a copy: the result is a temporary
+    for (auto field : fields) {
       const std::string_view k = field.key;
       for (auto s : seen)
         if (s == k)
