@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from engram_harness.server import running_server_process
+from tests.durability.helpers import require_test_build
 
 from .conftest import DIM, Tenants, server_impl, vectors
 
@@ -222,3 +223,33 @@ def test_batch_keys_survive_a_restart(tmp_path: Path) -> None:
         again = httpx.post(f"{sp2.url}{P}/r/memories/batch", json=items, headers={"Idempotency-Key": "b"})
         assert again.status_code == 200 and again.json() == {"ids": first.json()["ids"], "replayed": True}
         assert httpx.get(f"{sp2.url}{P}/r").json()["memories"] == 3
+
+
+def test_retry_after_a_full_disk_replays_instead_of_storing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 1 against engramd (the Starlette server's case runs in process in
+    test_idempotency_keys.py): the keyed write whose WAL write fails with ENOSPC is answered 503
+    storage_unavailable; its retry is answered 200 with the same id, and one memory exists, also
+    after a restart. The plan fails the 3rd write to the WAL: the segment header, the space's
+    creation, then this write."""
+    if server_impl() != "native":
+        pytest.skip("the Starlette server's case runs in process in test_idempotency_keys.py")
+    require_test_build()  # engramd is built with the same flags as this engram._core
+    monkeypatch.setenv("ENGRAM_FAULTS", "ioerror=write@*/wal/wal-*.seg:ENOSPC:nth=3:partial")
+    data = tmp_path / "data"
+    body = {"embedding": vectors(1, seed=94)[0].tolist(), "content": "full disk"}
+    h = {"Idempotency-Key": "retry-me"}
+    P = "/api/v1/spaces"
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM, durability="fsync") as sp:
+        assert httpx.post(sp.url + P, json={"name": "s"}).status_code == 201
+        first = httpx.post(f"{sp.url}{P}/s/memories", json=body, headers=h)
+        assert _error(first) == (503, "storage_unavailable") and first.headers["retry-after"] == "1"
+        retry = httpx.post(f"{sp.url}{P}/s/memories", json=body, headers=h)
+        assert retry.status_code == 200 and retry.json()["replayed"] is True
+        assert httpx.get(f"{sp.url}{P}/s").json()["memories"] == 1
+    monkeypatch.delenv("ENGRAM_FAULTS")
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM) as sp2:
+        again = httpx.post(f"{sp2.url}{P}/s/memories", json=body, headers=h)
+        assert again.status_code == 200 and again.json() == retry.json()
+        assert httpx.get(f"{sp2.url}{P}/s").json()["memories"] == 1
