@@ -17,6 +17,7 @@ std::optional<ApiError> from_exception(const std::exception& e) {
   if (dynamic_cast<const SpaceNotFound*>(&e)) return make(404, "space_not_found");
   if (dynamic_cast<const MemoryNotFound*>(&e)) return make(404, "memory_not_found");
   if (dynamic_cast<const SpaceExists*>(&e)) return make(409, "space_exists");
+  if (dynamic_cast<const IdempotencyConflict*>(&e)) return make(409, "idempotency_conflict");
   if (dynamic_cast<const CapacityError*>(&e)) return make(409, "capacity_exceeded");
   if (dynamic_cast<const CorruptionError*>(&e)) return make(500, "corruption");
   if (dynamic_cast<const StorageError*>(&e)) return make(503, "storage_unavailable");

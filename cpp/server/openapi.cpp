@@ -136,7 +136,10 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
   w.key("components").begin_object().key("schemas").begin_object();
   std::map<std::string, std::string> schemas;
   for (const auto& r : table.routes())
-    if (r.body) schemas[r.body->name] = r.body->json_schema;
+    if (r.body) {
+      schemas[r.body->name] = r.body->json_schema;
+      for (const auto& [name, schema] : r.body->defs) schemas[name] = schema;
+    }
   for (const auto& [name, schema] : schemas) w.key(name).raw(schema);
   w.key("Error");
   error_schema(w);

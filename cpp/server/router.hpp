@@ -40,6 +40,8 @@ enum class Exec { Inline, Worker };
 struct BodySchema {
   std::string name;
   std::string json_schema;
+  // Further component schemas the schema refers to ("$ref": "#/components/schemas/<name>").
+  std::vector<std::pair<std::string, std::string>> defs = {};
 };
 
 struct Route {

@@ -66,6 +66,7 @@ void ServerState::open_engine() {
   try {
     EngineConfig ec;
     ec.space.dim = static_cast<std::size_t>(config.dim);
+    ec.idempotency_capacity = static_cast<std::size_t>(config.idempotency_capacity);
     auto engine = std::make_shared<Engine>(ec);
     if (!config.in_memory) {
       StoreOptions so;

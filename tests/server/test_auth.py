@@ -111,7 +111,6 @@ def test_adversarial_ids_from_another_space(tenants: Tenants) -> None:
         assert [cb.space("tenant-b").get(i).content for i in b_ids] == [f"secret-{i}" for i in range(5)]
 
 
-@pytest.mark.native_pending("legacy")
 def test_legacy_route_checks_the_resolved_space(tenants: Tenants) -> None:
     body = {"content": "x", "embedding": vectors(1, seed=11)[0].tolist()}
     url = tenants.url + "/api/v1/memories/remember"
@@ -126,7 +125,6 @@ def test_legacy_route_checks_the_resolved_space(tenants: Tenants) -> None:
     assert ok.status_code == 201 and ok.json()["space"] == "tenant-a"
 
 
-@pytest.mark.native_pending("legacy")
 def test_deprecation_headers_and_log(tenants: Tenants) -> None:
     body = {"content": "x", "embedding": vectors(1, seed=12)[0].tolist()}
     r = httpx.post(

@@ -238,7 +238,6 @@ def test_acknowledged_observations_survive_sigkill(tmp_path: Path, durability: s
             assert s.get(acked[i]).id == acked[i]
 
 
-@pytest.mark.native_pending("memories")
 def test_ready_only_after_recovery(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM, durability="none") as sp:
@@ -300,7 +299,6 @@ def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> N
     assert tenants.proc.events("consolidation_paused") and tenants.proc.events("consolidation_resumed")
 
 
-@pytest.mark.native_pending("memories")
 def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
     import threading
 

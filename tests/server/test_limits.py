@@ -19,7 +19,6 @@ def _h(t: Tenants) -> dict[str, str]:
     return {"Authorization": f"Bearer {t.keys['admin']}"}
 
 
-@pytest.mark.native_pending("memories")
 def test_body_too_large(tenants: Tenants) -> None:
     big = {"embedding": [0.1] * DIM, "content": "x" * (70 * 1024)}  # limit is 64 KiB in this fixture
     r = httpx.post(tenants.url + "/api/v1/spaces/tenant-a/memories", json=big, headers=_h(tenants))
@@ -27,7 +26,6 @@ def test_body_too_large(tenants: Tenants) -> None:
     assert "65536" in r.json()["error"]["message"]
 
 
-@pytest.mark.native_pending("memories")
 def test_chunked_body_too_large(tenants: Tenants) -> None:
     def chunks():  # no Content-Length: the server must count while reading
         yield b'{"embedding": [0.1], "content": "'
@@ -39,7 +37,6 @@ def test_chunked_body_too_large(tenants: Tenants) -> None:
     assert r.status_code == 413
 
 
-@pytest.mark.native_pending("memories")
 def test_batch_too_large(tenants: Tenants) -> None:
     items = [{"embedding": [0.1] * DIM} for _ in range(51)]  # limit 50
     r = httpx.post(

@@ -557,6 +557,12 @@ def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> N
     assert native["components"]["securitySchemes"] == python["components"]["securitySchemes"]
     assert native["components"]["schemas"]["Error"] == python["components"]["schemas"]["Error"]
     assert native["components"]["schemas"]["CreateSpace"] == python["components"]["schemas"]["CreateSpace"]
+    for model in ("Remember", "RememberItem", "RememberBatch", "Link", "LegacyRemember"):  # memories, legacy
+        assert native["components"]["schemas"][model] == python["components"]["schemas"][model], model
+    for path in ("/api/v1/spaces/{space}/memories", "/api/v1/spaces/{space}/memories/batch",
+                 "/api/v1/spaces/{space}/memories/{memory_id}", "/api/v1/spaces/{space}/links",
+                 "/api/v1/memories/remember"):  # fmt: skip
+        assert path in native["paths"], path
     assert native["info"]["version"] == python["info"]["version"]
     for path, item in native["paths"].items():
         assert set(item) == set(python["paths"][path]), path

@@ -172,7 +172,6 @@ def test_openapi_lists_every_route(tenants: Tenants) -> None:
     assert spec["paths"]["/api/v1/memories/remember"]["post"]["deprecated"] is True
 
 
-@pytest.mark.native_pending("memories")
 def test_idempotent_remember_over_http(tenants: Tenants) -> None:
     h = {"Authorization": f"Bearer {tenants.keys['writer_a']}", "Idempotency-Key": "once-only-1"}
     body = {"embedding": vectors(1, seed=60)[0].tolist(), "content": "exactly once"}
