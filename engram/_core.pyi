@@ -346,6 +346,48 @@ class Space:
         """
         Store n episodes at once (all or nothing); returns their ids in order.
         """
+    def remember_batch_keyed(
+        self,
+        embeddings: numpy.typing.ArrayLike,
+        contents: collections.abc.Sequence[str | bytes] | None = None,
+        confidences: numpy.typing.ArrayLike | None = None,
+        timestamps: collections.abc.Sequence[float | None] | numpy.typing.ArrayLike | None = None,
+        metadatas: collections.abc.Sequence[collections.abc.Mapping[str, str] | None] | None = None,
+        *,
+        key: str,
+        fingerprint: str | bytes | None = None,
+    ) -> tuple[numpy.typing.NDArray[numpy.int64], bool]:
+        """
+        remember_batch once per idempotency key (one key for the whole batch): (ids, replayed).
+        """
+    def remember_each(
+        self,
+        embeddings: numpy.typing.ArrayLike,
+        contents: collections.abc.Sequence[str | bytes] | None = None,
+        confidences: numpy.typing.ArrayLike | None = None,
+        timestamps: collections.abc.Sequence[float | None] | numpy.typing.ArrayLike | None = None,
+        metadatas: collections.abc.Sequence[collections.abc.Mapping[str, str] | None] | None = None,
+        *,
+        keys: collections.abc.Sequence[str | None],
+        fingerprints: collections.abc.Sequence[str | bytes] | None = None,
+    ) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.bool]]:
+        """
+        Store episodes with one idempotency key each (None: no key), for streams: (ids, replayed flags). Those not replayed are stored all or nothing; a key repeated in the call replays its first use.
+        """
+    def remember_keyed(
+        self,
+        embedding: numpy.typing.ArrayLike,
+        content: str | bytes = "",
+        confidence: float = 1.0,
+        timestamp: float | None = None,
+        metadata: collections.abc.Mapping[str, str] | None = None,
+        *,
+        key: str,
+        fingerprint: str | bytes | None = None,
+    ) -> tuple[int, bool]:
+        """
+        Store one episode once per idempotency key: (id, replayed). The same key with the same fingerprint returns the stored id with replayed True; another fingerprint raises IdempotencyConflict.
+        """
     def search(
         self, query: numpy.typing.ArrayLike, k: int = 10, ef: int | None = None
     ) -> tuple[numpy.typing.NDArray[numpy.int64], numpy.typing.NDArray[numpy.float32]]:
@@ -398,6 +440,11 @@ class Space:
     @property
     def dim(self) -> int: ...
     @property
+    def idempotency_keys(self) -> int:
+        """
+        Idempotency keys this space retains (at most the engine's idempotency_capacity).
+        """
+    @property
     def name(self) -> str: ...
     @property
     def ordinal(self) -> int:
@@ -430,6 +477,7 @@ class Engine:
         max_memories: int = 4294967296,
         max_content_bytes: int = 1048576,
         max_spaces: int = 4096,
+        idempotency_capacity: int = 100000,
     ) -> None:
         """
         An in-memory engine; open_store makes it durable. The arguments are defaults for new spaces.

@@ -146,9 +146,39 @@ class Space(GraphMethods, RecallMethods):
         confidence: float = 1.0,
         timestamp: float | None = None,
         metadata: Mapping[str, str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | bytes | None = None,
     ) -> int:
-        """Store one episode and return its id (unique within the engine)."""
-        return self._core.remember(embedding, content, confidence, timestamp, metadata)
+        """Store one episode and return its id (unique within the engine).
+
+        With ``idempotency_key`` the episode is stored once per key in this space: a repeat with the
+        same key and ``fingerprint`` (the caller's digest of its request) stores nothing and returns
+        the stored id; another fingerprint raises :class:`engram.IdempotencyConflict`. Keys are
+        durable with the memory and bounded per space (``Engine(idempotency_capacity=...)``).
+        """
+        if idempotency_key is None:
+            return self._core.remember(embedding, content, confidence, timestamp, metadata)
+        return self.remember_keyed(
+            embedding, content, confidence, timestamp, metadata, idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )[0]  # fmt: skip
+
+    def remember_keyed(
+        self,
+        embedding: ArrayLike,
+        content: str | bytes = "",
+        confidence: float = 1.0,
+        timestamp: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+        *,
+        idempotency_key: str,
+        fingerprint: str | bytes | None = None,
+    ) -> tuple[int, bool]:
+        """:meth:`remember` with a key: ``(id, replayed)``, replayed when an earlier call stored it."""
+        return self._core.remember_keyed(
+            embedding, content, confidence, timestamp, metadata, key=idempotency_key, fingerprint=fingerprint
+        )
 
     def remember_batch(
         self,
@@ -157,9 +187,63 @@ class Space(GraphMethods, RecallMethods):
         confidences: Sequence[float] | npt.NDArray[np.floating[Any]] | None = None,
         timestamps: Sequence[float | None] | npt.NDArray[np.floating[Any]] | None = None,
         metadatas: Sequence[Mapping[str, str] | None] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | bytes | None = None,
     ) -> npt.NDArray[np.int64]:
-        """Store ``n`` episodes at once (all or nothing) and return their ids in order."""
-        return self._core.remember_batch(embeddings, contents, confidences, timestamps, metadatas)
+        """Store ``n`` episodes at once (all or nothing) and return their ids in order.
+
+        ``idempotency_key`` covers the whole batch, as in :meth:`remember`."""
+        if idempotency_key is None:
+            return self._core.remember_batch(embeddings, contents, confidences, timestamps, metadatas)
+        return self.remember_batch_keyed(
+            embeddings, contents, confidences, timestamps, metadatas, idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )[0]  # fmt: skip
+
+    def remember_batch_keyed(
+        self,
+        embeddings: ArrayLike,
+        contents: Sequence[str | bytes] | None = None,
+        confidences: Sequence[float] | npt.NDArray[np.floating[Any]] | None = None,
+        timestamps: Sequence[float | None] | npt.NDArray[np.floating[Any]] | None = None,
+        metadatas: Sequence[Mapping[str, str] | None] | None = None,
+        *,
+        idempotency_key: str,
+        fingerprint: str | bytes | None = None,
+    ) -> tuple[npt.NDArray[np.int64], bool]:
+        """:meth:`remember_batch` with one key for the batch: ``(ids, replayed)``."""
+        return self._core.remember_batch_keyed(
+            embeddings,
+            contents,
+            confidences,
+            timestamps,
+            metadatas,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+
+    def remember_each(
+        self,
+        embeddings: ArrayLike,
+        contents: Sequence[str | bytes] | None = None,
+        confidences: Sequence[float] | npt.NDArray[np.floating[Any]] | None = None,
+        timestamps: Sequence[float | None] | npt.NDArray[np.floating[Any]] | None = None,
+        metadatas: Sequence[Mapping[str, str] | None] | None = None,
+        *,
+        keys: Sequence[str | None],
+        fingerprints: Sequence[str | bytes] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Store episodes with one idempotency key each (``None``: no key), as a stream does:
+        ``(ids, replayed)``. The episodes not replayed are stored all or nothing, in one record."""
+        return self._core.remember_each(
+            embeddings, contents, confidences, timestamps, metadatas, keys=keys, fingerprints=fingerprints
+        )
+
+    @property
+    def idempotency_keys(self) -> int:
+        """Idempotency keys this space retains (at most the engine's ``idempotency_capacity``)."""
+        return self._core.idempotency_keys
 
     def get(self, memory_id: int) -> Memory:
         """The memory with this id; raises :class:`engram.MemoryNotFound` otherwise."""
@@ -234,10 +318,12 @@ class Engine(ConsolidationControl):
         checkpoint_wal_bytes: int = 256 << 20,
         segment_bytes: int = 64 << 20,
         flush_interval_s: float = 0.05,
+        idempotency_capacity: int = 100_000,
     ) -> None:
         self._core = _core.Engine(
-            dim, M, ef_construction, ef_search, seed, max_memories, max_content_bytes, max_spaces
-        )
+            dim, M, ef_construction, ef_search, seed, max_memories, max_content_bytes, max_spaces,
+            idempotency_capacity,
+        )  # fmt: skip
         self.path = os.fspath(path) if path is not None else None
         self.clock = Clock(self._core)
         if self.path is not None:

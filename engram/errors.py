@@ -50,6 +50,10 @@ class CorruptionError(StorageError):
     """Stored data failed a checksum or format check."""
 
 
+class IdempotencyConflict(EngramError):
+    """An idempotency key was reused in the same space with a different request fingerprint."""
+
+
 class ClosedError(EngramError):
     """The engine was closed."""
 
@@ -60,6 +64,7 @@ __all__ = [
     "CorruptionError",
     "DimensionError",
     "EngramError",
+    "IdempotencyConflict",
     "InvalidInputError",
     "MemoryNotFound",
     "SpaceExists",

@@ -22,7 +22,8 @@ void register_engine(py::module_& m) {
                        const Int<"ef_construction", std::uint32_t>& efc, const Int<"ef_search", std::uint32_t>& efs,
                        const Int<"seed", std::uint64_t>& seed, const Int<"max_memories", std::size_t>& max_memories,
                        const Int<"max_content_bytes", std::size_t>& max_content_bytes,
-                       const Int<"max_spaces", std::size_t>& max_spaces) {
+                       const Int<"max_spaces", std::size_t>& max_spaces,
+                       const Int<"idempotency_capacity", std::size_t>& idempotency_capacity) {
              EngineConfig c;
              c.space.dim = dim.get();
              c.space.hnsw.M = M.get();
@@ -32,11 +33,13 @@ void register_engine(py::module_& m) {
              c.space.max_memories = max_memories.get();
              c.space.max_content_bytes = max_content_bytes.get();
              c.max_spaces = max_spaces.get();
+             c.idempotency_capacity = idempotency_capacity.get();
              return std::make_shared<Engine>(c);
            }),
            py::arg("dim") = 768, py::arg("M") = 16, py::arg("ef_construction") = 200, py::arg("ef_search") = 64,
            py::arg("seed") = 42, py::arg("max_memories") = std::size_t{1} << 32,
            py::arg("max_content_bytes") = std::size_t{1} << 20, py::arg("max_spaces") = 4096,
+           py::arg("idempotency_capacity") = kDefaultIdempotencyCapacity,
            "An in-memory engine; open_store makes it durable. The arguments are defaults for new spaces.")
       .def_property_readonly(
           "dim", [](const Engine& e) { return e.config().space.dim; }, "The default dimension of new spaces.")

@@ -145,7 +145,167 @@ void register_values(py::module_& m) {
           "latency", [](const OperationMetrics& o) { return o.snapshot.latency; }, "Latency histogram.");
 }
 
+using Contents = Column<"collections.abc.Sequence[str | bytes] | None">;
+using Confidences = Column<"numpy.typing.ArrayLike | None">;
+using Timestamps = Column<"collections.abc.Sequence[float | None] | numpy.typing.ArrayLike | None">;
+using Metadatas = Column<"collections.abc.Sequence[collections.abc.Mapping[str, str] | None] | None">;
+using KeyColumn = Column<"collections.abc.Sequence[str | None]">;
+using FingerprintColumn = Column<"collections.abc.Sequence[str | bytes] | None">;
+struct FingerprintArg : Deferred {
+  static constexpr auto py_name = py::detail::const_name("str | bytes | None");
+};
+
+// One episode's arguments; `arr` keeps the embedding alive while the episode borrows it.
+EpisodeInput read_episode(const Space& sp, const Array& embedding, const Content& content,
+                          const Real<"confidence">& confidence, const std::optional<Real<"timestamp">>& timestamp,
+                          const MetadataArg& metadata, FloatArray& arr) {
+  arr = to_vector(embedding.obj, sp.dim(), "embedding");
+  EpisodeInput e;
+  e.embedding = arr.data();
+  e.embedding_size = static_cast<std::size_t>(arr.shape(0));
+  e.content = to_text(content.obj, "content", true);
+  e.confidence = confidence.get();
+  if (timestamp) {
+    e.timestamp = timestamp->get();
+    e.has_timestamp = true;
+  }
+  e.metadata = to_metadata(metadata.obj);
+  return e;
+}
+
+// A batch's columns; `arr` keeps the embeddings alive while the episodes borrow them.
+std::vector<EpisodeInput> read_batch(const Space& sp, const Array& embeddings, const Contents& contents,
+                                     const Confidences& confidences, const Timestamps& timestamps,
+                                     const Metadatas& metadatas, FloatArray& arr) {
+  arr = to_matrix(embeddings.obj, sp.dim(), "embeddings");
+  const auto n = static_cast<std::size_t>(arr.shape(0));
+  check_column(contents.obj, n, "contents");
+  check_column(confidences.obj, n, "confidences");
+  check_column(timestamps.obj, n, "timestamps");
+  check_column(metadatas.obj, n, "metadatas");
+  const auto column = [](const Deferred& c) {  // None: no items to read
+    return c.obj.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(c.obj);
+  };
+  const py::sequence cs = column(contents), fs = column(confidences), ts = column(timestamps), ms = column(metadatas);
+  std::vector<EpisodeInput> batch(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    EpisodeInput& e = batch[i];
+    e.embedding = arr.data() + i * sp.dim();
+    e.embedding_size = sp.dim();
+    if (!contents.obj.is_none()) e.content = to_text(cs[i], "content", true);
+    if (!confidences.obj.is_none()) e.confidence = to_double(fs[i], "confidence");
+    if (!timestamps.obj.is_none() && !py::object(ts[i]).is_none()) {
+      e.timestamp = to_double(ts[i], "timestamp");
+      e.has_timestamp = true;
+    }
+    if (!metadatas.obj.is_none()) e.metadata = to_metadata(ms[i]);
+  }
+  return batch;
+}
+
+// An idempotency key (str) with its request fingerprint (str or bytes; None: empty).
+IdempotencyKey read_key(py::handle key, py::handle fingerprint) {
+  IdempotencyKey k;
+  if (!PyUnicode_Check(key.ptr())) refuse_type(key, "idempotency_key", "str");
+  k.key = to_text(key, "idempotency_key");
+  if (!fingerprint.is_none()) {
+    k.fingerprint = PyBytes_Check(fingerprint.ptr()) || PyByteArray_Check(fingerprint.ptr())
+                        ? to_bytes(fingerprint, "fingerprint")
+                        : to_text(fingerprint, "fingerprint");
+  }
+  return k;
+}
+
+void register_keyed(py::class_<Space, std::shared_ptr<Space>>& space) {
+  space
+      .def(
+          "remember_keyed",
+          [](Space& sp, const Array& embedding, const Content& content, const Real<"confidence">& confidence,
+             const std::optional<Real<"timestamp">>& timestamp, const MetadataArg& metadata, const Text<"key">& key,
+             const FingerprintArg& fingerprint) {
+            ArgumentErrorCounter arg_errors(sp, Op::Remember);
+            FloatArray arr;
+            EpisodeInput e = read_episode(sp, embedding, content, confidence, timestamp, metadata, arr);
+            const IdempotencyKey k = read_key(key.obj, fingerprint.obj);
+            arg_errors.dismiss();
+            py::gil_scoped_release release;
+            const Remembered r = sp.remember(std::move(e), k);
+            return std::make_pair(r.id, r.replayed);
+          },
+          py::arg("embedding"), py::arg("content") = "", py::arg("confidence") = 1.0, py::arg("timestamp") = py::none(),
+          py::arg("metadata") = py::none(), py::kw_only(), py::arg("key"), py::arg("fingerprint") = py::none(),
+          "Store one episode once per idempotency key: (id, replayed). The same key with the same fingerprint "
+          "returns the stored id with replayed True; another fingerprint raises IdempotencyConflict.")
+      .def(
+          "remember_batch_keyed",
+          [](Space& sp, const Array& embeddings, const Contents& contents, const Confidences& confidences,
+             const Timestamps& timestamps, const Metadatas& metadatas, const Text<"key">& key,
+             const FingerprintArg& fingerprint) {
+            ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
+            FloatArray arr;
+            std::vector<EpisodeInput> batch =
+                read_batch(sp, embeddings, contents, confidences, timestamps, metadatas, arr);
+            const IdempotencyKey k = read_key(key.obj, fingerprint.obj);
+            arg_errors.dismiss();
+            RememberedBatch r;
+            {
+              py::gil_scoped_release release;
+              r = sp.remember_batch(std::move(batch), k);
+            }
+            return std::make_pair(to_numpy(r.ids), r.replayed);
+          },
+          py::arg("embeddings"), py::arg("contents") = py::none(), py::arg("confidences") = py::none(),
+          py::arg("timestamps") = py::none(), py::arg("metadatas") = py::none(), py::kw_only(), py::arg("key"),
+          py::arg("fingerprint") = py::none(),
+          "remember_batch once per idempotency key (one key for the whole batch): (ids, replayed).")
+      .def(
+          "remember_each",
+          [](Space& sp, const Array& embeddings, const Contents& contents, const Confidences& confidences,
+             const Timestamps& timestamps, const Metadatas& metadatas, const KeyColumn& keys,
+             const FingerprintColumn& fingerprints) {
+            ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
+            FloatArray arr;
+            std::vector<EpisodeInput> batch =
+                read_batch(sp, embeddings, contents, confidences, timestamps, metadatas, arr);
+            const std::size_t n = batch.size();
+            if (keys.obj.is_none()) refuse_type(keys.obj, "keys", "a sequence of str or None, one per embedding");
+            check_column(keys.obj, n, "keys");
+            check_column(fingerprints.obj, n, "fingerprints");
+            const auto ks = py::reinterpret_borrow<py::sequence>(keys.obj);
+            std::vector<std::optional<IdempotencyKey>> kv(n);
+            for (std::size_t i = 0; i < n; ++i) {
+              const py::object k = ks[i];
+              if (k.is_none()) continue;
+              const py::object fp = fingerprints.obj.is_none()
+                                        ? py::object(py::none())
+                                        : py::object(py::reinterpret_borrow<py::sequence>(fingerprints.obj)[i]);
+              kv[i] = read_key(k, fp);
+            }
+            arg_errors.dismiss();
+            std::vector<Remembered> r;
+            {
+              py::gil_scoped_release release;
+              r = sp.remember_each(std::move(batch), kv);
+            }
+            py::array_t<std::int64_t> ids(static_cast<py::ssize_t>(n));
+            py::array_t<bool> replayed(static_cast<py::ssize_t>(n));
+            for (std::size_t i = 0; i < n; ++i) {
+              ids.mutable_at(static_cast<py::ssize_t>(i)) = r[i].id;
+              replayed.mutable_at(static_cast<py::ssize_t>(i)) = r[i].replayed;
+            }
+            return std::make_pair(ids, replayed);
+          },
+          py::arg("embeddings"), py::arg("contents") = py::none(), py::arg("confidences") = py::none(),
+          py::arg("timestamps") = py::none(), py::arg("metadatas") = py::none(), py::kw_only(), py::arg("keys"),
+          py::arg("fingerprints") = py::none(),
+          "Store episodes with one idempotency key each (None: no key), for streams: (ids, replayed flags). "
+          "Those not replayed are stored all or nothing; a key repeated in the call replays its first use.")
+      .def_property_readonly("idempotency_keys", &Space::idempotency_keys,
+                             "Idempotency keys this space retains (at most the engine's idempotency_capacity).");
+}
+
 void register_memories(py::class_<Space, std::shared_ptr<Space>>& space) {
+  register_keyed(space);
   space
       .def(
           "remember",

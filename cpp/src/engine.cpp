@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -20,12 +21,41 @@ std::string format_bound(double b) {
 }
 }  // namespace
 
-Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) {
-  // Construct a throwaway space config check so bad engine-wide settings fail at open time.
-  if (config_.space.dim == 0 || config_.space.dim > 65536) {
-    throw InvalidInputError("dimension must be between 1 and 65536, got " + std::to_string(config_.space.dim));
+void validate(const EngineConfig& c) {
+  validate(c.space);  // bad defaults for new spaces fail when the engine is made, not later
+  if (c.max_spaces < 1 || c.max_spaces > (std::size_t{1} << 22)) {
+    throw InvalidInputError("max_spaces must be between 1 and 4194304 (space ordinals); got " +
+                            std::to_string(c.max_spaces));
+  }
+  if (c.idempotency_capacity < 1 || c.idempotency_capacity > (std::size_t{1} << 26)) {
+    throw InvalidInputError("idempotency_capacity must be between 1 and 67108864 keys per space; got " +
+                            std::to_string(c.idempotency_capacity));
   }
 }
+
+void validate(const StoreOptions& o) {
+  if (o.path.empty()) throw InvalidInputError("a durable engine needs a non-empty path");
+  const auto fail = [](const char* field, const std::string& got, const char* range) {
+    throw InvalidInputError(std::string(field) + " must be " + range + "; got " + got);
+  };
+  if (o.segment_bytes < 4096 || o.segment_bytes > (std::uint64_t{1} << 40)) {
+    fail("segment_bytes", std::to_string(o.segment_bytes), "between 4096 and 1099511627776 bytes");
+  }
+  const auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  if (!std::isfinite(o.checkpoint_interval_s) ||
+      (o.checkpoint_interval_s != 0.0 && (o.checkpoint_interval_s < 0.01 || o.checkpoint_interval_s > 31536000.0))) {
+    fail("checkpoint_interval_s", num(o.checkpoint_interval_s), "0 (off) or between 0.01 and 31536000 seconds");
+  }
+  if (!std::isfinite(o.flush_interval_s) || o.flush_interval_s < 0.001 || o.flush_interval_s > 3600.0) {
+    fail("flush_interval_s", num(o.flush_interval_s), "between 0.001 and 3600 seconds");
+  }
+}
+
+Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) { validate(config_); }
 
 Engine::~Engine() {
   try {
@@ -57,6 +87,7 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
     if (next_ordinal_ >= (1u << 22)) throw CapacityError("space ordinals exhausted; restart the engine to compact");
     sp = std::make_shared<Space>(std::string(name), next_ordinal_, config.value_or(config_.space), clock_);
     sp->set_features(features_);
+    sp->set_idempotency_capacity(config_.idempotency_capacity);
     if (wal_) {
       lsn = wal_->append(RecordType::CreateSpace, sp->create_payload());
       sp->set_wal(wal_);

@@ -40,6 +40,7 @@ void Engine::apply_record(RecordType type, std::string_view payload) {
       }
       auto sp = std::make_shared<Space>(name, ord, cfg, clock_);
       sp->set_features(features_);
+      sp->set_idempotency_capacity(config_.idempotency_capacity);
       spaces_.emplace(name, sp);
       next_ordinal_ = std::max(next_ordinal_, ord + 1);
       return;
@@ -75,8 +76,7 @@ void Engine::apply_record(RecordType type, std::string_view payload) {
 
 void Engine::open_store(StoreOptions options) {
   if (wal_) throw EngramError("the engine already has a store open");
-  if (options.path.empty()) throw InvalidInputError("a durable engine needs a non-empty path");
-  if (options.segment_bytes < 4096) throw InvalidInputError("segment_bytes must be at least 4096");
+  validate(options);
   const auto t0 = std::chrono::steady_clock::now();
   store_ = options;
   const std::string dir = options.path;

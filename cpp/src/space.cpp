@@ -1,7 +1,9 @@
 #include "engram/space.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
+#include <unordered_map>
 
 #include "engram/errors.hpp"
 #include "engram/fault.hpp"
@@ -10,22 +12,34 @@
 
 namespace engram {
 
+namespace {
+template <class T>
+void in_range(const char* field, T value, T lo, T hi) {
+  if (value < lo || value > hi) {
+    throw InvalidInputError(std::string(field) + " must be between " + std::to_string(lo) + " and " +
+                            std::to_string(hi) + "; got " + std::to_string(value));
+  }
+}
+}  // namespace
+
+void validate(const SpaceConfig& c) {
+  in_range<std::size_t>("dim (the embedding dimension)", c.dim, 1, 65536);
+  in_range<std::uint32_t>("HNSW M", c.hnsw.M, 2, 128);
+  in_range<std::uint32_t>("HNSW ef_construction", c.hnsw.ef_construction, 1, 1000000);
+  in_range<std::uint32_t>("HNSW ef_search", c.hnsw.ef_search, 1, 1000000);
+  in_range<std::size_t>("max_memories", c.max_memories, 1, static_cast<std::size_t>(Space::kLocalMask));
+  in_range<std::size_t>("max_content_bytes", c.max_content_bytes, 0, std::size_t{256} << 20);
+  in_range<std::size_t>("max_metadata_entries", c.max_metadata_entries, 0, 1000000);
+  in_range<std::size_t>("max_k", c.max_k, 1, 1000000);
+}
+
 Space::Space(std::string name, std::uint32_t ordinal, SpaceConfig config, std::shared_ptr<const Clock> clock)
     : name_(std::move(name)),
       ordinal_(ordinal),
-      config_(config),
+      config_((engram::validate(config), config)),  // before the index is sized from it
       clock_(std::move(clock)),
       index_(config.dim, config.hnsw) {
   check_space_name(name_);
-  if (config_.dim == 0 || config_.dim > 65536) {
-    throw InvalidInputError("dimension must be between 1 and 65536, got " + std::to_string(config_.dim));
-  }
-  if (config_.hnsw.M < 2 || config_.hnsw.M > 128) {
-    throw InvalidInputError("HNSW M must be between 2 and 128, got " + std::to_string(config_.hnsw.M));
-  }
-  if (config_.hnsw.ef_construction < 1 || config_.hnsw.ef_search < 1) {
-    throw InvalidInputError("HNSW ef_construction and ef_search must be at least 1");
-  }
   concepts_ = std::make_unique<ConceptStore>(config_.dim);
 }
 
@@ -78,6 +92,11 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint6
   }
   // Logged before it is applied and under append_mu_, so LSN order matches id order.
   if (wal_) lsn = wal_->append(RecordType::Remember, encode_episodes(make_id(first), episodes));
+  apply_episodes(first, episodes);
+  return first;
+}
+
+void Space::apply_episodes(std::size_t first, std::vector<EpisodeInput>& episodes) {
   for (std::size_t i = 0; i < episodes.size(); ++i) {
     EpisodeInput& e = episodes[i];
     const std::size_t local = first + i;
@@ -97,7 +116,191 @@ std::size_t Space::store_records(std::vector<EpisodeInput>& episodes, std::uint6
   }
   next_local_.store(first + episodes.size(), std::memory_order_release);
   live_.fetch_add(episodes.size(), std::memory_order_relaxed);
-  return first;
+}
+
+Space::KeyedOutcome Space::store_keyed(std::vector<EpisodeInput>& episodes, const std::vector<KeyClaim>& claims) {
+  KeyedOutcome out;
+  out.items.resize(episodes.size());
+  MutexLock lock(append_mu_);
+  // 1. Resolve every claim before anything is stored, so a conflict stores nothing. A claim is
+  // new, a replay of the table's entry, or a repeat of an earlier claim of this call (alias).
+  constexpr std::size_t kNew = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> alias(claims.size(), kNew);
+  std::vector<const IdempotencyTable::Entry*> found(claims.size(), nullptr);
+  std::unordered_map<std::string_view, std::size_t> in_call;
+  std::vector<bool> fresh(episodes.size(), true);
+  for (std::size_t c = 0; c < claims.size(); ++c) {
+    const KeyClaim& cl = claims[c];
+    const auto conflict = [&] {
+      const std::string where = claims.size() > 1 ? "item " + std::to_string(cl.first) + ": " : "";
+      return IdempotencyConflict(where + "idempotency key '" + preview(cl.key->key, 80) +
+                                 "' was already used in space '" + name_ +
+                                 "' with a different payload; use a new key for a new request");
+    };
+    if (const auto it = in_call.find(cl.key->key); it != in_call.end()) {
+      const KeyClaim& orig = claims[it->second];
+      if (orig.key->fingerprint != cl.key->fingerprint || orig.count != cl.count) throw conflict();
+      alias[c] = it->second;
+    } else if (const IdempotencyTable::Entry* e = idempotency_.find(cl.key->key)) {
+      if (e->fingerprint != cl.key->fingerprint || e->count != cl.count) throw conflict();
+      found[c] = e;
+      ++out.replayed_claims;
+    } else {
+      in_call.emplace(cl.key->key, c);
+      continue;
+    }
+    for (std::size_t j = 0; j < cl.count; ++j) fresh[cl.first + j] = false;
+  }
+  // 2. The fresh episodes get consecutive ids in call order and are logged with the new keys as
+  // one record, before they are applied (under append_mu_: LSN order is id order).
+  std::vector<EpisodeInput> fresh_eps;
+  std::vector<std::size_t> fresh_pos(episodes.size(), 0);
+  for (std::size_t i = 0; i < episodes.size(); ++i) {
+    if (!fresh[i]) continue;
+    fresh_pos[i] = fresh_eps.size();
+    fresh_eps.push_back(std::move(episodes[i]));
+  }
+  const std::size_t first = next_local_.load(std::memory_order_relaxed);
+  if (first + fresh_eps.size() > config_.max_memories) {
+    throw CapacityError("memory space '" + name_ + "' holds " + std::to_string(first) + " memories; storing " +
+                        std::to_string(fresh_eps.size()) + " more would exceed its limit of " +
+                        std::to_string(config_.max_memories));
+  }
+  const double now = clock_->now();
+  for (EpisodeInput& e : fresh_eps) {
+    if (!e.has_timestamp) {
+      e.timestamp = now;
+      e.has_timestamp = true;
+    }
+  }
+  const auto id_of = [&](std::size_t item) { return make_id(first + fresh_pos[item]); };
+  std::vector<std::size_t> new_claims;
+  for (std::size_t c = 0; c < claims.size(); ++c) {
+    if (alias[c] == kNew && found[c] == nullptr) new_claims.push_back(c);
+  }
+  if (wal_ && (!new_claims.empty() || !fresh_eps.empty())) {
+    Encoder e;
+    e.str() = encode_episodes(make_id(first), fresh_eps);
+    if (new_claims.empty()) {
+      out.lsn = wal_->append(RecordType::Remember, e.str());
+    } else {
+      e.put<std::uint32_t>(static_cast<std::uint32_t>(new_claims.size()));
+      for (const std::size_t c : new_claims) {
+        const KeyClaim& cl = claims[c];
+        e.put_str(cl.key->key);
+        e.put_str(cl.key->fingerprint);
+        e.put<std::int64_t>(cl.count == 0 ? 0 : id_of(cl.first));
+        e.put<std::uint32_t>(cl.count);
+      }
+      out.lsn = wal_->append(RecordType::RememberKeyed, e.str());
+    }
+  }
+  // 3. Per-item results, then apply.
+  for (std::size_t c = 0; c < claims.size(); ++c) {
+    if (found[c] == nullptr) continue;
+    const KeyClaim& cl = claims[c];
+    for (std::size_t j = 0; j < cl.count; ++j) {
+      out.items[cl.first + j] = {found[c]->first_id + static_cast<std::int64_t>(j), true};
+    }
+    out.replay_lsn = std::max(out.replay_lsn, found[c]->lsn);
+  }
+  for (std::size_t i = 0; i < episodes.size(); ++i) {
+    if (fresh[i]) out.items[i] = {id_of(i), false};
+  }
+  for (std::size_t c = 0; c < claims.size(); ++c) {
+    if (alias[c] == kNew) continue;
+    const KeyClaim& cl = claims[c];
+    const KeyClaim& orig = claims[alias[c]];
+    for (std::size_t j = 0; j < cl.count; ++j) out.items[cl.first + j] = {out.items[orig.first + j].id, true};
+  }
+  for (const std::size_t c : new_claims) {  // before apply_episodes moves the inputs' strings
+    const KeyClaim& cl = claims[c];
+    idempotency_.insert(cl.key->key, {cl.key->fingerprint, cl.count == 0 ? 0 : id_of(cl.first), cl.count, out.lsn});
+  }
+  apply_episodes(first, fresh_eps);
+  out.first_new = first;
+  out.stored = fresh_eps.size();
+  return out;
+}
+
+Space::KeyedOutcome Space::remember_keyed(std::vector<EpisodeInput> episodes, const std::vector<KeyClaim>& claims,
+                                          Op op) {
+  OpTimer timer(metrics_, op);
+  ENGRAM_FAULT_SITE("remember");  // test build only: delay and leak controls (fault.hpp)
+  ReaderLock lock(structure_mu_);
+  ensure_open();
+  for (const KeyClaim& cl : claims) check_idempotency_key(*cl.key);
+  for (std::size_t i = 0; i < episodes.size(); ++i) {
+    try {
+      check_episode(episodes[i]);
+    } catch (const DimensionError& e) {
+      if (op == Op::Remember) throw;
+      throw DimensionError("item " + std::to_string(i) + ": " + e.what());
+    } catch (const InvalidInputError& e) {
+      if (op == Op::Remember) throw;
+      throw InvalidInputError("item " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  if (wal_) wal_->check_writable();  // fail fast, before an id is burned, while the disk refuses
+  KeyedOutcome out;
+  {
+    auto gate = wal_gate();
+    out = store_keyed(episodes, claims);
+  }
+  parallel_for(out.stored, [&](std::size_t i) { index_.link(records_.at(out.first_new + i)->slot); });
+  // A replay answers only once the write it repeats is durable; a failed wait of the first call
+  // leaves its key in place, so this retry replays the stored ids instead of storing them again.
+  wait_replayed(out.replay_lsn);
+  wait_durable(out.lsn);
+  return out;
+}
+
+void Space::wait_replayed(std::uint64_t lsn) const {
+  if (!wal_ || lsn == 0 || wal_->options().mode == Durability::None) return;
+  if (wal_->durable_lsn() < lsn) wal_->sync();  // retries a failed batch; StorageError while the disk refuses
+}
+
+Remembered Space::remember(EpisodeInput episode, const IdempotencyKey& key) {
+  std::vector<EpisodeInput> one;
+  one.push_back(std::move(episode));
+  return remember_keyed(std::move(one), {{&key, 0, 1}}, Op::Remember).items[0];
+}
+
+RememberedBatch Space::remember_batch(std::vector<EpisodeInput> episodes, const IdempotencyKey& key) {
+  if (episodes.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw InvalidInputError("a batch holds at most " + std::to_string(std::numeric_limits<std::uint32_t>::max()) +
+                            " episodes; got " + std::to_string(episodes.size()));
+  }
+  const auto n = static_cast<std::uint32_t>(episodes.size());
+  const KeyedOutcome out = remember_keyed(std::move(episodes), {{&key, 0, n}}, Op::RememberBatch);
+  RememberedBatch r;
+  r.replayed = out.replayed_claims == 1;
+  r.ids.reserve(n);
+  for (const Remembered& x : out.items) r.ids.push_back(x.id);
+  return r;
+}
+
+std::vector<Remembered> Space::remember_each(std::vector<EpisodeInput> episodes,
+                                             const std::vector<std::optional<IdempotencyKey>>& keys) {
+  if (keys.size() != episodes.size()) {
+    throw InvalidInputError("remember_each needs one key (or none) per episode; got " + std::to_string(keys.size()) +
+                            " keys for " + std::to_string(episodes.size()) + " episodes");
+  }
+  std::vector<KeyClaim> claims;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i]) claims.push_back({&*keys[i], i, 1});
+  }
+  return remember_keyed(std::move(episodes), claims, Op::RememberBatch).items;
+}
+
+void Space::set_idempotency_capacity(std::size_t capacity) {
+  MutexLock lock(append_mu_);
+  idempotency_.set_capacity(capacity);
+}
+
+std::size_t Space::idempotency_keys() const {
+  MutexLock lock(append_mu_);
+  return idempotency_.size();
 }
 
 std::int64_t Space::remember(EpisodeInput episode) {

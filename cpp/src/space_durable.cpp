@@ -79,6 +79,21 @@ SpaceConfig Space::decode_config(Decoder& d) {
   return c;
 }
 
+// RememberKeyed's tail and IdempotencyKeys: u32 n, then n x (key str, fingerprint str,
+// first id i64, count u32), oldest first (docs/format.md).
+void Space::replay_keys(Decoder& in) {
+  const auto n = in.get<std::uint32_t>();
+  MutexLock lock(append_mu_);  // uncontended (recovery is single-threaded); as store_keyed() holds it
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string key = in.get_str();
+    IdempotencyTable::Entry e;
+    e.fingerprint = in.get_str();
+    e.first_id = in.get<std::int64_t>();
+    e.count = in.get<std::uint32_t>();
+    idempotency_.insert(std::move(key), std::move(e));  // lsn 0: recovered records are durable
+  }
+}
+
 void Space::replay(RecordType type, Decoder& in) {
   const auto local_of = [&](std::int64_t id) -> std::optional<std::size_t> {
     if (id <= 0 || (id >> kOrdinalShift) != static_cast<std::int64_t>(ordinal_) || (id & kLocalMask) == 0) {
@@ -90,7 +105,8 @@ void Space::replay(RecordType type, Decoder& in) {
     return CorruptionError("space '" + name_ + "': " + record_type_name(type) + " record " + what);
   };
   switch (type) {
-    case RecordType::Remember: {
+    case RecordType::Remember:
+    case RecordType::RememberKeyed: {
       const auto n = in.get<std::uint32_t>();
       std::vector<float> vec(config_.dim);
       for (std::uint32_t i = 0; i < n; ++i) {
@@ -125,8 +141,10 @@ void Space::replay(RecordType type, Decoder& in) {
         if (next_local_.load(std::memory_order_relaxed) <= *local) next_local_.store(*local + 1);
         live_.fetch_add(1, std::memory_order_relaxed);
       }
+      if (type == RecordType::RememberKeyed) replay_keys(in);
       break;
     }
+    case RecordType::IdempotencyKeys: replay_keys(in); break;
     case RecordType::Forget: {
       const auto id = in.get<std::int64_t>();
       WriterLock rlock(records_mu_);  // uncontended (recovery is single-threaded); as forget() holds it
@@ -281,6 +299,31 @@ void Space::snapshot(std::string& out, std::uint64_t& seq) const {
     for (const std::int64_t m : c.members) e.put<std::int64_t>(m);
     e.put_bytes(c.centroid.data(), c.centroid.size() * sizeof(float));
     frame(RecordType::ConceptRestore, e.str());
+  }
+  {
+    // Idempotency keys, oldest first, in chunks of about 1 MiB (the caller holds the WAL gate
+    // exclusively, so no keyed remember runs; append_mu_ for the analysis).
+    MutexLock alock(append_mu_);
+    Encoder keys;
+    std::uint32_t in_keys = 0;
+    const auto flush_keys = [&] {
+      if (in_keys == 0) return;
+      Encoder e;
+      e.put<std::uint32_t>(ordinal_);
+      e.put<std::uint32_t>(in_keys);
+      e.str().append(keys.str());
+      frame(RecordType::IdempotencyKeys, e.str());
+      keys.str().clear();
+      in_keys = 0;
+    };
+    idempotency_.for_each([&](const std::string& key, const IdempotencyTable::Entry& en) {
+      keys.put_str(key);
+      keys.put_str(en.fingerprint);
+      keys.put<std::int64_t>(en.first_id);
+      keys.put<std::uint32_t>(en.count);
+      if (++in_keys >= 4096 || keys.str().size() >= (1u << 20)) flush_keys();
+    });
+    flush_keys();
   }
   for (const EdgeRecord& x : graph_.edges()) {
     Encoder e;

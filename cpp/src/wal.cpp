@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstring>
 
 #include "engram/codec.hpp"
@@ -25,18 +26,20 @@ const char* record_type_name(RecordType t) noexcept {
     case RecordType::ConceptCommit: return "concept_commit";
     case RecordType::ConceptDissolve: return "concept_dissolve";
     case RecordType::Features: return "features";
+    case RecordType::RememberKeyed: return "remember_keyed";
     case RecordType::SpaceState: return "space_state";
     case RecordType::ConceptRestore: return "concept_restore";
     case RecordType::EngineState: return "engine_state";
+    case RecordType::IdempotencyKeys: return "idempotency_keys";
   }
   return "unknown";
 }
 
 bool is_known_record_type(std::uint16_t t) noexcept {
   return (t >= static_cast<std::uint16_t>(RecordType::CreateSpace) &&
-          t <= static_cast<std::uint16_t>(RecordType::Features)) ||
+          t <= static_cast<std::uint16_t>(RecordType::RememberKeyed)) ||
          (t >= static_cast<std::uint16_t>(RecordType::SpaceState) &&
-          t <= static_cast<std::uint16_t>(RecordType::EngineState));
+          t <= static_cast<std::uint16_t>(RecordType::IdempotencyKeys));
 }
 
 const char* durability_name(Durability d) noexcept {
@@ -206,6 +209,19 @@ bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const 
 
 Wal::Wal(Env& env, std::string dir, WalOptions options, std::uint64_t next_lsn)
     : env_(env), dir_(std::move(dir)), opt_(options), next_lsn_(next_lsn) {
+  // The background flusher sleeps flush_interval_s and group commit waits up to group_window_s:
+  // NaN, zero or negative would spin a core, infinity would never sync.
+  if (!std::isfinite(opt_.flush_interval_s) || opt_.flush_interval_s < 0.001 || opt_.flush_interval_s > 3600.0) {
+    throw InvalidInputError("flush_interval_s must be between 0.001 and 3600 seconds; got " +
+                            std::to_string(opt_.flush_interval_s));
+  }
+  if (!std::isfinite(opt_.group_window_s) || opt_.group_window_s < 0.0 || opt_.group_window_s > 1.0) {
+    throw InvalidInputError("group_window_s must be between 0 and 1 second; got " +
+                            std::to_string(opt_.group_window_s));
+  }
+  if (opt_.segment_bytes < 4096) {
+    throw InvalidInputError("segment_bytes must be at least 4096; got " + std::to_string(opt_.segment_bytes));
+  }
   if (next_lsn_ == 0) next_lsn_ = 1;
   for (const SegmentFile& s : list_segments(env_, dir_)) {
     if (s.first_lsn < next_lsn_) closed_segments_.push_back(s);  // a later name is the new segment

@@ -44,7 +44,7 @@ class ServerConfig:
     stream_max_outstanding: int = 1_000  # unacknowledged observations per stream
     ingest_batch: int = 256
     ingest_throttle_ms: float = 0.0  # extra pause per writer batch: capacity drills and tests only
-    idempotency_capacity: int = 100_000  # keys remembered for replay detection
+    idempotency_capacity: int = 100_000  # idempotency keys kept per space by the engine (oldest evicted)
     inline_engine_calls: bool = False  # run short engine calls on the event loop (see routing.quick_call)
     drain_timeout_s: float = 20.0
     key_reload_interval_s: float = 1.0

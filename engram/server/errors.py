@@ -27,6 +27,7 @@ _ENGINE: tuple[tuple[type[BaseException], int, str], ...] = (
     (E.SpaceNotFound, 404, "space_not_found"),
     (E.MemoryNotFound, 404, "memory_not_found"),
     (E.SpaceExists, 409, "space_exists"),
+    (E.IdempotencyConflict, 409, "idempotency_conflict"),
     (E.CapacityError, 409, "capacity_exceeded"),
     (E.CorruptionError, 500, "corruption"),
     (E.StorageError, 503, "storage_unavailable"),

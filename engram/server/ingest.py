@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from engram.server.errors import ApiError
-from engram.server.idempotency import IdempotencyStore
 from engram.server.logs import JsonLog
 from engram.server.metrics import ServerMetrics
 
@@ -46,7 +45,6 @@ class Ingestor:
     def __init__(
         self,
         space_of: Callable[[str], Any],
-        idempotency: IdempotencyStore,
         *,
         limit: int,
         batch: int,
@@ -55,7 +53,6 @@ class Ingestor:
         log: JsonLog,
     ) -> None:
         self._space_of = space_of
-        self._idem = idempotency
         self.limit = limit
         self._batch = batch
         self._throttle_s = throttle_s
@@ -145,67 +142,50 @@ class Ingestor:
             start = end
 
     def _store_group(self, group: list[Observation]) -> None:
-        owned: list[tuple[Observation, Future[Any] | None]] = []
-        for o in group:
-            if o.key is None:
-                owned.append((o, None))
-                continue
-            try:
-                mine, fut = self._idem.claim(o.space, o.key, o.fingerprint)
-            except ApiError as exc:
-                o.future.set_exception(exc)
-                continue
-            if mine:
-                owned.append((o, fut))
-            else:
-                fut.add_done_callback(lambda f, o=o: _relay_replay(f, o))
-        if not owned:
-            return
+        # One engine call per group: the engine stores each keyed observation once per (space,
+        # key), durably with its key, and answers repeats (a reconnecting client's resends) with
+        # the stored id (engram.Space.remember_each).
+        results: list[tuple[int, bool] | BaseException]
         try:
-            space = self._space_of(owned[0][0].space)
-            ids = space.remember_batch(
-                np.stack([o.embedding for o, _ in owned]),
-                [o.content for o, _ in owned],
-                [o.confidence for o, _ in owned],
-                [o.timestamp for o, _ in owned],
-                [o.metadata for o, _ in owned],
+            space = self._space_of(group[0].space)
+            ids, replayed = space.remember_each(
+                np.stack([o.embedding for o in group]),
+                [o.content for o in group],
+                [o.confidence for o in group],
+                [o.timestamp for o in group],
+                [o.metadata for o in group],
+                keys=[o.key for o in group],
+                fingerprints=[o.fingerprint for o in group],
             )
-            results: list[int | BaseException] = [int(i) for i in ids]
+            results = [(int(i), bool(r)) for i, r in zip(ids, replayed, strict=True)]
         except Exception:
             # all-or-nothing batch failed: store one by one so only the bad observations fail
             results = []
-            for o, _ in owned:
+            for o in group:
                 try:
-                    results.append(
-                        int(
-                            self._space_of(o.space).remember(
-                                o.embedding, o.content, o.confidence, o.timestamp, o.metadata
-                            )
-                        )
-                    )
+                    sp = self._space_of(o.space)
+                    if o.key is None:
+                        mid = sp.remember(o.embedding, o.content, o.confidence, o.timestamp, o.metadata)
+                        results.append((int(mid), False))
+                    else:
+                        mid, rep = sp.remember_keyed(
+                            o.embedding, o.content, o.confidence, o.timestamp, o.metadata,
+                            idempotency_key=o.key, fingerprint=o.fingerprint,
+                        )  # fmt: skip
+                        results.append((int(mid), bool(rep)))
                 except Exception as exc:
                     results.append(exc)
         now = time.perf_counter_ns()
-        for (o, fut), r in zip(owned, results, strict=True):
+        for o, r in zip(group, results, strict=True):
             if isinstance(r, BaseException):
-                if fut is not None:
-                    self._idem.fail(o.space, o.key or "", fut, r)
                 o.future.set_exception(r)
                 continue
-            if fut is not None:
-                self._idem.complete(o.space, o.key or "", fut, r)
-            self.stored += 1
-            self._metrics.observe(
-                "engram_streaming_observation_latency_seconds",
-                "Time from receiving an observation to storing it (searchable and durable).",
-                (now - o.received_ns) / 1e9,
-            )
-            o.future.set_result((r, False))
-
-
-def _relay_replay(f: Future[Any], o: Observation) -> None:
-    exc = f.exception()
-    if exc is not None:
-        o.future.set_exception(exc)
-    else:
-        o.future.set_result((int(f.result()), True))
+            mid, replayed = r
+            if not replayed:
+                self.stored += 1
+                self._metrics.observe(
+                    "engram_streaming_observation_latency_seconds",
+                    "Time from receiving an observation to storing it (searchable and durable).",
+                    (now - o.received_ns) / 1e9,
+                )
+            o.future.set_result((mid, replayed))

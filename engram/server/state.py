@@ -18,7 +18,6 @@ import engram
 from engram.server.auth import ANONYMOUS_ADMIN, KeyStore, Principal
 from engram.server.config import ServerConfig
 from engram.server.errors import ApiError
-from engram.server.idempotency import IdempotencyStore
 from engram.server.ingest import STATES, Ingestor
 from engram.server.logs import JsonLog
 from engram.server.metrics import ServerMetrics
@@ -27,9 +26,14 @@ from engram.server.metrics import ServerMetrics
 def open_engine(cfg: ServerConfig) -> engram.Engine:
     """The engine the configuration names: durable at ``cfg.data`` or in memory."""
     if cfg.in_memory:
-        return engram.Engine(path=None, dim=cfg.dim)
+        return engram.Engine(path=None, dim=cfg.dim, idempotency_capacity=cfg.idempotency_capacity)
     try:
-        return engram.Engine(path=cfg.data, dim=cfg.dim, durability=cfg.durability)  # type: ignore[call-arg]
+        return engram.Engine(  # type: ignore[call-arg]
+            path=cfg.data,
+            dim=cfg.dim,
+            durability=cfg.durability,
+            idempotency_capacity=cfg.idempotency_capacity,
+        )
     except TypeError as exc:  # this engine build predates durable engines
         raise engram.EngramError(
             f"this engine build cannot open a durable engine at {cfg.data!r} ({exc}); run with --in-memory"
@@ -42,7 +46,6 @@ class ServerState:
         self.log = log or JsonLog(level=cfg.log_level)
         self.metrics = ServerMetrics()
         self.keys = None if cfg.no_auth else KeyStore(cfg.api_keys or "")
-        self.idempotency = IdempotencyStore(cfg.idempotency_capacity)
         self.engine: engram.Engine | None = None
         self.ingest: Ingestor | None = None
         self.phase = "starting"
@@ -77,7 +80,7 @@ class ServerState:
             self.request_exit(1)
             return
         self.ingest = Ingestor(
-            self.engine.space, self.idempotency, limit=self.config.stream_queue_limit,
+            self.engine.space, limit=self.config.stream_queue_limit,
             batch=self.config.ingest_batch, throttle_s=self.config.ingest_throttle_ms / 1000.0,
             metrics=self.metrics, log=self.log,
         )  # fmt: skip

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import engram
@@ -33,6 +34,28 @@ def _expected(store: Path) -> dict:
 
 def test_there_is_a_version_1_fixture() -> None:
     assert FIXTURES / "store-v1" in STORES
+    assert FIXTURES / "store-v1.1" in STORES  # idempotency keys (record types 10 and 23)
+
+
+def test_version_1_1_keys_replay_from_checkpoint_and_wal(tmp_path: Path) -> None:
+    """Every key of the 1.1 fixture, recorded before or after its checkpoint, replays its ids; a
+    different fingerprint conflicts; the 1.0 fixture has no keys."""
+    store = FIXTURES / "store-v1.1"
+    expected = _expected(store)
+    copy = tmp_path / store.name
+    shutil.copytree(store, copy)
+    with engram.Engine(copy, dim=8) as eng:
+        for name, k in expected["keys"].items():
+            space, key = name.split("/")
+            sp = eng.space(space)
+            n = len(k["ids"])
+            rows = np.stack([vec(i, sp.dim) for i in range(n)])
+            fp = bytes.fromhex(k["fingerprint"])
+            assert sp.remember_batch_keyed(rows, idempotency_key=key, fingerprint=fp)[1], name
+            assert sp.remember_batch_keyed(rows, idempotency_key=key, fingerprint=fp)[0].tolist() == k["ids"]
+            with pytest.raises(engram.IdempotencyConflict):
+                sp.remember_batch_keyed(rows, idempotency_key=key, fingerprint=fp + b"!")
+        assert describe(eng) == expected["contents"]  # replays stored nothing
 
 
 @pytest.mark.parametrize("store", STORES, ids=[p.name for p in STORES])

@@ -13,10 +13,12 @@ class Clock {
  public:
   double now() const noexcept;
   bool is_manual() const noexcept { return manual_.load(std::memory_order_acquire); }
-  // Switches to manual time at t.
-  void set(double t) noexcept;
-  // Moves manual time forward by dt seconds (switching to manual at the current time first).
-  void advance(double dt) noexcept;
+  // Switches to manual time at t (InvalidInputError unless t is finite: a NaN clock would stamp
+  // every memory with NaN, bypassing the timestamp checks).
+  void set(double t);
+  // Moves manual time by dt seconds (switching to manual at the current time first);
+  // InvalidInputError unless dt and the resulting time are finite.
+  void advance(double dt);
   void use_system() noexcept { manual_.store(false, std::memory_order_release); }
 
  private:

@@ -62,7 +62,13 @@ namespace engram {
 struct EngineConfig {
   SpaceConfig space{};  // defaults for new spaces
   std::size_t max_spaces = 4096;
+  // Idempotency keys kept per space (idempotency.hpp); the oldest of a space is evicted beyond it.
+  std::size_t idempotency_capacity = kDefaultIdempotencyCapacity;
 };
+
+// InvalidInputError naming the field, the value and the valid range: the space defaults
+// (validate(SpaceConfig)), max_spaces 1 to 2^22 (space ordinals), idempotency_capacity 1 to 2^26.
+void validate(const EngineConfig& config);
 
 struct StoreOptions {
   std::string path;
@@ -78,6 +84,12 @@ struct StoreOptions {
   // The file system (env.hpp); null: Env::default_env(). Tests pass a FaultEnv here.
   std::shared_ptr<Env> env;
 };
+
+// InvalidInputError naming the field, the value and the valid range: a non-empty path;
+// segment_bytes 4096 to 2^40; checkpoint_interval_s 0 (off) or 0.01 to 31,536,000 s (a year);
+// flush_interval_s 0.001 to 3600 s (NaN, negative or zero would spin the flusher, infinity would
+// never sync). checkpoint_wal_bytes takes any value (0: off).
+void validate(const StoreOptions& options);
 
 struct RecoveryEvent {
   std::string kind;  // "torn_tail", "corruption", "gap"

@@ -63,6 +63,12 @@ class UnsupportedFormatError : public StorageError {
   using StorageError::StorageError;
 };
 
+// An idempotency key reused with a different request fingerprint (HTTP 409 idempotency_conflict).
+class IdempotencyConflict : public EngramError {
+ public:
+  using EngramError::EngramError;
+};
+
 // An operation on an engine that was closed.
 class ClosedError : public EngramError {
  public:

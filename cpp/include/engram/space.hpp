@@ -15,6 +15,9 @@
 //    records. link() holds records_mu_ shared while it checks both ends and adds the edge, and
 //    forget() removes a memory's edges under records_mu_ exclusive, so no edge to a forgotten
 //    memory can appear after forget() returns; spread() also skips dead targets.
+//    append_mu_ also guards the idempotency keys (idempotency.hpp): a keyed remember looks its
+//    key up, stores its episodes and records the key in one critical section, so concurrent
+//    calls with one new key store once.
 //  - Inside: the HNSW index's own locks (hnsw.hpp), the graph's stripe locks (graph.hpp), the
 //    concept store's lock (concepts.hpp).
 // Metrics are lock-free atomics. A dropped or closed space rejects every later call.
@@ -52,6 +55,7 @@
 #include "engram/features.hpp"
 #include "engram/graph.hpp"
 #include "engram/hnsw.hpp"
+#include "engram/idempotency.hpp"
 #include "engram/memory.hpp"
 #include "engram/metrics.hpp"
 #include "engram/segmented_array.hpp"
@@ -69,6 +73,12 @@ struct SpaceConfig {
   std::size_t max_metadata_entries = 256;
   std::size_t max_k = 10000;
 };
+
+// Throws InvalidInputError naming the field, the value received and the valid range: dim 1 to
+// 65536; HNSW M 2 to 128, ef_construction and ef_search 1 to 1,000,000; max_memories 1 to
+// 2^40 - 1 (an id keeps 40 bits for its local sequence); max_content_bytes up to 256 MiB;
+// max_metadata_entries up to 1,000,000; max_k 1 to 1,000,000.
+void validate(const SpaceConfig& config);
 
 struct SpaceStats {
   std::uint64_t episodes = 0;
@@ -106,6 +116,17 @@ struct IntegrityReport {
   }
 };
 
+// Result of a keyed remember: the id, and whether it was stored by an earlier request with the
+// same idempotency key (replayed: nothing was stored by this call).
+struct Remembered {
+  std::int64_t id = 0;
+  bool replayed = false;
+};
+struct RememberedBatch {
+  std::vector<std::int64_t> ids;
+  bool replayed = false;
+};
+
 class Space {
  public:
   static constexpr int kOrdinalShift = 40;
@@ -123,6 +144,23 @@ class Space {
   std::int64_t remember(EpisodeInput episode);
   // All or nothing: every input is validated before any is stored. Indexing runs in parallel.
   std::vector<std::int64_t> remember_batch(std::vector<EpisodeInput> episodes);
+  // Idempotent forms (idempotency.hpp). The first call with a key stores the episode(s) and
+  // records the key with its fingerprint in the same WAL record; a later call with the same key
+  // and fingerprint stores nothing and returns the stored ids with replayed = true (after the
+  // original write is durable: a replay never acknowledges what the first call could not); the
+  // same key with another fingerprint raises IdempotencyConflict. A replay is answered even
+  // when the memories were forgotten since. Concurrent calls with one new key store once.
+  Remembered remember(EpisodeInput episode, const IdempotencyKey& key);
+  RememberedBatch remember_batch(std::vector<EpisodeInput> episodes, const IdempotencyKey& key);
+  // One key per episode (nullopt: none), for streams that batch independent observations: the
+  // episodes not replayed are stored all or nothing in one record; a key repeated within the
+  // call replays its first occurrence. IdempotencyConflict (naming the item) stores nothing.
+  std::vector<Remembered> remember_each(std::vector<EpisodeInput> episodes,
+                                        const std::vector<std::optional<IdempotencyKey>>& keys);
+  // Keys retained per space, oldest evicted first (EngineConfig::idempotency_capacity); set by
+  // the engine before the space is shared.
+  void set_idempotency_capacity(std::size_t capacity);
+  std::size_t idempotency_keys() const;
   MemoryView get(std::int64_t id) const;
   bool contains(std::int64_t id) const noexcept;
   void forget(std::int64_t id);
@@ -258,6 +296,30 @@ class Space {
   }
   // Returns the first local index; appends the Remember record (lsn) when durable.
   std::size_t store_records(std::vector<EpisodeInput>& episodes, std::uint64_t& lsn);
+  // A key covering items [first, first + count) of a keyed call (remember_keyed).
+  struct KeyClaim {
+    const IdempotencyKey* key;
+    std::size_t first;
+    std::uint32_t count;
+  };
+  // Per item: its id and whether it was replayed.
+  struct KeyedOutcome {
+    std::vector<Remembered> items;
+    std::size_t first_new = 0;        // local index of the first stored episode
+    std::size_t stored = 0;           // episodes stored by this call
+    std::uint64_t lsn = 0;            // this call's record (0: none)
+    std::uint64_t replay_lsn = 0;     // the newest record a replayed item waits for
+    std::size_t replayed_claims = 0;  // claims answered from the table
+  };
+  // Resolves the claims against the table under append_mu_ and stores the new episodes with
+  // their keys as one RememberKeyed record.
+  KeyedOutcome store_keyed(std::vector<EpisodeInput>& episodes, const std::vector<KeyClaim>& claims);
+  KeyedOutcome remember_keyed(std::vector<EpisodeInput> episodes, const std::vector<KeyClaim>& claims, Op op);
+  // Records, index slots and counters of episodes with ids first.. (live and in replay).
+  void apply_episodes(std::size_t first, std::vector<EpisodeInput>& episodes) REQUIRES(append_mu_);
+  void replay_keys(Decoder& in);
+  // Waits until a replayed write's record is durable (mode None: at once).
+  void wait_replayed(std::uint64_t lsn) const;
   // Concept record, store entry and bindings (live and in replay).
   void apply_concept(std::int64_t id, bool is_new, const ConceptDraft& draft, const std::vector<BindingSpec>& bindings)
       REQUIRES_SHARED(records_mu_);
@@ -279,7 +341,9 @@ class Space {
   std::shared_ptr<const Clock> clock_;
   mutable SharedMutex structure_mu_;
   mutable SharedMutex records_mu_ ACQUIRED_AFTER(structure_mu_);
-  Mutex append_mu_ ACQUIRED_AFTER(records_mu_);  // serialises id allocation so a batch gets contiguous ids
+  mutable Mutex append_mu_ ACQUIRED_AFTER(records_mu_);  // serialises id allocation so a batch gets contiguous ids
+  // Idempotency keys: looked up and recorded under append_mu_ with the memories they store.
+  IdempotencyTable idempotency_ GUARDED_BY(append_mu_);
   SegmentedArray<Record> records_;
   std::atomic<std::size_t> next_local_{0};
   HnswIndex index_;

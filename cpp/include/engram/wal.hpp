@@ -49,9 +49,10 @@ namespace engram {
 
 // docs/format.md "Versioning": the major version (FORMAT file, the version field of segment and
 // checkpoint headers) changes with the layout; the minor version (in each segment and checkpoint
-// header) counts added record types. This build writes and reads major 1, writes minor 0.
+// header) counts added record types. This build writes and reads major 1, writes minor 1
+// (1.1 added RememberKeyed and IdempotencyKeys) and reads 1.0 and 1.1.
 inline constexpr std::uint32_t kFormatVersion = 1;
-inline constexpr std::uint32_t kFormatMinor = 0;
+inline constexpr std::uint32_t kFormatMinor = 1;
 // Frame flag: a reader that does not know the record's type may skip it (docs/format.md).
 inline constexpr std::uint16_t kRecordIgnorable = 1;
 inline constexpr std::uint32_t kSegmentMagic = 0x53574745u;  // "EGWS"
@@ -71,10 +72,12 @@ enum class RecordType : std::uint16_t {
   ConceptCommit = 7,  // a concept and all its bindings: one atomic record
   ConceptDissolve = 8,
   Features = 9,
+  RememberKeyed = 10,  // 1.1: a Remember payload followed by the idempotency keys it records
   // Checkpoint-only records.
   SpaceState = 20,
   ConceptRestore = 21,
   EngineState = 22,
+  IdempotencyKeys = 23,  // 1.1: a space's idempotency keys, oldest first
 };
 const char* record_type_name(RecordType t) noexcept;
 bool is_known_record_type(std::uint16_t t) noexcept;

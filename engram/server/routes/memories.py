@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,34 +24,27 @@ def idempotency_key(ctx: Ctx, body_key: str | None) -> str | None:
     return key
 
 
-async def idempotent(ctx: Ctx, key: str | None, kind: str, run: Callable[[], Any]) -> tuple[Any, bool]:
-    """Run ``run`` in a worker thread once per idempotency key; returns (result, replayed)."""
-    if key is None:
-        return await quick_call(ctx, run), False
-    space = ctx.space or ""
-    # the raw body identifies the payload: a replay resends the same bytes (hashing them is far
-    # cheaper than re-serialising a parsed 768-d embedding)
-    mine, fut = ctx.state.idempotency.claim(space, key, codec.fingerprint_bytes(kind, ctx.raw))
-    if not mine:
-        return await asyncio.wrap_future(fut), True
-    try:
-        result = await quick_call(ctx, run)
-    except BaseException as exc:
-        ctx.state.idempotency.fail(space, key, fut, exc)
-        raise
-    ctx.state.idempotency.complete(space, key, fut, result)
-    return result, False
-
-
 async def remember(ctx: Ctx) -> Any:
     b: models.Remember = ctx.body
     sp = ctx.engine.space(ctx.space)
     emb = codec.vector(b.embedding)
     key = idempotency_key(ctx, b.idempotency_key)
-    mid, replayed = await idempotent(
-        ctx, key, "remember", lambda: int(sp.remember(emb, b.content, b.confidence, b.timestamp, b.metadata))
+    if key is None:
+        mid = await quick_call(
+            ctx, lambda: int(sp.remember(emb, b.content, b.confidence, b.timestamp, b.metadata))
+        )
+        return 201, {"id": mid, "replayed": False}
+    # The engine stores once per (space, key), durably with the memory (engram.Space.remember_keyed);
+    # the raw body identifies the payload: a replay resends the same bytes (hashing them is far
+    # cheaper than re-serialising a parsed 768-d embedding).
+    fp = codec.fingerprint_bytes("remember", ctx.raw)
+    mid, replayed = await quick_call(
+        ctx,
+        lambda: sp.remember_keyed(
+            emb, b.content, b.confidence, b.timestamp, b.metadata, idempotency_key=key, fingerprint=fp
+        ),
     )
-    return (200 if replayed else 201), {"id": mid, "replayed": replayed}
+    return (200 if replayed else 201), {"id": int(mid), "replayed": bool(replayed)}
 
 
 async def remember_batch(ctx: Ctx) -> Any:
@@ -69,15 +60,20 @@ async def remember_batch(ctx: Ctx) -> Any:
         raise ApiError(
             400, "dimension_mismatch", f"all embeddings of a batch must have the space's dimension {sp.dim}"
         )
+    key = idempotency_key(ctx, b.idempotency_key)
+    fp = codec.fingerprint_bytes("batch", ctx.raw) if key is not None else None
 
-    def run() -> list[int]:
-        ids = sp.remember_batch(
+    def run() -> tuple[list[int], bool]:
+        columns = (
             np.stack(vecs), [it.content for it in b.items], [it.confidence for it in b.items],
             [it.timestamp for it in b.items], [it.metadata for it in b.items],
         )  # fmt: skip
-        return [int(i) for i in ids]
+        if key is None:
+            return [int(i) for i in sp.remember_batch(*columns)], False
+        ids, replayed = sp.remember_batch_keyed(*columns, idempotency_key=key, fingerprint=fp)
+        return [int(i) for i in ids], bool(replayed)
 
-    ids, replayed = await idempotent(ctx, idempotency_key(ctx, b.idempotency_key), "batch", run)
+    ids, replayed = await quick_call(ctx, run)
     return (200 if replayed else 201), {"ids": ids, "replayed": replayed}
 
 

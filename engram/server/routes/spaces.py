@@ -47,7 +47,6 @@ async def validate_space(ctx: Ctx) -> Any:
 
 async def drop_space(ctx: Ctx) -> Any:
     await run_sync(ctx.engine.drop_space, ctx.space)
-    ctx.state.idempotency.forget_space(ctx.space or "")
     ctx.state.log.info("space_dropped", space=ctx.space, key=ctx.principal.key_id)
     return {"dropped": ctx.space}
 
