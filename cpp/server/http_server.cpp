@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include "context.hpp"
 #include "engram/validation.hpp"
 #include "openapi.hpp"
+#include "stream.hpp"
 
 namespace engram::server {
 
@@ -68,8 +70,13 @@ struct HttpServer::Impl {
         signals(ioc),
         reload_timer(ioc),
         drain_timer(ioc) {}
+  ~Impl() {
+    if (streams) streams->stop(0.0);  // the writer thread posts to ioc: joined before ioc goes
+  }
   ServerState& state;
   std::optional<ssl::context> tls;  // before ioc: sessions destroyed with ioc's handlers use it
+  // WebSocket streams and their writer (stream.hpp); before ioc, as tls
+  std::unique_ptr<StreamHub> streams = std::make_unique<StreamHub>(state);
   asio::io_context ioc;
   asio::thread_pool pool;
   tcp::acceptor acceptor;
@@ -157,6 +164,12 @@ class Session {
       request_id_ = new_request_id();
     }
     body_pending_ = !parser_->is_done();
+    if (beast::websocket::is_upgrade(req)) {
+      if (auto space = StreamHub::stream_space(path_)) {  // stream.hpp authorises before accepting
+        in_request_ = false;
+        return srv_.streams->accept(std::move(self().stream()), parser_->release(), std::move(*space));
+      }
+    }
     const auto m = st_.routes.match(method_, path_);
     if (!m.route) {
       route_label_ = "(unmatched)";
@@ -507,7 +520,8 @@ void HttpServer::Impl::on_signal(int sig) {
   draining = true;
   state.log.info("signal_received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   if (state.phase() == Phase::Ready || state.phase() == Phase::Starting) state.set_phase(Phase::Draining);
-  state.log.info("drain_started", {{"inflight", static_cast<std::int64_t>(state.inflight.load())}, {"streams", 0}});
+  state.log.info("drain_started", {{"inflight", static_cast<std::int64_t>(state.inflight.load())},
+                                   {"streams", static_cast<std::int64_t>(streams->open_streams())}});
   // still accepting while draining: probes see 503 not_ready, clients get 503 shutting_down
   state.run_drain_hooks();
   drain_deadline = Clock::now() + seconds(state.config.drain_timeout_s);
@@ -516,7 +530,8 @@ void HttpServer::Impl::on_signal(int sig) {
 
 void HttpServer::Impl::drain_step() {
   // never close an engine while it is still opening; in-flight requests get drain_timeout_s
-  const bool busy = state.inflight.load() > 0 && Clock::now() < drain_deadline;
+  // streams finish their queued observations (acked) and close with 1001 within the same deadline
+  const bool busy = (state.inflight.load() > 0 || streams->open_streams() > 0) && Clock::now() < drain_deadline;
   if (opening.load() || busy) {
     drain_timer.expires_after(std::chrono::milliseconds(10));
     drain_timer.async_wait([this](beast::error_code ec) {
@@ -524,12 +539,14 @@ void HttpServer::Impl::drain_step() {
     });
     return;
   }
-  state.log.info("drain_finished",
-                 {{"streams_left", 0}, {"inflight_left", static_cast<std::int64_t>(state.inflight.load())}});
   beast::error_code ignored;
   acceptor.close(ignored);
   reload_timer.cancel();
   asio::post(pool, [this] {
+    const double left = std::chrono::duration<double>(drain_deadline - Clock::now()).count();
+    streams->stop(std::max(0.0, left));  // the writer stores what is queued, then stops
+    state.log.info("drain_finished", {{"streams_left", static_cast<std::int64_t>(streams->open_streams())},
+                                      {"inflight_left", static_cast<std::int64_t>(state.inflight.load())}});
     if (state.phase() != Phase::Failed) state.close_engine();
     asio::post(ioc, [this] { finish(exit_code.load()); });
   });
@@ -561,6 +578,7 @@ void HttpServer::Impl::reload_keys(bool forced) {
     if (state.keys->reload(forced)) {
       state.log.info("api_keys_reloaded", {{"reason", forced ? "SIGHUP" : "file changed"},
                                            {"keys", static_cast<std::uint64_t>(state.keys->size())}});
+      streams->keys_reloaded();  // a revoked key's open streams close now (defect 5)
     }
   } catch (const std::exception& e) {  // keep serving with the keys we have
     state.log.error("api_keys_reload_failed",
@@ -622,6 +640,7 @@ int HttpServer::run() {
   im.ioc.run();
   for (auto& t : threads) t.join();
   im.pool.join();
+  im.streams->stop(0.0);  // after a failed open (no drain ran); idempotent
   return im.exit_code.load();
 }
 

@@ -288,10 +288,14 @@ class ObservationStream:
             except TimeoutError:
                 continue
             msgs = [raw]
+            closed: ConnectionClosed | None = None
             while True:  # drain what already arrived, without waiting
                 try:
                     msgs.append(ws.recv(timeout=0))
                 except TimeoutError:
+                    break
+                except ConnectionClosed as exc:  # read what came before the close (an error) first
+                    closed = exc
                     break
             with self._cv:
                 now = time.monotonic()
@@ -305,3 +309,5 @@ class ObservationStream:
                         raise _Fatal(error_from_body(400, {"error": msg}))
                     self.book.on_message(msg, now)
                 self._cv.notify_all()
+            if closed is not None:
+                raise closed

@@ -94,7 +94,6 @@ def test_one_json_log_line_per_request(tenants: Tenants) -> None:
     assert tenants.proc.events("space_created")  # engine events are logged too
 
 
-@pytest.mark.native_pending("stream")
 def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
     opts = dict(no_auth=True, dim=DIM, ingest_throttle_ms=5, drain_timeout_s=20)
     sp = start_server(None, log_dir=tmp_path, **opts)
@@ -143,7 +142,7 @@ def test_requests_after_drain_are_refused(tmp_path: Path) -> None:
         httpx.get(sp.url + "/health/live")
 
 
-@pytest.mark.native_pending("memories and stream")
+@pytest.mark.native_pending("memories")
 def test_durable_restart_keeps_acknowledged_writes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     v = vectors(60, seed=41)
@@ -212,7 +211,7 @@ def test_numbers_in_log_are_json(tenants: Tenants) -> None:
     assert np.isfinite([json.loads(ln)["ts"] for ln in lines]).all()
 
 
-@pytest.mark.native_pending("stream")
+@pytest.mark.native_pending("memories")  # reads the acked ids back
 @pytest.mark.parametrize("durability", ["fsync", "group"])
 def test_acknowledged_observations_survive_sigkill(tmp_path: Path, durability: str) -> None:
     """Acks mean durable: kill -9 right after the last ack, restart, every acked id is there."""
@@ -325,7 +324,6 @@ def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
     assert result["r"].status_code == 201 and len(result["r"].json()["ids"]) == 4000
 
 
-@pytest.mark.native_pending("stream")
 def test_stream_survives_a_graceful_server_restart(tmp_path: Path) -> None:
     """SIGTERM mid-stream: the server acks what it stored and refuses the rest as retryable; the
     client reconnects to the restarted server and resends only what was not acknowledged."""

@@ -1,0 +1,193 @@
+#include "ingest.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "state.hpp"
+
+namespace engram::server {
+
+namespace {
+
+constexpr double kSlowDownFraction = 0.5;
+
+ApiError to_api_error(const std::exception& e, JsonLog& log) {
+  if (const auto* api = dynamic_cast<const ApiError*>(&e)) return *api;
+  if (auto err = from_exception(e)) return *err;
+  log.error("ingest_failure", {{"error", std::string(e.what())}});
+  return ApiError(500, "internal", "the observation could not be stored; the server log has details");
+}
+
+EpisodeInput episode_of(const Observation& o) {
+  EpisodeInput ep;
+  ep.embedding = o.embedding.data();
+  ep.embedding_size = o.embedding.size();
+  ep.content = o.content;
+  ep.confidence = o.confidence;
+  ep.has_timestamp = o.timestamp.has_value();
+  ep.timestamp = o.timestamp.value_or(0.0);
+  ep.metadata = o.metadata;
+  return ep;
+}
+
+}  // namespace
+
+std::string_view flow_name(FlowState s) noexcept {
+  switch (s) {
+    case FlowState::Normal: return "normal";
+    case FlowState::SlowDown: return "slow_down";
+    case FlowState::Overloaded: return "overloaded";
+  }
+  return "normal";
+}
+
+Ingestor::Ingestor(ServerState& state)
+    : state_(state),
+      limit_(state.config.stream_queue_limit),
+      batch_(static_cast<std::size_t>(state.config.ingest_batch)),
+      throttle_s_(state.config.ingest_throttle_ms / 1000.0) {
+  state_.metrics.declare_counter("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
+  thread_ = std::thread([this] { run(); });
+}
+
+Ingestor::~Ingestor() { stop(0.0); }
+
+double Ingestor::retry_after_s() const noexcept {
+  // time to drain half the queue at the writer's batch size and throttle, at least 50 ms
+  return std::max(0.05,
+                  (static_cast<double>(limit_) / 2.0 / static_cast<double>(batch_)) * std::max(throttle_s_, 0.005));
+}
+
+void Ingestor::submit(Observation obs) {
+  {
+    MutexLock lock(mu_);
+    if (stop_) throw ApiError(503, "shutting_down", "the server is draining; resend elsewhere", 1.0);
+    if (static_cast<std::int64_t>(queue_.size()) < limit_) {
+      queue_.push_back(std::move(obs));
+      drained_ = false;
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+  }
+  state_.metrics.inc("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
+  throw ApiError(
+      429, "overloaded",
+      "the ingestion queue is full (" + std::to_string(limit_) + " observations); resend after the retry delay",
+      retry_after_s());
+}
+
+std::int64_t Ingestor::depth() const {
+  MutexLock lock(mu_);
+  return static_cast<std::int64_t>(queue_.size()) + busy_;
+}
+
+FlowState Ingestor::flow() const {
+  MutexLock lock(mu_);
+  const auto d = static_cast<double>(queue_.size());
+  if (d >= static_cast<double>(limit_)) return FlowState::Overloaded;
+  return d >= kSlowDownFraction * static_cast<double>(limit_) ? FlowState::SlowDown : FlowState::Normal;
+}
+
+bool Ingestor::stop(double timeout_s) {
+  std::deque<Observation> left;
+  bool drained = false;
+  {
+    MutexLock lock(mu_);
+    if (stopped_) return drained_;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::max(0.0, timeout_s));
+    while ((!queue_.empty() || busy_ > 0) && std::chrono::steady_clock::now() < deadline) {  // bounded by deadline
+      idle_cv_.wait_until(mu_, deadline);
+    }
+    drained = queue_.empty() && busy_ == 0;
+    stop_ = true;
+    left.swap(queue_);
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& o : left) {  // never leave a stream waiting on an observation
+    o.done(IngestOutcome{0, false, ApiError(503, "shutting_down", "the server stopped before storing it", 1.0)});
+  }
+  MutexLock lock(mu_);
+  stopped_ = true;
+  drained_ = drained;
+  return drained;
+}
+
+void Ingestor::run() {
+  std::vector<Observation> batch;
+  for (;;) {  // one batch per iteration; exits when stopped
+    {
+      MutexLock lock(mu_);
+      while (queue_.empty() && !stop_) cv_.wait(mu_);
+      if (stop_) return;
+      const std::size_t n = std::min(batch_, queue_.size());
+      batch.clear();
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      busy_ = static_cast<std::int64_t>(n);
+    }
+    store(batch);
+    {
+      MutexLock lock(mu_);
+      busy_ = 0;
+      if (queue_.empty()) drained_ = true;
+    }
+    idle_cv_.notify_all();
+    if (throttle_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(throttle_s_));
+  }
+}
+
+void Ingestor::store(std::vector<Observation>& batch) {
+  // one engine call per run of consecutive observations of one space
+  std::size_t begin = 0;
+  while (begin < batch.size()) {
+    std::size_t end = begin;
+    while (end < batch.size() && batch[end].space == batch[begin].space) ++end;
+    store_group(batch, begin, end);
+    begin = end;
+  }
+}
+
+void Ingestor::store_group(std::vector<Observation>& batch, std::size_t begin, std::size_t end) {
+  std::vector<IngestOutcome> out(end - begin);
+  try {
+    auto space = state_.engine_in_flight().space(batch[begin].space);
+    std::vector<EpisodeInput> episodes;
+    std::vector<std::optional<IdempotencyKey>> keys;
+    episodes.reserve(end - begin);
+    keys.reserve(end - begin);
+    for (std::size_t i = begin; i < end; ++i) {
+      episodes.push_back(episode_of(batch[i]));
+      keys.push_back(batch[i].key);
+    }
+    const auto res = space->remember_each(std::move(episodes), keys);
+    for (std::size_t i = 0; i < res.size(); ++i) out[i] = IngestOutcome{res[i].id, res[i].replayed, std::nullopt};
+  } catch (const std::exception&) {
+    // the batch is all or nothing: store one by one so only the bad observations fail
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& o = batch[i];
+      try {
+        auto space = state_.engine_in_flight().space(o.space);
+        if (o.key) {
+          const auto r = space->remember(episode_of(o), *o.key);
+          out[i - begin] = IngestOutcome{r.id, r.replayed, std::nullopt};
+        } else {
+          out[i - begin] = IngestOutcome{space->remember(episode_of(o)), false, std::nullopt};
+        }
+      } catch (const std::exception& e) {
+        out[i - begin] = IngestOutcome{0, false, to_api_error(e, state_.log)};
+      }
+    }
+  }
+  for (std::size_t i = begin; i < end; ++i) {
+    auto& r = out[i - begin];
+    if (!r.error && !r.replayed) stored_.fetch_add(1);
+    batch[i].done(std::move(r));
+  }
+}
+
+}  // namespace engram::server

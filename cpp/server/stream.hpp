@@ -1,0 +1,92 @@
+// Streaming ingestion over a WebSocket: /api/v1/spaces/{space}/stream (engram/server/stream.py,
+// same URL and messages; docs/architecture.md "Streaming ingestion").
+//
+// Client -> server: text frames {"type": "observation", "seq": n, "embedding": [...], "content",
+// "confidence", "timestamp", "metadata", "idempotency_key"}; seq is a JSON integer that increases
+// on a connection. Server -> client, in seq order: {"type": "ack", "seq", "id", "replayed"} once
+// the observation is stored (durable under the engine's mode and searchable), or {"type":
+// "reject", "seq", "code", "message", "retryable"[, "retry_after_ms"]}. Out of band: {"type":
+// "ready", "session", "max_outstanding", "queue_limit"} first, {"type": "flow", "state":
+// normal|slow_down|overloaded, "queue_depth"} when the writer queue changes state, and {"type":
+// "draining", "outstanding"} at shutdown, after which the server sends the remaining acks and
+// closes with 1001. A message the server cannot tie to a sequence number (not JSON, not an
+// object, no integer seq, seq not increasing, binary, too big, a client not reading its acks) is
+// an {"type": "error", "code", "message", "close"} after the answers already due, then that close
+// code (4400, 4413, 4429). Setup failures are an error message and close 4000 + HTTP status.
+//
+// The upgrade request is authorised before the upgrade is accepted, by the rules of every other
+// route (space name, readiness, key, role write on the space, space exists); a refused upgrade
+// is completed only to deliver the documented error and close code, and no session starts. A
+// key's streams are re-authorised whenever the key file is reloaded (polled every
+// key_reload_interval_s, or SIGHUP): a revoked or narrowed key's streams get an error and close
+// 4401/4403 (issue 13, defect 5).
+//
+// Threading: each session runs on its connection's strand; the writer thread (ingest.hpp) posts
+// outcomes there. The hub's mu_ guards the session registry and is a leaf.
+#pragma once
+
+#include <atomic>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engram/thread_annotations.hpp"
+#include "ingest.hpp"
+
+namespace engram::server {
+
+class ServerState;
+
+// What a live session offers the hub (called on any thread; implementations post to their strand).
+class StreamSessionHandle {
+ public:
+  virtual ~StreamSessionHandle() = default;
+  virtual void begin_drain() = 0;
+  virtual void recheck_key() = 0;
+};
+
+class StreamHub {
+ public:
+  explicit StreamHub(ServerState& state);  // registers the drain hook and the stream gauges
+  ~StreamHub();
+  StreamHub(const StreamHub&) = delete;
+  StreamHub& operator=(const StreamHub&) = delete;
+
+  // The {space} of a stream URL (/api/v1/spaces/{space}/stream, percent-decoded), or nullopt.
+  static std::optional<std::string> stream_space(std::string_view path);
+
+  // Takes over a connection whose request is a WebSocket upgrade of a stream URL.
+  void accept(boost::beast::tcp_stream&& stream, boost::beast::http::request<boost::beast::http::string_body>&& req,
+              std::string space);
+  void accept(boost::beast::ssl_stream<boost::beast::tcp_stream>&& stream,
+              boost::beast::http::request<boost::beast::http::string_body>&& req, std::string space);
+
+  std::int64_t open_streams() const noexcept { return open_.load(); }
+  // After the key file was reloaded: every stream re-authorises its key.
+  void keys_reloaded() EXCLUDES(mu_);
+  // End of the drain (streams closed or the deadline passed): stops the writer, finishing what is
+  // queued within timeout_s; logs ingest_stopped. Idempotent.
+  void stop(double timeout_s);
+
+  ServerState& state;
+  Ingestor ingest;
+
+  // Session bookkeeping (stream.cpp).
+  std::uint64_t add(std::weak_ptr<StreamSessionHandle> s) EXCLUDES(mu_);
+  void remove(std::uint64_t id) EXCLUDES(mu_);
+
+ private:
+  std::atomic<std::int64_t> open_{0};
+  std::atomic<bool> stopped_{false};
+  Mutex mu_;
+  std::uint64_t next_id_ GUARDED_BY(mu_) = 0;
+  std::map<std::uint64_t, std::weak_ptr<StreamSessionHandle>> sessions_ GUARDED_BY(mu_);
+};
+
+}  // namespace engram::server
