@@ -10,6 +10,7 @@ namespace engram::server {
 
 void register_ops_routes(RouteTable& t);
 void register_spaces_routes(RouteTable& t);
+void register_admin_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
 
