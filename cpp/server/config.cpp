@@ -77,6 +77,10 @@ const std::vector<Field>& table() {
        true, 1, 1 << 24},
       {"metrics_per_space", &ServerConfig::metrics_per_space,
        "unauthenticated /metrics includes per-space series (space names and counts)"},
+      {"work_budget_per_key", &ServerConfig::work_budget_per_key,
+       "worker-pool cost units one API key may have running at once (expensive calls queue beyond)", true, 1, 1 << 20},
+      {"work_queue_per_key", &ServerConfig::work_queue_per_key,
+       "requests of one API key waiting for its worker-pool budget (429 beyond)", true, 0, 1 << 20},
   };
   return t;
 }

@@ -54,6 +54,8 @@ struct ServerConfig {
   std::int64_t max_connections = 1024;        // open connections; more are refused (503, closed)
   std::int64_t max_connections_per_key = 64;  // requests in flight per API key (429 beyond)
   bool metrics_per_space = false;             // unauthenticated /metrics lists per-space series (off: no names leak)
+  std::int64_t work_budget_per_key = 2;       // worker-pool cost units one key may have running (admission.hpp)
+  std::int64_t work_queue_per_key = 32;       // a key's requests waiting for its budget (429 beyond)
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

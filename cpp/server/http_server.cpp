@@ -238,6 +238,33 @@ class Session {
                        "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
                            std::to_string(st_.config.max_body_bytes) + " bytes");
       }
+      // the key's worker-pool budget (defect 9), before a byte of the body is read
+      if (route.exec == Exec::Worker && route.cost > 0 && ctx_->principal) {
+        work_tenant_ = ctx_->principal->key_id;
+        work_cost_ = route.cost;
+        auto granted = [s = self().shared_from_this()] {
+          asio::post(s->self().stream().get_executor(), [s] {
+            s->work_held_ = true;
+            s->read_body();
+          });
+        };
+        switch (st_.work.admit(work_tenant_, work_cost_, std::move(granted))) {
+          case WorkAdmission::Decision::Run: work_held_ = true; break;
+          case WorkAdmission::Decision::Queued:
+            st_.metrics.inc("engram_server_work_queued_total",
+                            "Requests that waited for their key's worker-pool budget (expensive calls queue).");
+            return;  // read_body() runs once the budget is granted
+          case WorkAdmission::Decision::Refused:
+            st_.metrics.inc("engram_server_work_refusals_total",
+                            "Requests refused with 429: their key's worker-pool budget and queue were full.");
+            throw ApiError(429, "overloaded",
+                           "key '" + work_tenant_ + "' has used its worker-pool budget (" +
+                               std::to_string(st_.work.budget()) + " units running, " +
+                               std::to_string(st_.work.queue_limit()) + " requests waiting); this call costs " +
+                               std::to_string(st_.work.charge(work_cost_)) + "; retry later",
+                           1.0);
+        }
+      }
     } catch (const std::exception& e) {
       return send_exception(e, body_pending_);
     }
@@ -369,6 +396,7 @@ class Session {
     close_after_ = false;
     counted_inflight_ = false;
     key_slot_ = false;
+    work_held_ = false;
     exempt_ = false;
     body_pending_ = false;
     in_request_ = true;
@@ -381,7 +409,8 @@ class Session {
     in_request_ = false;
     if (counted_inflight_) st_.inflight.fetch_sub(1);
     if (key_slot_) st_.release_key_slot(key_label_);
-    counted_inflight_ = key_slot_ = false;
+    if (work_held_) st_.work.release(work_tenant_, work_cost_);  // may start this key's next waiter
+    counted_inflight_ = key_slot_ = work_held_ = false;
     const double dt = std::chrono::duration<double>(Clock::now() - t0_).count();
     st_.metrics.observe_request(method_, route_label_, status_, dt);
     if (!exempt_ || status_ >= 400) {
@@ -415,10 +444,11 @@ class Session {
   std::optional<http::response<http::string_body>> res_;
   std::unique_ptr<RequestContext> ctx_;
   Clock::time_point t0_;
-  std::string method_, path_, request_id_, route_label_, space_label_, key_label_;
+  std::string method_, path_, request_id_, route_label_, space_label_, key_label_, work_tenant_;
+  std::int64_t work_cost_ = 0;
   int status_ = 500;
   bool close_after_ = false, counted_inflight_ = false, key_slot_ = false, exempt_ = false, body_pending_ = false,
-       in_request_ = false;
+       in_request_ = false, work_held_ = false;
 };
 
 class PlainSession : public Session<PlainSession>, public std::enable_shared_from_this<PlainSession> {

@@ -6,6 +6,8 @@
 //      /health/* and /metrics exempt), readiness (503), authentication (401) and authorisation
 //      on the path's space and the route's role (403) -- all BEFORE any body byte is read, so
 //      an unauthorised client's body is never read (the connection is closed after the answer);
+//      then, for Exec::Worker routes, the key's worker-pool budget (admission.hpp: run, wait in
+//      the key's queue, or 429);
 //   3. the body, bounded by max_body_bytes (413, chunked too) and body_timeout_s; a client that
 //      goes away mid-body is counted as a client abort, never a 500;
 //   4. the handler: inline on the IO thread (Exec::Inline: short engine calls) or on the bounded

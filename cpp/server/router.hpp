@@ -8,6 +8,7 @@
 // listed once in routes.cpp (register_all_routes).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -61,6 +62,10 @@ struct Route {
   // For routes whose space is not in the path (create: the body's name), called after the body
   // is parsed; the auth layer then checks the grant on it.
   std::function<std::optional<std::string>(RequestContext&)> space_from;
+  // Exec::Worker routes: units of the caller's worker-pool budget this call takes while it runs
+  // (admission.hpp, defect 9). 1 for an ordinary blocking call; more for expensive ones
+  // (consolidation, big batches, wide spreads); 0: not budgeted. Inline routes are never budgeted.
+  std::int64_t cost = 1;
 };
 
 struct PathParams {

@@ -12,6 +12,7 @@ void register_ops_routes(RouteTable& t);
 void register_spaces_routes(RouteTable& t);
 void register_memories_routes(RouteTable& t);
 void register_legacy_routes(RouteTable& t);
+void register_admin_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
 

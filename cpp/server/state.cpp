@@ -41,6 +41,10 @@ ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_l
                     "Requests whose client disconnected before the whole request was received.");
   m.declare_counter("engram_server_connections_refused_total", "Connections refused at max_connections.");
   m.declare_counter("engram_server_timeouts_total", "Connections closed for a slow header, slow body or idleness.");
+  m.declare_counter("engram_server_work_queued_total",
+                    "Requests that waited for their key's worker-pool budget (expensive calls queue).");
+  m.declare_counter("engram_server_work_refusals_total",
+                    "Requests refused with 429: their key's worker-pool budget and queue were full.");
 }
 
 namespace {

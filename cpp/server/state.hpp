@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "admission.hpp"
 #include "auth.hpp"
 #include "config.hpp"
 #include "engram/engine.hpp"
@@ -41,6 +42,8 @@ class ServerState {
   ServerMetrics metrics;
   RouteTable routes;
   std::unique_ptr<KeyStore> keys;  // null with no_auth
+  // Per-key budget of worker-pool work (defect 9): taken before a Worker route's body is read.
+  WorkAdmission work{config.work_budget_per_key, config.work_queue_per_key};
 
   Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
   void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }

@@ -290,7 +290,6 @@ def test_engine_event_diff() -> None:
     assert diff(after, after) == []
 
 
-@pytest.mark.native_pending("admin")
 def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> None:
     with Client(tenants.url, api_key=tenants.keys["admin"]) as c:
         c.pause_consolidation()

@@ -567,4 +567,8 @@ def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> N
     for path, item in native["paths"].items():
         assert set(item) == set(python["paths"][path]), path
         for method, op in item.items():
-            assert op == python["paths"][path][method], (method, path)
+            want = python["paths"][path][method]
+            # the '*' rule of engine-wide routes (defect 3) is documented by the native server only
+            if "acts on the whole engine" in op.get("description", ""):
+                op, want = {**op, "description": ""}, {**want, "description": ""}
+            assert op == want, (method, path)

@@ -78,7 +78,6 @@ def test_complete_and_consolidate(tenants: Tenants) -> None:
         assert isinstance(rep, engram.ConsolidationReport) and rep.episodes_considered >= 10
 
 
-@pytest.mark.native_pending("admin")
 def test_admin_routes(tenants: Tenants) -> None:
     with tenants.client("admin") as c:
         status = c.consolidation_status()
