@@ -126,7 +126,10 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
       if (r->body) {
         w.key("requestBody").begin_object().field("required", true).key("content").begin_object();
         w.key("application/json").begin_object().key("schema").begin_object();
-        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object().end_object().end_object();
+        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object();
+        for (const auto& [media, schema] : r->body->other_content)
+          w.key(media).begin_object().key("schema").raw(schema).end_object();
+        w.end_object().end_object();
       }
       w.end_object();
     }
@@ -136,7 +139,10 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
   w.key("components").begin_object().key("schemas").begin_object();
   std::map<std::string, std::string> schemas;
   for (const auto& r : table.routes())
-    if (r.body) schemas[r.body->name] = r.body->json_schema;
+    if (r.body) {
+      schemas[r.body->name] = r.body->json_schema;
+      for (const auto& [name, schema] : r.body->components) schemas.emplace(name, schema);
+    }
   for (const auto& [name, schema] : schemas) w.key(name).raw(schema);
   w.key("Error");
   error_schema(w);

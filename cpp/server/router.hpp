@@ -40,6 +40,10 @@ enum class Exec { Inline, Worker };
 struct BodySchema {
   std::string name;
   std::string json_schema;
+  // API v1 additions: other accepted content types (media type -> schema JSON, e.g.
+  // application/octet-stream), and further component schemas the schema refers to by $ref.
+  std::vector<std::pair<std::string, std::string>> other_content = {};
+  std::vector<std::pair<std::string, std::string>> components = {};
 };
 
 struct Route {

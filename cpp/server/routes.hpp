@@ -10,6 +10,8 @@ namespace engram::server {
 
 void register_ops_routes(RouteTable& t);
 void register_spaces_routes(RouteTable& t);
+void register_queries_routes(RouteTable& t);
+void register_graph_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
 

@@ -15,7 +15,7 @@ from engram.client import errors as CE
 
 from .conftest import Tenants, vectors
 
-pytestmark = pytest.mark.native_pending("memories, queries and stream")
+pytestmark = pytest.mark.native_pending("memories and stream")
 
 
 def _err(status: int, code: str, retry_after: str | None = None) -> httpx.Response:

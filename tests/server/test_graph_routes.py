@@ -14,7 +14,7 @@ from engram.client import errors as CE
 
 from .conftest import Tenants, vectors
 
-pytestmark = pytest.mark.native_pending("graph")
+pytestmark = pytest.mark.native_pending("memories")
 
 
 def test_link_batch_and_neighbors(tenants: Tenants) -> None:

@@ -43,7 +43,6 @@ def test_not_ready_until_the_engine_is_open() -> None:
     )
 
 
-@pytest.mark.native_pending("queries")
 def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
     def scrape() -> dict[str, float]:
         text = httpx.get(tenants.url + "/metrics").text
