@@ -286,7 +286,9 @@ Response spread(RequestContext& ctx) {
   std::vector<Seed> seeds;
   const auto sv = o.required("seeds");
   if (sv.element().is_object()) {
-    for (auto field : sv.element().get_object().value_unsafe()) {
+    // a copy: iterating get_object().value_unsafe() directly would dangle (the result is a temporary)
+    const simdjson::dom::object seed_obj = sv.element().get_object().value_unsafe();
+    for (auto field : seed_obj) {
       const std::string path = sv.path() + "." + std::string(field.key.substr(0, 40));
       const std::int64_t id = seed_key(field.key, sv.path());
       seeds.push_back({id, ValueReader(field.value, path)

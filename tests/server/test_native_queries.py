@@ -232,7 +232,7 @@ def test_batch_search_and_recall(pair: Pair) -> None:
 # ------------------------------------------------------------------------------ defects
 def test_defect_8_batch_neighbours_deduplicated_and_bounded(pair: Pair) -> None:
     u, key, ids = pair.native.url, pair.keys["admin"], pair.ids
-    r = _call(u, key, "POST", A + "/neighbors", {"ids": [ids[0]] * 50 + [ids[1]], "records": True})
+    r = _call(u, key, "POST", A + "/neighbors", {"ids": [ids[0]] * 49 + [ids[1]], "records": True})
     assert r.status_code == 200
     assert [x["id"] for x in r.json()["results"]] == [ids[0], ids[1]]
     assert sorted(m["id"] for m in r.json()["records"]) == sorted({ids[1], ids[5], ids[2]})
