@@ -23,7 +23,9 @@ from engram_harness.server import ServerProcess, running_server_process
 
 from .conftest import DIM, make_keys, vectors
 
-pytestmark = pytest.mark.skipif(find_engramd() is None, reason="engramd is not built (its libraries are missing)")
+pytestmark = pytest.mark.skipif(
+    find_engramd() is None, reason="engramd is not built (its libraries are missing)"
+)
 
 N = 40
 NOW = 2_000_000_000.0  # a fixed clock for recall, so both servers decay alike
@@ -45,8 +47,15 @@ def _seed(data: Path) -> tuple[list[int], list[int]]:
     e.create_space("tenant-b")
     rng = np.random.default_rng(3)
     centre = vectors(1, seed=4)[0]
-    v = np.vstack([vectors(N // 2, seed=5), centre + 0.05 * rng.normal(size=(N // 2, DIM))]).astype(np.float32)
-    ids = [int(i) for i in a.remember_batch(v, contents=[f"m{i}" for i in range(N)], timestamps=[NOW - 10 * i for i in range(N)])]
+    v = np.vstack([vectors(N // 2, seed=5), centre + 0.05 * rng.normal(size=(N // 2, DIM))]).astype(
+        np.float32
+    )
+    ids = [
+        int(i)
+        for i in a.remember_batch(
+            v, contents=[f"m{i}" for i in range(N)], timestamps=[NOW - 10 * i for i in range(N)]
+        )
+    ]
     for i in range(N - 1):
         a.link(ids[i], ids[i + 1], weight=0.5 + i / (2 * N))
     a.link(ids[0], ids[5], weight=0.9)
@@ -87,20 +96,44 @@ def _requests(ids: list[int]) -> list[tuple[str, str, Any]]:
     return [
         ("POST", A + "/search", {"embedding": q, "k": 7}),
         ("POST", A + "/search", {"embedding": q, "k": 3, "ef": 50}),
-        *[("POST", A + "/recall", {"cue": q, "k": 6, "mode": m, "now": NOW}) for m in ("blended", "episodic", "semantic")],
+        *[
+            ("POST", A + "/recall", {"cue": q, "k": 6, "mode": m, "now": NOW})
+            for m in ("blended", "episodic", "semantic")
+        ],
         ("POST", A + "/recall", {"cue": q, "k": 5, "now": NOW, "decay": None, "spreading": False}),
         ("POST", A + "/recall", {"cue": q, "k": 5, "now": NOW, "decay": "power_law", "semantic_weight": 0.6}),
         ("POST", A + "/spread", {"seeds": [ids[0]], "max_hops": 4}),
-        ("POST", A + "/spread", {"seeds": {str(ids[0]): 0.8, str(ids[3]): 1.0}, "decay": "linear", "threshold": 0.0,
-                                 "direction_weights": {"episodic": 0.9}, "max_results": 5}),
+        (
+            "POST",
+            A + "/spread",
+            {
+                "seeds": {str(ids[0]): 0.8, str(ids[3]): 1.0},
+                "decay": "linear",
+                "threshold": 0.0,
+                "direction_weights": {"episodic": 0.9},
+                "max_results": 5,
+            },
+        ),
         ("POST", A + "/complete", {"partial": q[:4] + [None] * (DIM - 4), "hypotheses": 2}),
         ("GET", A + f"/memories/{ids[0]}/neighbors", None),
         ("POST", A + "/neighbors", {"ids": [ids[0], ids[1], ids[N - 1]]}),
         ("POST", A + "/neighbors", {"ids": [ids[3], ids[4]], "records": True}),
-        ("POST", A + "/consolidate", {"similarity_threshold": 0.8, "coherence_threshold": 0.5, "min_cluster_size": 3}),
+        (
+            "POST",
+            A + "/consolidate",
+            {"similarity_threshold": 0.8, "coherence_threshold": 0.5, "min_cluster_size": 3},
+        ),
         ("POST", A + "/recall", {"cue": q, "k": 6, "mode": "semantic", "now": NOW}),
-        ("POST", A + "/links/batch", {"edges": [{"src": ids[2], "dst": ids[9], "weight": 0.25},
-                                                {"src": ids[2], "dst": ids[3], "kind": "association"}]}),
+        (
+            "POST",
+            A + "/links/batch",
+            {
+                "edges": [
+                    {"src": ids[2], "dst": ids[9], "weight": 0.25},
+                    {"src": ids[2], "dst": ids[3], "kind": "association"},
+                ]
+            },
+        ),
         ("GET", A + f"/memories/{ids[2]}/neighbors", None),
         # errors: the same status and code
         ("POST", A + "/search", {"embedding": [0.1] * 3}),
@@ -114,7 +147,11 @@ def _requests(ids: list[int]) -> list[tuple[str, str, Any]]:
         ("GET", A + "/memories/123456789012/neighbors", None),
         ("POST", A + "/neighbors", {"ids": []}),
         ("POST", A + "/neighbors", {"ids": [ids[0]] * 51}),
-        ("POST", A + "/links/batch", {"edges": [{"src": ids[1], "dst": ids[2]}, {"src": ids[1], "dst": 10**12}]}),
+        (
+            "POST",
+            A + "/links/batch",
+            {"edges": [{"src": ids[1], "dst": ids[2]}, {"src": ids[1], "dst": 10**12}]},
+        ),
         ("POST", A + "/links/batch", {"edges": [{"src": ids[1], "dst": ids[1]}]}),
         ("GET", A + "/concepts/123456789/members", None),
         ("GET", A + "/memories/x/concepts", None),
@@ -137,6 +174,7 @@ def test_same_answers_as_the_python_server(pair: Pair) -> None:
         n = _call(pair.native.url, key, method, path, body)
         p = _call(pair.python.url, key, method, path, body)
         assert _norm(n) == _norm(p), (method, path, body, n.text[:300], p.text[:300])
+
     # concept routes, once consolidation formed concepts on both
     def timeless(r: httpx.Response) -> list[dict[str, Any]]:  # formed_at/updated_at: each server's clock
         return [{k: v for k, v in c.items() if not k.endswith("_at")} for c in r.json()["concepts"]]
@@ -180,9 +218,15 @@ def test_base64_and_octet_stream_embeddings(pair: Pair) -> None:
     bad = [
         ({"embedding": _b64(q)[:-4] + "AA=="}, "invalid_input"),  # 31 bytes: not whole float32 values
         ({"embedding": _b64(q[:3])}, "dimension_mismatch"),
-        ({"embedding": _b64(q).replace("A", "*", 1) if "A" in _b64(q) else "*" + _b64(q)[1:]}, "invalid_input"),
+        (
+            {"embedding": _b64(q).replace("A", "*", 1) if "A" in _b64(q) else "*" + _b64(q)[1:]},
+            "invalid_input",
+        ),
         ({"embedding": "abc"}, "invalid_input"),
-        ({"embedding": base64.b64encode(struct.pack("<8f", *([float("nan")] + [0.0] * 7))).decode()}, "invalid_input"),
+        (
+            {"embedding": base64.b64encode(struct.pack("<8f", *([float("nan")] + [0.0] * 7))).decode()},
+            "invalid_input",
+        ),
         ({"embedding": ""}, "invalid_input"),
     ]
     for body, code in bad:
@@ -209,10 +253,14 @@ def test_batch_search_and_recall(pair: Pair) -> None:
     r = _call(u, key, "POST", A + "/search/batch", {"queries": items})
     assert r.status_code == 200
     assert r.json()["results"] == [_call(u, key, "POST", A + "/search", it).json()["results"] for it in items]
-    ritems = [{"cue": qs[i].tolist(), "k": 4, "now": NOW, "mode": m} for i, m in enumerate(("blended", "episodic"))]
+    ritems = [
+        {"cue": qs[i].tolist(), "k": 4, "now": NOW, "mode": m} for i, m in enumerate(("blended", "episodic"))
+    ]
     r = _call(u, key, "POST", A + "/recall/batch", {"queries": ritems})
     assert r.status_code == 200
-    assert r.json()["results"] == [_call(u, key, "POST", A + "/recall", it).json()["results"] for it in ritems]
+    assert r.json()["results"] == [
+        _call(u, key, "POST", A + "/recall", it).json()["results"] for it in ritems
+    ]
     # limits and per-item errors name the item
     r = _call(u, key, "POST", A + "/search/batch", {"queries": [items[0]] * 51})
     assert r.status_code == 413 and r.json()["error"]["code"] == "batch_too_large"
