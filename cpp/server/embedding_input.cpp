@@ -50,11 +50,16 @@ std::string decode_base64(std::string_view text, std::string_view what) {
       }
       const std::int8_t v = kBase64[static_cast<unsigned char>(c)];
       if (v < 0 || pad > 0) {
-        invalid(what, "expected base64 of little-endian float32 values, got the character " +
-                          (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e
-                               ? std::string("(byte ") + std::to_string(static_cast<unsigned char>(c)) + ")"
-                               : "'" + std::string(1, c) + "'") +
-                          " at offset " + std::to_string(i + j));
+        const auto byte = static_cast<unsigned char>(c);
+        std::string msg = "expected base64 of little-endian float32 values, got ";
+        if (byte < 0x20 || byte > 0x7e) {
+          msg += "the byte " + std::to_string(byte);
+        } else {
+          msg += "the character '";
+          msg.push_back(c);
+          msg += "'";
+        }
+        invalid(what, msg + " at offset " + std::to_string(i + j));
       }
       group = (group << 6) | static_cast<std::uint32_t>(v);
     }
