@@ -166,6 +166,8 @@ std::optional<ValueReader> ObjectReader::get(std::string_view name) {
   return ValueReader(r.value_unsafe(), child_path(name));
 }
 
+bool ObjectReader::present(std::string_view name) const { return !o_.at_key(name).error(); }
+
 ValueReader ObjectReader::required(std::string_view name) {
   auto v = get(name);
   if (!v) invalid(child_path(name), "field required");

@@ -64,6 +64,8 @@ class ObjectReader {
   ObjectReader(simdjson::dom::object o, std::string path) : o_(o), path_(std::move(path)) {}
   // The field when present and not null (null means absent, as pydantic's Optional fields).
   std::optional<ValueReader> get(std::string_view name);
+  // Whether the field is present, null included (for fields whose null differs from absence).
+  bool present(std::string_view name) const;
   ValueReader required(std::string_view name);
   std::optional<std::int64_t> opt_int(std::string_view name, std::int64_t min, std::int64_t max);
   std::optional<double> opt_number(std::string_view name, double min, double max);

@@ -126,7 +126,10 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
       if (r->body) {
         w.key("requestBody").begin_object().field("required", true).key("content").begin_object();
         w.key("application/json").begin_object().key("schema").begin_object();
-        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object().end_object().end_object();
+        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object();
+        for (const auto& [media, schema] : r->body->other_content)
+          w.key(media).begin_object().key("schema").raw(schema).end_object();
+        w.end_object().end_object();
       }
       w.end_object();
     }

@@ -8,6 +8,8 @@ void register_all_routes(RouteTable& t) {
   register_memories_routes(t);
   register_legacy_routes(t);
   register_admin_routes(t);
+  register_graph_routes(t);
+  register_queries_routes(t);
   // later parts of issue 13: memories, graph, queries, admin, legacy (one line each)
 }
 

@@ -13,6 +13,8 @@ void register_spaces_routes(RouteTable& t);
 void register_memories_routes(RouteTable& t);
 void register_legacy_routes(RouteTable& t);
 void register_admin_routes(RouteTable& t);
+void register_queries_routes(RouteTable& t);
+void register_graph_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
 

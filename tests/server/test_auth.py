@@ -44,7 +44,6 @@ def test_public_routes_need_no_key(tenants: Tenants) -> None:
         assert httpx.get(tenants.url + path).status_code == 200
 
 
-@pytest.mark.native_pending("memories/queries")
 def test_roles(tenants: Tenants) -> None:
     v = vectors(1, seed=7)[0]
     with tenants.client("reader_a") as c:
@@ -69,7 +68,6 @@ def test_space_listing_is_filtered(tenants: Tenants) -> None:
         assert set(c.spaces()) >= {"tenant-a", "tenant-b"}
 
 
-@pytest.mark.native_pending("memories/queries")
 def test_other_space_is_forbidden_whether_it_exists_or_not(tenants: Tenants) -> None:
     v = vectors(1, seed=8)[0].tolist()
     for space in ("tenant-b", "does-not-exist"):
@@ -83,7 +81,6 @@ def test_other_space_is_forbidden_whether_it_exists_or_not(tenants: Tenants) -> 
             assert r.status_code == 403, (method, path, r.text)  # same answer: existence does not leak
 
 
-@pytest.mark.native_pending("memories/queries")
 def test_adversarial_ids_from_another_space(tenants: Tenants) -> None:
     vb = vectors(5, seed=9)
     with tenants.client("writer_b") as cb:

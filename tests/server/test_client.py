@@ -15,8 +15,6 @@ from engram.client import errors as CE
 
 from .conftest import Tenants, vectors
 
-pytestmark = pytest.mark.native_pending("memories and queries")
-
 
 def _err(status: int, code: str, retry_after: str | None = None) -> httpx.Response:
     headers = {"Retry-After": retry_after} if retry_after else {}

@@ -14,8 +14,6 @@ from engram.client import errors as CE
 
 from .conftest import Tenants, vectors
 
-pytestmark = pytest.mark.native_pending("graph")
-
 
 def test_link_batch_and_neighbors(tenants: Tenants) -> None:
     with tenants.client("writer_a") as c:

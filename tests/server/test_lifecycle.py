@@ -43,7 +43,6 @@ def test_not_ready_until_the_engine_is_open() -> None:
     )
 
 
-@pytest.mark.native_pending("queries")
 def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
     def scrape() -> dict[str, float]:
         text = httpx.get(tenants.url + "/metrics").text
@@ -142,7 +141,6 @@ def test_requests_after_drain_are_refused(tmp_path: Path) -> None:
         httpx.get(sp.url + "/health/live")
 
 
-@pytest.mark.native_pending("memories")
 def test_durable_restart_keeps_acknowledged_writes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     v = vectors(60, seed=41)
@@ -211,7 +209,6 @@ def test_numbers_in_log_are_json(tenants: Tenants) -> None:
     assert np.isfinite([json.loads(ln)["ts"] for ln in lines]).all()
 
 
-@pytest.mark.native_pending("memories")  # reads the acked ids back
 @pytest.mark.parametrize("durability", ["fsync", "group"])
 def test_acknowledged_observations_survive_sigkill(tmp_path: Path, durability: str) -> None:
     """Acks mean durable: kill -9 right after the last ack, restart, every acked id is there."""

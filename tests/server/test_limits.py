@@ -47,7 +47,6 @@ def test_batch_too_large(tenants: Tenants) -> None:
         c.space("tenant-a").remember_batch(vectors(51))
 
 
-@pytest.mark.native_pending("queries")
 @pytest.mark.parametrize("route", ["search", "recall"])
 def test_k_too_large(tenants: Tenants, route: str) -> None:
     field = "embedding" if route == "search" else "cue"
@@ -57,7 +56,6 @@ def test_k_too_large(tenants: Tenants, route: str) -> None:
     assert "101" in r.json()["error"]["message"] and "100" in r.json()["error"]["message"]
 
 
-@pytest.mark.native_pending("memories/queries")
 @pytest.mark.slow
 def test_overload_429_with_retry_after_and_client_retries(tmp_path) -> None:
     with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=64, max_inflight=2) as sp:

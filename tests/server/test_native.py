@@ -565,10 +565,25 @@ def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> N
         assert path in native["paths"], path
     assert native["info"]["version"] == python["info"]["version"]
     for path, item in native["paths"].items():
+        if path in V1_ADDED_PATHS:  # new routes of issue 13 (test_native_queries.py checks them)
+            continue
         assert set(item) == set(python["paths"][path]), path
         for method, op in item.items():
             want = python["paths"][path][method]
             # the '*' rule of engine-wide routes (defect 3) is documented by the native server only
             if "acts on the whole engine" in op.get("description", ""):
                 op, want = {**op, "description": ""}, {**want, "description": ""}
-            assert op == want, (method, path)
+            assert without_v1_additions(op) == want, (method, path)
+
+
+# API v1 additions of issue 13 (new routes and content types only): absent from the Starlette document.
+V1_ADDED_PATHS = {"/api/v1/spaces/{space}/search/batch", "/api/v1/spaces/{space}/recall/batch"}
+
+
+def without_v1_additions(op: dict[str, object]) -> dict[str, object]:
+    """An operation without the request content types other than JSON (v1 additions)."""
+    body = op.get("requestBody")
+    if not isinstance(body, dict):
+        return op
+    content = {k: v for k, v in body["content"].items() if k == "application/json"}
+    return {**op, "requestBody": {**body, "content": content}}

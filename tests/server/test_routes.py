@@ -25,7 +25,6 @@ def test_spaces_lifecycle(tenants: Tenants) -> None:
             c.space("scratch")
 
 
-@pytest.mark.native_pending("memories/queries")
 def test_memories_roundtrip(tenants: Tenants) -> None:
     v = vectors(20, seed=1)
     with tenants.client("writer_a") as c:
@@ -50,7 +49,6 @@ def test_memories_roundtrip(tenants: Tenants) -> None:
         assert st["forgotten"] >= 1 and st["episodes"] >= 19 and st["space"] == "tenant-a"
 
 
-@pytest.mark.native_pending("queries")
 @pytest.mark.parametrize("mode", ["blended", "episodic", "semantic"])
 def test_recall_each_mode(tenants: Tenants, mode: str) -> None:
     v = vectors(30, seed=20 + ["blended", "episodic", "semantic"].index(mode))
@@ -63,7 +61,6 @@ def test_recall_each_mode(tenants: Tenants, mode: str) -> None:
             assert rows and rows[0].id == ids[3]
 
 
-@pytest.mark.native_pending("queries")
 def test_complete_and_consolidate(tenants: Tenants) -> None:
     v = vectors(10, seed=3)
     with tenants.client("writer_a") as c:
@@ -104,7 +101,6 @@ def test_error_format_request_id_and_version(tenants: Tenants) -> None:
     assert ok.status_code == 200 and len(ok.headers["x-request-id"]) == 32
 
 
-@pytest.mark.native_pending("memories/queries (the spaces cases run natively in test_native.py)")
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "code"),
     [
@@ -149,7 +145,6 @@ def test_error_codes(
     assert r.json()["error"]["message"]
 
 
-@pytest.mark.native_pending("queries")
 def test_client_maps_codes_to_typed_errors(tenants: Tenants) -> None:
     with tenants.client("admin") as c:
         sp = c.space("tenant-a")
@@ -160,7 +155,6 @@ def test_client_maps_codes_to_typed_errors(tenants: Tenants) -> None:
             sp.search(np.ones(DIM), k=0)
 
 
-@pytest.mark.native_pending("every route group")
 def test_openapi_lists_every_route(tenants: Tenants) -> None:
     spec = httpx.get(tenants.url + "/openapi.json").json()
     assert spec["openapi"].startswith("3.")
@@ -187,7 +181,6 @@ def test_idempotent_remember_over_http(tenants: Tenants) -> None:
     assert b1.json()["ids"] == b2.json()["ids"] and b2.status_code == 200
 
 
-@pytest.mark.native_pending("memories/queries")
 def test_inline_engine_calls_mode(tmp_path) -> None:
     from engram.client import Client
     from engram_harness.server import running_server_process

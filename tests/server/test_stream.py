@@ -34,7 +34,6 @@ def _obs(seq: int, v: np.ndarray, key: str | None = None) -> str:
     return json.dumps({"type": "observation", "seq": seq, "embedding": v.tolist(), "idempotency_key": key})
 
 
-@pytest.mark.native_pending("queries")  # searches the stored observations
 def test_acks_in_order_after_storage_and_replay_is_idempotent(tenants: Tenants) -> None:
     t = tenants
     v = vectors(50, seed=30)
@@ -131,7 +130,6 @@ def test_backpressure_slows_down_then_rejects_retryably(tmp_path) -> None:
         assert len(done) == 300 and len(c.space("bp")) == 300
 
 
-@pytest.mark.native_pending("queries")  # searches the stored observations
 def test_client_reconnects_and_replays_without_duplicates(tenants: Tenants) -> None:
     t = tenants
     v = vectors(400, seed=32)
@@ -155,7 +153,6 @@ def test_client_reconnects_and_replays_without_duplicates(tenants: Tenants) -> N
         assert ids[0] == done[399]
 
 
-@pytest.mark.native_pending("queries")  # searches the stored observations
 def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
     """Observations are searchable once acked, so send -> ack bounds the staleness. Offered load:
     300 observations/s for 2 s, open loop (the sender never waits for acks), 64-d vectors.
