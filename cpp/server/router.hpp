@@ -41,11 +41,11 @@ enum class Exec { Inline, Worker };
 struct BodySchema {
   std::string name;
   std::string json_schema;
-  // Further component schemas the schema refers to ("$ref": "#/components/schemas/<name>").
-  std::vector<std::pair<std::string, std::string>> defs = {};
   // API v1 additions: other accepted content types (media type -> schema JSON, e.g.
   // application/octet-stream).
   std::vector<std::pair<std::string, std::string>> other_content = {};
+  // Further component schemas the schema refers to ("$ref": "#/components/schemas/<name>").
+  std::vector<std::pair<std::string, std::string>> defs = {};
 };
 
 struct Route {

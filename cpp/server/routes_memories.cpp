@@ -272,7 +272,7 @@ void register_memories_routes(RouteTable& t) {
          .tags = tags,
          .operation_id = "remember_batch",
          .handler = remember_batch,
-         .body = BodySchema{"RememberBatch", kRememberBatchSchema, {{"RememberItem", remember_item_schema()}}},
+         .body = BodySchema{"RememberBatch", kRememberBatchSchema, {}, {{"RememberItem", remember_item_schema()}}},
          .status = 201,
          .responses = {{413, "batch too large"}},
          .exec = Exec::Worker});

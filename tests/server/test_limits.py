@@ -64,15 +64,19 @@ def test_overload_429_with_retry_after_and_client_retries(tmp_path) -> None:
         space.remember_batch(np.random.default_rng(0).normal(size=(500, 64)))
         q = np.random.default_rng(1).normal(size=64).tolist()
 
+        partial = [None if i % 2 else x for i, x in enumerate(q)]
+
+        # completion, not search: engramd answers short searches inline on its I/O threads, so
+        # at most io_threads of them are ever in flight; completions queue for its worker pool
         def one(_: int) -> httpx.Response:
             return httpx.post(
-                sp.url + "/api/v1/spaces/load/search", json={"embedding": q, "k": 100, "ef": 1000}
+                sp.url + "/api/v1/spaces/load/complete", json={"partial": partial, "neighbors": 256}
             )
 
         with cf.ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(one, range(80)))
         refused = [r for r in responses if r.status_code == 429]
-        assert refused, "80 concurrent searches against max_inflight=2 never saw a 429"
+        assert refused, "80 concurrent completions against max_inflight=2 never saw a 429"
         assert all(
             r.json()["error"]["code"] == "overloaded" and int(r.headers["retry-after"]) >= 1 for r in refused
         )
