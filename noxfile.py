@@ -90,7 +90,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     sources = sorted(
-        str(p) for d in ("cpp/include", "cpp/src", "cpp/bindings", "cpp/tests", "cpp/bench")
+        str(p) for d in ("cpp/include", "cpp/src", "cpp/bindings", "cpp/server", "cpp/tests", "cpp/bench")
         for p in (ROOT / d).rglob("*") if p.suffix in {".hpp", ".cpp"}
     )  # fmt: skip
     if shutil.which("clang-format") is None:
