@@ -45,18 +45,6 @@ bool valid_request_id(std::string_view s) {
   return true;
 }
 
-std::string new_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(32, '0');
-  const std::uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    s[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 0xF];
-    s[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 0xF];
-  }
-  return s;
-}
-
 bool is_exempt(std::string_view path) { return path.starts_with("/health/") || path.starts_with("/metrics"); }
 
 }  // namespace
@@ -161,7 +149,7 @@ class Session {
         rid != req.end() && valid_request_id(std::string_view(rid->value().data(), rid->value().size()))) {
       request_id_ = std::string(rid->value());
     } else {
-      request_id_ = new_request_id();
+      request_id_ = random_id();
     }
     body_pending_ = !parser_->is_done();
     if (beast::websocket::is_upgrade(req)) {
@@ -400,7 +388,7 @@ class Session {
     exempt_ = false;
     body_pending_ = false;
     in_request_ = true;
-    request_id_ = new_request_id();
+    request_id_ = random_id();
   }
 
   // Once per request: counters, the in-flight slot, metrics and the log line.
@@ -515,7 +503,7 @@ void HttpServer::Impl::accept() {
 // negotiated for a refused connection), then close.
 void HttpServer::Impl::refuse(tcp::socket socket) {
   state.metrics.inc("engram_server_connections_refused_total", "Connections refused at max_connections.");
-  const std::string id = new_request_id();
+  const std::string id = random_id();
   ApiError err(
       503, "too_many_connections",
       "this server holds its limit of " + std::to_string(state.config.max_connections) + " connections; retry later",

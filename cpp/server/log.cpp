@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <stdexcept>
 
 #include "json_writer.hpp"
@@ -83,6 +84,18 @@ void JsonLog::write_raw(std::string_view text) {
   MutexLock lock(mu_);
   std::fwrite(text.data(), 1, text.size(), out_);
   std::fflush(out_);
+}
+
+std::string random_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(32, '0');
+  const std::uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) {
+    s[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 0xF];
+    s[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 0xF];
+  }
+  return s;
 }
 
 }  // namespace engram::server

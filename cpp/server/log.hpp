@@ -55,4 +55,7 @@ class JsonLog {
   Mutex mu_;
 };
 
+// 32 random hex digits: the ids of requests and stream sessions in logs and error bodies.
+std::string random_id();
+
 }  // namespace engram::server

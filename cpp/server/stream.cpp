@@ -34,18 +34,6 @@ bool retryable(std::string_view code) {
   return code == "overloaded" || code == "not_ready" || code == "shutting_down" || code == "storage_unavailable";
 }
 
-std::string session_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(32, '0');
-  const std::uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    s[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 0xF];
-    s[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 0xF];
-  }
-  return s;
-}
-
 ApiError api_error_of(const std::exception& e) {
   if (const auto* api = dynamic_cast<const ApiError*>(&e)) return *api;
   if (auto err = from_exception(e)) return *err;
@@ -89,7 +77,7 @@ template <class Next>
 class StreamSession : public StreamSessionHandle, public std::enable_shared_from_this<StreamSession<Next>> {
  public:
   StreamSession(StreamHub& hub, Next&& next, std::string space)
-      : hub_(hub), st_(hub.state), ws_(std::move(next)), space_(std::move(space)), id_(session_id()) {
+      : hub_(hub), st_(hub.state), ws_(std::move(next)), space_(std::move(space)), id_(random_id()) {
     st_.connections.fetch_add(1);
   }
   ~StreamSession() override {
