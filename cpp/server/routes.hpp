@@ -4,6 +4,8 @@
 // register_<group>_routes, declare it here, add one line to routes.cpp.
 #pragma once
 
+#include "engram/consolidation.hpp"
+#include "json_reader.hpp"
 #include "router.hpp"
 
 namespace engram::server {
@@ -17,5 +19,9 @@ void register_queries_routes(RouteTable& t);
 void register_graph_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
+
+// The optional consolidation parameters of a request body (POST .../consolidate and the
+// background consolidator's start), with their bounds; routes_queries.cpp.
+ConsolidationParams read_consolidation_params(ObjectReader& o);
 
 }  // namespace engram::server

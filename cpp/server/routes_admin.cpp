@@ -128,11 +128,7 @@ Response resume(RequestContext& ctx) {
 
 Response start(RequestContext& ctx) {
   auto o = ctx.json();
-  ConsolidationParams p;
-  if (auto v = o.opt_number("similarity_threshold", 0.0, 1.0)) p.similarity_threshold = *v;
-  if (auto v = o.opt_number("coherence_threshold", 0.0, 1.0)) p.coherence_threshold = *v;
-  if (auto v = o.opt_int("min_cluster_size", 2, 100000)) p.min_cluster_size = static_cast<std::size_t>(*v);
-  if (auto v = o.opt_int("max_concepts_per_run", 0, 100000)) p.max_concepts_per_run = static_cast<std::size_t>(*v);
+  ConsolidationParams p = read_consolidation_params(o);
   double interval = 30.0;
   if (auto v = o.opt_number("interval_s", 0.0, kMaxInterval)) {
     if (*v <= 0.0) throw ApiError(400, "invalid_input", "interval_s: must be greater than 0, got 0");

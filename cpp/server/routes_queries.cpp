@@ -386,11 +386,7 @@ Response complete_route(RequestContext& ctx) {
 // ------------------------------------------------------------------------------- consolidate
 Response consolidate_route(RequestContext& ctx) {
   auto o = ctx.json();
-  ConsolidationParams p;
-  if (auto v = o.opt_number("similarity_threshold", 0.0, 1.0)) p.similarity_threshold = *v;
-  if (auto v = o.opt_number("coherence_threshold", 0.0, 1.0)) p.coherence_threshold = *v;
-  if (auto v = o.opt_int("min_cluster_size", 2, 100000)) p.min_cluster_size = static_cast<std::size_t>(*v);
-  if (auto v = o.opt_int("max_concepts_per_run", 0, 100000)) p.max_concepts_per_run = static_cast<std::size_t>(*v);
+  ConsolidationParams p = read_consolidation_params(o);
   o.finish();
   auto sp = ctx.engine().space(*ctx.space);
   const ConsolidationReport r = consolidate(*sp, p);
@@ -483,6 +479,15 @@ void register_queries_routes(RouteTable& t) {
          .handler = consolidate_route,
          .body = BodySchema{"Consolidate", kConsolidateSchema},
          .exec = Exec::Worker});
+}
+
+ConsolidationParams read_consolidation_params(ObjectReader& o) {
+  ConsolidationParams p;
+  if (auto v = o.opt_number("similarity_threshold", 0.0, 1.0)) p.similarity_threshold = *v;
+  if (auto v = o.opt_number("coherence_threshold", 0.0, 1.0)) p.coherence_threshold = *v;
+  if (auto v = o.opt_int("min_cluster_size", 2, 100000)) p.min_cluster_size = static_cast<std::size_t>(*v);
+  if (auto v = o.opt_int("max_concepts_per_run", 0, 100000)) p.max_concepts_per_run = static_cast<std::size_t>(*v);
+  return p;
 }
 
 }  // namespace engram::server
