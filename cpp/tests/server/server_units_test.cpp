@@ -135,6 +135,31 @@ TEST(Router, TemplatesParamsAnd405) {
   EXPECT_THROW(t.add({.method = "GET", .path = "/api/v1/spaces"}), std::logic_error);
 }
 
+TEST(Router, HeadServesGetAndAllowListsThePathsMethods) {
+  RouteTable t;
+  t.add({.method = "GET", .path = "/api/v1/spaces"});
+  t.add({.method = "POST", .path = "/api/v1/spaces"});
+  t.add({.method = "POST", .path = "/api/v1/spaces/{space}/search"});
+  t.add({.method = "DELETE", .path = "/api/v1/spaces/{space}"});
+  t.add({.method = "GET", .path = "/api/v1/spaces/{space}"});
+  auto m = t.match("HEAD", "/api/v1/spaces/a");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->method, "GET");
+  EXPECT_EQ(*m.params.get("space"), "a");
+  m = t.match("HEAD", "/api/v1/spaces/a/search");  // a POST-only path: no HEAD
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.path_known);
+  EXPECT_EQ(allow_header(m.allow), "POST");
+  m = t.match("OPTIONS", "/api/v1/spaces/a");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(allow_header(m.allow), "DELETE, GET, HEAD");
+  m = t.match("PATCH", "/api/v1/spaces");
+  EXPECT_EQ(allow_header(m.allow), "GET, HEAD, POST");
+  m = t.match("TRACE", "/api/v1/nowhere");
+  EXPECT_FALSE(m.path_known);
+  EXPECT_TRUE(m.allow.empty());
+}
+
 // ------------------------------------------------------------------------------ strict JSON
 namespace {
 std::string invalid_message(std::string_view text, const std::function<void(ObjectReader&)>& read) {
