@@ -309,6 +309,33 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_EQ(m.counter_value("engram_server_overload_rejections_total"), 1.0);
 }
 
+TEST(Metrics, UnlabelledHistogramsRenderWithTheRequestBuckets) {
+  ServerMetrics m;
+  m.declare_histogram("engram_streaming_observation_latency_seconds", "Receipt to stored.");
+  std::string t = m.render();
+  EXPECT_NE(t.find("# HELP engram_streaming_observation_latency_seconds Receipt to stored.\n"
+                   "# TYPE engram_streaming_observation_latency_seconds histogram\n"
+                   "engram_streaming_observation_latency_seconds_bucket{le=\"0.0005\"} 0\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("engram_streaming_observation_latency_seconds_count 0\n"), std::string::npos);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 0.003);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 0.0001);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 60.0);
+  t = m.render();
+  const std::string n = "engram_streaming_observation_latency_seconds";
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.0005\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.0025\"} 1\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.005\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"10.0\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_sum 60.003100\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_count 3\n"), std::string::npos);
+  // declaring again keeps the samples
+  m.declare_histogram(n, "Receipt to stored.");
+  EXPECT_NE(m.render().find(n + "_count 3\n"), std::string::npos);
+}
+
 TEST(Metrics, PerSpaceSeriesAreStripped) {
   const std::string in =
       "# TYPE engram_operations_total counter\nengram_operations_total{space=\"secret\",op=\"search\"} 3\n"
