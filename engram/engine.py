@@ -9,9 +9,9 @@ the named fields of ``_core``'s result types. Locking is documented in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -125,6 +125,23 @@ def _space_metrics(sp: _core.Space) -> dict[str, Any] | None:
     }
 
 
+_Stored = TypeVar("_Stored")
+
+
+def _store(
+    plain: Callable[..., _Stored],
+    keyed: Callable[..., tuple[_Stored, bool]],
+    args: tuple[Any, ...],
+    key: str | None,
+    fingerprint: str | bytes | None,
+) -> tuple[_Stored, bool]:
+    """The one path of a write with an optional idempotency key: ``(result, replayed)``; without a
+    key the engine's plain call (nothing to replay)."""
+    if key is None:
+        return plain(*args), False
+    return keyed(*args, key=key, fingerprint=fingerprint)
+
+
 class Space(GraphMethods, RecallMethods):
     """One memory space (tenant). Obtain it from :class:`Engine`; never construct it directly."""
 
@@ -157,11 +174,9 @@ class Space(GraphMethods, RecallMethods):
         the stored id; another fingerprint raises :class:`engram.IdempotencyConflict`. Keys are
         durable with the memory and bounded per space (``Engine(idempotency_capacity=...)``).
         """
-        if idempotency_key is None:
-            return self._core.remember(embedding, content, confidence, timestamp, metadata)
-        return self.remember_keyed(
-            embedding, content, confidence, timestamp, metadata, idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
+        return _store(
+            self._core.remember, self._core.remember_keyed,
+            (embedding, content, confidence, timestamp, metadata), idempotency_key, fingerprint,
         )[0]  # fmt: skip
 
     def remember_keyed(
@@ -194,11 +209,9 @@ class Space(GraphMethods, RecallMethods):
         """Store ``n`` episodes at once (all or nothing) and return their ids in order.
 
         ``idempotency_key`` covers the whole batch, as in :meth:`remember`."""
-        if idempotency_key is None:
-            return self._core.remember_batch(embeddings, contents, confidences, timestamps, metadatas)
-        return self.remember_batch_keyed(
-            embeddings, contents, confidences, timestamps, metadatas, idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
+        return _store(
+            self._core.remember_batch, self._core.remember_batch_keyed,
+            (embeddings, contents, confidences, timestamps, metadatas), idempotency_key, fingerprint,
         )[0]  # fmt: skip
 
     def remember_batch_keyed(

@@ -216,6 +216,39 @@ IdempotencyKey read_key(py::handle key, py::handle fingerprint) {
   return k;
 }
 
+// A key and its fingerprint as passed (remember_keyed's arguments); nullopt for the unkeyed calls.
+using KeyArgs = std::optional<std::pair<py::handle, py::handle>>;
+
+// remember and remember_keyed: one implementation; with a key, stored once per key.
+Remembered remember_one(Space& sp, const Array& embedding, const Content& content, const Real<"confidence">& confidence,
+                        const std::optional<Real<"timestamp">>& timestamp, const MetadataArg& metadata,
+                        const KeyArgs& key) {
+  ArgumentErrorCounter arg_errors(sp, Op::Remember);
+  FloatArray arr;
+  EpisodeInput e = read_episode(sp, embedding, content, confidence, timestamp, metadata, arr);
+  std::optional<IdempotencyKey> k;
+  if (key) k = read_key(key->first, key->second);
+  arg_errors.dismiss();
+  py::gil_scoped_release release;
+  if (k) return sp.remember(std::move(e), *k);
+  return Remembered{sp.remember(std::move(e)), false};
+}
+
+// remember_batch and remember_batch_keyed: one implementation; with a key, one for the batch.
+RememberedBatch remember_many(Space& sp, const Array& embeddings, const Contents& contents,
+                              const Confidences& confidences, const Timestamps& timestamps, const Metadatas& metadatas,
+                              const KeyArgs& key) {
+  ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
+  FloatArray arr;
+  std::vector<EpisodeInput> batch = read_batch(sp, embeddings, contents, confidences, timestamps, metadatas, arr);
+  std::optional<IdempotencyKey> k;
+  if (key) k = read_key(key->first, key->second);
+  arg_errors.dismiss();
+  py::gil_scoped_release release;
+  if (k) return sp.remember_batch(std::move(batch), *k);
+  return RememberedBatch{sp.remember_batch(std::move(batch)), false};
+}
+
 void register_keyed(py::class_<Space, std::shared_ptr<Space>>& space) {
   space
       .def(
@@ -223,13 +256,8 @@ void register_keyed(py::class_<Space, std::shared_ptr<Space>>& space) {
           [](Space& sp, const Array& embedding, const Content& content, const Real<"confidence">& confidence,
              const std::optional<Real<"timestamp">>& timestamp, const MetadataArg& metadata, const Text<"key">& key,
              const FingerprintArg& fingerprint) {
-            ArgumentErrorCounter arg_errors(sp, Op::Remember);
-            FloatArray arr;
-            EpisodeInput e = read_episode(sp, embedding, content, confidence, timestamp, metadata, arr);
-            const IdempotencyKey k = read_key(key.obj, fingerprint.obj);
-            arg_errors.dismiss();
-            py::gil_scoped_release release;
-            const Remembered r = sp.remember(std::move(e), k);
+            const Remembered r =
+                remember_one(sp, embedding, content, confidence, timestamp, metadata, {{key.obj, fingerprint.obj}});
             return std::make_pair(r.id, r.replayed);
           },
           py::arg("embedding"), py::arg("content") = "", py::arg("confidence") = 1.0, py::arg("timestamp") = py::none(),
@@ -241,17 +269,8 @@ void register_keyed(py::class_<Space, std::shared_ptr<Space>>& space) {
           [](Space& sp, const Array& embeddings, const Contents& contents, const Confidences& confidences,
              const Timestamps& timestamps, const Metadatas& metadatas, const Text<"key">& key,
              const FingerprintArg& fingerprint) {
-            ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
-            FloatArray arr;
-            std::vector<EpisodeInput> batch =
-                read_batch(sp, embeddings, contents, confidences, timestamps, metadatas, arr);
-            const IdempotencyKey k = read_key(key.obj, fingerprint.obj);
-            arg_errors.dismiss();
-            RememberedBatch r;
-            {
-              py::gil_scoped_release release;
-              r = sp.remember_batch(std::move(batch), k);
-            }
+            const RememberedBatch r = remember_many(sp, embeddings, contents, confidences, timestamps, metadatas,
+                                                    {{key.obj, fingerprint.obj}});
             return std::make_pair(to_numpy(r.ids), r.replayed);
           },
           py::arg("embeddings"), py::arg("contents") = py::none(), py::arg("confidences") = py::none(),
@@ -311,63 +330,17 @@ void register_memories(py::class_<Space, std::shared_ptr<Space>>& space) {
           "remember",
           [](Space& sp, const Array& embedding, const Content& content, const Real<"confidence">& confidence,
              const std::optional<Real<"timestamp">>& timestamp, const MetadataArg& metadata) {
-            ArgumentErrorCounter arg_errors(sp, Op::Remember);
-            const FloatArray arr = to_vector(embedding.obj, sp.dim(), "embedding");
-            EpisodeInput e;
-            e.embedding = arr.data();
-            e.embedding_size = static_cast<std::size_t>(arr.shape(0));
-            e.content = to_text(content.obj, "content", true);
-            e.confidence = confidence.get();
-            if (timestamp) {
-              e.timestamp = timestamp->get();
-              e.has_timestamp = true;
-            }
-            e.metadata = to_metadata(metadata.obj);
-            arg_errors.dismiss();
-            py::gil_scoped_release release;
-            return sp.remember(std::move(e));
+            return remember_one(sp, embedding, content, confidence, timestamp, metadata, std::nullopt).id;
           },
           py::arg("embedding"), py::arg("content") = "", py::arg("confidence") = 1.0, py::arg("timestamp") = py::none(),
           py::arg("metadata") = py::none(),
           "Store one episode and return its id. timestamp None: the engine clock's now.")
       .def(
           "remember_batch",
-          [](Space& sp, const Array& embeddings, const Column<"collections.abc.Sequence[str | bytes] | None">& contents,
-             const Column<"numpy.typing.ArrayLike | None">& confidences,
-             const Column<"collections.abc.Sequence[float | None] | numpy.typing.ArrayLike | None">& timestamps,
-             const Column<"collections.abc.Sequence[collections.abc.Mapping[str, str] | None] | None">& metadatas) {
-            ArgumentErrorCounter arg_errors(sp, Op::RememberBatch);
-            const FloatArray arr = to_matrix(embeddings.obj, sp.dim(), "embeddings");
-            const auto n = static_cast<std::size_t>(arr.shape(0));
-            check_column(contents.obj, n, "contents");
-            check_column(confidences.obj, n, "confidences");
-            check_column(timestamps.obj, n, "timestamps");
-            check_column(metadatas.obj, n, "metadatas");
-            const auto column = [](const Deferred& c) {  // None: no items to read
-              return c.obj.is_none() ? py::sequence(py::list()) : py::reinterpret_borrow<py::sequence>(c.obj);
-            };
-            const py::sequence cs = column(contents), fs = column(confidences), ts = column(timestamps),
-                               ms = column(metadatas);
-            std::vector<EpisodeInput> batch(n);
-            for (std::size_t i = 0; i < n; ++i) {
-              EpisodeInput& e = batch[i];
-              e.embedding = arr.data() + i * sp.dim();
-              e.embedding_size = sp.dim();
-              if (!contents.obj.is_none()) e.content = to_text(cs[i], "content", true);
-              if (!confidences.obj.is_none()) e.confidence = to_double(fs[i], "confidence");
-              if (!timestamps.obj.is_none() && !py::object(ts[i]).is_none()) {
-                e.timestamp = to_double(ts[i], "timestamp");
-                e.has_timestamp = true;
-              }
-              if (!metadatas.obj.is_none()) e.metadata = to_metadata(ms[i]);
-            }
-            std::vector<std::int64_t> ids;
-            arg_errors.dismiss();
-            {
-              py::gil_scoped_release release;
-              ids = sp.remember_batch(std::move(batch));
-            }
-            return to_numpy(ids);
+          [](Space& sp, const Array& embeddings, const Contents& contents, const Confidences& confidences,
+             const Timestamps& timestamps, const Metadatas& metadatas) {
+            return to_numpy(
+                remember_many(sp, embeddings, contents, confidences, timestamps, metadatas, std::nullopt).ids);
           },
           py::arg("embeddings"), py::arg("contents") = py::none(), py::arg("confidences") = py::none(),
           py::arg("timestamps") = py::none(), py::arg("metadatas") = py::none(),

@@ -162,8 +162,12 @@ class Session {
     if (!m.route) {
       route_label_ = "(unmatched)";
       if (m.path_known) {
-        return send_error(ApiError(405, "method_not_allowed", method_ + " is not supported on " + path_),
-                          body_pending_);
+        Response r = error_response(ApiError(
+            405, "method_not_allowed",
+            preview(method_, 40) + " is not supported on " + path_ + "; this path serves " + allow_header(m.allow)));
+        r.headers.emplace_back("Allow", allow_header(m.allow));
+        close_after_ = close_after_ || body_pending_;
+        return send_response(std::move(r));
       }
       return send_error(not_found_route(path_), body_pending_);
     }
@@ -363,6 +367,9 @@ class Session {
         !close_after_ && !body_pending_ && parser_ && parser_->get().keep_alive() && st_.phase() != Phase::Stopped;
     res_->keep_alive(keep);
     res_->prepare_payload();
+    // A response to HEAD has the headers the GET would have (Content-Length included) and never a
+    // body (RFC 9110 9.3.2): a body would be read as the start of the next response.
+    if (head_) res_->body().clear();
     end_request();
     lowest().expires_after(seconds(std::max(st_.config.body_timeout_s, 1.0)));
     http::async_write(self().stream(), *res_, [s = self().shared_from_this(), keep](beast::error_code ec, std::size_t) {
@@ -376,6 +383,7 @@ class Session {
   void begin_request_bookkeeping(std::string method, std::string path) {
     t0_ = Clock::now();
     method_ = std::move(method);
+    head_ = method_ == "HEAD";
     path_ = std::move(path);
     route_label_ = "(unmatched)";
     space_label_.clear();
@@ -400,7 +408,9 @@ class Session {
     if (work_held_) st_.work.release(work_tenant_, work_cost_);  // may start this key's next waiter
     counted_inflight_ = key_slot_ = work_held_ = false;
     const double dt = std::chrono::duration<double>(Clock::now() - t0_).count();
-    st_.metrics.observe_request(method_, route_label_, status_, dt);
+    // a client may send any token as a method: labels stay bounded to the methods HTTP defines
+    const bool known_method = http::string_to_verb(method_) != http::verb::unknown;
+    st_.metrics.observe_request(known_method ? method_ : "(other)", route_label_, status_, dt);
     if (!exempt_ || status_ >= 400) {
       LogField space =
           space_label_.empty() ? LogField("space", std::optional<std::string>()) : LogField("space", space_label_);
@@ -436,7 +446,7 @@ class Session {
   std::int64_t work_cost_ = 0;
   int status_ = 500;
   bool close_after_ = false, counted_inflight_ = false, key_slot_ = false, exempt_ = false, body_pending_ = false,
-       in_request_ = false, work_held_ = false;
+       in_request_ = false, work_held_ = false, head_ = false;
 };
 
 class PlainSession : public Session<PlainSession>, public std::enable_shared_from_this<PlainSession> {

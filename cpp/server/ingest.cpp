@@ -11,6 +11,12 @@ namespace {
 
 constexpr double kSlowDownFraction = 0.5;
 
+// The Starlette server's histogram (engram/server/ingest.py), same name, help and buckets:
+// receipt of an observation to its engine call returning (stored, searchable and durable under
+// the engine's durability mode), for observations stored now (replays are not timed).
+constexpr const char* kLatencyName = "engram_streaming_observation_latency_seconds";
+constexpr const char* kLatencyHelp = "Time from receiving an observation to storing it (searchable and durable).";
+
 ApiError to_api_error(const std::exception& e, JsonLog& log) {
   if (const auto* api = dynamic_cast<const ApiError*>(&e)) return *api;
   if (auto err = from_exception(e)) return *err;
@@ -47,6 +53,7 @@ Ingestor::Ingestor(ServerState& state)
       batch_(static_cast<std::size_t>(state.config.ingest_batch)),
       throttle_s_(state.config.ingest_throttle_ms / 1000.0) {
   state_.metrics.declare_counter("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
+  state_.metrics.declare_histogram(kLatencyName, kLatencyHelp);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -183,9 +190,14 @@ void Ingestor::store_group(std::vector<Observation>& batch, std::size_t begin, s
       }
     }
   }
+  const auto now = std::chrono::steady_clock::now();
   for (std::size_t i = begin; i < end; ++i) {
     auto& r = out[i - begin];
-    if (!r.error && !r.replayed) stored_.fetch_add(1);
+    if (!r.error && !r.replayed) {
+      stored_.fetch_add(1);
+      state_.metrics.observe(kLatencyName, kLatencyHelp,
+                             std::chrono::duration<double>(now - batch[i].received).count());
+    }
     batch[i].done(std::move(r));
   }
 }

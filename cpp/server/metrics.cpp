@@ -41,12 +41,33 @@ std::string fmt_g(double v) {
 // Python's repr of the bucket bounds (what the Python server wrote): 0.0005, 1.0, 10.0
 constexpr std::array<const char*, kLatencyBuckets.size()> kBoundText = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0"};
+std::size_t bucket_of(double seconds) {
+  return static_cast<std::size_t>(std::lower_bound(kLatencyBuckets.begin(), kLatencyBuckets.end(), seconds) -
+                                  kLatencyBuckets.begin());
+}
+
+// One histogram's _bucket, _sum and _count lines, as metrics.py writes them.
+template <class Hist>
+void append_histogram(std::string& o, const std::string& name, const ServerMetrics::Labels& l, const Hist& h) {
+  double cum = 0;
+  for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    cum += h[i];
+    o += name + "_bucket" + fmt_labels(l, std::string("le=\"") + kBoundText[i] + "\"") + " " +
+         std::to_string(static_cast<std::uint64_t>(cum)) + "\n";
+  }
+  cum += h[kLatencyBuckets.size()];
+  const std::string count = std::to_string(static_cast<std::uint64_t>(cum));
+  o += name + "_bucket" + fmt_labels(l, "le=\"+Inf\"") + " " + count + "\n";
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", h.back());
+  o += name + "_sum" + fmt_labels(l) + " " + sum + "\n";
+  o += name + "_count" + fmt_labels(l) + " " + count + "\n";
+}
 }  // namespace
 
 void ServerMetrics::observe_request(std::string_view method, std::string_view route, int status, double seconds) {
   ReqKey key{std::string(method), std::string(route), std::to_string(status)};
-  const auto bucket = static_cast<std::size_t>(
-      std::lower_bound(kLatencyBuckets.begin(), kLatencyBuckets.end(), seconds) - kLatencyBuckets.begin());
+  const auto bucket = bucket_of(seconds);
   MutexLock lock(mu_);
   ++requests_[key];
   auto [it, inserted] = latency_.try_emplace(key);
@@ -68,6 +89,22 @@ void ServerMetrics::declare_counter(const std::string& name, const std::string& 
   counters_[name].try_emplace(Labels{}, 0.0);
 }
 
+void ServerMetrics::observe(const std::string& name, const std::string& help, double seconds) {
+  const auto bucket = bucket_of(seconds);
+  MutexLock lock(mu_);
+  help_.try_emplace(name, help);
+  auto [it, inserted] = hists_.try_emplace(name);
+  if (inserted) it->second.fill(0.0);
+  it->second[bucket] += 1;
+  it->second.back() += seconds;
+}
+
+void ServerMetrics::declare_histogram(const std::string& name, const std::string& help) {
+  MutexLock lock(mu_);
+  help_.try_emplace(name, help);
+  if (auto [it, inserted] = hists_.try_emplace(name); inserted) it->second.fill(0.0);
+}
+
 void ServerMetrics::gauge(const std::string& name, const std::string& help, std::function<double()> fn) {
   MutexLock lock(mu_);
   gauges_[name] = std::move(fn);
@@ -87,6 +124,7 @@ std::string ServerMetrics::render() const {
   decltype(requests_) requests;
   decltype(latency_) latency;
   decltype(counters_) counters;
+  decltype(hists_) hists;
   decltype(gauges_) gauges;
   decltype(help_) helps;
   {
@@ -94,6 +132,7 @@ std::string ServerMetrics::render() const {
     requests = requests_;
     latency = latency_;
     counters = counters_;
+    hists = hists_;
     gauges = gauges_;
     helps = help_;
   }
@@ -107,25 +146,14 @@ std::string ServerMetrics::render() const {
     o += "engram_http_requests_total" + fmt_labels(req_labels(k)) + " " + std::to_string(n) + "\n";
   o += "# HELP engram_http_request_duration_seconds HTTP request latency by method, route and status.\n";
   o += "# TYPE engram_http_request_duration_seconds histogram\n";
-  for (const auto& [k, h] : latency) {
-    const Labels l = req_labels(k);
-    double cum = 0;
-    for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-      cum += h[i];
-      o += "engram_http_request_duration_seconds_bucket" + fmt_labels(l, std::string("le=\"") + kBoundText[i] + "\"") +
-           " " + std::to_string(static_cast<std::uint64_t>(cum)) + "\n";
-    }
-    cum += h[kLatencyBuckets.size()];
-    const std::string count = std::to_string(static_cast<std::uint64_t>(cum));
-    o += "engram_http_request_duration_seconds_bucket" + fmt_labels(l, "le=\"+Inf\"") + " " + count + "\n";
-    char sum[64];
-    std::snprintf(sum, sizeof sum, "%.6f", h.back());
-    o += "engram_http_request_duration_seconds_sum" + fmt_labels(l) + " " + sum + "\n";
-    o += "engram_http_request_duration_seconds_count" + fmt_labels(l) + " " + count + "\n";
-  }
+  for (const auto& [k, h] : latency) append_histogram(o, "engram_http_request_duration_seconds", req_labels(k), h);
   for (const auto& [name, series] : counters) {
     o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " counter\n";
     for (const auto& [labels, v] : series) o += name + fmt_labels(labels) + " " + fmt_g(v) + "\n";
+  }
+  for (const auto& [name, h] : hists) {
+    o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " histogram\n";
+    append_histogram(o, name, {}, h);
   }
   for (const auto& [name, fn] : gauges) {
     o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " gauge\n" + name + " " + fmt_g(fn()) + "\n";

@@ -1,7 +1,8 @@
 // The server's own Prometheus series (the engine's come from Engine::prometheus()), rendered as
 // engram/server/metrics.py does: requests by method, route template and status; a latency
-// histogram with the same buckets; labelled counters; gauges read at scrape time. Labels are
-// bounded by construction: route templates (never raw paths or ids), methods, statuses, codes.
+// histogram with the same buckets; labelled counters; unlabelled latency histograms (same
+// buckets); gauges read at scrape time. Labels are bounded by construction: route templates
+// (never raw paths or ids), methods, statuses, codes; no series is labelled by space (defect 4).
 //
 // Locking: mu_ guards every series; an update is a map lookup and an add, far cheaper than the
 // request it counts. Gauge callbacks run outside the lock (they may take their own locks).
@@ -29,6 +30,10 @@ class ServerMetrics {
   void inc(const std::string& name, const std::string& help, double amount = 1.0, Labels labels = {}) EXCLUDES(mu_);
   // Declares a counter so it renders (at 0) before its first increment.
   void declare_counter(const std::string& name, const std::string& help) EXCLUDES(mu_);
+  // One sample of an unlabelled latency histogram (kLatencyBuckets); declare_histogram makes it
+  // render (count 0) before its first sample.
+  void observe(const std::string& name, const std::string& help, double seconds) EXCLUDES(mu_);
+  void declare_histogram(const std::string& name, const std::string& help) EXCLUDES(mu_);
   void gauge(const std::string& name, const std::string& help, std::function<double()> fn) EXCLUDES(mu_);
   double counter_value(const std::string& name, Labels labels = {}) const EXCLUDES(mu_);
   std::string render() const EXCLUDES(mu_);
@@ -40,6 +45,7 @@ class ServerMetrics {
   std::map<ReqKey, std::uint64_t> requests_ GUARDED_BY(mu_);
   std::map<ReqKey, Hist> latency_ GUARDED_BY(mu_);
   std::map<std::string, std::map<Labels, double>> counters_ GUARDED_BY(mu_);
+  std::map<std::string, Hist> hists_ GUARDED_BY(mu_);
   std::map<std::string, std::function<double()>> gauges_ GUARDED_BY(mu_);
   std::map<std::string, std::string> help_ GUARDED_BY(mu_);
 };

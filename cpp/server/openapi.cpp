@@ -63,7 +63,11 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
   w.field("description",
           "Errors are JSON {error: {code, message, status, request_id}}; every response carries X-Request-Id and "
           "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v1/spaces/{space}/stream (protocol: "
-          "engram/server/stream.py), not listed as an operation.");
+          "engram/server/stream.py), not listed as an operation. Embeddings in request bodies are JSON arrays of "
+          "numbers or, as a v1 addition, strings of standard padded base64 of little-endian float32 values; search "
+          "also takes the raw float32 bytes as an application/octet-stream body. HEAD is answered on every GET "
+          "route with the GET's status and headers and no body; a method a path does not serve is 405 "
+          "method_not_allowed with an Allow header listing those it does; an unknown path is 404 route_not_found.");
   w.end_object();
   // paths, in declaration order, grouped by path
   std::vector<std::string> order;

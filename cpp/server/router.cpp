@@ -53,6 +53,12 @@ void RouteTable::add(Route r) {
 RouteTable::Match RouteTable::match(std::string_view method, std::string_view path) const {
   Match m;
   const auto segs = split(path);
+  const std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
+  const auto allow = [&m](std::string_view verb) {
+    for (const auto& a : m.allow)
+      if (a == verb) return;
+    m.allow.emplace_back(verb);
+  };
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     const auto& tpl = compiled_[i].segments;
     if (tpl.size() != segs.size()) continue;
@@ -67,7 +73,9 @@ RouteTable::Match RouteTable::match(std::string_view method, std::string_view pa
     }
     if (!ok) continue;
     m.path_known = true;
-    if (routes_[i].method != method) continue;
+    allow(routes_[i].method);
+    if (routes_[i].method == "GET") allow("HEAD");
+    if (routes_[i].method != want) continue;
     m.route = &routes_[i];
     for (std::size_t j = 0; j < tpl.size(); ++j) {
       const auto& t = tpl[j];
@@ -75,9 +83,15 @@ RouteTable::Match RouteTable::match(std::string_view method, std::string_view pa
         m.params.values.emplace_back(std::string_view(t).substr(1, t.size() - 2), percent_decode(segs[j]));
       }
     }
-    return m;
+    return m;  // the first match wins (declaration order); allow is only read when none matched
   }
   return m;
+}
+
+std::string allow_header(const std::vector<std::string>& methods) {
+  std::string out;
+  for (const auto& verb : methods) out += (out.empty() ? "" : ", ") + verb;
+  return out;
 }
 
 }  // namespace engram::server

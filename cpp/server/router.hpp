@@ -87,7 +87,12 @@ class RouteTable {
     const Route* route = nullptr;
     PathParams params;
     bool path_known = false;  // some route has this path (a method mismatch is then 405)
+    // When no route matched: the methods served on this path, for a 405's Allow header, in
+    // declaration order, HEAD after GET (HEAD is answered on every GET route, as HTTP requires of
+    // a general-purpose server). Incomplete when a route matched (not needed then).
+    std::vector<std::string> allow;
   };
+  // HEAD matches the path's GET route (the HTTP layer then sends the GET's headers, no body).
   Match match(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const noexcept { return routes_; }
 
@@ -98,6 +103,9 @@ class RouteTable {
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;
 };
+
+// Match::allow as an Allow header value ("GET, HEAD, DELETE").
+std::string allow_header(const std::vector<std::string>& methods);
 
 // Percent-decoding of one path segment ("%2E" -> "."); invalid escapes stay as they are.
 std::string percent_decode(std::string_view s);

@@ -24,9 +24,10 @@ std::string legacy_remember_schema() {
              R"({"additionalProperties":false,"description":"The upstream route's body (deprecated): space from )"
              R"(X-Memory-Space, ?space= or this field.","properties":{)"
              R"("content":{"maxLength":100000,"title":"Content","type":"string"},)"
-             R"("embedding":{"items":{"type":"number"},"maxItems":65536,"title":"Embedding","type":"array"},)"
-             R"("confidence":{"default":0.7,"maximum":1.0,"minimum":0.0,"title":"Confidence","type":"number"},)"
-             R"("memory_space_id":{"anyOf":[{"maxLength":)") +
+             R"("embedding":)") +
+         embedding_schema_json("Embedding") +
+         R"(,"confidence":{"default":0.7,"maximum":1.0,"minimum":0.0,"title":"Confidence","type":"number"},)"
+         R"("memory_space_id":{"anyOf":[{"maxLength":)" +
          std::to_string(kSpaceNameMax) + R"(,"minLength":1,"pattern":)" +
          [] {
            std::string s;

@@ -27,9 +27,9 @@ namespace {
 constexpr std::size_t kMaxKeyChars = 200;
 
 // JSON Schemas of the request models, as pydantic writes them for the Python server
-// (engram/server/models.py); test_native.py compares them.
-constexpr const char* kItemProperties =
-    R"("embedding":{"items":{"type":"number"},"maxItems":65536,"title":"Embedding","type":"array"},)"
+// (engram/server/models.py; test_native.py compares them), but for the embedding, which also
+// takes the base64 float32 form (a v1 addition, embedding_input.hpp).
+constexpr const char* kItemFields =
     R"("content":{"default":"","title":"Content","type":"string"},)"
     R"("confidence":{"default":1.0,"maximum":1.0,"minimum":0.0,"title":"Confidence","type":"number"},)"
     R"("timestamp":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,)"
@@ -37,13 +37,15 @@ constexpr const char* kItemProperties =
     R"("metadata":{"anyOf":[{"additionalProperties":{"type":"string"},"type":"object"},{"type":"null"}],)"
     R"("default":null,"title":"Metadata"})";
 
+std::string item_properties() { return R"("embedding":)" + embedding_schema_json("Embedding") + "," + kItemFields; }
+
 std::string remember_item_schema() {
-  return std::string(R"({"additionalProperties":false,"properties":{)") + kItemProperties +
+  return std::string(R"({"additionalProperties":false,"properties":{)") + item_properties() +
          R"(},"required":["embedding"],"title":"RememberItem","type":"object"})";
 }
 
 std::string remember_schema() {
-  return std::string(R"({"additionalProperties":false,"properties":{)") + kItemProperties +
+  return std::string(R"({"additionalProperties":false,"properties":{)") + item_properties() +
          R"(,"idempotency_key":{"anyOf":[{"maxLength":200,"minLength":1,"type":"string"},{"type":"null"}],)"
          R"("default":null,"description":"replaying a key returns the first result","title":"Idempotency Key"}},)"
          R"("required":["embedding"],"title":"Remember","type":"object"})";

@@ -216,6 +216,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
   }
 
   void on_message(bool binary, const std::string& text) {
+    const auto received = Clock::now();  // the staleness histogram's start (ingest.cpp)
     if (binary) return fatal(4400, "protocol_error", "send observations as JSON text frames, not binary");
     std::unique_ptr<JsonDocument> doc;
     try {
@@ -244,6 +245,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
     }
     last_seq_ = seq;
     Observation obs;
+    obs.received = received;
     try {
       const auto type = o.required("type").as_string();
       if (type != "observation") {

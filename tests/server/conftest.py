@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 from engram.client import Client
-from engram.server.auth import add_key
+from engram.server.auth import add_key, revoke_key
 from engram_harness.server import ServerProcess, running_server_process
 from engram_harness.vectors import unit_gaussian
 
@@ -70,20 +75,62 @@ def make_keys(path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    d = tmp_path_factory.mktemp("server")
+@contextlib.contextmanager
+def serve_tenants(d: Path, **opts: Any) -> Iterator[Tenants]:
+    """A server in folder ``d`` with the keys of :func:`make_keys` and the spaces tenant-a and
+    tenant-b; ``opts`` are ``engram serve`` options over the tests' defaults."""
     keys_file = d / "keys.json"
     keys = make_keys(keys_file)
-    opts = dict(api_keys=keys_file, dim=DIM, max_k=100, max_batch=50, max_body_bytes=64 * 1024,
-                key_reload_interval_s=None)  # fmt: skip
-    opts.pop("key_reload_interval_s")
-    with running_server_process(None, log_dir=d, **opts) as proc:
+    base = dict(api_keys=keys_file, dim=DIM, max_k=100, max_batch=50, max_body_bytes=64 * 1024)
+    with running_server_process(None, log_dir=d, **{**base, **opts}) as proc:
         t = Tenants(proc, keys_file, keys)
         with t.client("admin") as c:
             c.create_space("tenant-a")
             c.create_space("tenant-b")
         yield t
+
+
+@pytest.fixture(scope="module")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    with serve_tenants(tmp_path_factory.mktemp("server")) as t:
+        yield t
+
+
+#: Authorization headers that authenticate nobody (None: no header).
+BAD_AUTHORIZATION = [None, "Bearer", "Basic abc", "Bearer engram_admin_wrongsecret", "Bearer engram_nobody_x",
+                     "Bearer garbage"]  # fmt: skip
+
+
+def check_unauthenticated(url: str, header: str | None) -> None:
+    r = httpx.get(url + "/api/v1/spaces", headers={} if header is None else {"Authorization": header})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+
+
+def wait_status(url: str, key: str, want: int, timeout: float = 10.0) -> int:
+    """GET /api/v1/spaces with ``key`` until it answers ``want`` (or the timeout): the status last seen."""
+    deadline = time.monotonic() + timeout
+    status = -1
+    while time.monotonic() < deadline:  # bounded
+        status = httpx.get(url + "/api/v1/spaces", headers={"Authorization": f"Bearer {key}"}).status_code
+        if status == want:
+            return status
+        time.sleep(0.05)
+    return status
+
+
+def check_key_reload(t: Tenants) -> None:
+    """Keys added to and revoked from the running server's key file take effect without a
+    restart: by the file's polling, and at once on SIGHUP."""
+    new = add_key(t.keys_file, "late-comer", ["tenant-a"], "read")
+    assert wait_status(t.url, new, 200) == 200  # file change picked up by polling
+    revoke_key(t.keys_file, "late-comer")
+    assert wait_status(t.url, new, 401) == 401
+    again = add_key(t.keys_file, "hup", ["tenant-a"], "read")
+    os.kill(t.proc.proc.pid, signal.SIGHUP)
+    assert wait_status(t.url, again, 200) == 200
+    assert t.proc.events("api_keys_reloaded")
+    revoke_key(t.keys_file, "hup")
+    assert wait_status(t.url, again, 401) == 401
 
 
 def vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:

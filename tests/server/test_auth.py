@@ -3,8 +3,6 @@ including with another space's memory ids (the upstream cross-tenant leak)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import httpx
@@ -13,30 +11,24 @@ import pytest
 
 import engram
 from engram.client import errors as CE
-from engram.server.auth import add_key, revoke_key
 
-from .conftest import Tenants, vectors
+from .conftest import (
+    BAD_AUTHORIZATION,
+    Tenants,
+    check_key_reload,
+    check_unauthenticated,
+    vectors,
+    wait_status,
+)
 
 
 def _h(t: Tenants, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {t.keys[who]}"}
 
 
-@pytest.mark.parametrize(
-    "header",
-    [
-        None,
-        "Bearer",
-        "Basic abc",
-        "Bearer engram_admin_wrongsecret",
-        "Bearer engram_nobody_x",
-        "Bearer garbage",
-    ],
-)
+@pytest.mark.parametrize("header", BAD_AUTHORIZATION)
 def test_unauthenticated(tenants: Tenants, header: str | None) -> None:
-    h = {} if header is None else {"Authorization": header}
-    r = httpx.get(tenants.url + "/api/v1/spaces", headers=h)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    check_unauthenticated(tenants.url, header)
 
 
 def test_public_routes_need_no_key(tenants: Tenants) -> None:
@@ -138,29 +130,8 @@ def test_deprecation_headers_and_log(tenants: Tenants) -> None:
     assert "deprecation" not in current.headers
 
 
-def _wait_status(url: str, key: str, want: int, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    status = -1
-    while time.monotonic() < deadline:  # bounded
-        status = httpx.get(url + "/api/v1/spaces", headers={"Authorization": f"Bearer {key}"}).status_code
-        if status == want:
-            return status
-        time.sleep(0.05)
-    return status
-
-
 def test_keys_added_and_revoked_without_restart(tenants: Tenants) -> None:
-    new = add_key(tenants.keys_file, "late-comer", ["tenant-a"], "read")
-    assert _wait_status(tenants.url, new, 200) == 200  # file change picked up by polling
-    revoke_key(tenants.keys_file, "late-comer")
-    assert _wait_status(tenants.url, new, 401) == 401
-    # SIGHUP forces a reload too
-    again = add_key(tenants.keys_file, "hup", ["tenant-a"], "read")
-    os.kill(tenants.proc.proc.pid, signal.SIGHUP)
-    assert _wait_status(tenants.url, again, 200) == 200
-    assert tenants.proc.events("api_keys_reloaded")
-    revoke_key(tenants.keys_file, "hup")
-    assert _wait_status(tenants.url, again, 401) == 401
+    check_key_reload(tenants)
 
 
 def test_key_file_stores_only_hashes(tenants: Tenants) -> None:
@@ -178,9 +149,9 @@ def test_keys_cli_adds_a_working_key_and_revokes_it(tenants: Tenants) -> None:
            "--spaces", "tenant-a", "--role", "read"]  # fmt: skip
     key = subprocess.run(add, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     assert key.startswith("engram_cli-made_")
-    assert _wait_status(tenants.url, key, 200) == 200
+    assert wait_status(tenants.url, key, 200) == 200
     revoke = [sys.executable, "-m", "engram", "keys", "revoke", str(tenants.keys_file), "--id", "cli-made"]
     subprocess.run(revoke, timeout=60, check=True)
-    assert _wait_status(tenants.url, key, 401) == 401
+    assert wait_status(tenants.url, key, 401) == 401
     again = subprocess.run(revoke, capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "no key" in again.stderr

@@ -6,6 +6,7 @@ files of this folder (ENGRAM_SERVER_IMPL picks the implementation of their fixtu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,7 +25,15 @@ from engram.server.auth import add_key, revoke_key
 from engram.server.launcher import find_engramd
 from engram_harness.server import running_server_process, start_server
 
-from .conftest import DIM, Tenants, make_keys
+from .conftest import (
+    BAD_AUTHORIZATION,
+    DIM,
+    Tenants,
+    check_key_reload,
+    check_unauthenticated,
+    make_keys,
+    serve_tenants,
+)
 
 ENGRAMD = find_engramd()
 pytestmark = pytest.mark.skipif(ENGRAMD is None, reason="engramd is not built (its libraries are missing)")
@@ -32,15 +41,7 @@ pytestmark = pytest.mark.skipif(ENGRAMD is None, reason="engramd is not built (i
 
 @pytest.fixture(scope="module")
 def nt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    d = tmp_path_factory.mktemp("native")
-    keys_file = d / "keys.json"
-    keys = make_keys(keys_file)
-    opts = dict(impl="native", api_keys=keys_file, dim=DIM, max_k=100, max_batch=50, max_body_bytes=64 * 1024)
-    with running_server_process(None, log_dir=d, **opts) as proc:  # type: ignore[arg-type]
-        t = Tenants(proc, keys_file, keys)
-        with t.client("admin") as c:
-            c.create_space("tenant-a")
-            c.create_space("tenant-b")
+    with serve_tenants(tmp_path_factory.mktemp("native"), impl="native") as t:
         yield t
 
 
@@ -67,12 +68,16 @@ def _recv_all(s: socket.socket) -> bytes:
         out += chunk
 
 
-def _metric(url: str, name: str, headers: dict[str, str] | None = None) -> float:
+def _count(exposition: str, name: str) -> float:
     total = 0.0
-    for line in httpx.get(url + "/metrics", headers=headers or {}).text.splitlines():
+    for line in exposition.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def _metric(url: str, name: str, headers: dict[str, str] | None = None) -> float:
+    return _count(httpx.get(url + "/metrics", headers=headers or {}).text, name)
 
 
 # ------------------------------------------------------------------------------------------ ops
@@ -182,20 +187,9 @@ def test_stats_and_validate_match_the_python_server(nt: Tenants, tmp_path: Path)
 
 
 # ----------------------------------------------------------------------------------------- auth
-@pytest.mark.parametrize(
-    "header",
-    [
-        None,
-        "Bearer",
-        "Basic abc",
-        "Bearer engram_admin_wrongsecret",
-        "Bearer engram_nobody_x",
-        "Bearer garbage",
-    ],
-)
+@pytest.mark.parametrize("header", BAD_AUTHORIZATION)
 def test_unauthenticated(nt: Tenants, header: str | None) -> None:
-    r = httpx.get(nt.url + "/api/v1/spaces", headers={} if header is None else {"Authorization": header})
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+    check_unauthenticated(nt.url, header)
 
 
 def test_roles_and_spaces(nt: Tenants) -> None:
@@ -225,28 +219,8 @@ def test_scoped_admin_creates_only_its_spaces(nt: Tenants) -> None:
         revoke_key(nt.keys_file, "scoped-admin")
 
 
-def _wait_status(url: str, key: str, want: int, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    status = -1
-    while time.monotonic() < deadline:  # bounded
-        status = httpx.get(url + "/api/v1/spaces", headers={"Authorization": f"Bearer {key}"}).status_code
-        if status == want:
-            return status
-        time.sleep(0.05)
-    return status
-
-
 def test_keys_reload_and_sighup(nt: Tenants) -> None:
-    new = add_key(nt.keys_file, "late-comer", ["tenant-a"], "read")
-    assert _wait_status(nt.url, new, 200) == 200
-    revoke_key(nt.keys_file, "late-comer")
-    assert _wait_status(nt.url, new, 401) == 401
-    again = add_key(nt.keys_file, "hup", ["tenant-a"], "read")
-    os.kill(nt.proc.proc.pid, signal.SIGHUP)
-    assert _wait_status(nt.url, again, 200) == 200
-    assert nt.proc.events("api_keys_reloaded")
-    revoke_key(nt.keys_file, "hup")
-    assert _wait_status(nt.url, again, 401) == 401
+    check_key_reload(nt)
     # a broken file keeps the old keys (and logs an error)
     good = nt.keys_file.read_text()
     nt.keys_file.write_text("{broken")
@@ -349,26 +323,62 @@ def test_slow_header_and_idle_connections_are_closed(tmp_path: Path) -> None:
         assert 'engram_server_timeouts_total{phase="idle"}' in text
 
 
+def _exchange(s: socket.socket, request: bytes) -> tuple[bytes, bytes]:
+    """One request on a kept-alive connection: (status line, body framed by Content-Length)."""
+    s.sendall(request)
+    raw = b""
+    while b"\r\n\r\n" not in raw:  # bounded by the socket timeout
+        chunk = s.recv(65536)
+        assert chunk, raw
+        raw += chunk
+    head, body = raw.split(b"\r\n\r\n", 1)
+    length = int(
+        next(ln for ln in head.lower().split(b"\r\n") if ln.startswith(b"content-length:")).split(b":")[1]
+    )
+    while len(body) < length:  # bounded by the socket timeout
+        chunk = s.recv(65536)
+        assert chunk, body
+        body += chunk
+    return head.split(b"\r\n", 1)[0], body
+
+
 def test_connection_limit_is_a_bounded_refusal(tmp_path: Path) -> None:
+    """No sleeps to guess the server's state: each held connection is known to be open on the
+    server (answered and kept alive; the server's own gauge counts them) before the one over the
+    limit is made. A connection the launcher's readiness probe left may still count for a moment:
+    a held one refused for it is retried until a deadline."""
     with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM,
                                 max_connections=4) as sp:  # fmt: skip
-        held = [socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=5) for _ in range(4)]
-        time.sleep(0.2)
-        extra = socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=5)
+        deadline = time.monotonic() + 60
+        held: list[socket.socket] = []
+        while len(held) < 4:  # bounded by the deadline
+            s = socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=60)
+            status, body = _exchange(s, b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            if status.startswith(b"HTTP/1.1 200"):
+                held.append(s)
+                continue
+            assert status.startswith(b"HTTP/1.1 503") and b"too_many_connections" in body, (status, body)
+            s.close()
+            assert time.monotonic() < deadline, "the server kept refusing below its connection limit"
+            time.sleep(0.05)
+        status, scrape = _exchange(held[-1], b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 200") and b"\nengram_server_open_connections 4\n" in scrape
+        refused_before = _count(scrape.decode(), "engram_server_connections_refused_total")
+        extra = socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=60)
         reply = _recv_all(extra)
         assert reply.startswith(b"HTTP/1.1 503") and b"too_many_connections" in reply
         extra.close()
         for s in held:
             s.close()
-        deadline = time.monotonic() + 5
-        status = 0
-        while status != 200 and time.monotonic() < deadline:  # bounded: the server sees the closes
-            try:
-                status = httpx.get(sp.url + "/health/live").status_code
-            except httpx.HTTPError:
+        status_code = 0
+        while status_code != 200 and time.monotonic() < deadline:  # bounded: the server sees the closes
+            with contextlib.suppress(httpx.HTTPError):
+                status_code = httpx.get(sp.url + "/health/live").status_code
+            if status_code != 200:
                 time.sleep(0.05)
-        assert status == 200
-        assert _metric(sp.url, "engram_server_connections_refused_total") >= 1
+        assert status_code == 200
+        # at least the one above (the polling may be refused too while the closes are processed)
+        assert _metric(sp.url, "engram_server_connections_refused_total") >= refused_before + 1
 
 
 def test_inflight_limits_overall_and_per_key(tmp_path: Path) -> None:
@@ -558,7 +568,16 @@ def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> N
     assert native["components"]["schemas"]["Error"] == python["components"]["schemas"]["Error"]
     assert native["components"]["schemas"]["CreateSpace"] == python["components"]["schemas"]["CreateSpace"]
     for model in ("Remember", "RememberItem", "RememberBatch", "Link", "LegacyRemember"):  # memories, legacy
-        assert native["components"]["schemas"][model] == python["components"]["schemas"][model], model
+        ours, theirs = native["components"]["schemas"][model], python["components"]["schemas"][model]
+        if "embedding" in theirs["properties"]:  # v1 addition: the array, or base64 float32
+            forms = ours["properties"]["embedding"]["anyOf"]
+            assert {**forms[0], "title": "Embedding"} == theirs["properties"]["embedding"], model
+            assert forms[1]["type"] == "string" and forms[1]["contentEncoding"] == "base64", model
+            ours = {
+                **ours,
+                "properties": {**ours["properties"], "embedding": theirs["properties"]["embedding"]},
+            }
+        assert ours == theirs, model
     for path in ("/api/v1/spaces/{space}/memories", "/api/v1/spaces/{space}/memories/batch",
                  "/api/v1/spaces/{space}/memories/{memory_id}", "/api/v1/spaces/{space}/links",
                  "/api/v1/memories/remember"):  # fmt: skip

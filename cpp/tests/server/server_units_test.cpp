@@ -135,6 +135,31 @@ TEST(Router, TemplatesParamsAnd405) {
   EXPECT_THROW(t.add({.method = "GET", .path = "/api/v1/spaces"}), std::logic_error);
 }
 
+TEST(Router, HeadServesGetAndAllowListsThePathsMethods) {
+  RouteTable t;
+  t.add({.method = "GET", .path = "/api/v1/spaces"});
+  t.add({.method = "POST", .path = "/api/v1/spaces"});
+  t.add({.method = "POST", .path = "/api/v1/spaces/{space}/search"});
+  t.add({.method = "DELETE", .path = "/api/v1/spaces/{space}"});
+  t.add({.method = "GET", .path = "/api/v1/spaces/{space}"});
+  auto m = t.match("HEAD", "/api/v1/spaces/a");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->method, "GET");
+  EXPECT_EQ(*m.params.get("space"), "a");
+  m = t.match("HEAD", "/api/v1/spaces/a/search");  // a POST-only path: no HEAD
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.path_known);
+  EXPECT_EQ(allow_header(m.allow), "POST");
+  m = t.match("OPTIONS", "/api/v1/spaces/a");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(allow_header(m.allow), "DELETE, GET, HEAD");
+  m = t.match("PATCH", "/api/v1/spaces");
+  EXPECT_EQ(allow_header(m.allow), "GET, HEAD, POST");
+  m = t.match("TRACE", "/api/v1/nowhere");
+  EXPECT_FALSE(m.path_known);
+  EXPECT_TRUE(m.allow.empty());
+}
+
 // ------------------------------------------------------------------------------ strict JSON
 namespace {
 std::string invalid_message(std::string_view text, const std::function<void(ObjectReader&)>& read) {
@@ -282,6 +307,33 @@ TEST(Metrics, RendersPrometheusText) {
       std::string::npos);
   EXPECT_NE(t.find("# TYPE engram_server_ready gauge\nengram_server_ready 1\n"), std::string::npos);
   EXPECT_EQ(m.counter_value("engram_server_overload_rejections_total"), 1.0);
+}
+
+TEST(Metrics, UnlabelledHistogramsRenderWithTheRequestBuckets) {
+  ServerMetrics m;
+  m.declare_histogram("engram_streaming_observation_latency_seconds", "Receipt to stored.");
+  std::string t = m.render();
+  EXPECT_NE(t.find("# HELP engram_streaming_observation_latency_seconds Receipt to stored.\n"
+                   "# TYPE engram_streaming_observation_latency_seconds histogram\n"
+                   "engram_streaming_observation_latency_seconds_bucket{le=\"0.0005\"} 0\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("engram_streaming_observation_latency_seconds_count 0\n"), std::string::npos);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 0.003);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 0.0001);
+  m.observe("engram_streaming_observation_latency_seconds", "Receipt to stored.", 60.0);
+  t = m.render();
+  const std::string n = "engram_streaming_observation_latency_seconds";
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.0005\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.0025\"} 1\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"0.005\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"10.0\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_sum 60.003100\n"), std::string::npos);
+  EXPECT_NE(t.find(n + "_count 3\n"), std::string::npos);
+  // declaring again keeps the samples
+  m.declare_histogram(n, "Receipt to stored.");
+  EXPECT_NE(m.render().find(n + "_count 3\n"), std::string::npos);
 }
 
 TEST(Metrics, PerSpaceSeriesAreStripped) {

@@ -6,12 +6,9 @@ from each operation's intended start, exactly as the pure-Python driver does.
 
 from __future__ import annotations
 
-import datetime as _dt
-
-import numpy as np
-
 from engram import _core
 from engram.engine import Engine
+from engram_harness.driver.executor_io import executor_result, schedule_columns, utc_now
 from engram_harness.driver.result import RunResult
 from engram_harness.scenarios.schedule import Schedule
 
@@ -28,31 +25,15 @@ def run_inprocess(
     spaces = []
     for name in schedule.space_names:
         spaces.append((engine.space(name) if name in engine.spaces() else engine.create_space(name))._core)
-    n = len(schedule)
-    vectors = schedule.vectors(np.arange(n))
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat()
-    out = _core.run_schedule(
-        spaces, schedule.start_ns, schedule.op, schedule.space, vectors, schedule.k,
-        np.nan_to_num(schedule.threshold, nan=0.0).astype(np.float32),
-        np.nan_to_num(schedule.confidence, nan=1.0).astype(np.float32),
-        int(threads), int(schedule.duration_ns + grace_s * 1e9),
-    )  # fmt: skip
+    columns = schedule_columns(schedule)
+    started = utc_now()
+    out = _core.run_schedule(spaces, *columns, int(threads), int(schedule.duration_ns + grace_s * 1e9))
     # The gate runs this harness against older builds too, whose run_schedule returned a dict.
     field = out.__getitem__ if isinstance(out, dict) else lambda name: getattr(out, name)
-    return RunResult(
-        scenario=schedule.scenario,
-        seed=schedule.seed,
+    return executor_result(
+        schedule,
+        field,
         executor=f"inprocess-cpp-{threads}t",
-        op_names=schedule.op_names,
-        space_names=schedule.space_names,
-        op=schedule.op.copy(),
-        space=schedule.space.copy(),
-        intended_start_ns=schedule.start_ns.copy(),
-        actual_start_ns=np.asarray(field("actual_start_ns"), dtype=np.int64),
-        latency_ns=np.asarray(field("latency_ns"), dtype=np.int64),
-        error_code=np.asarray(field("error_code"), dtype=np.int16),
         error_classes=tuple(_core.LOAD_ERROR_CLASSES),
-        duration_s=schedule.duration_s,
-        wall_time_s=float(field("wall_ns")) / 1e9,
         started_at_utc=started,
     )

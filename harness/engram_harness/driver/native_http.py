@@ -12,7 +12,6 @@ stats, reports and the gate read them unchanged; the CPU time of both sides trav
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import os
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engram import _core
+from engram_harness.driver.executor_io import executor_result, schedule_columns, utc_now
 from engram_harness.driver.result import RunResult
 from engram_harness.scenarios.schedule import Schedule
 
@@ -131,14 +131,11 @@ def run_http(
     if schedule.preload:
         raise ValueError("run_http does not preload; remember the preload items first (preload_http)")
     ep = Endpoint.parse(url)
-    n = len(schedule)
-    vectors = schedule.vectors(np.arange(n))
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat()
+    columns = schedule_columns(schedule)
+    started = utc_now()
     server0 = process_cpu_s(server_pid) if server_pid is not None else math.nan
     out = _core.run_schedule_http(
-        ep.host, ep.port, list(schedule.space_names), schedule.start_ns, schedule.op, schedule.space, vectors,
-        schedule.k, np.nan_to_num(schedule.threshold, nan=0.0).astype(np.float32),
-        np.nan_to_num(schedule.confidence, nan=1.0).astype(np.float32),
+        ep.host, ep.port, list(schedule.space_names), *columns,
         api_key=api_key or "", base_path=ep.base_path, connections=int(connections), threads=int(threads),
         deadline_ns=int(schedule.duration_ns + grace_s * 1e9), request_timeout_ns=int(request_timeout_s * 1e9),
         connect_timeout_ns=int(connect_timeout_s * 1e9), spin_ns=int(spin_us * 1e3),
@@ -146,22 +143,11 @@ def run_http(
     )  # fmt: skip
     server_cpu = process_cpu_s(server_pid) - server0 if server_pid is not None else math.nan
     classes = tuple(out.error_classes)
-    codes = np.asarray(out.error_code, dtype=np.int16)
-    result = RunResult(
-        scenario=schedule.scenario,
-        seed=schedule.seed,
+    result = executor_result(
+        schedule,
+        lambda name: getattr(out, name),
         executor=f"http-cpp-{connections}c",
-        op_names=schedule.op_names,
-        space_names=schedule.space_names,
-        op=schedule.op.copy(),
-        space=schedule.space.copy(),
-        intended_start_ns=schedule.start_ns.copy(),
-        actual_start_ns=np.asarray(out.actual_start_ns, dtype=np.int64),
-        latency_ns=np.asarray(out.latency_ns, dtype=np.int64),
-        error_code=codes,
         error_classes=classes,
-        duration_s=schedule.duration_s,
-        wall_time_s=float(out.wall_ns) / 1e9,
         started_at_utc=started,
         error_samples={c: s for c, s in zip(classes, out.error_samples, strict=True) if c},
     )
