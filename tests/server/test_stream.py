@@ -17,11 +17,7 @@ from engram.client import errors as CE
 from engram_harness.server import running_server_process
 from engram_harness.stats import quantiles
 
-from .conftest import DIM, Tenants, server_impl, vectors
-
-native_only = pytest.mark.skipif(
-    server_impl() != "native", reason="the Starlette server is deleted once every group is ported"
-)
+from .conftest import DIM, Tenants, vectors
 
 
 def _ws(url: str, space: str, key: str | None):
@@ -261,7 +257,6 @@ def test_acks_in_order_and_replay_by_key(tenants: Tenants) -> None:
         assert len(c.space("stream-replay")) == 40
 
 
-@native_only
 def test_non_json_first_frame_closes_4400(tenants: Tenants) -> None:
     """Issue 13, defect 13: a first frame that is not JSON gets the documented error and 4400."""
     with _ws(tenants.url, "tenant-a", tenants.keys["admin"]) as ws:
@@ -271,7 +266,6 @@ def test_non_json_first_frame_closes_4400(tenants: Tenants) -> None:
         assert "unreadable message" in m["message"] and m["close"] == 4400
 
 
-@native_only
 def test_garbage_after_a_valid_observation_is_a_protocol_error(tenants: Tenants) -> None:
     """Issue 13, defect 13: garbage after an acked observation closes the stream with a protocol
     error; it is never a reject carrying the previous, already-acked sequence number."""
@@ -290,7 +284,6 @@ def test_garbage_after_a_valid_observation_is_a_protocol_error(tenants: Tenants)
         assert msgs[-1]["code"] == "protocol_error"
 
 
-@native_only
 @pytest.mark.parametrize("seq", ["1", True, 1.5, None])
 def test_seq_must_be_an_integer(tenants: Tenants, seq: object) -> None:
     """Issue 13, defect 15: "seq": "1" (or true, 1.5, absent) is refused, never coerced."""
@@ -304,7 +297,6 @@ def test_seq_must_be_an_integer(tenants: Tenants, seq: object) -> None:
         assert "seq" in m["message"]
 
 
-@native_only
 def test_revoked_key_closes_its_open_streams(tenants: Tenants) -> None:
     """Issue 13, defect 5: a revoked key's open streams close within the key reload interval (1 s
     here: the server polls the key file) with 4401; nothing more is written with it."""
