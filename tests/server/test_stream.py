@@ -55,6 +55,45 @@ def test_acks_in_order_after_storage_and_replay_is_idempotent(tenants: Tenants) 
         assert len(sp) == 50
 
 
+def test_observation_metadata_is_stored_and_checked(tenants: Tenants) -> None:
+    """Metadata sent on a stream is stored as sent; a non-string value or a repeated key is a
+    reject of that observation only. (engramd iterated the metadata object through a dangling
+    reference and crashed on the acceptance workflow 101, which streams documents with metadata.)"""
+    t = tenants
+    v = vectors(200, seed=31)
+    with Client(t.url, api_key=t.keys["admin"]) as c:
+        c.create_space("stream-meta")
+        with c.stream("stream-meta", window=64) as st:
+            for i in range(200):
+                st.send(
+                    v[i], content=f"doc {i}", metadata={"source": f"s{i % 7}", "title": f"t{i}", "n": str(i)}
+                )
+            ids = st.flush(timeout=60)
+        sp = c.space("stream-meta")
+        for i in (0, 99, 199):
+            m = sp.get(ids[i])
+            assert (
+                m.metadata == {"source": f"s{i % 7}", "title": f"t{i}", "n": str(i)}
+                and m.content == f"doc {i}"
+            )
+        with _ws(t.url, "stream-meta", t.keys["admin"]) as ws:
+            ws.recv(timeout=5)
+            emb = json.dumps(v[0].tolist())
+            ws.send(
+                f'{{"type": "observation", "seq": 1, "embedding": {emb}, "metadata": {{"a": "x", "b": 1}}}}'
+            )
+            ws.send(
+                f'{{"type": "observation", "seq": 2, "embedding": {emb}, "metadata": {{"a": "x", "a": "y"}}}}'
+            )
+            ws.send(f'{{"type": "observation", "seq": 3, "embedding": {emb}, "metadata": {{"a": "x"}}}}')
+            answers = [json.loads(ws.recv(timeout=10)) for _ in range(3)]
+        assert [(a["type"], a["seq"]) for a in answers] == [("reject", 1), ("reject", 2), ("ack", 3)]
+        assert (
+            "metadata.b: expected a string" in answers[0]["message"] and "duplicate" in answers[1]["message"]
+        )
+        assert sp.get(answers[2]["id"]).metadata == {"a": "x"} and len(sp) == 201
+
+
 def test_stream_setup_errors(tenants: Tenants) -> None:
     t = tenants
     for key, space, code in [(None, "tenant-a", 4401), (t.keys["writer_b"], "tenant-a", 4403),
