@@ -70,16 +70,11 @@ def tests(session: nox.Session) -> None:
     build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON", "-DENGRAM_FAULT_INJECTION=ON")
     _install_harness(session, "test", "bench")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
+    # tests/server runs against engramd (engram serve execs it), built by the same install
     session.run(
         "python", "-m", "pytest", *TEST_SUITES, "-q", "-p", "no:cacheprovider",
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
-    )  # fmt: skip
-    # the server tests again against the native server (issue 13): what engramd serves so far;
-    # the tests of routes it does not serve yet are marked native_pending and skipped
-    session.run(
-        "python", "-m", "pytest", "tests/server", "-q", "-p", "no:cacheprovider", *session.posargs,
-        env={"ENGRAM_SERVER_IMPL": "native"}, success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
 
 

@@ -18,14 +18,12 @@ def _cmd_version(_: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from engram.server.main import main as serve_main
-    except ModuleNotFoundError as e:  # the HTTP stack is the `server` extra
-        print(f"engram serve: {e.name} is not installed; install the server extra: "
-              "pip install 'engram[server]'", file=sys.stderr)  # fmt: skip
-        return 2
-    return serve_main(args)
+def _cmd_serve(_: argparse.Namespace) -> int:
+    """Not reached: main() execs engramd for every ``engram serve`` except ``--help`` without
+    engramd, which argparse answers (and exits) before any command runs."""
+    from engram.server.launcher import exec_engramd
+
+    return exec_engramd([])
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
@@ -48,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("version", help="print the version and the SIMD kernels in use")
     p.set_defaults(func=_cmd_version)
 
-    p = sub.add_parser("serve", help="serve an engine over HTTP (API v1) and WebSockets")
+    p = sub.add_parser("serve", help="serve an engine over HTTP (API v1) and WebSockets (runs engramd)")
     from engram.server.cli_args import add_arguments  # argparse only: keeps --help fast
 
     add_arguments(p)
@@ -70,17 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv):
-        from engram.server.launcher import LaunchError, exec_native, split_impl
+    if argv[:1] == ["serve"]:
+        # engram serve is engramd (the native server, same flags): exec it, --help included;
+        # without it only the help is answered here, and the message says what to install
+        from engram.server.launcher import INSTALL_HINT, exec_engramd, find_engramd
 
-        try:
-            impl, rest = split_impl(argv[1:])
-        except LaunchError as e:
-            print(f"engram serve: {e}", file=sys.stderr)
-            return 2
-        if impl == "native":
-            return exec_native(rest)  # engramd takes the same flags (and its own: engramd --help)
-        argv = ["serve", *rest]
+        if find_engramd() is not None or not {"-h", "--help"} & set(argv):
+            return exec_engramd(argv[1:])
+        print(f"engram serve: {INSTALL_HINT}\n", file=sys.stderr)  # then argparse's help
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

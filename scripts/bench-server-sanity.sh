@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Sanity check of the native server foundation (issue 13 part 1): wrk, 10 s, 8 keep-alive
-# connections over loopback, against engram serve --impl native|python; prints requests/s and the
-# server process's CPU (utime+stime from /proc) per request. Not the issue's benchmark.
-# usage: scripts/bench-server-sanity.sh native|python /health/live|/api/v1/spaces/bench 0|1 (API key)
+# connections over loopback, against engram serve (engramd); prints requests/s and the server
+# process's CPU (utime+stime from /proc) per request. Not the issue's benchmark.
+# usage: scripts/bench-server-sanity.sh /health/live|/api/v1/spaces/bench 0|1 (API key)
 set -e
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
-impl=$1; path=$2; auth=$3
+path=$1; auth=$2
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 d=$(mktemp -d)
 if [ "$auth" = 1 ]; then
@@ -15,7 +15,7 @@ if [ "$auth" = 1 ]; then
 else
   authflags="--no-auth"; hdr="X-Bench: 1"
 fi
-engram serve --impl $impl --in-memory $authflags --dim 8 --port $port > $d/log 2>&1 &
+engram serve --in-memory $authflags --dim 8 --port $port > $d/log 2>&1 &
 pid=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.1; done
 curl -sf -XPOST -H "$hdr" http://127.0.0.1:$port/api/v1/spaces -d '{"name":"bench"}' >/dev/null
@@ -29,6 +29,6 @@ lat=$(echo "$out" | awk '/Latency/ {print $2, $3, $4}')
 tck=$(getconf CLK_TCK)
 cpu_us=$(python -c "print(round(((($u1-$u0)+($s1-$s0))/$tck)/$reqs*1e6, 1))")
 non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-echo "impl=$impl path=$path auth=$auth requests=$reqs rps=$rps latency(avg stdev max)=[$lat] server_cpu_us_per_req=$cpu_us non2xx=${non2xx:-0}"
+echo "path=$path auth=$auth requests=$reqs rps=$rps latency(avg stdev max)=[$lat] server_cpu_us_per_req=$cpu_us non2xx=${non2xx:-0}"
 kill -TERM $pid; wait $pid || true
 rm -rf $d

@@ -104,8 +104,8 @@ def test_baseline_http(profile: Profile, checks: CheckRecorder, session_results:
     missed = [v.describe().removeprefix("FAIL ") for v in verdicts if not v.passed]
     if missed and profile.quick:
         # Known gaps, never a loosened threshold: the engine alone is above 0.526 ms P99 in process
-        # (issue 18, engine performance), and today's Python server saturates below 1,000 ops/s on
-        # two cores (issue 13's native server). The full profile fails on them.
+        # (issue 18, engine performance), and engramd adds about 1 ms at P99 on two shared cores
+        # (issue 13; docs/performance.md). The full profile fails on them.
         pytest.xfail("seeds' HTTP budget not met (issue 18: engine P99 above 0.526 ms in process; issue 13: "
-                     f"native server): {'; '.join(missed)}; {cpu}; {host}")  # fmt: skip
+                     f"server overhead over HTTP): {'; '.join(missed)}; {cpu}; {host}")  # fmt: skip
     checks.assert_all()

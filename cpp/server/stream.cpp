@@ -260,7 +260,9 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
         const auto e = md->element();
         if (!e.is_object()) throw ApiError(400, "invalid_input", "metadata: expected an object, got " + describe(e));
         std::set<std::string_view> seen;
-        for (auto field : e.get_object().value_unsafe()) {
+        // a copy: iterating get_object().value_unsafe() directly would dangle (the result is a temporary)
+        const simdjson::dom::object fields = e.get_object().value_unsafe();
+        for (auto field : fields) {
           if (!field.value.is_string()) {
             throw ApiError(400, "invalid_input",
                            "metadata." + std::string(field.key) + ": expected a string, got " + describe(field.value));

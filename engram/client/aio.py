@@ -31,10 +31,12 @@ class AsyncClient:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        embeddings: C.Encoding = "base64",
     ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
+        self.embeddings: C.Encoding = C.check_encoding(embeddings)  # see Client
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
@@ -128,7 +130,7 @@ class AsyncRemoteSpace:
                        timestamp: float | None = None, metadata: Mapping[str, str] | None = None, *,
                        idempotency_key: str | None = None) -> int:  # fmt: skip
         return await self._c._run(C.remember(self.name, embedding, content, confidence, timestamp, metadata,
-                                             idempotency_key))  # fmt: skip
+                                             idempotency_key, self._c.embeddings))  # fmt: skip
 
     async def remember_batch(self, embeddings: npt.ArrayLike, contents: Sequence[str] | None = None,
                              confidences: Sequence[float] | None = None,
@@ -136,7 +138,7 @@ class AsyncRemoteSpace:
                              metadatas: Sequence[Mapping[str, str] | None] | None = None, *,
                              idempotency_key: str | None = None) -> npt.NDArray[np.int64]:  # fmt: skip
         return await self._c._run(C.remember_batch(self.name, embeddings, contents, confidences, timestamps,
-                                                   metadatas, idempotency_key))  # fmt: skip
+                                                   metadatas, idempotency_key, self._c.embeddings))  # fmt: skip
 
     async def get(self, memory_id: int) -> Memory:
         return await self._c._run(C.get(self.name, memory_id))
@@ -176,11 +178,23 @@ class AsyncRemoteSpace:
     async def search(
         self, query: npt.ArrayLike, k: int = 10, ef: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        return await self._c._run(C.search(self.name, query, k, ef))
+        return await self._c._run(C.search(self.name, query, k, ef, self._c.embeddings))
+
+    async def search_batch(
+        self, queries: npt.ArrayLike, k: int = 10, ef: int | None = None
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        return await self._c._run(C.search_batch(self.name, queries, k, ef, self._c.embeddings))
 
     async def recall(self, cue: npt.ArrayLike, k: int = 10, mode: str = "blended", semantic_weight: float = 0.3,
                      now: float | None = None, threshold: float = 0.0, **options: Any) -> list[Recollection]:  # fmt: skip
-        return await self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options))
+        return await self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options,
+                                           self._c.embeddings))  # fmt: skip
+
+    async def recall_batch(self, cues: npt.ArrayLike, k: int = 10, mode: str = "blended",
+                           semantic_weight: float = 0.3, now: float | None = None, threshold: float = 0.0,
+                           **options: Any) -> list[list[Recollection]]:  # fmt: skip
+        return await self._c._run(C.recall_batch(self.name, cues, k, mode, semantic_weight, now, threshold, options,
+                                                 self._c.embeddings))  # fmt: skip
 
     async def spread(
         self, seeds: Iterable[int] | Mapping[int, float], max_hops: int = 3, **options: Any

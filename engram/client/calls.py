@@ -3,11 +3,12 @@ clients (which differ only in how they wait)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import numpy as np
 import numpy.typing as npt
@@ -18,21 +19,47 @@ from engram.recall import Completion, Concept, ConsolidationReport, Hypothesis, 
 
 API = "/api/v1"
 
+#: How embeddings travel (``Client(embeddings=...)``): "json", arrays of numbers (every v1
+#: server); "base64", strings of base64 little-endian float32 inside the JSON bodies (API v1's
+#: addition of issue 13, served by engramd); "binary", base64 and, for a single search, the raw
+#: float32 bytes as an ``application/octet-stream`` body (``k`` and ``ef`` in the query string).
+Encoding = Literal["json", "base64", "binary"]
+ENCODINGS: tuple[Encoding, ...] = ("json", "base64", "binary")
+
 
 @dataclass
 class Call:
     method: str
     path: str
     parse: Callable[[Any], Any] = lambda d: d
-    body: Any = None
+    body: Any = None  # a JSON value, or bytes sent as they are (``content_type``)
     headers: dict[str, str] = field(default_factory=dict)
     safe: bool = True  # may be resent after an ambiguous failure (reads, idempotent writes)
     text: bool = False  # parse the body as text, not JSON
+    content_type: str = "application/json"
+
+
+def check_encoding(encoding: str) -> Encoding:
+    if encoding not in ENCODINGS:
+        raise ValueError(f"embeddings={encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    return encoding  # type: ignore[return-value]
 
 
 def vec(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """A 1-d float32 array; encoded by :mod:`engram.jsonfast` (as a JSON array of numbers)."""
     return np.ascontiguousarray(np.asarray(x, dtype=np.float32).ravel())
+
+
+def f32le(x: npt.ArrayLike) -> bytes:
+    """The raw little-endian float32 bytes of a vector (the octet-stream and base64 payload)."""
+    return np.ascontiguousarray(np.asarray(x, dtype="<f4").ravel()).tobytes()
+
+
+def emb(x: npt.ArrayLike, encoding: Encoding = "json") -> npt.NDArray[np.float32] | str:
+    """An embedding as a JSON body holds it: the array (written as numbers) or its base64 text."""
+    if encoding == "json":
+        return vec(x)
+    return base64.b64encode(f32le(x)).decode("ascii")
 
 
 def sp(space: str) -> str:
@@ -106,8 +133,9 @@ def remember(
     timestamp: float | None,
     metadata: Mapping[str, str] | None,
     idempotency_key: str | None,
+    encoding: Encoding = "json",
 ) -> Call:
-    body = {"embedding": vec(embedding), "content": content, "confidence": float(confidence),
+    body = {"embedding": emb(embedding, encoding), "content": content, "confidence": float(confidence),
             "timestamp": timestamp, "metadata": dict(metadata) if metadata is not None else None}  # fmt: skip
     # a key per call makes retries after a lost response safe: the server answers the replay
     key = idempotency_key or uuid.uuid4().hex
@@ -122,12 +150,13 @@ def remember_batch(
     timestamps: Sequence[float | None] | None,
     metadatas: Sequence[Mapping[str, str] | None] | None,
     idempotency_key: str | None,
+    encoding: Encoding = "json",
 ) -> Call:
     arr = np.asarray(embeddings, dtype=np.float32)
     n = len(arr)
     items = []
     for i in range(n):
-        it: dict[str, Any] = {"embedding": np.ascontiguousarray(arr[i])}
+        it: dict[str, Any] = {"embedding": emb(arr[i], encoding)}
         if contents is not None:
             it["content"] = contents[i]
         if confidences is not None:
@@ -213,13 +242,34 @@ def episode_concepts(space: str, episode_id: int) -> Call:
 
 
 # ------------------------------------------------------------------ queries
-def search(space: str, query: npt.ArrayLike, k: int, ef: int | None) -> Call:
-    def parse(d: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        rows = d["results"]
-        return (np.asarray([r["id"] for r in rows], dtype=np.int64),
-                np.asarray([r["score"] for r in rows], dtype=np.float32))  # fmt: skip
+def _hits(rows: list[dict[str, Any]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    return (np.asarray([r["id"] for r in rows], dtype=np.int64),
+            np.asarray([r["score"] for r in rows], dtype=np.float32))  # fmt: skip
 
-    return Call("POST", sp(space) + "/search", parse, {"embedding": vec(query), "k": int(k), "ef": ef})
+
+def search(space: str, query: npt.ArrayLike, k: int, ef: int | None, encoding: Encoding = "json") -> Call:
+    if encoding == "binary":  # the vector is the body; the other parameters go in the query string
+        params = {"k": int(k), **({"ef": int(ef)} if ef is not None else {})}
+        return Call("POST", f"{sp(space)}/search?{urlencode(params)}", lambda d: _hits(d["results"]),
+                    f32le(query), content_type="application/octet-stream")  # fmt: skip
+    body = {"embedding": emb(query, encoding), "k": int(k), "ef": ef}
+    return Call("POST", sp(space) + "/search", lambda d: _hits(d["results"]), body)
+
+
+def _rows(queries: npt.ArrayLike, what: str) -> npt.NDArray[np.float32]:
+    arr = np.asarray(queries, dtype=np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-d array (one vector per row), got shape {arr.shape}")
+    return arr
+
+
+def search_batch(
+    space: str, queries: npt.ArrayLike, k: int, ef: int | None, encoding: Encoding = "json"
+) -> Call:
+    """``POST .../search/batch``: one search per row of ``queries``, answered in order."""
+    items = [{"embedding": emb(q, encoding), "k": int(k), "ef": ef} for q in _rows(queries, "queries")]
+    return Call("POST", sp(space) + "/search/batch", lambda d: [_hits(rows) for rows in d["results"]],
+                {"queries": items})  # fmt: skip
 
 
 def _recollection(r: dict[str, Any]) -> Recollection:
@@ -229,11 +279,25 @@ def _recollection(r: dict[str, Any]) -> Recollection:
                         float(r.get("episodic", 0.0)), float(r.get("semantic", 0.0)))  # fmt: skip
 
 
+def _recall_body(cue: npt.ArrayLike, k: int, mode: str, semantic_weight: float, now: float | None,
+                 threshold: float, options: Mapping[str, Any], encoding: Encoding) -> dict[str, Any]:  # fmt: skip
+    return {"cue": emb(cue, encoding), "k": int(k), "mode": mode, "semantic_weight": float(semantic_weight),
+            "now": now, "threshold": float(threshold), **options}  # fmt: skip
+
+
 def recall(space: str, cue: npt.ArrayLike, k: int, mode: str, semantic_weight: float, now: float | None,
-           threshold: float, options: Mapping[str, Any]) -> Call:  # fmt: skip
-    body = {"cue": vec(cue), "k": int(k), "mode": mode, "semantic_weight": float(semantic_weight), "now": now,
-            "threshold": float(threshold), **options}  # fmt: skip
+           threshold: float, options: Mapping[str, Any], encoding: Encoding = "json") -> Call:  # fmt: skip
+    body = _recall_body(cue, k, mode, semantic_weight, now, threshold, options, encoding)
     return Call("POST", sp(space) + "/recall", lambda d: [_recollection(r) for r in d["results"]], body)
+
+
+def recall_batch(space: str, cues: npt.ArrayLike, k: int, mode: str, semantic_weight: float, now: float | None,
+                 threshold: float, options: Mapping[str, Any], encoding: Encoding = "json") -> Call:  # fmt: skip
+    """``POST .../recall/batch``: one recall per row of ``cues`` with the same parameters, in order."""
+    items = [_recall_body(c, k, mode, semantic_weight, now, threshold, options, encoding)
+             for c in _rows(cues, "cues")]  # fmt: skip
+    return Call("POST", sp(space) + "/recall/batch",
+                lambda d: [[_recollection(r) for r in rows] for rows in d["results"]], {"queries": items})  # fmt: skip
 
 
 def spread(space: str, seeds: Iterable[int] | Mapping[int, float], options: Mapping[str, Any]) -> Call:

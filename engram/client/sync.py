@@ -35,6 +35,17 @@ class Client:
 
     Overload (429), not-ready and shutting-down (503) answers and connection failures are retried
     with exponential backoff and jitter; writes carry idempotency keys so retries never duplicate.
+
+    ``embeddings`` is how vectors travel in requests (remember, search, recall and their
+    batches): ``"base64"`` (the default), base64 little-endian float32 strings inside the JSON
+    bodies; ``"binary"``, the same, and a single search sends the raw float32 bytes as an
+    ``application/octet-stream`` body; ``"json"``, arrays of numbers. base64 is the default
+    because the one server, engramd, accepts it on every route that takes an embedding, and it
+    is exact (the float32 bits themselves) and smaller and cheaper on both sides: a 768-d vector
+    is 4,096 characters copied and decoded as they are, against about 9 KB of number text
+    written and parsed one number at a time. ``"json"`` is for a server predating these API v1
+    additions of issue 13 (such a server answers 400 to a string embedding). Answers are JSON
+    either way; observation streams (:meth:`stream`) send arrays of numbers.
     """
 
     def __init__(
@@ -45,11 +56,13 @@ class Client:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        embeddings: C.Encoding = "base64",
     ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        self.embeddings: C.Encoding = C.check_encoding(embeddings)
         self._http = httpx.Client(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
@@ -155,16 +168,15 @@ class RemoteSpace:
     def remember(self, embedding: npt.ArrayLike, content: str = "", confidence: float = 1.0,
                  timestamp: float | None = None, metadata: Mapping[str, str] | None = None, *,
                  idempotency_key: str | None = None) -> int:  # fmt: skip
-        return self._c._run(
-            C.remember(self.name, embedding, content, confidence, timestamp, metadata, idempotency_key)
-        )
+        return self._c._run(C.remember(self.name, embedding, content, confidence, timestamp, metadata,
+                                       idempotency_key, self._c.embeddings))  # fmt: skip
 
     def remember_batch(self, embeddings: npt.ArrayLike, contents: Sequence[str] | None = None,
                        confidences: Sequence[float] | None = None, timestamps: Sequence[float | None] | None = None,
                        metadatas: Sequence[Mapping[str, str] | None] | None = None, *,
                        idempotency_key: str | None = None) -> npt.NDArray[np.int64]:  # fmt: skip
         return self._c._run(C.remember_batch(self.name, embeddings, contents, confidences, timestamps, metadatas,
-                                             idempotency_key))  # fmt: skip
+                                             idempotency_key, self._c.embeddings))  # fmt: skip
 
     def get(self, memory_id: int) -> Memory:
         return self._c._run(C.get(self.name, memory_id))
@@ -204,11 +216,27 @@ class RemoteSpace:
     def search(
         self, query: npt.ArrayLike, k: int = 10, ef: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        return self._c._run(C.search(self.name, query, k, ef))
+        return self._c._run(C.search(self.name, query, k, ef, self._c.embeddings))
+
+    def search_batch(
+        self, queries: npt.ArrayLike, k: int = 10, ef: int | None = None
+    ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """:meth:`search` for every row of ``queries`` (2-d) in one request (at least one row, at
+        most the server's max batch); the answers in the rows' order."""
+        return self._c._run(C.search_batch(self.name, queries, k, ef, self._c.embeddings))
 
     def recall(self, cue: npt.ArrayLike, k: int = 10, mode: str = "blended", semantic_weight: float = 0.3,
                now: float | None = None, threshold: float = 0.0, **options: Any) -> list[Recollection]:  # fmt: skip
-        return self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options))
+        return self._c._run(C.recall(self.name, cue, k, mode, semantic_weight, now, threshold, options,
+                                     self._c.embeddings))  # fmt: skip
+
+    def recall_batch(self, cues: npt.ArrayLike, k: int = 10, mode: str = "blended", semantic_weight: float = 0.3,
+                     now: float | None = None, threshold: float = 0.0,
+                     **options: Any) -> list[list[Recollection]]:  # fmt: skip
+        """:meth:`recall` for every row of ``cues`` (2-d) with the same parameters, in one request
+        (at least one row, at most the server's max batch); the answers in the rows' order."""
+        return self._c._run(C.recall_batch(self.name, cues, k, mode, semantic_weight, now, threshold, options,
+                                           self._c.embeddings))  # fmt: skip
 
     def spread(
         self, seeds: Iterable[int] | Mapping[int, float], max_hops: int = 3, **options: Any

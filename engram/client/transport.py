@@ -23,11 +23,13 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the
 
 
 def encode(call: Call) -> bytes | None:
-    return None if call.body is None else jsonfast.dumps(call.body)
+    if call.body is None or isinstance(call.body, bytes):
+        return call.body
+    return jsonfast.dumps(call.body)
 
 
 def headers(call: Call) -> dict[str, str]:
-    return {**call.headers, "Content-Type": "application/json"} if call.body is not None else call.headers
+    return {**call.headers, "Content-Type": call.content_type} if call.body is not None else call.headers
 
 
 def outcome(call: Call, resp: httpx.Response) -> tuple[Any, RemoteError | None]:

@@ -1,9 +1,5 @@
-"""The Engram HTTP server (``engram serve``): Starlette on uvicorn, API v1 under ``/api/v1``.
-
-Install with the ``server`` extra. See ``docs/architecture.md`` (Server) for the design and
+"""``engram serve`` and ``engram keys``: the launcher of the native server ``engramd`` (C++,
+``cpp/server``, built with the engine when its libraries are installed) and the API key files
+it reads. The server itself is ``engramd``: see ``docs/architecture.md`` ("Server") and
 ``/openapi.json`` on a running server for the API.
 """
-
-from engram.server.config import ConfigError, ServerConfig, load_config
-
-__all__ = ["ConfigError", "ServerConfig", "load_config"]

@@ -1,19 +1,14 @@
-"""The flags of ``engram serve`` (kept free of server imports so ``engram --help`` stays fast)."""
+"""The flags of ``engram serve``, for ``engram serve --help`` only: every other ``engram serve``
+``exec``s ``engramd`` with its arguments unparsed (``engramd --help`` lists the same flags and
+its own; tests/server/test_native.py checks they agree). Kept free of heavy imports so
+``engram --help`` stays fast."""
 
 from __future__ import annotations
 
 import argparse
 
-from engram.server.config import ServerConfig, load_config
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--impl",
-        choices=["native", "python"],
-        help="server implementation: native (engramd, C++) or python (Starlette, during the transition); "
-        "default: $ENGRAM_SERVER_IMPL, else python",
-    )
     p.add_argument("--config", help="TOML file with the settings (a [server] table or top-level keys)")
     p.add_argument("--data", help="engine directory (durable engine: WAL and checkpoints)")
     p.add_argument(
@@ -41,13 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--inline-engine-calls",
         action="store_true",
         default=None,
-        help="run short engine calls on the event loop (saves a thread hop per request)",
+        help="accepted for compatibility; engramd runs short engine calls on its IO threads anyway",
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-
-
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    names = ("data", "in_memory", "host", "port", "dim", "durability", "api_keys", "no_auth", "max_body_bytes",
-             "max_batch", "max_k", "max_inflight", "stream_queue_limit", "stream_max_outstanding",
-             "ingest_throttle_ms", "drain_timeout_s", "log_level", "inline_engine_calls")  # fmt: skip
-    return load_config(args.config, overrides={n: getattr(args, n) for n in names})
+    p.epilog = (
+        "engram serve runs engramd, the native server, with these arguments; engramd --help lists "
+        "its further settings (TLS, timeouts, connection and per-key limits)."
+    )

@@ -1,8 +1,7 @@
-"""``engram serve`` as a thin launcher (issue 13): it ``exec``s the native server ``engramd``
-(C++, ``cpp/server``; installed beside this interpreter's scripts) with the same arguments, or,
-during the transition, runs the Starlette server (``--impl python``). The implementation is
-``--impl`` if given, else ``ENGRAM_SERVER_IMPL``, else :data:`DEFAULT_IMPL`. Imports nothing from
-the server so ``engram --help`` stays fast."""
+"""``engram serve`` as a thin launcher: it ``exec``s the native server ``engramd`` (C++,
+``cpp/server``; installed beside this interpreter's scripts) with the same arguments, so the
+process that serves is ``engramd`` itself (its signals, exit status and logs). Imports nothing
+heavy so ``engram --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -12,21 +11,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-IMPLS = ("native", "python")
-# python until the native server serves every route of API v1 (the later parts of issue 13 port
-# memories, graph, queries, admin, legacy and the stream); then native, and the Starlette server goes.
-DEFAULT_IMPL = "python"
-ENV = "ENGRAM_SERVER_IMPL"
+#: The Debian/Ubuntu packages engramd is built from (CMakeLists.txt finds them; without them
+#: ``pip install .`` builds the engine alone and no engramd).
+SYSTEM_PACKAGES = "libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev"
 INSTALL_HINT = (
     "the native server engramd is not installed (this engram was built without its libraries). "
-    "Install them with: apt-get install libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev "
-    "(Debian/Ubuntu), then reinstall engram (pip install --force-reinstall engram); "
-    "or run the Python server: engram serve --impl python"
+    f"Install them with: apt-get install {SYSTEM_PACKAGES} (Debian/Ubuntu), then rebuild engram "
+    "(pip install --force-reinstall . in its checkout); ENGRAM_ENGRAMD=/path/to/engramd names a "
+    "build elsewhere"
 )
-
-
-class LaunchError(ValueError):
-    """A bad ``--impl`` or ``ENGRAM_SERVER_IMPL`` value."""
 
 
 def find_engramd() -> str | None:
@@ -39,30 +32,13 @@ def find_engramd() -> str | None:
     return here or shutil.which("engramd")
 
 
-def split_impl(args: Sequence[str]) -> tuple[str, list[str]]:
-    """The implementation asked for and the arguments without ``--impl``."""
-    impl = os.environ.get(ENV) or DEFAULT_IMPL
-    rest: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a == "--impl":
-            impl = next(it, "")
-        elif a.startswith("--impl="):
-            impl = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-    if impl not in IMPLS:
-        raise LaunchError(
-            f"server implementation {impl!r}; expected one of {', '.join(IMPLS)} (--impl or {ENV})"
-        )
-    return impl, rest
-
-
-def exec_native(args: Sequence[str]) -> int:
+def exec_engramd(args: Sequence[str]) -> int:
     """Replace this process with ``engramd args...``; returns 2 (with the message) when missing."""
     path = find_engramd()
     if path is None:
-        sys.stderr.write(f"engram serve: {INSTALL_HINT}\n")
+        override = os.environ.get("ENGRAM_ENGRAMD")
+        where = f" (ENGRAM_ENGRAMD={override} is not an executable file)" if override else ""
+        sys.stderr.write(f"engram serve: {INSTALL_HINT}{where}\n")
         return 2
     sys.stdout.flush()
     sys.stderr.flush()

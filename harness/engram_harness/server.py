@@ -1,4 +1,4 @@
-"""Start a real ``engram serve`` process for tests and acceptance suites.
+"""Start a real ``engram serve`` process (the native server engramd) for tests and acceptance suites.
 
 >>> with running_server(tmp_path, no_auth=True) as url:  # doctest: +SKIP
 ...     Client(url).create_space("a")
@@ -118,15 +118,11 @@ def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.P
                  ready_timeout_s: float = 30.0, wait: bool = True, command: list[str] | None = None,
                  **opts: Any) -> ServerProcess:  # fmt: skip
     """Start ``engram serve`` (``data_dir=None`` serves in memory); ``opts`` are its flags
-    (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...). ``impl`` picks the server:
-    "native" (engramd) or "python" (Starlette); default ``$ENGRAM_SERVER_IMPL``, else engram
-    serve's own default. ``command`` replaces ``engram serve`` by another server taking the same
-    flags (e.g. ``["engramd"]``; ``impl`` is then ignored)."""
+    (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...). ``engram serve`` execs
+    ``engramd`` (``$ENGRAM_ENGRAMD`` names another build, e.g. a sanitizer build); ``command``
+    replaces ``engram serve`` by another server taking the same flags (e.g. ``["engramd"]``)."""
     port = int(opts.pop("port", 0)) or free_port()
-    impl = opts.pop("impl", None) or os.environ.get("ENGRAM_SERVER_IMPL")
     args = [*(command or [*engram_command(), "serve"]), "--host", "127.0.0.1", "--port", str(port)]
-    if impl and command is None:
-        args += ["--impl", str(impl)]
     args += ["--in-memory"] if data_dir is None else ["--data", str(data_dir)]
     for k, v in opts.items():
         args += _flag(k, v)

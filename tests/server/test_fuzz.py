@@ -11,8 +11,6 @@ from schemathesis import GenerationMode
 
 from .conftest import Tenants
 
-pytestmark = pytest.mark.native_pending("last (the fuzz needs every route)")
-
 EXAMPLES_PER_OPERATION = 12  # valid and invalid inputs mixed
 
 

@@ -1,21 +1,16 @@
 """Idempotency keys over HTTP, kept by the engine (issue 13, defects 1 and 2): per space and
-bounded per space, durable across a server restart, and a retry after a write answered 503 on a
-full disk replays the stored id instead of storing it twice."""
+bounded per space, and durable across a server restart. The retry after a write answered 503 on a
+full disk: tests/server/test_memories_defects.py (a fault plan given to engramd)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from engram.server.app import build_app
-from engram.server.config import load_config
-from engram.server.state import ServerState
 from engram_harness.server import running_server_process
-from tests.durability.helpers import require_test_build
 
 from .conftest import DIM, vectors
 
@@ -65,42 +60,3 @@ def test_keys_survive_a_durable_server_restart(tmp_path: Path) -> None:
         other = _post(sp2.url, "d", "k1", {**body, "content": "else"})
         assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
         assert httpx.get(f"{sp2.url}{P}/d/stats").json()["stats"]["episodes"] == 4
-
-
-def test_retry_after_injected_enospc_does_not_duplicate(tmp_path: Path) -> None:
-    """In process (the fault plan is the process's): the first attempt is answered 503
-    storage_unavailable, the retry with the same key 200 with the stored id; one memory."""
-    faults = require_test_build()
-    faults.clear()
-    cfg = load_config(env={}, overrides={"data": str(tmp_path / "data"), "no_auth": True, "dim": DIM,
-                                         "durability": "fsync"})  # fmt: skip
-    state = ServerState(cfg)
-    app = build_app(state)
-    v = vectors(2, seed=5)
-
-    async def scenario() -> list[httpx.Response]:
-        await state.open()
-        out = []
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-                assert (await c.post(P, json={"name": "s"})).status_code == 201
-                await c.post(f"{P}/s/memories", json={"embedding": v[0].tolist()})
-                body = {"embedding": v[1].tolist(), "content": "full disk"}
-                h = {"Idempotency-Key": "retry-me"}
-                faults.set_plan("ioerror=write@*/wal/wal-*.seg:ENOSPC:partial")
-                out.append(await c.post(f"{P}/s/memories", json=body, headers=h))
-                out.append(await c.post(f"{P}/s/memories", json=body, headers=h))  # disk still full
-                faults.clear()
-                out.append(await c.post(f"{P}/s/memories", json=body, headers=h))
-                out.append(await c.get(f"{P}/s/stats"))
-        finally:
-            faults.clear()
-            assert state.engine is not None
-            state.engine.close()
-        return out
-
-    first, still_full, retry, info = asyncio.run(scenario())
-    assert first.status_code == 503 and first.json()["error"]["code"] == "storage_unavailable"
-    assert still_full.status_code == 503
-    assert retry.status_code == 200 and retry.json()["replayed"] is True
-    assert info.json()["stats"]["episodes"] == 2  # stored once, not twice

@@ -1,8 +1,8 @@
-"""Lifecycle and operations: readiness, graceful shutdown, durability, configuration, metrics, logs."""
+"""Lifecycle and operations: readiness, graceful shutdown, durability, configuration, metrics, logs.
+(engramd's configuration precedence and bad-config exits: test_native.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -18,29 +18,9 @@ from websockets.sync.client import connect
 
 import engram
 from engram.client import Client
-from engram.server.app import build_app
-from engram.server.config import ConfigError, load_config
-from engram.server.state import ServerState
 from engram_harness.server import running_server_process, start_server
 
 from .conftest import DIM, Tenants, vectors
-
-
-def test_not_ready_until_the_engine_is_open() -> None:
-    cfg = load_config(env={}, overrides={"in_memory": True, "no_auth": True})
-    app = build_app(ServerState(cfg))
-
-    async def probe() -> list[httpx.Response]:
-        # ASGITransport runs no lifespan: the engine never opens, as during a long recovery
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            return [await client.get(p) for p in ("/health/live", "/health/ready", "/api/v1/spaces")]
-
-    live, ready, api = asyncio.run(probe())
-    assert live.status_code == 200
-    assert ready.status_code == 503 and ready.headers["retry-after"] == "1"
-    assert (
-        api.status_code == 503 and api.json()["error"]["code"] == "not_ready" and api.headers["retry-after"]
-    )
 
 
 def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
@@ -162,23 +142,6 @@ def test_durable_restart_keeps_acknowledged_writes(tmp_path: Path) -> None:
         assert [s.get(i).content for i in ids] == [f"m{i}" for i in range(60)]
 
 
-def test_config_precedence(tmp_path: Path) -> None:
-    f = tmp_path / "server.toml"
-    f.write_text("[server]\nport = 1111\nmax_k = 7\nin_memory = true\nno_auth = true\n")
-    cfg = load_config(
-        f, env={"ENGRAM_SERVER_PORT": "2222", "ENGRAM_SERVER_MAX_BATCH": "9"}, overrides={"port": 3333}
-    )
-    assert (cfg.port, cfg.max_k, cfg.max_batch) == (3333, 7, 9)
-    with pytest.raises(ConfigError, match="unknown setting"):
-        load_config(f, env={"ENGRAM_SERVER_NOPE": "1"})
-    with pytest.raises(ConfigError, match="not a valid int"):
-        load_config(f, env={"ENGRAM_SERVER_MAX_K": "many"})
-    with pytest.raises(ConfigError, match="exactly one of data"):
-        load_config(env={}, overrides={"no_auth": True})
-    with pytest.raises(ConfigError, match="api_keys=FILE or no_auth"):
-        load_config(env={}, overrides={"in_memory": True})
-
-
 def test_bad_config_exits_2_with_a_message() -> None:
     r = subprocess.run([sys.executable, "-m", "engram", "serve", "--in-memory"], capture_output=True, text=True,
                        timeout=60)  # fmt: skip
@@ -266,25 +229,6 @@ def test_ready_only_after_recovery(tmp_path: Path) -> None:
         assert len(Client(sp2.url).space("big")) == 500
     finally:
         assert sp2.stop() == 0
-
-
-def test_engine_event_diff() -> None:
-    from engram.server.events import diff
-
-    before = {
-        "consolidation": {"state": "running", "failures": 0},
-        "wal": {"storage_errors": 0, "failed": False},
-    }
-    after = {"consolidation": {"state": "paused", "failures": 2},
-             "wal": {"storage_errors": 1, "failed": True, "last_error": "ENOSPC"}}  # fmt: skip
-    events = {e for _, e, _ in diff(before, after)}
-    assert events == {
-        "consolidation_state_changed",
-        "consolidation_failed",
-        "wal_storage_error",
-        "wal_failed",
-    }
-    assert diff(after, after) == []
 
 
 def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> None:

@@ -1,7 +1,6 @@
 """The memories and legacy routes against the defects of issue 13 they must not carry: strict
 types (15), ids beyond int64 (10), a client leaving mid-body (11), and idempotency keys that the
-engine keeps per space (1 and 2; also tests/server/test_idempotency_keys.py). Cases the Starlette
-server still gets wrong run against engramd only."""
+engine keeps per space (1 and 2; also tests/server/test_idempotency_keys.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +15,8 @@ import pytest
 from engram_harness.server import running_server_process
 from tests.durability.helpers import require_test_build
 
-from .conftest import DIM, Tenants, server_impl, vectors
+from .conftest import DIM, Tenants, vectors
 
-NATIVE_ONLY = pytest.mark.skipif(
-    server_impl() != "native", reason="the Starlette server is deleted once every group is ported"
-)
 S = "/api/v1/spaces/tenant-a"
 V = [0.5] * DIM
 
@@ -52,7 +48,6 @@ def _strings(n: int) -> list[Any]:
     return ["1"] + [0.0] * (n - 1)
 
 
-@NATIVE_ONLY
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
@@ -89,7 +84,6 @@ def test_strict_types_are_refused_naming_the_field(tenants: Tenants, path: str, 
     assert httpx.get(tenants.url + S, headers=_h(tenants)).json()["memories"] == before  # nothing stored
 
 
-@NATIVE_ONLY
 @pytest.mark.parametrize("raw_id", ["+1", "1_0", "%EF%BC%91", "%20 1", "1.0", "0x1", "1e3"])
 def test_ids_in_paths_are_ascii_decimal_only(tenants: Tenants, raw_id: str) -> None:
     _one(tenants)  # id 1 (or more) exists: a lenient parser would find it
@@ -99,7 +93,6 @@ def test_ids_in_paths_are_ascii_decimal_only(tenants: Tenants, raw_id: str) -> N
         assert "integer memory id" in r.json()["error"]["message"]
 
 
-@NATIVE_ONLY
 def test_duplicate_fields_and_metadata_keys_are_refused(tenants: Tenants) -> None:
     body = b'{"embedding": [' + b",".join([b"0.5"] * DIM) + b'], "metadata": {"a": "x", "a": "y"}}'
     r = httpx.post(tenants.url + S + "/memories", content=body, headers=_h(tenants))
@@ -117,7 +110,6 @@ def test_ids_beyond_int64_in_paths_name_no_memory(tenants: Tenants, raw_id: str)
         assert _error(r) == (404, "memory_not_found"), (method, r.text)
 
 
-@NATIVE_ONLY
 @pytest.mark.parametrize("big", [str(2**63), str(2**64), str(-(2**63) - 1), str(10**30), "1e300"])
 def test_ids_beyond_int64_in_bodies_are_a_typed_400(tenants: Tenants, big: str) -> None:
     a = _one(tenants)
@@ -129,8 +121,6 @@ def test_ids_beyond_int64_in_bodies_are_a_typed_400(tenants: Tenants, big: str) 
 
 # ----------------------------------------------------------------------------- defect 11
 def test_client_leaving_mid_body_is_an_abort_not_a_500(tenants: Tenants) -> None:
-    if server_impl() != "native":
-        pytest.skip("the Starlette server is deleted once every group is ported")
     port = int(tenants.url.rsplit(":", 1)[1])
     before = _metric(tenants.url, "engram_server_client_aborts_total")
     for path in ("/memories", "/memories/batch", "/links"):
@@ -228,13 +218,10 @@ def test_batch_keys_survive_a_restart(tmp_path: Path) -> None:
 def test_retry_after_a_full_disk_replays_instead_of_storing_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Defect 1 against engramd (the Starlette server's case runs in process in
-    test_idempotency_keys.py): the keyed write whose WAL write fails with ENOSPC is answered 503
+    """Defect 1: the keyed write whose WAL write fails with ENOSPC is answered 503
     storage_unavailable; its retry is answered 200 with the same id, and one memory exists, also
     after a restart. The plan fails the 3rd write to the WAL: the segment header, the space's
     creation, then this write."""
-    if server_impl() != "native":
-        pytest.skip("the Starlette server's case runs in process in test_idempotency_keys.py")
     require_test_build()  # engramd is built with the same flags as this engram._core
     monkeypatch.setenv("ENGRAM_FAULTS", "ioerror=write@*/wal/wal-*.seg:ENOSPC:nth=3:partial")
     data = tmp_path / "data"

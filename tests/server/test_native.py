@@ -1,8 +1,7 @@
 """The native server (engramd, issue 13 part 1): the ops and spaces routes, auth, limits,
 lifecycle, and the defects of issue 13 this part fixes (authorisation before the body, header
 size, slow-header and idle timeouts, connection limit, client aborts, per-space metrics, config
-numbers), plus TLS. The routes not ported yet run on the Python implementation in the other
-files of this folder (ENGRAM_SERVER_IMPL picks the implementation of their fixture)."""
+numbers), plus TLS."""
 
 from __future__ import annotations
 
@@ -32,7 +31,10 @@ from .conftest import (
     check_key_reload,
     check_unauthenticated,
     make_keys,
+    recorded,
+    same,
     serve_tenants,
+    starlette_openapi,
 )
 
 ENGRAMD = find_engramd()
@@ -41,7 +43,7 @@ pytestmark = pytest.mark.skipif(ENGRAMD is None, reason="engramd is not built (i
 
 @pytest.fixture(scope="module")
 def nt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    with serve_tenants(tmp_path_factory.mktemp("native"), impl="native") as t:
+    with serve_tenants(tmp_path_factory.mktemp("native")) as t:
         yield t
 
 
@@ -167,7 +169,7 @@ def test_error_codes(nt: Tenants, method: str, path: str, body: bytes | None, st
     assert err["message"] and err["status"] == status and err["request_id"] == "err-1"
 
 
-def test_stats_and_validate_match_the_python_server(nt: Tenants, tmp_path: Path) -> None:
+def test_stats_and_validate_match_the_starlette_server(nt: Tenants, tmp_path: Path) -> None:
     def run(url: str, headers: dict[str, str]) -> list[object]:
         out: list[object] = []
         r = httpx.post(
@@ -181,9 +183,7 @@ def test_stats_and_validate_match_the_python_server(nt: Tenants, tmp_path: Path)
         out.append((r.status_code, r.json()))
         return out
 
-    with running_server_process(None, log_dir=tmp_path, impl="python", no_auth=True, dim=DIM) as py:
-        expected = run(py.url, {})
-    assert run(nt.url, _h(nt)) == expected
+    assert same(run(nt.url, _h(nt)), recorded("answers-starlette")["stats_validate"])
 
 
 # ----------------------------------------------------------------------------------------- auth
@@ -295,7 +295,7 @@ def test_per_space_metrics_need_a_grant(nt: Tenants, tmp_path: Path) -> None:
     assert "tenant-a" in httpx.get(nt.url + "/metrics", headers=_h(nt)).text
     keys = tmp_path / "k.json"
     k = make_keys(keys)
-    with running_server_process(None, log_dir=tmp_path, impl="native", api_keys=keys, dim=DIM,
+    with running_server_process(None, log_dir=tmp_path, api_keys=keys, dim=DIM,
                                 metrics_per_space=True) as sp:  # fmt: skip
         httpx.post(
             sp.url + "/api/v1/spaces",
@@ -308,7 +308,7 @@ def test_per_space_metrics_need_a_grant(nt: Tenants, tmp_path: Path) -> None:
 # ------------------------------------------------------------- limits: timeouts, connections
 def test_slow_header_and_idle_connections_are_closed(tmp_path: Path) -> None:
     """Defect 16: a slow header and an idle connection are closed; others are served meanwhile."""
-    with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM,
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM,
                                 header_timeout_s=0.5, idle_timeout_s=0.5) as sp:  # fmt: skip
         slow = _raw(sp.url, b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # never finishes its header
         idle = socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=5)
@@ -347,7 +347,7 @@ def test_connection_limit_is_a_bounded_refusal(tmp_path: Path) -> None:
     server (answered and kept alive; the server's own gauge counts them) before the one over the
     limit is made. A connection the launcher's readiness probe left may still count for a moment:
     a held one refused for it is retried until a deadline."""
-    with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM,
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM,
                                 max_connections=4) as sp:  # fmt: skip
         deadline = time.monotonic() + 60
         held: list[socket.socket] = []
@@ -387,7 +387,7 @@ def test_inflight_limits_overall_and_per_key(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     k = make_keys(keys)
     k["admin2"] = add_key(keys, "admin2", ["*"], "admin")
-    with running_server_process(None, log_dir=tmp_path, impl="native", api_keys=keys, dim=DIM, max_inflight=2,
+    with running_server_process(None, log_dir=tmp_path, api_keys=keys, dim=DIM, max_inflight=2,
                                 max_connections_per_key=1, body_timeout_s=30) as sp:  # fmt: skip
 
         def stalled(who: str) -> socket.socket:
@@ -426,7 +426,7 @@ def test_tls_round_trip(tmp_path: Path) -> None:
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)  # fmt: skip
-    with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM, tls_cert=cert,
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM, tls_cert=cert,
                                 tls_key=key) as sp:  # fmt: skip
         assert sp.url.startswith("https://")
         with httpx.Client(verify=str(cert)) as c:
@@ -439,16 +439,14 @@ def test_tls_round_trip(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ lifecycle
 def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with running_server_process(
-        data, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM, durability="fsync"
-    ) as sp:
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM, durability="fsync") as sp:
         assert httpx.post(sp.url + "/api/v1/spaces", json={"name": "kept", "dim": 4}).status_code == 201
     assert sp.exit_code == 0
     events = [json.loads(ln)["event"] for ln in sp.log_lines() if ln.startswith("{")]
     assert events[-4:] == ["drain_finished", "engine_checkpoint", "engine_closed", "exit"]
     with pytest.raises(httpx.ConnectError):
         httpx.get(sp.url + "/health/live")
-    with running_server_process(data, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM) as sp2:
+    with running_server_process(data, log_dir=tmp_path, no_auth=True, dim=DIM) as sp2:
         ready = sp2.events("engine_ready")
         assert ready and ready[0]["recovery"]["durable"] is True and ready[0]["spaces"] == ["kept"]
         assert httpx.get(sp2.url + "/api/v1/spaces/kept").json() == {"name": "kept", "dim": 4, "memories": 0}
@@ -457,7 +455,7 @@ def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path) -> None:
 def test_draining_refuses_new_requests(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     k = make_keys(keys)
-    sp = start_server(None, log_dir=tmp_path, impl="native", api_keys=keys, dim=DIM, drain_timeout_s=5)
+    sp = start_server(None, log_dir=tmp_path, api_keys=keys, dim=DIM, drain_timeout_s=5)
     try:
         # a stalled request keeps the server draining; a new request on another connection is refused
         head = f"POST /api/v1/spaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {k['admin']}\r\nContent-Length: 50\r\n\r\n"
@@ -486,7 +484,7 @@ def test_draining_refuses_new_requests(tmp_path: Path) -> None:
 def test_unopenable_data_dir_exits_1(tmp_path: Path) -> None:
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("x")
-    sp = start_server(blocker / "sub", log_dir=tmp_path, impl="native", no_auth=True, dim=DIM, wait=False)
+    sp = start_server(blocker / "sub", log_dir=tmp_path, no_auth=True, dim=DIM, wait=False)
     assert sp.proc.wait(timeout=60) == 1
     assert sp.events("engine_open_failed")
 
@@ -519,7 +517,7 @@ def test_config_precedence_and_printed(tmp_path: Path) -> None:
     f.write_text("[server]\nmax_k = 33\nmax_batch = 5\nmax_inflight = 7\n")
     os.environ["ENGRAM_SERVER_MAX_BATCH"] = "9"
     try:
-        with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM, config=f,
+        with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM, config=f,
                                     max_inflight=11) as sp:  # fmt: skip
             cfg = sp.events("config")[0]
             assert (cfg["max_k"], cfg["max_batch"], cfg["max_inflight"], cfg["no_auth"]) == (33, 9, 11, True)
@@ -538,31 +536,14 @@ def test_help_lists_the_flags_of_engram_serve() -> None:
     text = subprocess.run([ENGRAMD, "--help"], capture_output=True, text=True, timeout=30, check=True).stdout
     p = argparse.ArgumentParser()
     add_arguments(p)
-    flags = {s for a in p._actions for s in a.option_strings if s.startswith("--")} - {"--help", "--impl"}
+    flags = {s for a in p._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
     assert flags and all(f in text for f in flags), flags - {f for f in flags if f in text}
-
-
-def test_engram_serve_without_engramd_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from engram import cli
-    from engram.server import launcher
-
-    monkeypatch.setattr(launcher, "find_engramd", lambda: None)
-    assert cli.main(["serve", "--impl", "native", "--in-memory", "--no-auth"]) == 2
-    assert (
-        "apt-get install libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev"
-        in capsys.readouterr().err
-    )
-    assert cli.main(["serve", "--impl", "cobol"]) == 2
 
 
 # -------------------------------------------------------------------------------------- openapi
 def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> None:
-    from engram.server.openapi import spec
-
     native = httpx.get(nt.url + "/openapi.json").json()
-    python = spec()
+    python = starlette_openapi()
     assert native["openapi"] == "3.1.0" and native["security"] == python["security"]
     assert native["components"]["securitySchemes"] == python["components"]["securitySchemes"]
     assert native["components"]["schemas"]["Error"] == python["components"]["schemas"]["Error"]

@@ -1,5 +1,6 @@
 """The native server's admin routes (issue 13, admin part): consolidation status and control,
-engine-wide stats and feature flags answer as the Python server does, and the defects of issue
+engine-wide stats and feature flags answer as the deleted Starlette server did (its recorded
+answers), and the defects of issue
 13 this part fixes: engine-wide actions need a key granted '*' (3), a scoped admin's reads list
 only its own spaces (4), and per-key admission of worker-pool work (9)."""
 
@@ -20,7 +21,7 @@ from engram.server.auth import add_key
 from engram.server.launcher import find_engramd
 from engram_harness.server import running_server_process
 
-from .conftest import DIM, Tenants, make_keys, vectors
+from .conftest import DIM, Tenants, make_keys, recorded, same, starlette_openapi, vectors
 
 pytestmark = pytest.mark.skipif(
     find_engramd() is None, reason="engramd is not built (its libraries are missing)"
@@ -61,12 +62,12 @@ def scoped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     keys_file = d / "keys.json"
     keys = make_keys(keys_file)
     keys["admin_a"] = add_key(keys_file, "admin-a", ["tenant-a"], "admin")
-    with running_server_process(d / "data", log_dir=d, impl="native", api_keys=keys_file, dim=DIM) as proc:
+    with running_server_process(d / "data", log_dir=d, api_keys=keys_file, dim=DIM) as proc:
         yield Tenants(proc, keys_file, keys)
 
 
 # ------------------------------------------------------------------------------ same answers
-def test_admin_routes_answer_as_the_python_server(tmp_path: Path) -> None:
+def test_admin_routes_answer_as_the_starlette_server(tmp_path: Path) -> None:
     def run(url: str) -> list[Any]:
         out: list[Any] = []
         assert httpx.post(url + "/api/v1/spaces", json={"name": "s", "dim": 4}).status_code == 201
@@ -89,12 +90,10 @@ def test_admin_routes_answer_as_the_python_server(tmp_path: Path) -> None:
         out.append(("bad put", r.status_code, r.json()["error"]["code"]))
         return out
 
-    with running_server_process(None, log_dir=tmp_path, impl="python", no_auth=True, dim=DIM) as py:
-        expected = run(py.url)
-    with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM) as nat:
-        assert run(nat.url) == expected
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM) as nat:
+        assert same(run(nat.url), recorded("answers-starlette")["admin"])
         assert nat.events("consolidation_started") and nat.events("features_changed")
-        # defect 15 (the Python server coerces these): strings are not numbers, nor booleans
+        # defect 15 (the Starlette server coerced these): strings are not numbers, nor booleans
         for path, body in [
             ("/consolidation/start", {"interval_s": "5"}),
             ("/admin/features", {"fan_effect": "yes"}),
@@ -104,10 +103,8 @@ def test_admin_routes_answer_as_the_python_server(tmp_path: Path) -> None:
 
 
 def test_openapi_body_schemas_match(tmp_path: Path) -> None:
-    from engram.server.openapi import spec
-
-    python = spec()
-    with running_server_process(None, log_dir=tmp_path, impl="native", no_auth=True, dim=DIM) as nat:
+    python = starlette_openapi()
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM) as nat:
         native = httpx.get(nat.url + "/openapi.json").json()
     for name in ("StartConsolidation", "Features"):
         assert native["components"]["schemas"][name] == python["components"]["schemas"][name], name
@@ -209,7 +206,7 @@ def test_one_keys_worker_budget_does_not_hold_other_keys(tmp_path: Path) -> None
     keys_file = tmp_path / "keys.json"
     k = make_keys(keys_file)
     k["admin2"] = add_key(keys_file, "admin2", ["*"], "admin")
-    with running_server_process(None, log_dir=tmp_path, impl="native", api_keys=keys_file, dim=DIM,
+    with running_server_process(None, log_dir=tmp_path, api_keys=keys_file, dim=DIM,
                                 work_budget_per_key=1, work_queue_per_key=1) as sp:  # fmt: skip
         httpx.post(sp.url + "/api/v1/spaces", json={"name": "tenant-b"}, headers=_auth(k["admin2"]))
         # the key's whole budget: a call that holds it (its body never completes)
@@ -254,7 +251,7 @@ def test_consolidations_saturating_one_budget_leave_other_tenants_searches(tmp_p
     _preloaded_store(tmp_path / "data", filled=("tenant-a", "tenant-b"))
     keys_file = tmp_path / "keys.json"
     k = make_keys(keys_file)
-    with running_server_process(tmp_path / "data", log_dir=tmp_path, impl="native", api_keys=keys_file, dim=DIM,
+    with running_server_process(tmp_path / "data", log_dir=tmp_path, api_keys=keys_file, dim=DIM,
                                 work_budget_per_key=1, work_queue_per_key=1) as sp:  # fmt: skip
         paths = httpx.get(sp.url + "/openapi.json").json()["paths"]
         if not {"/api/v1/spaces/{space}/consolidate", "/api/v1/spaces/{space}/search"} <= set(paths):

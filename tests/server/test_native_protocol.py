@@ -30,7 +30,7 @@ SPACE = "tenant-a"
 
 @pytest.fixture(scope="module")
 def nt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
-    with serve_tenants(tmp_path_factory.mktemp("native-protocol"), impl="native") as t:
+    with serve_tenants(tmp_path_factory.mktemp("native-protocol")) as t:
         yield t
 
 

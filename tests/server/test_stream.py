@@ -17,11 +17,7 @@ from engram.client import errors as CE
 from engram_harness.server import running_server_process
 from engram_harness.stats import quantiles
 
-from .conftest import DIM, Tenants, server_impl, vectors
-
-native_only = pytest.mark.skipif(
-    server_impl() != "native", reason="the Starlette server is deleted once every group is ported"
-)
+from .conftest import DIM, Tenants, vectors
 
 
 def _ws(url: str, space: str, key: str | None):
@@ -57,6 +53,45 @@ def test_acks_in_order_after_storage_and_replay_is_idempotent(tenants: Tenants) 
             again = [json.loads(ws.recv(timeout=10)) for _ in range(50)]
         assert [a["id"] for a in again] == ids and all(a["replayed"] for a in again)
         assert len(sp) == 50
+
+
+def test_observation_metadata_is_stored_and_checked(tenants: Tenants) -> None:
+    """Metadata sent on a stream is stored as sent; a non-string value or a repeated key is a
+    reject of that observation only. (engramd iterated the metadata object through a dangling
+    reference and crashed on the acceptance workflow 101, which streams documents with metadata.)"""
+    t = tenants
+    v = vectors(200, seed=31)
+    with Client(t.url, api_key=t.keys["admin"]) as c:
+        c.create_space("stream-meta")
+        with c.stream("stream-meta", window=64) as st:
+            for i in range(200):
+                st.send(
+                    v[i], content=f"doc {i}", metadata={"source": f"s{i % 7}", "title": f"t{i}", "n": str(i)}
+                )
+            ids = st.flush(timeout=60)
+        sp = c.space("stream-meta")
+        for i in (0, 99, 199):
+            m = sp.get(ids[i])
+            assert (
+                m.metadata == {"source": f"s{i % 7}", "title": f"t{i}", "n": str(i)}
+                and m.content == f"doc {i}"
+            )
+        with _ws(t.url, "stream-meta", t.keys["admin"]) as ws:
+            ws.recv(timeout=5)
+            emb = json.dumps(v[0].tolist())
+            ws.send(
+                f'{{"type": "observation", "seq": 1, "embedding": {emb}, "metadata": {{"a": "x", "b": 1}}}}'
+            )
+            ws.send(
+                f'{{"type": "observation", "seq": 2, "embedding": {emb}, "metadata": {{"a": "x", "a": "y"}}}}'
+            )
+            ws.send(f'{{"type": "observation", "seq": 3, "embedding": {emb}, "metadata": {{"a": "x"}}}}')
+            answers = [json.loads(ws.recv(timeout=10)) for _ in range(3)]
+        assert [(a["type"], a["seq"]) for a in answers] == [("reject", 1), ("reject", 2), ("ack", 3)]
+        assert (
+            "metadata.b: expected a string" in answers[0]["message"] and "duplicate" in answers[1]["message"]
+        )
+        assert sp.get(answers[2]["id"]).metadata == {"a": "x"} and len(sp) == 201
 
 
 def test_stream_setup_errors(tenants: Tenants) -> None:
@@ -261,7 +296,6 @@ def test_acks_in_order_and_replay_by_key(tenants: Tenants) -> None:
         assert len(c.space("stream-replay")) == 40
 
 
-@native_only
 def test_non_json_first_frame_closes_4400(tenants: Tenants) -> None:
     """Issue 13, defect 13: a first frame that is not JSON gets the documented error and 4400."""
     with _ws(tenants.url, "tenant-a", tenants.keys["admin"]) as ws:
@@ -271,7 +305,6 @@ def test_non_json_first_frame_closes_4400(tenants: Tenants) -> None:
         assert "unreadable message" in m["message"] and m["close"] == 4400
 
 
-@native_only
 def test_garbage_after_a_valid_observation_is_a_protocol_error(tenants: Tenants) -> None:
     """Issue 13, defect 13: garbage after an acked observation closes the stream with a protocol
     error; it is never a reject carrying the previous, already-acked sequence number."""
@@ -290,7 +323,6 @@ def test_garbage_after_a_valid_observation_is_a_protocol_error(tenants: Tenants)
         assert msgs[-1]["code"] == "protocol_error"
 
 
-@native_only
 @pytest.mark.parametrize("seq", ["1", True, 1.5, None])
 def test_seq_must_be_an_integer(tenants: Tenants, seq: object) -> None:
     """Issue 13, defect 15: "seq": "1" (or true, 1.5, absent) is refused, never coerced."""
@@ -304,7 +336,6 @@ def test_seq_must_be_an_integer(tenants: Tenants, seq: object) -> None:
         assert "seq" in m["message"]
 
 
-@native_only
 def test_revoked_key_closes_its_open_streams(tenants: Tenants) -> None:
     """Issue 13, defect 5: a revoked key's open streams close within the key reload interval (1 s
     here: the server polls the key file) with 4401; nothing more is written with it."""

@@ -39,9 +39,9 @@ def summary_rows(df: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def server_command() -> list[str] | None:
-    """The server under test: ``ENGRAM_SERVER_COMMAND`` (a command line, e.g. ``engramd``) or, unset,
-    the installed ``engram serve`` (whose implementation ``ENGRAM_SERVER_IMPL`` picks: native or
-    python). Either gets ``serve``'s flags appended."""
+    """The server under test: ``ENGRAM_SERVER_COMMAND`` (a command line, e.g. a sanitizer build's
+    ``engramd``) or, unset, the installed ``engram serve`` (which execs ``engramd``). Either gets
+    ``serve``'s flags appended."""
     cmd = os.environ.get("ENGRAM_SERVER_COMMAND", "").split()
     return cmd or None
 

@@ -11,7 +11,7 @@ C++ executor's HTTP target as the load generator:
     schedule, repeats interleaved; medians, P99 and spread over the repeats.
 
     engram-harness bench serving --repeats 3 --json serving.json --markdown serving.md
-    engram-harness bench serving --server starlette="engram serve" --server native=engramd
+    engram-harness bench serving --server release=engramd --server asan=/path/to/asan-build/engramd
 
 Figures go to JSON and a markdown table; they are recorded in docs/performance.md, never asserted.
 """

@@ -125,7 +125,6 @@ def test_monitor_records_each_run_and_counts_missed_ones() -> None:
 
 def test_prometheus_parser_reads_the_engines_and_the_servers_exposition() -> None:
     import engram
-    from engram.server.metrics import ServerMetrics
 
     with engram.Engine(dim=4) as eng:
         sp = eng.create_space("a")
@@ -135,7 +134,17 @@ def test_prometheus_parser_reads_the_engines_and_the_servers_exposition() -> Non
         after = parse_prometheus(eng.prometheus())
     assert moved(before, after, "engram_operations_total", op="remember") == 3
     assert moved(before, after, "engram_operation_duration_seconds_count", op="remember") == 3
-    server = ServerMetrics()
-    server.observe_request("POST", "/api/v1/spaces/{space}/links", 200, 0.002)
-    text = parse_prometheus(server.render())
+    # engramd's series as its /metrics writes them (cpp/server/metrics.cpp), after one request
+    route = 'method="POST",route="/api/v1/spaces/{space}/links",status="200"'
+    server = (
+        "# HELP engram_http_requests_total HTTP requests by method, route and status.\n"
+        "# TYPE engram_http_requests_total counter\n"
+        f"engram_http_requests_total{{{route}}} 1\n"
+        "# TYPE engram_http_request_duration_seconds histogram\n"
+        f'engram_http_request_duration_seconds_bucket{{{route},le="0.005"}} 1\n'
+        f"engram_http_request_duration_seconds_sum{{{route}}} 0.002000\n"
+        f"engram_http_request_duration_seconds_count{{{route}}} 1\n"
+    )
+    text = parse_prometheus(server)
     assert series_sum(text, "engram_http_requests_total", route="/api/v1/spaces/{space}/links") == 1
+    assert series_sum(text, "engram_http_request_duration_seconds_count", status="200") == 1
