@@ -51,7 +51,9 @@ def test_kills_mid_writes_lose_no_acked_write(tmp_path: Path) -> None:
         with Client(server.url) as c:
             c.create_space("chaos", dim=DIM)
         h = History()
-        with RecordedWorkload(server.url, "chaos", h, dim=DIM, writers=2, readers=1, seed=2, timeout_s=2.0):
+        with RecordedWorkload(
+            server.url, "chaos", h, dim=DIM, writers=2, readers=1, seed=2, timeout_s=2.0
+        ) as wl:
             with KillLoop(server, every_s=1.0, jitter=0.3, seed=2, max_kills=kills_wanted) as loop:
                 deadline = time.monotonic() + 60
                 while loop.kills < kills_wanted and time.monotonic() < deadline:  # bounded by the deadline
@@ -61,6 +63,7 @@ def test_kills_mid_writes_lose_no_acked_write(tmp_path: Path) -> None:
             rep = check(h, read_final_state(c.space("chaos"), h))
         print(f"kills={len(server.kills)} downtime_s={[round(k.down_s, 2) for k in server.kills]}")
         print(rep.summary())
+        print(f"client errors: {wl.stats.errors}")
         assert len(server.kills) == kills_wanted
         assert rep.acked > 20, rep.summary()
         assert rep.lost == [] and rep.data_loss == 0, rep.summary()
