@@ -83,6 +83,8 @@ class RecordedWorkload:
                         (self.history.fail if kind == "failed" else self.history.unknown)(
                             idx, repr(exc)[:300]
                         )
+                        if kind == "failed":  # refused: back off as the server asked (or briefly)
+                            self._stop.wait(min(2.0, getattr(exc, "retry_after_s", None) or 0.05))
                         if kind == "failed" or attempt == self.retries or self._stop.is_set():
                             break
                         if not self.use_keys:
