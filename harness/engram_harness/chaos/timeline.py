@@ -43,6 +43,11 @@ class ChaosRunner:
         self._thread = threading.Thread(target=self._run, name="chaos-timeline", daemon=True)
         self._t0 = 0.0
 
+    @property
+    def started_at(self) -> float:
+        """The clock's reading when the run started (events' ``t_s`` count from it)."""
+        return self._t0
+
     def elapsed(self) -> float:
         return self.clock() - self._t0
 
