@@ -109,9 +109,7 @@ def session_cpu_s(sid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.skipif(
-    not Path("/usr/bin/stress-ng").exists(), reason="stress-ng not installed (setup-system.sh)"
-)
+@pytest.mark.usefixtures("stress_ng")
 def test_cpu_starvation_burns_cpu_and_stops() -> None:
     with CpuStarvation(workers=1, load_pct=100) as s:
         assert s.proc is not None

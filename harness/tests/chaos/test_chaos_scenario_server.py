@@ -18,19 +18,11 @@ from engram_harness.chaos import (
     parse_chaos_scenario,
     read_final_state,
 )
-from engram_harness.chaos.errors import InjectorUnavailable
-from engram_harness.chaos.toxiproxy import ToxiproxyServer, find_binary
-
-try:
-    find_binary()
-    HAVE = True
-except InjectorUnavailable:
-    HAVE = False
+from engram_harness.chaos.toxiproxy import ToxiproxyServer
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.usefixtures("native_server"),
-    pytest.mark.skipif(not HAVE, reason="toxiproxy-server not built (scripts/setup-toxiproxy.sh)"),
+    pytest.mark.usefixtures("native_server", "toxiproxy"),
 ]
 DIM = 8
 

@@ -10,20 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engram_harness.chaos.errors import ChaosError, InjectorUnavailable
-from engram_harness.chaos.toxiproxy import ToxiproxyServer, find_binary
+from engram_harness.chaos.errors import ChaosError
+from engram_harness.chaos.toxiproxy import ToxiproxyServer
 from engram_harness.server import running_server_process
-
-try:
-    find_binary()
-    HAVE = True
-except InjectorUnavailable as exc:
-    HAVE, WHY = False, str(exc)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.usefixtures("native_server"),
-    pytest.mark.skipif(not HAVE, reason="toxiproxy-server not built (scripts/setup-toxiproxy.sh)"),
+    pytest.mark.usefixtures("native_server", "toxiproxy"),
 ]
 
 
