@@ -2,11 +2,13 @@
 # Installs the system packages the build and the suites need (Debian), only when missing.
 set -euo pipefail
 packages=(cmake ninja-build g++ clang libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv
-          libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk)
+          libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk stress-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the chaos suites' network fault proxy (built from the Go module proxy, once)
+"$(dirname "$0")/setup-toxiproxy.sh"
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
