@@ -2,7 +2,7 @@
 run, each followed by a restart on the same data directory and port (so clients, and a proxy in
 front, reconnect to the same address).
 
-The server is started through :mod:`engram_harness.server`, so ``$ENGRAM_SERVER_IMPL`` picks it.
+The server is started through :mod:`engram_harness.server` (engramd, or the build ``$ENGRAM_ENGRAMD`` names).
 """
 
 from __future__ import annotations

@@ -2,20 +2,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engram_harness.chaos.errors import InjectorUnavailable
 from engram_harness.chaos.toxiproxy import find_binary
-
-
-@pytest.fixture
-def native_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Servers started by the test are engramd (the brief's rule for chaos tests)."""
-    monkeypatch.setenv("ENGRAM_SERVER_IMPL", "native")
-    yield
 
 
 def _missing(msg: str) -> None:

@@ -19,7 +19,7 @@ from engram_harness.chaos import (
 )
 from engram_harness.server import running_server_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("native_server")]
+pytestmark = pytest.mark.slow
 DIM = 8
 
 

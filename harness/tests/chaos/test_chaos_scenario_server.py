@@ -22,7 +22,7 @@ from engram_harness.chaos.toxiproxy import ToxiproxyServer
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.usefixtures("native_server", "toxiproxy"),
+    pytest.mark.usefixtures("toxiproxy"),
 ]
 DIM = 8
 

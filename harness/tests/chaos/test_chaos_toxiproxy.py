@@ -16,7 +16,7 @@ from engram_harness.server import running_server_process
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.usefixtures("native_server", "toxiproxy"),
+    pytest.mark.usefixtures("toxiproxy"),
 ]
 
 
