@@ -51,6 +51,10 @@ _PARAMS = {
 
 
 @functools.cache
+def _media_type(path: str) -> str:
+    return "text/plain" if path == "/metrics" else "application/json"
+
+
 def spec() -> dict[str, Any]:
     from engram.server.routes import all_routes
 
@@ -68,7 +72,8 @@ def spec() -> dict[str, Any]:
             "summary": r.summary,
             "tags": list(r.tags),
             "responses": {
-                str(r.status): {"description": "success", "content": {"application/json": {"schema": {}}}}
+                # /metrics answers Prometheus text, everything else JSON
+                str(r.status): {"description": "success", "content": {_media_type(r.path): {"schema": {}}}}
             },
         }
         if r.role == "public":
