@@ -113,7 +113,7 @@ def _fuzz_request_parser(session: nox.Session, seconds: int) -> None:
 
 @nox.session(python=False)
 def fuzz(session: nox.Session) -> None:
-    """The request fuzzer alone, for longer runs than the `tests` session's: `./dev fuzz [-- SECONDS]`
+    """The request fuzzer alone, for longer runs than the `tests` session's: `./dev fuzz [SECONDS]`
     (default 600)."""
     _fuzz_request_parser(session, int(session.posargs[0]) if session.posargs else 600)
 
@@ -137,7 +137,7 @@ def lint(session: nox.Session) -> None:
 def sanitize(session: nox.Session) -> None:
     """ASan+UBSan and TSan builds of the C++ tests and of engramd; the server's conformance suite
     (tests/server) against each engramd; then the Python tests on an ASan extension.
-    `./dev sanitize -- [cpp] [server] [python]` runs only those parts (default: all three)."""
+    `./dev sanitize [cpp] [server] [python]` runs only those parts (default: all three)."""
     parts = set(session.posargs or ["cpp", "server", "python"])
     if parts - {"cpp", "server", "python"}:
         session.error(f"unknown parts {sorted(parts)}; expected cpp, server or python")
