@@ -172,7 +172,7 @@ def sanitize(session: nox.Session) -> None:
         # server runs without the preload, and any report it writes fails the run)
         session.run(
             "bash", str(ROOT / "scripts" / "sanitize.sh"), "server-asan", "server-tsan", external=True,
-            env={**_ccache_env(), **env, "PYTHON": "python"},
+            env={**_ccache_env(), **env, "LD_PRELOAD": "", "PYTHON_LD_PRELOAD": env["LD_PRELOAD"], "PYTHON": "python"},
         )  # fmt: skip
     if "python" not in parts:
         return

@@ -8,7 +8,8 @@
 # Any sanitizer report fails the run. Usage: scripts/sanitize.sh [asan|tsan|server-asan|server-tsan]...
 # (default: asan tsan). JOBS (default 2) sets build parallelism. The server runs need an
 # environment with engram and the harness installed: PYTHON (default python) is its interpreter;
-# `nox -s sanitize` provides it; PYTEST_ARGS (e.g. "-k stream") narrows the server runs.
+# `nox -s sanitize` provides it, and PYTHON_LD_PRELOAD, the preload its ASan extension needs (given to
+# pytest only, not to the builds). PYTEST_ARGS (e.g. "-k stream") narrows the server runs.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,7 +48,7 @@ server_suite() {  # name build-dir timeout-scale sanitizer-options...
   } >"$wrapper"
   chmod +x "$wrapper"
   local status=0
-  ENGRAM_SERVER_IMPL=native ENGRAM_ENGRAMD="$wrapper" ENGRAM_TEST_TIMEOUT_SCALE="$scale" \
+  LD_PRELOAD="${PYTHON_LD_PRELOAD:-}" ENGRAM_SERVER_IMPL=native ENGRAM_ENGRAMD="$wrapper" ENGRAM_TEST_TIMEOUT_SCALE="$scale" \
     "${PYTHON:-python}" -m pytest tests/server -q -p no:cacheprovider ${PYTEST_ARGS:-} || status=$?
   local reports
   reports=$(find "$logs" -type f | sort)
