@@ -23,6 +23,9 @@ PYTEST_NO_TESTS = 5  # pytest's exit code when nothing was collected
 #: build-system requirements, so a build reuses its folder and ccache instead of starting afresh).
 BUILD_REQUIREMENTS = ("scikit-build-core>=0.10", "pybind11>=2.13", "tbb-devel==2023.2.0", "cmeel-eigen>=3.4")
 TEST_SUITES = ("tests", "harness/tests", "datasets/tests")
+#: Seconds the request fuzzer runs in the `tests` session (docs/faults.md, "Fuzzing the request
+#: parser": where its coverage stops growing on this host, and what that costs CI).
+FUZZ_SECONDS = 30
 
 
 def _ccache_env() -> dict[str, str]:
@@ -70,12 +73,44 @@ def tests(session: nox.Session) -> None:
     build = _install_engine(session, "tests", "-DENGRAM_BUILD_TESTS=ON", "-DENGRAM_FAULT_INJECTION=ON")
     _install_harness(session, "test", "bench")
     session.run("ctest", "--test-dir", str(build), "--output-on-failure", "-j", "2", external=True)
+    _fuzz_request_parser(session, FUZZ_SECONDS)
     # tests/server runs against engramd (engram serve execs it), built by the same install
     session.run(
         "python", "-m", "pytest", *TEST_SUITES, "-q", "-p", "no:cacheprovider",
         "--junitxml", str(ROOT / "build" / "junit-tests.xml"), *session.posargs,
         success_codes=[0, PYTEST_NO_TESTS],
     )  # fmt: skip
+
+
+def _fuzz_request_parser(session: nox.Session, seconds: int) -> None:
+    """Build the libFuzzer target of engramd's request parsing (cpp/fuzz: clang, its own small build
+    folder, ccache) and run it for ``seconds`` from the seed corpus cpp/fuzz/corpus (read-only; what
+    it finds goes to build/fuzz/corpus). A crash fails the session; its input is left in
+    build/fuzz/artifacts/ (add it to cpp/fuzz/corpus with the fix)."""
+    if shutil.which("clang++") is None:
+        session.error("clang++ is not installed; run scripts/setup-system.sh")
+    out = ROOT / "build" / "fuzz"
+    session.run(
+        "cmake", "-S", str(ROOT), "-B", str(out), "-G", "Ninja", "-DCMAKE_CXX_COMPILER=clang++",
+        "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_FUZZERS=ON", "-DENGRAM_BUILD_TESTS=OFF",
+        "-DENGRAM_BUILD_PYTHON=OFF", external=True, env=_ccache_env(), silent=True,
+    )  # fmt: skip
+    session.run("cmake", "--build", str(out), "--target", "engram_request_fuzzer", "-j", "2", external=True)
+    corpus, artifacts = out / "corpus", out / "artifacts"
+    corpus.mkdir(exist_ok=True)
+    artifacts.mkdir(exist_ok=True)
+    session.run(
+        str(out / "cpp" / "fuzz" / "engram_request_fuzzer"), str(corpus), str(ROOT / "cpp" / "fuzz" / "corpus"),
+        f"-dict={ROOT / 'cpp' / 'fuzz' / 'request.dict'}", f"-max_total_time={seconds}", "-timeout=10",
+        "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={artifacts}/", external=True,
+    )  # fmt: skip
+
+
+@nox.session(python=False)
+def fuzz(session: nox.Session) -> None:
+    """The request fuzzer alone, for longer runs than the `tests` session's: `./dev fuzz [SECONDS]`
+    (default 600)."""
+    _fuzz_request_parser(session, int(session.posargs[0]) if session.posargs else 600)
 
 
 @nox.session
@@ -85,8 +120,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     sources = sorted(
-        str(p) for d in ("cpp/include", "cpp/src", "cpp/bindings", "cpp/server", "cpp/tests", "cpp/bench")
-        for p in (ROOT / d).rglob("*") if p.suffix in {".hpp", ".cpp"}
+        str(p) for d in ("include", "src", "bindings", "server", "tests", "bench", "fuzz")
+        for p in (ROOT / "cpp" / d).rglob("*") if p.suffix in {".hpp", ".cpp"}
     )  # fmt: skip
     if shutil.which("clang-format") is None:
         session.error("clang-format is not installed; run scripts/setup-system.sh")
@@ -95,8 +130,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def sanitize(session: nox.Session) -> None:
-    """ASan+UBSan and TSan builds of the C++ tests, then the Python tests on an ASan extension."""
-    session.run("bash", str(ROOT / "scripts" / "sanitize.sh"), external=True, env=_ccache_env())
+    """ASan+UBSan and TSan builds of the C++ tests and of engramd; the server's conformance suite
+    (tests/server) against each engramd; then the Python tests on an ASan extension.
+    `./dev sanitize [cpp] [server] [python]` runs only those parts (default: all three)."""
+    parts = set(session.posargs or ["cpp", "server", "python"])
+    if parts - {"cpp", "server", "python"}:
+        session.error(f"unknown parts {sorted(parts)}; expected cpp, server or python")
+    if "cpp" in parts:
+        session.run(
+            "bash", str(ROOT / "scripts" / "sanitize.sh"), "asan", "tsan", external=True, env=_ccache_env()
+        )
+    if not parts & {"server", "python"}:
+        return
     session.install(*BUILD_REQUIREMENTS)
     session.install(
         "--no-build-isolation", "-q",
@@ -117,8 +162,17 @@ def sanitize(session: nox.Session) -> None:
         "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",  # CPython itself is not leak-clean
         "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
     }
-    # The suites that drive the extension in this process (the server's tests run it in
-    # subprocesses, where timing limits do not allow for ASan's slowdown).
+    if "server" in parts:
+        # engramd's own ASan+UBSan and TSan builds under tests/server (scripts/sanitize.sh: the
+        # server runs without the preload, and any report it writes fails the run)
+        session.run(
+            "bash", str(ROOT / "scripts" / "sanitize.sh"), "server-asan", "server-tsan", external=True,
+            env={**_ccache_env(), **env, "LD_PRELOAD": "", "PYTHON_LD_PRELOAD": env["LD_PRELOAD"], "PYTHON": "python"},
+        )  # fmt: skip
+    if "python" not in parts:
+        return
+    # The suites that drive the extension in this process (tests/server ran above, against
+    # engramd; its few in-process tests ran there on this ASan extension).
     suites = ["tests/engine", "tests/graph", "tests/consolidation", "tests/recall", "tests/durability",
               "harness/tests/scenarios", "harness/tests/bench"]  # fmt: skip
     for suite in suites:  # one session per suite: their conftest modules share a name

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the suites need (Debian), only when missing.
 set -euo pipefail
-packages=(cmake ninja-build g++ clang libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv
+packages=(cmake ninja-build g++ clang libclang-rt-dev libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv
           libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk stress-ng)
 missing=()
 for p in "${packages[@]}"; do

@@ -89,7 +89,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
       w.end_array();
       w.key("responses").begin_object();
       w.key(std::to_string(r->status)).begin_object().field("description", "success");
-      w.key("content").begin_object().key("application/json").begin_object().key("schema").begin_object().end_object();
+      w.key("content").begin_object().key(r->media_type).begin_object().key("schema").begin_object().end_object();
       w.end_object().end_object().end_object();
       std::map<int, std::string> errors = error_statuses();
       for (const auto& [s, text] : r->responses) errors[s] = text;

@@ -58,7 +58,8 @@ struct Route {
   Handler handler;
   std::optional<BodySchema> body;
   int status = 200;
-  std::map<int, std::string> responses;  // extra documented responses
+  std::map<int, std::string> responses;         // extra documented responses
+  std::string media_type = "application/json";  // of the success response, as the document declares it
   Exec exec = Exec::Inline;
   bool engine_wide = false;  // needs a key granted "*" (auth.hpp)
   bool deprecated = false;

@@ -93,7 +93,8 @@ void register_ops_routes(RouteTable& t) {
          .summary = "Prometheus metrics (engine and server)",
          .tags = tags,
          .operation_id = "metrics",
-         .handler = metrics});
+         .handler = metrics,
+         .media_type = "text/plain"});
   t.add({.method = "GET",
          .path = "/openapi.json",
          .role = Role::Public,

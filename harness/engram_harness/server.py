@@ -26,6 +26,25 @@ from pathlib import Path
 from typing import Any
 
 
+def timeout_scale() -> float:
+    """``$ENGRAM_TEST_TIMEOUT_SCALE`` (default 1): the factor by which tests stretch their bounded
+    waits on a server. Sanitizer builds of engramd run several times slower; `nox -s sanitize` sets
+    it for them (scripts/sanitize.sh). Never below 1."""
+    raw = os.environ.get("ENGRAM_TEST_TIMEOUT_SCALE", "")
+    try:
+        value = float(raw) if raw else 1.0
+    except ValueError:
+        raise ValueError(f"ENGRAM_TEST_TIMEOUT_SCALE={raw!r}; expected a number >= 1") from None
+    if not value >= 1.0:  # also refuses NaN
+        raise ValueError(f"ENGRAM_TEST_TIMEOUT_SCALE={raw!r}; expected a number >= 1")
+    return value
+
+
+def scaled(seconds: float) -> float:
+    """A bounded wait of ``seconds``, stretched by :func:`timeout_scale`."""
+    return seconds * timeout_scale()
+
+
 class ServerStartError(RuntimeError):
     """The server did not become ready; the message includes the tail of its log."""
 
@@ -77,6 +96,7 @@ class ServerProcess:
         """SIGTERM, then wait (bounded); kills the process if it did not exit in time."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+        timeout_s = scaled(timeout_s)
         try:
             self.exit_code = self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -90,6 +110,7 @@ class ServerProcess:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    timeout_s = scaled(timeout_s)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:  # bounded by the timeout
         if proc is not None and proc.poll() is not None:
