@@ -22,10 +22,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from engram_harness.driver import OpenLoopDriver, RunResult
+from engram_harness.driver.executor_io import preload_batches
 from engram_harness.driver.http import HttpTarget
 from engram_harness.driver.native_http import preload_http, run_http
 from engram_harness.scenarios import Schedule, build_schedule, load_scenario
@@ -78,17 +78,11 @@ def ensure_spaces(url: str, schedule: Schedule, dim: int, api_key: str | None = 
 
 def preload_inprocess(schedule: Schedule, engine: Any, batch: int = 1024) -> None:
     """Remember the preload items in process, spread over the spaces as over HTTP."""
-    n_sp = len(schedule.space_names)
     spaces = [
         engine.space(n) if n in engine.spaces() else engine.create_space(n) for n in schedule.space_names
     ]
-    for start in range(0, schedule.preload, batch):
-        keys = np.arange(start, min(start + batch, schedule.preload))
-        vecs = schedule.embeddings.vectors(keys)
-        for s in range(n_sp):
-            sel = keys % n_sp == s
-            if sel.any():
-                spaces[s].remember_batch(vecs[sel], contents=[f"load item {int(k)}" for k in keys[sel]])
+    for s, vecs, contents in preload_batches(schedule, batch):
+        spaces[s].remember_batch(vecs, contents=contents)
 
 
 def run_schedule_over_http(

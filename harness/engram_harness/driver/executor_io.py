@@ -5,7 +5,7 @@ outcome as a :class:`RunResult` (both executors fill the same arrays)."""
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,19 @@ from engram_harness.scenarios.schedule import Schedule
 def utc_now() -> str:
     """The run's ``started_at_utc``."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def preload_batches(schedule: Schedule, batch: int) -> Iterator[tuple[int, npt.NDArray[Any], list[str]]]:
+    """The schedule's preloaded items (keys ``0..preload-1``) in batches of at most ``batch`` keys,
+    each split over the spaces by key modulo their count: (space index, vectors, contents)."""
+    n_sp = len(schedule.space_names)
+    for start in range(0, schedule.preload, batch):
+        keys = np.arange(start, min(start + batch, schedule.preload))
+        vecs = schedule.embeddings.vectors(keys)
+        for s in range(n_sp):
+            sel = keys % n_sp == s
+            if sel.any():
+                yield s, vecs[sel], [f"load item {int(k)}" for k in keys[sel]]
 
 
 def schedule_columns(schedule: Schedule) -> tuple[npt.NDArray[Any], ...]:

@@ -18,10 +18,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-import numpy as np
-
 from engram import _core
-from engram_harness.driver.executor_io import executor_result, schedule_columns, utc_now
+from engram_harness.driver.executor_io import executor_result, preload_batches, schedule_columns, utc_now
 from engram_harness.driver.result import RunResult
 from engram_harness.scenarios.schedule import Schedule
 
@@ -170,15 +168,7 @@ def preload_http(schedule: Schedule, url: str, *, api_key: str | None = None, ba
     from engram.client import Client
 
     t = time.perf_counter()
-    n_sp = len(schedule.space_names)
     with Client(url, api_key=api_key, timeout=120.0) as client:
-        for start in range(0, schedule.preload, batch):
-            keys = np.arange(start, min(start + batch, schedule.preload))
-            vecs = schedule.embeddings.vectors(keys)
-            for s in range(n_sp):
-                sel = keys % n_sp == s
-                if sel.any():
-                    client.space(schedule.space_names[s]).remember_batch(
-                        vecs[sel], contents=[f"load item {int(k)}" for k in keys[sel]]
-                    )
+        for s, vecs, contents in preload_batches(schedule, batch):
+            client.space(schedule.space_names[s]).remember_batch(vecs, contents=contents)
     return time.perf_counter() - t
