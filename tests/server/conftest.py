@@ -126,6 +126,20 @@ def check_key_reload(t: Tenants) -> None:
     assert wait_status(t.url, again, 401) == 401
 
 
+def metric_in(exposition: str, name: str) -> float:
+    """The sum of every sample of metric ``name`` (all label sets) in Prometheus text."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def metric(url: str, name: str, headers: dict[str, str] | None = None) -> float:
+    """:func:`metric_in` of the server's ``/metrics`` (``headers``: e.g. a key's Authorization)."""
+    return metric_in(httpx.get(url + "/metrics", headers=headers or {}).text, name)
+
+
 def vectors(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
     return unit_gaussian(np.random.default_rng(seed), n, dim)
 

@@ -15,7 +15,7 @@ import pytest
 from engram_harness.server import running_server_process
 from tests.durability.helpers import require_test_build
 
-from .conftest import DIM, Tenants, vectors
+from .conftest import DIM, Tenants, metric, vectors
 
 S = "/api/v1/spaces/tenant-a"
 V = [0.5] * DIM
@@ -27,14 +27,6 @@ def _h(t: Tenants, who: str = "writer_a") -> dict[str, str]:
 
 def _error(r: httpx.Response) -> tuple[int, str]:
     return r.status_code, r.json()["error"]["code"]
-
-
-def _metric(url: str, name: str) -> float:
-    total = 0.0
-    for line in httpx.get(url + "/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def _one(t: Tenants) -> int:
@@ -122,7 +114,7 @@ def test_ids_beyond_int64_in_bodies_are_a_typed_400(tenants: Tenants, big: str) 
 # ----------------------------------------------------------------------------- defect 11
 def test_client_leaving_mid_body_is_an_abort_not_a_500(tenants: Tenants) -> None:
     port = int(tenants.url.rsplit(":", 1)[1])
-    before = _metric(tenants.url, "engram_server_client_aborts_total")
+    before = metric(tenants.url, "engram_server_client_aborts_total")
     for path in ("/memories", "/memories/batch", "/links"):
         head = (f"POST {S}{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tenants.keys['writer_a']}\r\n"
                 "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n")  # fmt: skip
@@ -132,10 +124,10 @@ def test_client_leaving_mid_body_is_an_abort_not_a_500(tenants: Tenants) -> None
         s.close()
     deadline = time.monotonic() + 5
     while (
-        _metric(tenants.url, "engram_server_client_aborts_total") < before + 3 and time.monotonic() < deadline
+        metric(tenants.url, "engram_server_client_aborts_total") < before + 3 and time.monotonic() < deadline
     ):
         time.sleep(0.05)
-    assert _metric(tenants.url, "engram_server_client_aborts_total") == before + 3
+    assert metric(tenants.url, "engram_server_client_aborts_total") == before + 3
     assert 'status="500"' not in httpx.get(tenants.url + "/metrics").text
     assert _one(tenants) > 0  # the server still serves
 

@@ -31,6 +31,8 @@ from .conftest import (
     check_key_reload,
     check_unauthenticated,
     make_keys,
+    metric,
+    metric_in,
     recorded,
     same,
     serve_tenants,
@@ -68,18 +70,6 @@ def _recv_all(s: socket.socket) -> bytes:
         if not chunk:
             return out
         out += chunk
-
-
-def _count(exposition: str, name: str) -> float:
-    total = 0.0
-    for line in exposition.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def _metric(url: str, name: str, headers: dict[str, str] | None = None) -> float:
-    return _count(httpx.get(url + "/metrics", headers=headers or {}).text, name)
 
 
 # ------------------------------------------------------------------------------------------ ops
@@ -274,15 +264,15 @@ def test_header_size_limit(nt: Tenants) -> None:
 
 def test_client_abort_is_not_a_500(nt: Tenants) -> None:
     """Defect 11: a client leaving mid-body is counted as an abort, never as a server error."""
-    before = _metric(nt.url, "engram_server_client_aborts_total")
+    before = metric(nt.url, "engram_server_client_aborts_total")
     head = f"POST /api/v1/spaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {nt.keys['admin']}\r\nContent-Length: 100\r\n\r\n"
     s = _raw(nt.url, head.encode() + b'{"name": "ab')
     time.sleep(0.1)
     s.close()
     deadline = time.monotonic() + 5
-    while _metric(nt.url, "engram_server_client_aborts_total") <= before and time.monotonic() < deadline:
+    while metric(nt.url, "engram_server_client_aborts_total") <= before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _metric(nt.url, "engram_server_client_aborts_total") == before + 1
+    assert metric(nt.url, "engram_server_client_aborts_total") == before + 1
     assert 'status="500"' not in httpx.get(nt.url + "/metrics").text
 
 
@@ -363,7 +353,7 @@ def test_connection_limit_is_a_bounded_refusal(tmp_path: Path) -> None:
             time.sleep(0.05)
         status, scrape = _exchange(held[-1], b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status.startswith(b"HTTP/1.1 200") and b"\nengram_server_open_connections 4\n" in scrape
-        refused_before = _count(scrape.decode(), "engram_server_connections_refused_total")
+        refused_before = metric_in(scrape.decode(), "engram_server_connections_refused_total")
         extra = socket.create_connection(("127.0.0.1", _port(sp.url)), timeout=60)
         reply = _recv_all(extra)
         assert reply.startswith(b"HTTP/1.1 503") and b"too_many_connections" in reply
@@ -378,7 +368,7 @@ def test_connection_limit_is_a_bounded_refusal(tmp_path: Path) -> None:
                 time.sleep(0.05)
         assert status_code == 200
         # at least the one above (the polling may be refused too while the closes are processed)
-        assert _metric(sp.url, "engram_server_connections_refused_total") >= refused_before + 1
+        assert metric(sp.url, "engram_server_connections_refused_total") >= refused_before + 1
 
 
 def test_inflight_limits_overall_and_per_key(tmp_path: Path) -> None:
@@ -416,7 +406,7 @@ def test_inflight_limits_overall_and_per_key(tmp_path: Path) -> None:
         assert httpx.get(sp.url + "/metrics").status_code == 200
         a.close()
         b.close()
-        assert _metric(sp.url, "engram_server_overload_rejections_total") >= 1
+        assert metric(sp.url, "engram_server_overload_rejections_total") >= 1
 
 
 # ------------------------------------------------------------------------------------------ TLS

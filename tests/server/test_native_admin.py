@@ -21,7 +21,7 @@ from engram.server.auth import add_key
 from engram.server.launcher import find_engramd
 from engram_harness.server import running_server_process
 
-from .conftest import DIM, Tenants, make_keys, recorded, same, starlette_openapi, vectors
+from .conftest import DIM, Tenants, make_keys, metric, recorded, same, starlette_openapi, vectors
 
 pytestmark = pytest.mark.skipif(
     find_engramd() is None, reason="engramd is not built (its libraries are missing)"
@@ -32,14 +32,6 @@ ADMIN_PATHS = ("/api/v1/consolidation", "/api/v1/stats", "/api/v1/admin/features
 
 def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def _metric(url: str, name: str) -> float:
-    total = 0.0
-    for line in httpx.get(url + "/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def _preloaded_store(path: Path, filled: tuple[str, ...] = ("tenant-b",)) -> None:
@@ -215,9 +207,9 @@ def test_one_keys_worker_budget_does_not_hold_other_keys(tmp_path: Path) -> None
         queued_body = b'{"name": "queued"}'
         queued = _stalled(sp.url, k["admin"], queued_body, len(queued_body))
         deadline = time.monotonic() + 10
-        while _metric(sp.url, "engram_server_work_queued_total") < 1 and time.monotonic() < deadline:
+        while metric(sp.url, "engram_server_work_queued_total") < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _metric(sp.url, "engram_server_work_queued_total") == 1
+        assert metric(sp.url, "engram_server_work_queued_total") == 1
         refused = httpx.post(sp.url + "/api/v1/spaces", json={"name": "third"}, headers=_auth(k["admin"]))
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "overloaded"
         assert int(refused.headers["retry-after"]) >= 1 and "budget" in refused.json()["error"]["message"]
@@ -233,7 +225,7 @@ def test_one_keys_worker_budget_does_not_hold_other_keys(tmp_path: Path) -> None
         queued.close()
         assert reply.startswith(b"HTTP/1.1 201"), reply[:300]
         assert httpx.get(sp.url + "/api/v1/spaces/queued", headers=_auth(k["admin"])).status_code == 200
-        assert _metric(sp.url, "engram_server_work_refusals_total") == 1
+        assert metric(sp.url, "engram_server_work_refusals_total") == 1
         # the budget is whole again
         assert (
             httpx.post(
@@ -264,9 +256,9 @@ def test_consolidations_saturating_one_budget_leave_other_tenants_searches(tmp_p
         body = b'{"min_cluster_size": 3}'
         queued = _stalled(sp.url, k["writer_a"], body, len(body), path=a)
         deadline = time.monotonic() + 10
-        while _metric(sp.url, "engram_server_work_queued_total") < 1 and time.monotonic() < deadline:
+        while metric(sp.url, "engram_server_work_queued_total") < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _metric(sp.url, "engram_server_work_queued_total") == 1
+        assert metric(sp.url, "engram_server_work_queued_total") == 1
         refused = httpx.post(sp.url + a, json={}, headers=_auth(k["writer_a"]))
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
         b = _auth(k["writer_b"])
