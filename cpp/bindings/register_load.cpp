@@ -119,7 +119,8 @@ void register_load(py::module_& m) {
          const Text<"base_path">& base_path, const Int<"connections", unsigned>& connections,
          const Int<"threads", unsigned>& threads, const Int<"deadline_ns">& deadline_ns,
          const Int<"request_timeout_ns">& request_timeout_ns, const Int<"connect_timeout_ns">& connect_timeout_ns,
-         const Int<"spin_ns">& spin_ns, const Int<"prebuild_bytes", std::size_t>& prebuild_bytes) {
+         const Int<"spin_ns">& spin_ns, const Int<"prebuild_bytes", std::size_t>& prebuild_bytes,
+         const Text<"embeddings">& embeddings) {
         const std::vector<std::string> names = space_names.get("space_names", "a sequence of str");
         const ScheduleArrays arrays(start_ns, op, space, vectors, k, threshold, confidence);
         HttpLoadOptions o;
@@ -134,6 +135,12 @@ void register_load(py::module_& m) {
         o.connect_timeout_ns = connect_timeout_ns.get();
         o.spin_ns = spin_ns.get();
         o.prebuild_bytes = prebuild_bytes.get();
+        if (const std::string e = embeddings.get(); e == "base64") {
+          o.encoding = EmbeddingEncoding::Base64;
+        } else if (e != "json") {
+          throw InvalidInputError("embeddings must be 'json' (arrays of numbers) or 'base64' (little-endian float32); got '" +
+                                  e + "'");
+        }
         const LoadSchedule s = arrays.schedule();
         py::gil_scoped_release release;
         return run_schedule_http(s, names, o);
@@ -142,9 +149,10 @@ void register_load(py::module_& m) {
       py::arg("vectors"), py::arg("k"), py::arg("threshold"), py::arg("confidence"), py::arg("api_key") = "",
       py::arg("base_path") = "", py::arg("connections") = 8, py::arg("threads") = 1, py::arg("deadline_ns") = 0,
       py::arg("request_timeout_ns") = 10'000'000'000LL, py::arg("connect_timeout_ns") = 2'000'000'000LL,
-      py::arg("spin_ns") = 20'000, py::arg("prebuild_bytes") = std::size_t{1} << 30,
+      py::arg("spin_ns") = 20'000, py::arg("prebuild_bytes") = std::size_t{1} << 30, py::arg("embeddings") = "json",
       "Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from "
-      "each operation's intended start. Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).");
+      "each operation's intended start. embeddings: 'json' (arrays of numbers, any API v1 server) or 'base64' "
+      "(little-endian float32 strings, engramd). Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).");
 }
 
 }  // namespace engram::bind

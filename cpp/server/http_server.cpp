@@ -231,7 +231,7 @@ class Session {
                            std::to_string(st_.config.max_body_bytes) + " bytes");
       }
       // the key's worker-pool budget (defect 9), before a byte of the body is read
-      if (route.exec == Exec::Worker && route.cost > 0 && ctx_->principal) {
+      if (on_pool(route) && route.cost > 0 && ctx_->principal) {
         work_tenant_ = ctx_->principal->key_id;
         work_cost_ = route.cost;
         auto granted = [s = self().shared_from_this()] {
@@ -308,14 +308,26 @@ class Session {
     } catch (const std::exception& e) {
       return send_exception(e, false);
     }
-    if (route.exec == Exec::Inline) {
+    if (!on_pool(route)) {
       return send_response(invoke());
     }
     asio::post(srv_.pool, [s = self().shared_from_this()]() mutable {
       auto res = std::make_shared<Response>(s->invoke());
+      // The pool's part is done: the key's next waiter may start while this response is written.
+      // (No IO operation of this session is pending while its handler runs, so the flag is ours.)
+      s->release_work();
       auto ex = s->self().stream().get_executor();
       asio::post(ex, [s, res]() mutable { s->send_response(std::move(*res)); });
     });
+  }
+
+  bool on_pool(const Route& route) const noexcept {
+    return route.exec == Exec::Worker || (route.exec == Exec::DurableWrite && !st_.config.in_memory);
+  }
+
+  void release_work() {
+    if (work_held_) st_.work.release(work_tenant_, work_cost_);  // may start this key's next waiter
+    work_held_ = false;
   }
 
   // Runs the handler and maps anything it throws onto an error response.
@@ -405,8 +417,8 @@ class Session {
     in_request_ = false;
     if (counted_inflight_) st_.inflight.fetch_sub(1);
     if (key_slot_) st_.release_key_slot(key_label_);
-    if (work_held_) st_.work.release(work_tenant_, work_cost_);  // may start this key's next waiter
-    counted_inflight_ = key_slot_ = work_held_ = false;
+    release_work();
+    counted_inflight_ = key_slot_ = false;
     const double dt = std::chrono::duration<double>(Clock::now() - t0_).count();
     // a client may send any token as a method: labels stay bounded to the methods HTTP defines
     const bool known_method = http::string_to_verb(method_) != http::verb::unknown;

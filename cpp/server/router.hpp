@@ -34,7 +34,11 @@ struct Response {
 
 using Handler = std::function<Response(RequestContext&)>;
 
-enum class Exec { Inline, Worker };
+// Inline: on the IO thread. Worker: on the bounded pool. DurableWrite: a short write that blocks
+// only on the WAL (the group commit or fsync): on the pool for a durable engine, inline for an
+// in-memory one, where nothing waits and the hop to the pool and back would only add two
+// thread wake-ups and a worker-budget slot to a sub-millisecond call.
+enum class Exec { Inline, Worker, DurableWrite };
 
 // A request body's model: its name (components/schemas/<name>) and JSON Schema (JSON text). The
 // handler reads the body with the strict reader (json_reader.hpp) under the same constraints.
@@ -66,7 +70,7 @@ struct Route {
   // For routes whose space is not in the path (create: the body's name), called after the body
   // is parsed; the auth layer then checks the grant on it.
   std::function<std::optional<std::string>(RequestContext&)> space_from;
-  // Exec::Worker routes: units of the caller's worker-pool budget this call takes while it runs
+  // Routes run on the pool: units of the caller's worker-pool budget this call takes while it runs
   // (admission.hpp, defect 9). 1 for an ordinary blocking call; more for expensive ones
   // (consolidation, big batches, wide spreads); 0: not budgeted. Inline routes are never budgeted.
   std::int64_t cost = 1;

@@ -134,7 +134,7 @@ void register_legacy_routes(RouteTable& t) {
          .handler = legacy_remember,
          .body = BodySchema{"LegacyRemember", legacy_remember_schema()},
          .status = 201,
-         .exec = Exec::Worker,  // a durable write waits on the WAL
+         .exec = Exec::DurableWrite,
          .deprecated = true,
          .space_from = resolve_space});
 }

@@ -266,7 +266,7 @@ void register_memories_routes(RouteTable& t) {
          .body = BodySchema{"Remember", remember_schema()},
          .status = 201,
          .responses = {{409, "idempotency key reused with another payload"}},
-         .exec = Exec::Worker});  // a durable write waits on the WAL
+         .exec = Exec::DurableWrite});
   t.add({.method = "POST",
          .path = S + "/memories/batch",
          .role = Role::Write,
@@ -301,7 +301,7 @@ void register_memories_routes(RouteTable& t) {
          .operation_id = "link",
          .handler = link,
          .body = BodySchema{"Link", kLinkSchema},
-         .exec = Exec::Worker});
+         .exec = Exec::DurableWrite});
 }
 
 }  // namespace engram::server

@@ -212,7 +212,26 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
     std::string text = beast::buffers_to_string(rbuf_.data());
     rbuf_.consume(rbuf_.size());
     on_message(binary, text);
-    if (!stop_reading_) do_read();
+    if (stop_reading_) return;
+    // Answers waiting behind the writer (acks not yet due, and the rejects queued behind them in
+    // seq order): past twice the outstanding limit, stop reading until they drain. The client's
+    // sends then block on TCP, which is the backpressure a fixed-rate sender should feel; its
+    // memory stays bounded, and a slow writer is not mistaken for a client that does not read.
+    if (static_cast<std::int64_t>(pending_.size()) >= 2 * st_.config.stream_max_outstanding) {
+      read_paused_ = true;
+      st_.metrics.inc("engram_stream_read_pauses_total",
+                      "Times a stream stopped reading because its answers waited behind the writer.");
+      return;
+    }
+    do_read();
+  }
+
+  // Resumes a paused read once the answers due have come down to the outstanding limit.
+  void maybe_resume_read() {
+    if (read_paused_ && !stop_reading_ && static_cast<std::int64_t>(pending_.size()) <= st_.config.stream_max_outstanding) {
+      read_paused_ = false;
+      do_read();
+    }
   }
 
   void on_message(bool binary, const std::string& text) {
@@ -300,7 +319,8 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
                                  std::to_string(cfg.stream_max_outstanding) + "); wait for acks before sending more",
                              hub_.ingest.retry_after_s()));
     }
-    if (static_cast<std::int64_t>(pending_.size() + outbox_.size()) > 2 * cfg.stream_max_outstanding) {
+    // Answers due but unwritten: the socket is backed up because the client does not read them.
+    if (static_cast<std::int64_t>(outbox_.size()) > 2 * cfg.stream_max_outstanding) {
       return fatal(4429, "overloaded", "the client is not reading its acks");
     }
     const std::uint64_t ord = next_ord_++;
@@ -344,6 +364,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
       it->second.ready = true;
       flush_pending();
     }
+    maybe_resume_read();
     maybe_flow();
     maybe_finish_drain();
   }
@@ -466,7 +487,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
   Clock::time_point t0_ = Clock::now();
   std::uint64_t reg_id_ = 0;
   bool registered_ = false, draining_ = false, stop_reading_ = false, fatal_queued_ = false, writing_ = false,
-       closing_ = false, dead_ = false;
+       closing_ = false, dead_ = false, read_paused_ = false;
 };
 
 }  // namespace

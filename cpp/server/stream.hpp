@@ -13,6 +13,10 @@
 // object, no integer seq, seq not increasing, binary, too big, a client not reading its acks) is
 // an {"type": "error", "code", "message", "close"} after the answers already due, then that close
 // code (4400, 4413, 4429). Setup failures are an error message and close 4000 + HTTP status.
+// Past stream_max_outstanding unacknowledged observations each new one is rejected (429,
+// retryable); when the answers waiting behind the writer (acks not yet due and the rejects queued
+// behind them) reach twice that, the session stops reading frames until they come down to the
+// limit, so a sender outrunning the writer meets TCP backpressure rather than a close.
 //
 // The upgrade request is authorised before the upgrade is accepted, by the rules of every other
 // route (space name, readiness, key, role write on the space, space exists); a refused upgrade

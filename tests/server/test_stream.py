@@ -17,7 +17,7 @@ from engram.client import errors as CE
 from engram_harness.server import running_server_process
 from engram_harness.stats import quantiles
 
-from .conftest import DIM, Tenants, vectors
+from .conftest import DIM, Tenants, metric, vectors
 
 
 def _ws(url: str, space: str, key: str | None):
@@ -163,6 +163,39 @@ def test_backpressure_slows_down_then_rejects_retryably(tmp_path) -> None:
             done = s.flush(timeout=60)
             assert s.book.resent > 0  # it did meet backpressure
         assert len(done) == 300 and len(c.space("bp")) == 300
+
+
+def test_a_slow_writer_pauses_reading_instead_of_closing_a_reading_client(tmp_path) -> None:
+    # 20 observations may await their ack; the writer takes 20 ms per batch; the client sends 300
+    # at once and reads every answer. Rejects queue behind the acks due (answers stay in seq
+    # order), so the answers waiting pass twice the limit: the server stops reading for a while
+    # rather than closing with "not reading its acks" (this client reads everything).
+    opts = dict(
+        no_auth=True, dim=DIM, stream_queue_limit=1000, ingest_throttle_ms=20, stream_max_outstanding=20
+    )
+    with running_server_process(None, log_dir=tmp_path, **opts) as sp:
+        c = Client(sp.url)
+        c.create_space("pause")
+        v = vectors(300, seed=36)
+        with _ws(sp.url, "pause", None) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "ready"
+            sender = threading.Thread(
+                target=lambda: [ws.send(_obs(i + 1, v[i])) for i in range(300)], daemon=True
+            )
+            sender.start()
+            answers: list[dict] = []
+            deadline = time.monotonic() + 60
+            while len(answers) < 300 and time.monotonic() < deadline:  # bounded in time
+                m = json.loads(ws.recv(timeout=20))
+                assert m["type"] != "error", m
+                if m["type"] in ("ack", "reject"):
+                    answers.append(m)
+            sender.join(timeout=10)
+        assert [m["seq"] for m in answers] == list(range(1, 301))  # every seq answered, in order
+        rejects = [m for m in answers if m["type"] == "reject"]
+        assert rejects and all(r["code"] == "overloaded" and r["retryable"] for r in rejects)
+        assert len(c.space("pause")) == 300 - len(rejects)
+        assert metric(sp.url, "engram_stream_read_pauses_total") >= 1
 
 
 def test_client_reconnects_and_replays_without_duplicates(tenants: Tenants) -> None:

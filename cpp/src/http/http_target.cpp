@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -102,9 +103,33 @@ void append_number(std::string& out, T value) {
   out.append(buf, r.ptr);
 }
 
+// RFC 4648 base64 with padding. Written here rather than taken from OpenSSL (EVP_EncodeBlock) so
+// that the load generator, which is part of the Python module, needs no libcrypto.
+void append_base64(std::string& out, const unsigned char* p, std::size_t n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.reserve(out.size() + (n + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t g = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out.push_back(kAlphabet[(g >> 18) & 63]);
+    out.push_back(kAlphabet[(g >> 12) & 63]);
+    out.push_back(kAlphabet[(g >> 6) & 63]);
+    out.push_back(kAlphabet[g & 63]);
+  }
+  if (const std::size_t rest = n - i; rest > 0) {
+    const std::uint32_t g = (std::uint32_t{p[i]} << 16) | (rest == 2 ? std::uint32_t{p[i + 1]} << 8 : 0);
+    out.push_back(kAlphabet[(g >> 18) & 63]);
+    out.push_back(kAlphabet[(g >> 12) & 63]);
+    out.push_back(rest == 2 ? kAlphabet[(g >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+}
+
 // The embedding as the body's encoding wants it. JSON: the shortest round-trip text of each float;
 // a non-finite value becomes null, which the server refuses (counted as an error, as it should be).
+// base64: the float32 bytes, little-endian (this target is built for little-endian hosts only).
 void append_embedding(std::string& out, const float* v, std::size_t dim, EmbeddingEncoding encoding) {
+  static_assert(std::endian::native == std::endian::little, "base64 bodies carry little-endian float32");
   switch (encoding) {
     case EmbeddingEncoding::JsonArray:
       out.push_back('[');
@@ -117,6 +142,11 @@ void append_embedding(std::string& out, const float* v, std::size_t dim, Embeddi
         }
       }
       out.push_back(']');
+      return;
+    case EmbeddingEncoding::Base64:
+      out.push_back('"');
+      append_base64(out, reinterpret_cast<const unsigned char*>(v), dim * sizeof(float));
+      out.push_back('"');
       return;
   }
 }
@@ -131,6 +161,15 @@ std::string_view error_code_of(std::string_view body) {
   const auto end = body.find('"', p + 1);
   if (end == std::string_view::npos || end - p - 1 > 64) return {};
   return body.substr(p + 1, end - p - 1);
+}
+
+// `{"<vector field>": <embedding>,"k": k` -- the open head that search and recall bodies share.
+void append_query(std::string& body, std::string_view head, const float* vec, std::size_t dim,
+                  EmbeddingEncoding encoding, std::int32_t k) {
+  body.append(head);
+  append_embedding(body, vec, dim, encoding);
+  body.append(",\"k\":");
+  append_number(body, k);
 }
 
 // The JSON body of operation i (API v1); false when the operation has no route in this target.
@@ -152,20 +191,14 @@ bool encode_body(const LoadSchedule& s, std::size_t i, EmbeddingEncoding encodin
       return true;
     }
     case LoadOp::Search:
-      body.append("{\"embedding\":");
-      append_embedding(body, vec, s.dim, encoding);
-      body.append(",\"k\":");
-      append_number(body, k);
+      append_query(body, "{\"embedding\":", vec, s.dim, encoding, k);
       body.push_back('}');
       return true;
     case LoadOp::RecallEpisodic:
     case LoadOp::RecallSemantic:
     case LoadOp::RecallBlended: {
       const float th = s.threshold.empty() || std::isnan(s.threshold[i]) ? 0.0f : s.threshold[i];
-      body.append("{\"cue\":");
-      append_embedding(body, vec, s.dim, encoding);
-      body.append(",\"k\":");
-      append_number(body, k);
+      append_query(body, "{\"cue\":", vec, s.dim, encoding, k);
       body.append(op == LoadOp::RecallEpisodic   ? ",\"mode\":\"episodic\""
                   : op == LoadOp::RecallSemantic ? ",\"mode\":\"semantic\""
                                                  : ",\"mode\":\"blended\"");

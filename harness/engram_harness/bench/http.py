@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -96,6 +96,7 @@ def run_schedule_over_http(
     server_pid: int | None = None,
     driver: str = "native",
     workers: int = 16,
+    embeddings: Literal["base64", "json"] = "base64",
 ) -> tuple[RunResult, dict[str, Any]]:
     """Create the spaces, preload (batch route, untimed), run the schedule; returns the result and
     the resources spent (driver and server CPU per operation, connections, bytes)."""
@@ -106,8 +107,8 @@ def run_schedule_over_http(
         schedule = dataclasses.replace(schedule, preload=0)
     if driver == "native":
         run = run_http(schedule, url, api_key=api_key, connections=connections, threads=threads,
-                       server_pid=server_pid)  # fmt: skip
-        extra |= {"connections": connections, "threads": threads, **run.resources()}
+                       server_pid=server_pid, embeddings=embeddings)  # fmt: skip
+        extra |= {"connections": connections, "threads": threads, "embeddings": embeddings, **run.resources()}
         return run.result, extra
     import time
 
@@ -127,6 +128,16 @@ def run_schedule_over_http(
     return result, extra
 
 
+def add_embeddings_argument(p: argparse.ArgumentParser) -> None:
+    """``--embeddings``: how the load generator's request bodies carry vectors."""
+    p.add_argument(
+        "--embeddings",
+        choices=["base64", "json"],
+        default="base64",
+        help="vectors in request bodies: base64 float32 (engramd) or JSON arrays (any API v1 server)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="engram-harness bench http", description=__doc__.split("\n\n")[0])
     p.add_argument("--scenario", default="acceptance/scenarios/baseline.toml")
@@ -142,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--durability", default="group")
     p.add_argument("--inprocess", action="store_true", help="also run the same schedule in process")
     p.add_argument("--results", help="write the run(s) to DIR/<run-id>/ (the run store's layout)")
+    add_embeddings_argument(p)
     p.add_argument("--json", help="write the summaries here")
     args = p.parse_args(argv)
 
@@ -154,14 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.target:
         result, extra = run_schedule_over_http(
             scenario, schedule, args.target, api_key=args.api_key, connections=args.connections,
-            threads=args.threads, driver=args.driver, workers=args.workers,
+            threads=args.threads, driver=args.driver, workers=args.workers, embeddings=args.embeddings,
         )  # fmt: skip
     else:
         with serving(scenario.data.dim, data=args.data, durability=args.durability,
                      command=server_command()) as sp:  # fmt: skip
             result, extra = run_schedule_over_http(
                 scenario, schedule, sp.url, connections=args.connections, threads=args.threads,
-                server_pid=sp.proc.pid, driver=args.driver, workers=args.workers,
+                server_pid=sp.proc.pid, driver=args.driver, workers=args.workers, embeddings=args.embeddings,
             )  # fmt: skip
     out["http"] = summary_rows(result.op_summary())
     out["http_errors"] = result.error_counts()

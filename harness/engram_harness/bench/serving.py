@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from engram_harness.bench.http import ensure_spaces, preload_inprocess, server_command, serving
+from engram_harness.bench.http import (
+    add_embeddings_argument,
+    ensure_spaces,
+    preload_inprocess,
+    server_command,
+    serving,
+)
 from engram_harness.driver import RunResult
 from engram_harness.driver.inprocess import run_inprocess
 from engram_harness.driver.native_http import preload_http, run_http
@@ -125,7 +131,7 @@ class Bench:
             ensure_spaces(sp.url, schedule, self.dim)
             preload_s = preload_http(schedule, sp.url)
             run = run_http(dataclasses.replace(schedule, preload=0), sp.url, connections=self.args.connections,
-                           server_pid=sp.proc.pid)  # fmt: skip
+                           server_pid=sp.proc.pid, embeddings=self.args.embeddings)  # fmt: skip
         return {**_row(run.result), **run.cpu_per_op_ms(), "preload_s": round(preload_s, 1),
                 "connections_opened": run.connections_opened}  # fmt: skip
 
@@ -167,7 +173,7 @@ class Bench:
             def http_step(rate: float) -> dict[str, Any]:
                 s = dataclasses.replace(build_schedule(_with_rate(scenario, rate, a.step_s)), preload=0)
                 run = run_http(s, sp.url, connections=a.saturation_connections, server_pid=sp.proc.pid,
-                               grace_s=2.0, request_timeout_s=5.0)  # fmt: skip
+                               grace_s=2.0, request_timeout_s=5.0, embeddings=a.embeddings)  # fmt: skip
                 row = {"offered": rate, **_row(run.result), **run.cpu_per_op_ms()}
                 _log(f"{scenario.name} http {row}")
                 return row
@@ -285,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ramp-factor", type=float, default=1.5)
     p.add_argument("--ramp-max", type=float, default=40_000)
     p.add_argument("--parts", default="abcd", help="which of a/d (baseline), b (search), c (mix) to run")
+    add_embeddings_argument(p)
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--markdown", help="write the markdown tables here")
     args = p.parse_args(argv)
@@ -301,8 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = Bench(args)
     fig: dict[str, Any] = {"host": f"{os.cpu_count()} logical CPUs", "load_before": os.getloadavg()[0],
-                           "repeats": args.repeats, "step_s": args.step_s, "servers": {k: v or ["engram", "serve"]
-                           for k, v in servers.items()}}  # fmt: skip
+                           "repeats": args.repeats, "step_s": args.step_s, "embeddings": args.embeddings,
+                           "servers": {k: v or ["engram", "serve"] for k, v in servers.items()}}  # fmt: skip
     if "a" in args.parts or "d" in args.parts:
         fig["side_by_side"] = bench.side_by_side(servers)
     if "b" in args.parts:

@@ -17,6 +17,7 @@ import os
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Literal
 
 from engram import _core
 from engram_harness.driver.executor_io import executor_result, preload_batches, schedule_columns, utc_now
@@ -111,6 +112,7 @@ def run_http(
     spin_us: float = 20.0,
     prebuild_mb: float = 1024.0,
     server_pid: int | None = None,
+    embeddings: Literal["base64", "json"] = "base64",
 ) -> HttpRun:
     """Run ``schedule`` against the API v1 server at ``url`` (its spaces must exist; preload first).
 
@@ -120,6 +122,9 @@ def run_http(
     spent before the clock starts. Operations not sent within ``duration + grace_s`` are ``NotStarted`` errors; each
     request is bounded by ``request_timeout_s``. Errors are classified as ``"HTTP <status> <code>"``
     or by transport failure (``Timeout``, ``ConnectError``, ``ConnectionClosed``...).
+    ``embeddings``: how vectors travel in the bodies, ``"base64"`` little-endian float32 strings
+    (engramd's encoding, as the Python client sends by default) or ``"json"`` arrays of numbers
+    (any API v1 server).
     """
     if not available():
         raise RuntimeError(
@@ -137,7 +142,7 @@ def run_http(
         api_key=api_key or "", base_path=ep.base_path, connections=int(connections), threads=int(threads),
         deadline_ns=int(schedule.duration_ns + grace_s * 1e9), request_timeout_ns=int(request_timeout_s * 1e9),
         connect_timeout_ns=int(connect_timeout_s * 1e9), spin_ns=int(spin_us * 1e3),
-        prebuild_bytes=int(prebuild_mb * 2**20),
+        prebuild_bytes=int(prebuild_mb * 2**20), embeddings=embeddings,
     )  # fmt: skip
     server_cpu = process_cpu_s(server_pid) - server0 if server_pid is not None else math.nan
     classes = tuple(out.error_classes)

@@ -4,13 +4,14 @@ servers, keep-alive connections reused."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -105,13 +106,31 @@ def constant(factory: Callable[..., Scenario], rate: int, duration: float, ops: 
     )
 
 
+def vector_of(value: Any) -> np.ndarray:
+    """A body's embedding: a JSON array, or the base64 string of little-endian float32 values."""
+    if isinstance(value, str):
+        return np.frombuffer(base64.b64decode(value, validate=True), dtype="<f4")
+    return np.asarray(value, dtype=np.float64)
+
+
+@pytest.mark.parametrize("embeddings", ["json", "base64"])
 @pytest.mark.parametrize("prebuild_mb", [0.0, 64.0], ids=["encoded-while-waiting", "prebuilt"])
 def test_schedule_is_honoured_and_requests_are_api_v1(
-    serve: Callable[[Behaviour], FixedServer], scenario_factory: Callable[..., Scenario], prebuild_mb: float
+    serve: Callable[[Behaviour], FixedServer],
+    scenario_factory: Callable[..., Scenario],
+    prebuild_mb: float,
+    embeddings: Literal["json", "base64"],
 ) -> None:
     srv = serve(ok)
     sched = constant(scenario_factory, 100, 1.0)
-    run = run_http(sched, srv.url + "/", api_key="engram_k_s", connections=4, prebuild_mb=prebuild_mb)
+    run = run_http(
+        sched,
+        srv.url + "/",
+        api_key="engram_k_s",
+        connections=4,
+        prebuild_mb=prebuild_mb,
+        embeddings=embeddings,
+    )
     assert run.bodies_prebuilt == (100 if prebuild_mb else 0)
     res = run.result
     assert res.errors == 0 and len(res) == 100 == len(srv.requests)
@@ -123,15 +142,25 @@ def test_schedule_is_honoured_and_requests_are_api_v1(
     assert {p for p, _, _ in srv.requests} == {f"{base}/{r}" for r in ("memories", "recall", "search")}
     by_path: dict[str, dict[str, Any]] = {p: b for p, _, b in srv.requests}
     rem = by_path[f"{base}/memories"]
-    assert len(rem["embedding"]) == 8 and rem["content"].startswith("load ") and 0 <= rem["confidence"] <= 1
+    assert len(vector_of(rem["embedding"])) == 8
+    assert rem["content"].startswith("load ") and 0 <= rem["confidence"] <= 1
     rec = by_path[f"{base}/recall"]
-    assert len(rec["cue"]) == 8 and rec["mode"] == "episodic" and rec["k"] >= 1 and "threshold" in rec
-    assert len(by_path[f"{base}/search"]["embedding"]) == 8
+    assert (
+        len(vector_of(rec["cue"])) == 8 and rec["mode"] == "episodic" and rec["k"] >= 1 and "threshold" in rec
+    )
+    assert len(vector_of(by_path[f"{base}/search"]["embedding"])) == 8
+    assert all(
+        isinstance(b.get("embedding", b.get("cue")), str) == (embeddings == "base64")
+        for _, _, b in srv.requests
+    )
     assert all(h.get("Authorization") == "Bearer engram_k_s" for _, h, _ in srv.requests)
     # the embeddings on the wire are the schedule's, to float32 precision
     first = srv.requests[0][2]
-    vec = first.get("embedding", first.get("cue"))
-    assert np.allclose(vec, sched.vectors([0])[0], rtol=1e-6)
+    vec = vector_of(first.get("embedding", first.get("cue")))
+    if embeddings == "base64":  # the float32 bytes themselves
+        assert np.array_equal(vec, sched.vectors([0])[0].astype("<f4"))
+    else:
+        assert np.allclose(vec, sched.vectors([0])[0], rtol=1e-6)
     assert run.driver_cpu_s > 0 and run.bytes_sent > 0
 
 
@@ -219,6 +248,8 @@ def test_bad_arguments_are_refused(scenario_factory: Callable[..., Scenario]) ->
         run_http(sched, "https://127.0.0.1:1")
     with pytest.raises(ValueError, match="connections"):
         run_http(sched, "http://127.0.0.1:1", connections=0)
+    with pytest.raises(ValueError, match=r"embeddings must be 'json'.*got 'b64'"):
+        run_http(sched, "http://127.0.0.1:1", embeddings="b64")  # type: ignore[arg-type]
     assert Endpoint.parse("http://localhost:8080/prefix/") == Endpoint("localhost", 8080, "/prefix")
 
 
