@@ -1193,9 +1193,10 @@ def run_schedule_http(
     connect_timeout_ns: int = 2000000000,
     spin_ns: int = 20000,
     prebuild_bytes: int = 1073741824,
+    embeddings: str = "json",
 ) -> HttpLoadOutcome:
     """
-    Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from each operation's intended start. Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).
+    Run a schedule open-loop as HTTP requests to an API v1 server over keep-alive connections; latency from each operation's intended start. embeddings: 'json' (arrays of numbers, any API v1 server) or 'base64' (little-endian float32 strings, engramd). Needs a build with Boost.Beast/Asio (HTTP_LOAD_AVAILABLE).
     """
 
 def set_simd_level(name: str) -> None:
