@@ -16,6 +16,13 @@ constexpr double kSlowDownFraction = 0.5;
 // the engine's durability mode), for observations stored now (replays are not timed).
 constexpr const char* kLatencyName = "engram_streaming_observation_latency_seconds";
 constexpr const char* kLatencyHelp = "Time from receiving an observation to storing it (searchable and durable).";
+// The two parts of that latency, so an operator (and the staleness benchmark) can tell a writer
+// that waits from an engine call that is slow: the oldest observation's wait in the queue when
+// its batch starts, and each engine call's duration (one call per run of one space's batch).
+constexpr const char* kWaitName = "engram_streaming_queue_wait_seconds";
+constexpr const char* kWaitHelp = "Time the oldest observation of each writer batch waited in the queue.";
+constexpr const char* kCallName = "engram_streaming_store_call_seconds";
+constexpr const char* kCallHelp = "Duration of each engine call storing a writer batch's observations of one space.";
 
 ApiError to_api_error(const std::exception& e, JsonLog& log) {
   if (const auto* api = dynamic_cast<const ApiError*>(&e)) return *api;
@@ -54,6 +61,8 @@ Ingestor::Ingestor(ServerState& state)
       throttle_s_(state.config.ingest_throttle_ms / 1000.0) {
   state_.metrics.declare_counter("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
   state_.metrics.declare_histogram(kLatencyName, kLatencyHelp);
+  state_.metrics.declare_histogram(kWaitName, kWaitHelp);
+  state_.metrics.declare_histogram(kCallName, kCallHelp);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -150,6 +159,10 @@ void Ingestor::run() {
 
 void Ingestor::store(std::vector<Observation>& batch) {
   // one engine call per run of consecutive observations of one space
+  if (!batch.empty()) {
+    state_.metrics.observe(kWaitName, kWaitHelp,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.front().received).count());
+  }
   std::size_t begin = 0;
   while (begin < batch.size()) {
     std::size_t end = begin;
@@ -171,7 +184,10 @@ void Ingestor::store_group(std::vector<Observation>& batch, std::size_t begin, s
       episodes.push_back(episode_of(batch[i]));
       keys.push_back(batch[i].key);
     }
+    const auto t0 = std::chrono::steady_clock::now();
     const auto res = space->remember_each(std::move(episodes), keys);
+    state_.metrics.observe(kCallName, kCallHelp,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (std::size_t i = 0; i < res.size(); ++i) out[i] = IngestOutcome{res[i].id, res[i].replayed, std::nullopt};
   } catch (const std::exception&) {
     // the batch is all or nothing: store one by one so only the bad observations fail

@@ -17,7 +17,7 @@ from engram.client import errors as CE
 from engram_harness.server import running_server_process
 from engram_harness.stats import quantiles
 
-from .conftest import DIM, Tenants, metric, vectors
+from .conftest import DIM, Tenants, metric, metric_in, vectors
 
 
 def _ws(url: str, space: str, key: str | None):
@@ -266,6 +266,13 @@ def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
         assert p99 < 1000.0, (
             f"P99 staleness {p99:.1f} ms at {rate} obs/s is not bounded by 1 s (P50 {p50:.1f} ms)"
         )
+        # the server's split of that latency: the oldest observation's queue wait per batch and
+        # each engine call, one sample each per writer batch (of at least one observation)
+        text = c.prometheus()
+        waits = metric_in(text, "engram_streaming_queue_wait_seconds_count")
+        calls = metric_in(text, "engram_streaming_store_call_seconds_count")
+        assert waits >= 1 and calls >= 1
+        assert metric_in(text, "engram_streaming_store_call_seconds_sum") > 0
 
 
 def test_binary_frames_are_a_protocol_error(tenants: Tenants) -> None:
