@@ -138,8 +138,8 @@ void register_load(py::module_& m) {
         if (const std::string e = embeddings.get(); e == "base64") {
           o.encoding = EmbeddingEncoding::Base64;
         } else if (e != "json") {
-          throw InvalidInputError("embeddings must be 'json' (arrays of numbers) or 'base64' (little-endian float32); got '" +
-                                  e + "'");
+          throw InvalidInputError(
+              "embeddings must be 'json' (arrays of numbers) or 'base64' (little-endian float32); got '" + e + "'");
         }
         const LoadSchedule s = arrays.schedule();
         py::gil_scoped_release release;

@@ -160,8 +160,9 @@ void Ingestor::run() {
 void Ingestor::store(std::vector<Observation>& batch) {
   // one engine call per run of consecutive observations of one space
   if (!batch.empty()) {
-    state_.metrics.observe(kWaitName, kWaitHelp,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.front().received).count());
+    state_.metrics.observe(
+        kWaitName, kWaitHelp,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.front().received).count());
   }
   std::size_t begin = 0;
   while (begin < batch.size()) {

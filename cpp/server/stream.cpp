@@ -228,7 +228,8 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
 
   // Resumes a paused read once the answers due have come down to the outstanding limit.
   void maybe_resume_read() {
-    if (read_paused_ && !stop_reading_ && static_cast<std::int64_t>(pending_.size()) <= st_.config.stream_max_outstanding) {
+    if (read_paused_ && !stop_reading_ &&
+        static_cast<std::int64_t>(pending_.size()) <= st_.config.stream_max_outstanding) {
       read_paused_ = false;
       do_read();
     }

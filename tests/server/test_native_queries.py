@@ -231,6 +231,14 @@ def test_base64_and_octet_stream_embeddings(pair: Pair) -> None:
     for body, code in bad:
         r = _call(u, key, "POST", A + "/search", body)
         assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    # a bad character anywhere (the decoder's fast path covers all groups but the last) is named
+    # with its offset
+    for at in (0, 5, len(_b64(q)) // 2, len(_b64(q)) - 5, len(_b64(q)) - 1):
+        text = _b64(q)
+        r = _call(u, key, "POST", A + "/search", {"embedding": text[:at] + "*" + text[at + 1 :]})
+        assert r.status_code == 400 and f"the character '*' at offset {at}" in r.json()["error"]["message"], (
+            r.text
+        )
     for content, params in [(b"\x00" * 7, ""), (b"", ""), (struct.pack("<8f", *([float("inf")] * 8)), ""),
                             (q.astype("<f4").tobytes(), "?k=1.5"), (q.astype("<f4").tobytes(), "?k=%2B1"),
                             (q.astype("<f4").tobytes(), "?kk=1"), (q.astype("<f4").tobytes()[:-4], "")]:  # fmt: skip
