@@ -135,6 +135,8 @@ def test_spaces_lifecycle(nt: Tenants) -> None:
         ("PATCH", "/api/v1/spaces", None, 405, "method_not_allowed"),
         ("POST", "/api/v1/spaces", b"{not json", 400, "invalid_json"),
         ("POST", "/api/v1/spaces", b"", 400, "invalid_json"),
+        ("POST", "/api/v1/spaces", b" \r\n\t ", 400, "invalid_json"),  # blank is not a body
+        ("POST", "/api/v1/spaces", b' {"name": "ok", "x": 1} \n', 400, "invalid_input"),  # padded is
         ("POST", "/api/v1/spaces", b'{"name": ".."}', 400, "invalid_input"),
         ("POST", "/api/v1/spaces", b'{"name": "..."}', 400, "invalid_input"),
         ("POST", "/api/v1/spaces", b'{"name": "ok", "x": 1}', 400, "invalid_input"),
