@@ -77,6 +77,14 @@ def checks(request: pytest.FixtureRequest) -> Iterator[CheckRecorder]:
     recorder = CheckRecorder(suite=request.node.nodeid.split("::")[0].removeprefix("acceptance/"))
     yield recorder
     _SESSION_CHECKS.extend(recorder.checks)
+    # A missed threshold fails its test even where the test forgot checks.assert_all() (a passed
+    # call with a failed check would otherwise be reported as a pass).
+    outcome = _TESTS.get(request.node.nodeid)
+    if recorder.failed and outcome is not None and outcome.outcome == "passed":
+        raise AssertionError(
+            "thresholds missed (and the test did not call checks.assert_all()):\n"
+            + "\n".join(c.describe() for c in recorder.failed)
+        )
 
 
 @pytest.fixture

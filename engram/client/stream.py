@@ -142,7 +142,9 @@ class ObservationStream:
         self.url = ws_url + sp(space) + "/stream"
         self.space = space
         self.max_buffered = max_buffered
-        self.reconnect = reconnect or RetryPolicy(attempts=8, base_s=0.05, max_s=2.0, deadline_s=60.0)
+        # Rides out a partition of up to a minute: the deadline bounds the reconnection, not a count
+        # of tries (eight tries of jittered backoff could all fall inside a 2 s outage).
+        self.reconnect = reconnect or RetryPolicy(attempts=1_000, base_s=0.05, max_s=2.0, deadline_s=60.0)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._open_timeout = open_timeout
         self.book = StreamBook(uuid.uuid4().hex, window)
