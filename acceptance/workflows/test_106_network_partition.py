@@ -18,11 +18,13 @@ searches run with 0-100 ms (uniform) added to each response by the proxy: P99 < 
 bound: the delay plus at most 10 ms of everything else; the delay is added to one direction, since
 0-100 ms on each would let the round trip alone reach 200 ms; docs/acceptance.md, decisions).
 
-Not yet here (the rest of issue 14's 106): the partition-suspected log line and metric.
+The clients' evidence of the faults (engram.client.LinkHealth: a partition suspected after
+consecutive requests without an answer, counted and logged, and its end logged) is checked too.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -68,7 +70,10 @@ def scenario_toml(fault_s: float) -> str:
     return head + "\n".join(parts)
 
 
-def test_network_partition(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> None:
+def test_network_partition(
+    profile: Profile, checks: CheckRecorder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="engram.client")
     fault_s = profile.pick(5.0, 10.0)
     sc = parse_chaos_scenario(scenario_toml(fault_s), "106")
     with RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True) as server, \
@@ -102,6 +107,14 @@ def test_network_partition(profile: Profile, checks: CheckRecorder, tmp_path: Pa
     checks.check("phantom operations", len(rep.phantom), "==", 0)
     checks.check("records no write explains", rep.unattributed_records, "==", 0)
     checks.check("server kills", len(server.kills), "==", 1)
+    # the operator's evidence of the network faults, from the clients (the server sees nothing of
+    # a blackhole): engram.client's LinkHealth counts and logs each suspected partition and its end
+    log = [r.getMessage() for r in caplog.records if r.name == "engram.client"]
+    checks.check("partitions suspected by the clients", wl.partitions_suspected, ">=", 1)
+    checks.check(
+        "'partition suspected' log lines", sum(m.startswith("partition suspected") for m in log), ">=", 1
+    )
+    checks.check("'partition healed' log lines", sum(m.startswith("partition healed") for m in log), ">=", 1)
     checks.assert_all()
 
 

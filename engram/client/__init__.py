@@ -11,7 +11,16 @@ Errors are the in-process ones (:mod:`engram.errors`) as subclasses of
 
 from engram.client.aio import AsyncClient, AsyncRemoteSpace
 from engram.client.errors import RemoteError
+from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.sync import Client, RemoteSpace
 
-__all__ = ["AsyncClient", "AsyncRemoteSpace", "Client", "RemoteError", "RemoteSpace", "RetryPolicy"]
+__all__ = [
+    "AsyncClient",
+    "AsyncRemoteSpace",
+    "Client",
+    "LinkHealth",
+    "RemoteError",
+    "RemoteSpace",
+    "RetryPolicy",
+]

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.client import calls as C
+from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.sync import _headers
 from engram.client.transport import Retrier, classify, outcome
@@ -36,6 +37,7 @@ class AsyncClient:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
+        self.link = LinkHealth(self.url)  # partition suspected after consecutive transport failures
         self.embeddings: C.Encoding = C.check_encoding(embeddings)  # see Client
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
@@ -50,7 +52,9 @@ class AsyncClient:
                 )
             except httpx.HTTPError as exc:
                 err = classify(call, exc, self.url)
+                self.link.failure(err)
             else:
+                self.link.answered()
                 value, err = outcome(call, resp)
                 if err is None:
                     return value

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.client import calls as C
+from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.transport import Retrier, classify, outcome
 from engram.client.transport import encode as _body
@@ -61,6 +62,7 @@ class Client:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
+        self.link = LinkHealth(self.url)  # partition suspected after consecutive transport failures
         self.timeout = timeout
         self.embeddings: C.Encoding = C.check_encoding(embeddings)
         self._http = httpx.Client(
@@ -74,7 +76,9 @@ class Client:
                 resp = self._http.request(call.method, call.path, content=_body(call), headers=_hdrs(call))
             except httpx.HTTPError as exc:
                 err = classify(call, exc, self.url)
+                self.link.failure(err)
             else:
+                self.link.answered()
                 value, err = outcome(call, resp)
                 if err is None:
                     return value

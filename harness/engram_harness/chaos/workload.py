@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,11 +52,21 @@ class RecordedWorkload:
         self._threads: list[threading.Thread] = []
         self._acked: list[int] = []
         self._lock = threading.Lock()
+        self._clients: list[Any] = []
 
     def _client(self):  # type: ignore[no-untyped-def]
         from engram.client import Client, RetryPolicy
 
-        return Client(self.url, timeout=self.timeout_s, retry=RetryPolicy(attempts=1))
+        c = Client(self.url, timeout=self.timeout_s, retry=RetryPolicy(attempts=1))
+        with self._lock:
+            self._clients.append(c)
+        return c
+
+    @property
+    def partitions_suspected(self) -> int:
+        """Times any of the workload's clients suspected a partition (``engram.client.LinkHealth``)."""
+        with self._lock:
+            return sum(c.link.partitions_suspected for c in self._clients)
 
     def _count_error(self, exc: BaseException) -> None:
         with self._lock:
