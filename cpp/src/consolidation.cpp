@@ -136,7 +136,7 @@ class Run {
       cache.fingerprint = fp;
       cache.forgotten = sp_.forgotten_count();
     }
-    crash_point("consolidation.pre_clustering");
+    step("consolidation.pre_clustering");
     load_concepts();
     refresh_dirty();
     bound_.assign(eps_.size(), false);
@@ -151,16 +151,23 @@ class Run {
     for (int round = 0;; ++round) {
       assign_to_fixpoint();
       if (!may_form || formed_budget == 0) break;
-      crash_point("consolidation.mid_clustering");
+      step("consolidation.mid_clustering");
       const std::size_t formed = form(formed_budget, round == 0);
       formed_budget -= formed;
       if (formed == 0) break;
     }
     commit();
-    crash_point("consolidation.post_consolidation");
+    step("consolidation.post_consolidation");
   }
 
  private:
+  // A crash point, with the phase recorded first so that a crash here is reported by name at the
+  // next open (RunMarker, store.hpp). The marker costs one small pwrite per step.
+  void step(const char* site) const {
+    sp_.mark_phase(site);
+    crash_point(site);
+  }
+
   void load_concepts() {
     for (ConceptView& v : sp_.concept_store().all()) {
       WorkConcept c;
@@ -538,7 +545,8 @@ class Run {
 
   // Writes every changed concept: a brief records lock per concept (Space::commit_concept).
   void commit() {
-    crash_point("consolidation.pre_concept_write");
+    step("consolidation.pre_concept_write");
+    bool writing = false;
     const float penalty = static_cast<float>(p_.confidence_penalty);
     for (WorkConcept& c : concepts_) {
       if (!c.changed) continue;
@@ -575,6 +583,10 @@ class Run {
                                             static_cast<float>(coherence));
       const bool is_new = c.id == 0;
       const std::size_t before = c.bound_before;
+      if (!writing) {  // the crash point of this phase is inside the write (Space::apply_concept)
+        sp_.mark_phase("consolidation.mid_binding_write");
+        writing = true;
+      }
       const std::int64_t id = sp_.commit_concept(c.id, std::move(d), std::move(bindings), p_.min_cluster_size);
       if (id == 0) continue;  // members forgotten meanwhile; the next run sees the new state
       if (is_new) {
@@ -618,9 +630,11 @@ ConsolidationReport consolidate(Space& space, const ConsolidationParams& params)
   try {
     Run(space, params, store.run_state(), rep).execute();
   } catch (...) {
+    space.mark_phase("serving");
     k.failures.fetch_add(1, std::memory_order_relaxed);
     throw;
   }
+  space.mark_phase("serving");
   rep.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   k.runs.fetch_add(1, std::memory_order_relaxed);
   k.concepts_formed.fetch_add(rep.concepts_formed, std::memory_order_relaxed);
