@@ -136,7 +136,8 @@ class Run {
       cache.fingerprint = fp;
       cache.forgotten = sp_.forgotten_count();
     }
-    step("consolidation.pre_clustering");
+    sp_.mark_phase("consolidation.pre_clustering");  // named at the next open if it dies here
+    crash_point("consolidation.pre_clustering");
     load_concepts();
     refresh_dirty();
     bound_.assign(eps_.size(), false);
@@ -151,23 +152,18 @@ class Run {
     for (int round = 0;; ++round) {
       assign_to_fixpoint();
       if (!may_form || formed_budget == 0) break;
-      step("consolidation.mid_clustering");
+      sp_.mark_phase("consolidation.mid_clustering");  // named at the next open if it dies here
+      crash_point("consolidation.mid_clustering");
       const std::size_t formed = form(formed_budget, round == 0);
       formed_budget -= formed;
       if (formed == 0) break;
     }
     commit();
-    step("consolidation.post_consolidation");
+    sp_.mark_phase("consolidation.post_consolidation");  // named at the next open if it dies here
+    crash_point("consolidation.post_consolidation");
   }
 
  private:
-  // A crash point, with the phase recorded first so that a crash here is reported by name at the
-  // next open (RunMarker, store.hpp). The marker costs one small pwrite per step.
-  void step(const char* site) const {
-    sp_.mark_phase(site);
-    crash_point(site);
-  }
-
   void load_concepts() {
     for (ConceptView& v : sp_.concept_store().all()) {
       WorkConcept c;
@@ -545,7 +541,8 @@ class Run {
 
   // Writes every changed concept: a brief records lock per concept (Space::commit_concept).
   void commit() {
-    step("consolidation.pre_concept_write");
+    sp_.mark_phase("consolidation.pre_concept_write");  // named at the next open if it dies here
+    crash_point("consolidation.pre_concept_write");
     bool writing = false;
     const float penalty = static_cast<float>(p_.confidence_penalty);
     for (WorkConcept& c : concepts_) {
