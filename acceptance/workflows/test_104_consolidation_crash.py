@@ -48,6 +48,10 @@ pytestmark = pytest.mark.workflow
 SEED = 104
 DIM = 768
 POINTS = ("pre_clustering", "mid_clustering", "pre_concept_write", "mid_binding_write", "post_consolidation")
+# Which hit of the point crashes. mid_binding_write: the second concept of the run, so the first
+# one's record is durable (its commit returned) and the second dies half-applied in memory, its
+# record appended but not yet written: recovery must keep the first whole and drop the second.
+NTH = {"mid_binding_write": 2}
 CLUSTERS = 40
 BATCH = 200
 DETECT_S = 30.0  # crash detected within (seeds: ProcessCrashDetected < 30 s)
@@ -146,7 +150,7 @@ def test_consolidation_crash(point: str, engramd: str, control: ServerProcess, r
     history = History()
     server = RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
                                command=[engramd], max_k=1000)  # fmt: skip
-    server.start(env={"ENGRAM_FAULTS": f"crash={site}"})
+    server.start(env={"ENGRAM_FAULTS": f"crash={site}:{NTH.get(point, 1)}"})
     try:
         with Client(server.url, retry=RetryPolicy(attempts=1), timeout=60) as c:
             sp = c.create_space("crash", dim=DIM)
@@ -180,8 +184,8 @@ def test_consolidation_crash(point: str, engramd: str, control: ServerProcess, r
                 one_sided += sum(con.id not in sp.episode_concepts(m) for m in members)
             state = read_final_state(sp, history, k=4, count_records=False)
             ref_space = cc.space("crash")
-            if concepts:  # the crashed run committed its concepts: the same run on the control
-                ref_space.consolidate()
+            if concepts:  # the crashed run committed concepts: the same ones on the control
+                ref_space.consolidate(max_concepts_per_run=len(concepts))
             ref_concepts = len(ref_space.concepts())
             after, reference = recall_latencies([sp, ref_space], cues)
             report = sp.consolidate()
