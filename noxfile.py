@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 ROOT = Path(__file__).parent
 nox.options.sessions = ["lint", "tests"]
@@ -198,12 +199,36 @@ def thread_safety(session: nox.Session) -> None:
     session.run("cmake", "--build", str(out), "-j", str(os.cpu_count() or 2), external=True)
 
 
+def _fault_engramd(session: nox.Session) -> dict[str, str]:
+    """``ENGRAM_FAULT_ENGRAMD`` for the crash workflow (104), which needs the test build's crash
+    points (docs/faults.md): the engramd of the `tests` session's build (`build/tests`, which CI
+    has just made), brought up to date; without that build, the engramd target alone in a build
+    of its own (`build/fault-engramd`). When the build fails, the variable is left out and workflow
+    104 fails under CI (skips elsewhere), saying why."""
+    build = ROOT / "build" / "tests"
+    try:
+        if not (build / "CMakeCache.txt").exists():
+            build = ROOT / "build" / "fault-engramd"
+            session.run("cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                        "-DENGRAM_FAULT_INJECTION=ON", "-DENGRAM_BUILD_PYTHON=OFF", "-DENGRAM_BUILD_TESTS=OFF",
+                        external=True, env=_ccache_env())  # fmt: skip
+        session.run(
+            "cmake", "--build", str(build), "--target", "engramd", "-j", "2", external=True, env=_ccache_env()
+        )
+    except CommandFailed:
+        session.warn("no fault-injection engramd could be built; workflow 104 cannot run")
+        return {}
+    return {"ENGRAM_FAULT_ENGRAMD": str(build / "engramd")}
+
+
 @nox.session
 def acceptance(session: nox.Session) -> None:
     """The acceptance suites (quick profile unless --profile is passed), then the report and the
-    analysis notebook executed on the run's results directory."""
+    analysis notebook executed on the run's results directory. The release wheel serves every
+    suite but workflow 104, which runs a fault-injection engramd (_fault_engramd)."""
     _install_release(session)
     _install_harness(session, "acceptance")
+    fault_env = _fault_engramd(session)
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
     try:
@@ -212,7 +237,7 @@ def acceptance(session: nox.Session) -> None:
         session.run(
             "pytest", "acceptance", "-p", "no:cacheprovider", "-rA", *args,
             "--results-dir", str(results), "--junitxml", str(ROOT / "build" / "junit-acceptance.xml"),
-            success_codes=[0, PYTEST_NO_TESTS],
+            success_codes=[0, PYTEST_NO_TESTS], env=fault_env,
         )  # fmt: skip
     finally:
         runs = sorted(p for p in results.glob("*") if (p / "manifest.json").exists())

@@ -43,6 +43,8 @@ __all__: list[str] = [
     "SpaceStats",
     "VerifyIssue",
     "VerifyReport",
+    "WalInspection",
+    "WalRecord",
     "WalSegment",
     "WalStats",
     "build_info",
@@ -50,6 +52,7 @@ __all__: list[str] = [
     "decay_retention",
     "dot",
     "hop_decay",
+    "inspect_wal",
     "is_valid_space_name",
     "run_schedule",
     "run_schedule_http",
@@ -908,6 +911,11 @@ class RecoveryInfo:
     @property
     def corruptions(self) -> int: ...
     @property
+    def crash_phase(self) -> str:
+        """
+        The phase it last recorded: 'serving' or 'consolidation.<step>'.
+        """
+    @property
     def durable(self) -> bool: ...
     @property
     def duration_s(self) -> float: ...
@@ -915,6 +923,21 @@ class RecoveryInfo:
     def events(self) -> list[RecoveryEvent]: ...
     @property
     def last_lsn(self) -> int: ...
+    @property
+    def orphaned_concepts(self) -> int:
+        """
+        Concepts without a binding after replay (0 unless a record was applied in part).
+        """
+    @property
+    def partial_bindings(self) -> int:
+        """
+        Bindings present on one side only after replay.
+        """
+    @property
+    def previous_pid(self) -> int:
+        """
+        Its pid (0: unknown or clean).
+        """
     @property
     def records_replayed(self) -> int: ...
     @property
@@ -924,6 +947,11 @@ class RecoveryInfo:
         """
     @property
     def torn_tails(self) -> int: ...
+    @property
+    def unclean_shutdown(self) -> bool:
+        """
+        The previous process did not close the store (it crashed or was killed).
+        """
 
 class WalStats:
     """
@@ -991,6 +1019,43 @@ class VerifyIssue:
         """
         'error' or 'warning'.
         """
+
+class WalRecord:
+    """
+    One WAL frame (inspect_wal); concept fields for ConceptCommit only.
+    """
+    @property
+    def bindings(self) -> list[int]:
+        """
+        Episode ids of the record's bindings.
+        """
+    @property
+    def concept_id(self) -> int: ...
+    @property
+    def is_new(self) -> bool: ...
+    @property
+    def lsn(self) -> int: ...
+    @property
+    def members(self) -> list[int]: ...
+    @property
+    def ordinal(self) -> int: ...
+    @property
+    def segment(self) -> str: ...
+    @property
+    def timestamp_ns(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+
+class WalInspection:
+    """
+    Every frame of a store's WAL (inspect_wal).
+    """
+    @property
+    def problems(self) -> list[str]: ...
+    @property
+    def records(self) -> list[WalRecord]: ...
+    @property
+    def segments(self) -> int: ...
 
 class VerifyReport:
     """
@@ -1150,6 +1215,11 @@ def dot(a: numpy.typing.ArrayLike, b: numpy.typing.ArrayLike, level: str | None 
 def hop_decay(decay: str, hops: int, rate: float | None = None) -> float:
     """
     Attenuation of a spreading path of `hops` hops.
+    """
+
+def inspect_wal(path: str) -> WalInspection:
+    """
+    Read every WAL record of a store, read-only (concept records decoded).
     """
 
 def is_valid_space_name(name: str) -> bool:

@@ -41,7 +41,16 @@ void register_values(py::module_& m) {
       .def_readonly("last_lsn", &RecoveryInfo::last_lsn)
       .def_readonly("torn_tails", &RecoveryInfo::torn_tails)
       .def_readonly("corruptions", &RecoveryInfo::corruptions)
-      .def_readonly("events", &RecoveryInfo::events);
+      .def_readonly("events", &RecoveryInfo::events)
+      .def_readonly("unclean_shutdown", &RecoveryInfo::unclean_shutdown,
+                    "The previous process did not close the store (it crashed or was killed).")
+      .def_readonly("previous_pid", &RecoveryInfo::previous_pid, "Its pid (0: unknown or clean).")
+      .def_readonly("crash_phase", &RecoveryInfo::crash_phase,
+                    "The phase it last recorded: 'serving' or 'consolidation.<step>'.")
+      .def_readonly("orphaned_concepts", &RecoveryInfo::orphaned_concepts,
+                    "Concepts without a binding after replay (0 unless a record was applied in part).")
+      .def_readonly("partial_bindings", &RecoveryInfo::partial_bindings,
+                    "Bindings present on one side only after replay.");
 
   py::class_<WalStats>(m, "WalStats", "Write-ahead log counters.")
       .def_readonly("appends", &WalStats::appends)
@@ -69,6 +78,27 @@ void register_values(py::module_& m) {
       .def_readonly("file", &VerifyIssue::file)
       .def_readonly("offset", &VerifyIssue::offset)
       .def_readonly("detail", &VerifyIssue::detail);
+
+  py::class_<WalRecordInfo>(m, "WalRecord", "One WAL frame (inspect_wal); concept fields for ConceptCommit only.")
+      .def_readonly("lsn", &WalRecordInfo::lsn)
+      .def_property_readonly("type",
+                             [](const WalRecordInfo& r) {
+                               return is_known_record_type(r.type)
+                                          ? std::string(record_type_name(static_cast<RecordType>(r.type)))
+                                          : "unknown(" + std::to_string(r.type) + ")";
+                             })
+      .def_readonly("timestamp_ns", &WalRecordInfo::timestamp_ns)
+      .def_readonly("segment", &WalRecordInfo::segment)
+      .def_readonly("ordinal", &WalRecordInfo::ordinal)
+      .def_readonly("concept_id", &WalRecordInfo::concept_id)
+      .def_readonly("is_new", &WalRecordInfo::is_new)
+      .def_readonly("members", &WalRecordInfo::members)
+      .def_readonly("bindings", &WalRecordInfo::bindings, "Episode ids of the record's bindings.");
+
+  py::class_<WalInspection>(m, "WalInspection", "Every frame of a store's WAL (inspect_wal).")
+      .def_readonly("segments", &WalInspection::segments)
+      .def_readonly("records", &WalInspection::records)
+      .def_readonly("problems", &WalInspection::problems);
 
   py::class_<VerifyReport>(m, "VerifyReport", "What verify_store found.")
       .def_property_readonly("ok", &VerifyReport::ok)
@@ -140,6 +170,14 @@ void register_durability(py::module_& m) {
         return verify_store(p);
       },
       py::arg("path"), "Check every checkpoint and WAL segment of a store without changing it.");
+  m.def(
+      "inspect_wal",
+      [](const Text<"path">& path) {
+        const std::string p = path.get();
+        py::gil_scoped_release release;
+        return inspect_wal(p);
+      },
+      py::arg("path"), "Read every WAL record of a store, read-only (concept records decoded).");
   m.def(
       "crc32c", [](const Bytes<"data">& data) { return crc32c(data.get()); }, py::arg("data"),
       "CRC32C (Castagnoli) of bytes, as the WAL and checkpoints use it.");

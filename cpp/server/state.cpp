@@ -64,6 +64,27 @@ std::string recovery_json(const RecoveryInfo& r) {
 }
 }  // namespace
 
+// What recovery found, one line each, before engine_ready (which carries the whole report): an
+// unclean shutdown of the previous process and its phase, and each damaged file or torn tail.
+void ServerState::log_recovery(const RecoveryInfo& r) {
+  if (r.unclean_shutdown) {
+    log.warning("crash_detected", {{"crash_point", r.crash_phase.empty() ? std::string("unknown") : r.crash_phase},
+                                   {"previous_pid", r.previous_pid},
+                                   {"records_replayed", r.records_replayed},
+                                   {"recovery_seconds", r.duration_s},
+                                   {"orphaned_concepts", r.orphaned_concepts},
+                                   {"partial_bindings", r.partial_bindings}});
+  }
+  for (const RecoveryEvent& e : r.events) {
+    log.warning(e.kind == "torn_tail" ? "wal_torn_tail_truncated" : "corruption_quarantined",
+                {{"kind", e.kind},
+                 {"file", e.file},
+                 {"offset", static_cast<std::uint64_t>(e.offset)},
+                 {"detail", e.detail},
+                 {"quarantined_to", e.quarantined_to}});
+  }
+}
+
 void ServerState::open_engine() {
   const auto t0 = std::chrono::steady_clock::now();
   log.info("engine_opening", {{"data", config.data}, {"in_memory", config.in_memory}});
@@ -87,6 +108,7 @@ void ServerState::open_engine() {
     log.error("engine_open_failed", {{"error", open_error_}});
     return;
   }
+  if (engine_->durable()) log_recovery(engine_->recovery_info());
   set_phase(Phase::Ready);
   std::string names = "[";
   for (const auto& n : engine_->space_names()) {

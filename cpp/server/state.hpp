@@ -50,6 +50,8 @@ class ServerState {
   // Opens the engine the configuration names (blocking: recovery); sets Ready or Failed.
   void open_engine();
   const std::string& open_error() const noexcept { return open_error_; }  // after Failed
+  // Log lines for what recovery found (crash_detected, corruption_quarantined, ...).
+  void log_recovery(const RecoveryInfo& r);
   // The engine for a new request: ApiError 503 not_ready / shutting_down otherwise.
   Engine& require_ready() const;
   // The engine for a request already admitted: available while draining, not once stopped.

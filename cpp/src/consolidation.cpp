@@ -136,6 +136,7 @@ class Run {
       cache.fingerprint = fp;
       cache.forgotten = sp_.forgotten_count();
     }
+    sp_.mark_phase("consolidation.pre_clustering");  // named at the next open if it dies here
     crash_point("consolidation.pre_clustering");
     load_concepts();
     refresh_dirty();
@@ -151,12 +152,14 @@ class Run {
     for (int round = 0;; ++round) {
       assign_to_fixpoint();
       if (!may_form || formed_budget == 0) break;
+      sp_.mark_phase("consolidation.mid_clustering");  // named at the next open if it dies here
       crash_point("consolidation.mid_clustering");
       const std::size_t formed = form(formed_budget, round == 0);
       formed_budget -= formed;
       if (formed == 0) break;
     }
     commit();
+    sp_.mark_phase("consolidation.post_consolidation");  // named at the next open if it dies here
     crash_point("consolidation.post_consolidation");
   }
 
@@ -538,7 +541,9 @@ class Run {
 
   // Writes every changed concept: a brief records lock per concept (Space::commit_concept).
   void commit() {
+    sp_.mark_phase("consolidation.pre_concept_write");  // named at the next open if it dies here
     crash_point("consolidation.pre_concept_write");
+    bool writing = false;
     const float penalty = static_cast<float>(p_.confidence_penalty);
     for (WorkConcept& c : concepts_) {
       if (!c.changed) continue;
@@ -575,6 +580,10 @@ class Run {
                                             static_cast<float>(coherence));
       const bool is_new = c.id == 0;
       const std::size_t before = c.bound_before;
+      if (!writing) {  // the crash point of this phase is inside the write (Space::apply_concept)
+        sp_.mark_phase("consolidation.mid_binding_write");
+        writing = true;
+      }
       const std::int64_t id = sp_.commit_concept(c.id, std::move(d), std::move(bindings), p_.min_cluster_size);
       if (id == 0) continue;  // members forgotten meanwhile; the next run sees the new state
       if (is_new) {
@@ -618,9 +627,11 @@ ConsolidationReport consolidate(Space& space, const ConsolidationParams& params)
   try {
     Run(space, params, store.run_state(), rep).execute();
   } catch (...) {
+    space.mark_phase("serving");
     k.failures.fetch_add(1, std::memory_order_relaxed);
     throw;
   }
+  space.mark_phase("serving");
   rep.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   k.runs.fetch_add(1, std::memory_order_relaxed);
   k.concepts_formed.fetch_add(rep.concepts_formed, std::memory_order_relaxed);

@@ -91,6 +91,7 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
     if (wal_) {
       lsn = wal_->append(RecordType::CreateSpace, sp->create_payload());
       sp->set_wal(wal_);
+      sp->set_run_marker(marker_);
     }
     ++next_ordinal_;
     spaces_.emplace(std::string(name), sp);
@@ -168,7 +169,8 @@ void Engine::close() {
       std::unique_ptr<FileLock>& lock;
       ~ReleaseLock() { lock.reset(); }
     } release{lock_};
-    wal_->close();  // flushes and syncs what "none" mode still buffers
+    wal_->close();                  // flushes and syncs what "none" mode still buffers
+    if (marker_) marker_->close();  // only after a clean flush: else the next open reports a crash
   }
 }
 

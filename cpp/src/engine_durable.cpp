@@ -85,6 +85,12 @@ void Engine::open_store(StoreOptions options) {
   lock_ = lock_store(env, dir);
   RecoveryInfo info;
   info.durable = true;
+  {
+    const PreviousRun prev = read_previous_run(env, dir);  // before the marker is rewritten below
+    info.unclean_shutdown = prev.unclean;
+    info.previous_pid = prev.pid;
+    info.crash_phase = prev.phase;
+  }
   try {
     // 1. The newest checkpoint that passes its checksums; damaged ones go to quarantine.
     auto ckpts = list_checkpoints(env, dir);
@@ -235,38 +241,53 @@ void Engine::open_store(StoreOptions options) {
       info.events.push_back({"corruption", s.path, sc.error_offset, why, q});
       stopped = true;
     }
-    WriterLock lock(spaces_mu_);
-    for (auto& [n, sp] : spaces_) sp->finish_restore();
-    info.last_lsn = last;
-    const bool pitr = store_.until_lsn || store_.until_time_ns;
-    if (pitr) {
-      // The state is now the requested point: make it the checkpoint and drop the whole log,
-      // whose later records would otherwise be replayed on the next open.
-      write_checkpoint_file(env, dir, last, snapshot_locked());
-      for (const SegmentFile& s : list_segments(env, dir + "/wal")) env.remove_file(s.path);
-      for (const CheckpointFile& c : list_checkpoints(env, dir)) {
-        if (c.lsn != last) env.remove_file(c.path);
+    std::vector<std::shared_ptr<Space>> recovered;  // checked below, after spaces_mu_ (lock order)
+    {  // spaces_mu_ is released before the concept checks below (lock order, engine.hpp)
+      WriterLock lock(spaces_mu_);
+      for (auto& [n, sp] : spaces_) {
+        sp->finish_restore();
+        recovered.push_back(sp);
       }
-      env.sync_dir(dir + "/wal");
-      env.sync_dir(dir);
-      info.checkpoint_lsn = last;
-    } else {
-      // Segments past the end of the valid log (after a torn header) would collide with new LSNs.
-      bool removed = false;
-      for (const SegmentFile& s : list_segments(env, dir + "/wal")) {
-        if (s.first_lsn > last + 1) {
-          env.remove_file(s.path);
-          removed = true;
+      info.last_lsn = last;
+      const bool pitr = store_.until_lsn || store_.until_time_ns;
+      if (pitr) {
+        // The state is now the requested point: make it the checkpoint and drop the whole log,
+        // whose later records would otherwise be replayed on the next open.
+        write_checkpoint_file(env, dir, last, snapshot_locked());
+        for (const SegmentFile& s : list_segments(env, dir + "/wal")) env.remove_file(s.path);
+        for (const CheckpointFile& c : list_checkpoints(env, dir)) {
+          if (c.lsn != last) env.remove_file(c.path);
         }
+        env.sync_dir(dir + "/wal");
+        env.sync_dir(dir);
+        info.checkpoint_lsn = last;
+      } else {
+        // Segments past the end of the valid log (after a torn header) would collide with new LSNs.
+        bool removed = false;
+        for (const SegmentFile& s : list_segments(env, dir + "/wal")) {
+          if (s.first_lsn > last + 1) {
+            env.remove_file(s.path);
+            removed = true;
+          }
+        }
+        if (removed) env.sync_dir(dir + "/wal");
       }
-      if (removed) env.sync_dir(dir + "/wal");
+      WalOptions wo;
+      wo.mode = store_.durability;
+      wo.segment_bytes = store_.segment_bytes;
+      wo.flush_interval_s = store_.flush_interval_s;
+      wal_ = std::make_shared<Wal>(env, dir + "/wal", wo, last + 1);
+      marker_ = std::make_shared<RunMarker>(env, dir + "/LOCK");
+      for (auto& [n, sp] : spaces_) {
+        sp->set_wal(wal_);
+        sp->set_run_marker(marker_);
+      }
     }
-    WalOptions wo;
-    wo.mode = store_.durability;
-    wo.segment_bytes = store_.segment_bytes;
-    wo.flush_interval_s = store_.flush_interval_s;
-    wal_ = std::make_shared<Wal>(env, dir + "/wal", wo, last + 1);
-    for (auto& [n, sp] : spaces_) sp->set_wal(wal_);
+    for (const auto& sp : recovered) {
+      const IntegrityReport c = sp->check_concepts();
+      info.orphaned_concepts += c.orphaned_concepts;
+      info.partial_bindings += c.one_sided_bindings;
+    }
   } catch (...) {
     lock_.reset();
     throw;
@@ -401,6 +422,18 @@ void Engine::durability_metrics(std::ostream& out) const {
   metric("engram_wal_entries_replayed_total", "counter", "WAL records replayed by recovery.", r.records_replayed);
   metric("engram_wal_torn_tails_truncated_total", "counter", "Torn WAL tails cut off by recovery.", r.torn_tails);
   metric("engram_corruption_detected_total", "counter", "Damaged WAL segments or checkpoints detected.", r.corruptions);
+  // One series, at open, when the previous process did not close the store: labelled with the
+  // phase it last recorded (a consolidation step's crash point, or "serving").
+  out << "# HELP engram_crash_detected_total Unclean shutdowns of the previous process found at open, by the phase it "
+         "was in.\n# TYPE engram_crash_detected_total counter\n";
+  if (r.unclean_shutdown) {
+    out << "engram_crash_detected_total{crash_point=\"" << (r.crash_phase.empty() ? "unknown" : r.crash_phase)
+        << "\"} 1\n";
+  }
+  metric("engram_orphaned_concepts_detected_total", "counter", "Concepts without a binding found after recovery.",
+         r.orphaned_concepts);
+  metric("engram_partial_bindings_detected_total", "counter",
+         "Bindings present on one side only (concept or episode) found after recovery.", r.partial_bindings);
   metric("engram_wal_appends_total", "counter", "Records appended to the WAL.", w.appends);
   metric("engram_wal_bytes_written_total", "counter", "Bytes written to WAL segments.", w.bytes_written);
   metric("engram_wal_syncs_total", "counter", "WAL write+fdatasync batches.", w.syncs);

@@ -529,4 +529,12 @@ IntegrityReport Space::validate() const {
   return r;
 }
 
+IntegrityReport Space::check_concepts() const {
+  WriterLock lock(structure_mu_);
+  ensure_open();
+  IntegrityReport r;
+  validate_concepts(r);
+  return r;
+}
+
 }  // namespace engram

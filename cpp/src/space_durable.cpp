@@ -10,8 +10,13 @@
 #include "engram/errors.hpp"
 #include "engram/parallel.hpp"
 #include "engram/space.hpp"
+#include "engram/store.hpp"
 
 namespace engram {
+
+void Space::mark_phase(std::string_view phase) const noexcept {
+  if (marker_) marker_->set_phase(phase);
+}
 
 std::shared_lock<SharedMutex> Space::wal_gate() const {
   if (!wal_) return {};

@@ -2,6 +2,8 @@
 // and "Checkpoints". All file I/O goes through the Env.
 #include "engram/store.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
@@ -156,6 +158,84 @@ std::unique_ptr<FileLock> lock_store(Env& env, const std::string& store) {
     throw StorageError("store " + store + " is already open in another engine or process (" + e.what() +
                        "); close that one first");
   }
+}
+
+PreviousRun read_previous_run(Env& env, const std::string& store) {
+  PreviousRun r;
+  const std::string path = store + "/LOCK";
+  std::string text;
+  try {
+    if (!env.exists(path)) return r;
+    text = env.read_file(path);
+  } catch (const IoError&) {  // unreadable: treated as clean; the WAL replay still runs
+    return r;
+  }
+  if (text.find_first_not_of(std::string_view("\0 \n", 3)) == std::string::npos) return r;
+  r.unclean = true;
+  // Lines "key=value" padded with spaces (RunMarker); anything else is ignored.
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + at, end - at);
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    if (line.rfind("pid=", 0) == 0) {
+      try {
+        r.pid = std::stoll(std::string(line.substr(4)));
+      } catch (const std::exception&) {  // a damaged pid line: the pid stays unknown (0)
+      }
+    } else if (line.rfind("phase=", 0) == 0) {
+      // Kept to the characters a phase name uses: it becomes a metric label and a log field.
+      for (const char c : line.substr(6, 64)) {
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-') r.phase.push_back(c);
+      }
+    }
+    at = end + 1;
+  }
+  return r;
+}
+
+namespace {
+constexpr std::size_t kMarkerBytes = 128;  // fixed: each rewrite covers the previous text
+}
+
+RunMarker::RunMarker(Env& env, std::string path) : pid_line_("pid=" + std::to_string(::getpid()) + "\n") {
+  MutexLock lock(mu_);
+  try {
+    file_ = env.create_file(path);  // same inode: the flock taken on it stays
+  } catch (const IoError&) {        // no marker: a later crash is then not reported as such
+    return;
+  }
+  write_locked("serving");
+}
+
+void RunMarker::write_locked(std::string_view phase) noexcept {
+  if (!file_) return;
+  std::string text = pid_line_ + "phase=" + std::string(phase.substr(0, 64)) + "\n";
+  text.resize(kMarkerBytes - 1, ' ');
+  text.push_back('\n');
+  try {
+    file_->write_at(0, text);
+  } catch (const IoError&) {
+    file_.reset();
+  }
+}
+
+void RunMarker::set_phase(std::string_view phase) noexcept {
+  MutexLock lock(mu_);
+  write_locked(phase);
+}
+
+void RunMarker::close() noexcept {
+  MutexLock lock(mu_);
+  if (!file_) return;
+  try {
+    file_->truncate(0);
+    file_->sync();
+    file_->close();
+  } catch (const IoError&) {  // the next open then reports an unclean shutdown: the safe side
+  }
+  file_.reset();
 }
 
 std::string quarantine_file(Env& env, const std::string& store, const std::string& path, std::uint64_t offset,

@@ -73,6 +73,11 @@ def recovery_dict(r: _core.RecoveryInfo) -> dict[str, Any]:
         "last_lsn": r.last_lsn,
         "torn_tails": r.torn_tails,
         "corruptions": r.corruptions,
+        "unclean_shutdown": r.unclean_shutdown,
+        "previous_pid": r.previous_pid,
+        "crash_phase": r.crash_phase,
+        "orphaned_concepts": r.orphaned_concepts,
+        "partial_bindings": r.partial_bindings,
         "events": [
             {
                 "kind": e.kind,
@@ -103,7 +108,15 @@ def wal_stats_dict(w: _core.WalStats) -> dict[str, Any]:
 
 
 def log_recovery(path: str, info: dict[str, Any]) -> None:
-    """One line per event (file and offset), then a summary."""
+    """The previous process's crash (when it did not close the store), one line per event (file
+    and offset), then a summary."""
+    if info["unclean_shutdown"]:
+        log.warning(
+            "crash detected: the previous process (pid %d) did not close %s; it was in phase %s",
+            info["previous_pid"],
+            path,
+            info["crash_phase"] or "unknown",
+        )
     for ev in info["events"]:
         level = logging.WARNING if ev["kind"] == "torn_tail" else logging.ERROR
         where = f" -> {ev['quarantined_to']}" if ev["quarantined_to"] else ""

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,11 +137,12 @@ def engram_command() -> list[str]:
 
 def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.PathLike[str] | None = None,
                  ready_timeout_s: float = 30.0, wait: bool = True, command: list[str] | None = None,
-                 **opts: Any) -> ServerProcess:  # fmt: skip
+                 env: Mapping[str, str] | None = None, **opts: Any) -> ServerProcess:  # fmt: skip
     """Start ``engram serve`` (``data_dir=None`` serves in memory); ``opts`` are its flags
     (``no_auth=True``, ``api_keys=path``, ``dim=8``, ``max_k=50``...). ``engram serve`` execs
     ``engramd`` (``$ENGRAM_ENGRAMD`` names another build, e.g. a sanitizer build); ``command``
-    replaces ``engram serve`` by another server taking the same flags (e.g. ``["engramd"]``)."""
+    replaces ``engram serve`` by another server taking the same flags (e.g. ``["engramd"]``);
+    ``env`` adds variables to the server's environment (e.g. a fault plan, ``ENGRAM_FAULTS``)."""
     port = int(opts.pop("port", 0)) or free_port()
     args = [*(command or [*engram_command(), "serve"]), "--host", "127.0.0.1", "--port", str(port)]
     args += ["--in-memory"] if data_dir is None else ["--data", str(data_dir)]
@@ -150,7 +151,8 @@ def start_server(data_dir: str | os.PathLike[str] | None, *, log_dir: str | os.P
     log_path = Path(log_dir or (data_dir if data_dir is not None else ".")) / f"engram-serve-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=None if env is None else {**os.environ, **env})  # fmt: skip
     scheme = "https" if opts.get("tls_cert") else "http"
     sp = ServerProcess(f"{scheme}://127.0.0.1:{port}", proc, log_path)
     if wait:

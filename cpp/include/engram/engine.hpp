@@ -22,7 +22,7 @@
 //   5. Engine::spaces_mu_, Engine::features_mu_
 //   6. Space::records_mu_
 //   7. Space::append_mu_ or Space::graph_log_mu_ (never both at once)
-//   8. Leaves, each held without taking any other engine lock: ConceptStore::mu_; Graph stripe
+//   8. Leaves, each held without taking any other engine lock: ConceptStore::mu_; RunMarker::mu_; Graph stripe
 //      locks (two at most, lower stripe first); HnswIndex::entry_mu_, under which one node spin
 //      lock at a time; SegmentedArray's growth mutex
 //   9. Wal::io_mu_, then Wal::buf_mu_
@@ -109,6 +109,14 @@ struct RecoveryInfo {
   std::uint64_t corruptions = 0;
   std::uint64_t records_skipped = 0;  // of a newer minor format, marked ignorable (docs/format.md)
   std::vector<RecoveryEvent> events;
+  // The previous process did not close the store (crashed or killed): its LOCK text (store.hpp).
+  bool unclean_shutdown = false;
+  std::int64_t previous_pid = 0;
+  std::string crash_phase;  // the phase it last recorded ("serving", "consolidation.<step>")
+  // Space::check_concepts after replay, summed over the spaces: concepts without a binding, and
+  // bindings present on one side only. Both 0 unless a record was applied in part.
+  std::uint64_t orphaned_concepts = 0;
+  std::uint64_t partial_bindings = 0;
 };
 
 class Engine {
@@ -188,7 +196,8 @@ class Engine {
 
   StoreOptions store_;
   std::shared_ptr<Wal> wal_;
-  std::unique_ptr<FileLock> lock_;  // the store's LOCK, held while open
+  std::unique_ptr<FileLock> lock_;     // the store's LOCK, held while open
+  std::shared_ptr<RunMarker> marker_;  // the phase marker in LOCK (store.hpp); null in memory
   RecoveryInfo recovery_;
   Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
   Mutex checkpoint_mu_;

@@ -65,6 +65,8 @@
 
 namespace engram {
 
+class RunMarker;  // store.hpp
+
 struct SpaceConfig {
   std::size_t dim = 768;
   HnswParams hnsw{};
@@ -251,12 +253,19 @@ class Space {
   std::uint64_t forgotten_count() const noexcept { return forgotten_.load(std::memory_order_acquire); }
   SpaceStats stats() const;
   IntegrityReport validate() const;
+  // The concept part of validate() only (orphans, one-sided bindings, edges to missing memories):
+  // no pass over the vector index, so recovery can afford it on every open.
+  IntegrityReport check_concepts() const;
   const SpaceMetrics& metrics() const noexcept { return metrics_; }
   SpaceMetrics& metrics() noexcept { return metrics_; }
 
   // --- Durability (space_durable.cpp) ---
   // The engine's write-ahead log; set once, before the space is shared. Null: in memory only.
   void set_wal(std::shared_ptr<Wal> wal) noexcept { wal_ = std::move(wal); }
+  // The store's phase marker (store.hpp); set once, before the space is shared. Null: none.
+  void set_run_marker(std::shared_ptr<RunMarker> marker) noexcept { marker_ = std::move(marker); }
+  // Records the phase a consolidation of this space is entering (no-op without a marker).
+  void mark_phase(std::string_view phase) const noexcept;
   // Applies one WAL or checkpoint record of this space exactly (explicit ids), without logging.
   // Recovery is single-threaded and runs before the space is shared. Records whose target no
   // longer exists (a forget racing a link) are skipped, as the live operation would have failed.
@@ -357,6 +366,7 @@ class Space {
   SpaceMetrics metrics_;
   std::atomic<bool> dropped_{false};
   std::shared_ptr<Wal> wal_;
+  std::shared_ptr<RunMarker> marker_;
   Mutex graph_log_mu_ ACQUIRED_AFTER(records_mu_);  // orders graph mutations with their WAL records
   std::vector<std::uint32_t> pending_links_;        // index slots restored by replay, not yet linked
 };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engram/env.hpp"
+#include "engram/thread_annotations.hpp"
 
 namespace engram {
 
@@ -43,6 +44,40 @@ void prepare_store(Env& env, const std::string& store);
 // Takes the store's LOCK, held until the returned object is destroyed. StorageError when held.
 std::unique_ptr<FileLock> lock_store(Env& env, const std::string& store);
 
+// What the LOCK file of a store says about the process that had it open last (docs/format.md,
+// "Store layout"): empty after a clean close; otherwise that process did not close the store (it
+// crashed or was killed), and the text names its pid and the phase it last recorded.
+struct PreviousRun {
+  bool unclean = false;
+  std::int64_t pid = 0;
+  std::string phase;  // "serving", "consolidation.<step>"; empty when the text was unreadable
+};
+// Reads the LOCK file's text; call with the store's lock held (no live writer).
+PreviousRun read_previous_run(Env& env, const std::string& store);
+
+// The phase marker in a store's LOCK file while an engine has the store open: "pid=<pid>" and
+// "phase=<phase>", rewritten in place (fixed size, no fsync) at each phase change. A kill -9
+// keeps it (the page cache survives the process), so the next open reports the crash and the
+// phase it hit; a power cut may keep an older phase or none. close() empties it (synced). Best
+// effort: an I/O error disables the marker and is never reported to the operation that set a
+// phase. mu_ serialises writes; phases of concurrent consolidations overwrite each other (the
+// last one written is kept).
+class RunMarker {
+ public:
+  RunMarker(Env& env, std::string path);
+  RunMarker(const RunMarker&) = delete;
+  RunMarker& operator=(const RunMarker&) = delete;
+  void set_phase(std::string_view phase) noexcept EXCLUDES(mu_);
+  // A clean close: the text is emptied and synced. Later set_phase calls do nothing.
+  void close() noexcept EXCLUDES(mu_);
+
+ private:
+  void write_locked(std::string_view phase) noexcept REQUIRES(mu_);
+  Mutex mu_;
+  std::unique_ptr<WritableFile> file_ GUARDED_BY(mu_);  // null: closed or disabled by an error
+  std::string pid_line_;
+};
+
 // Moves (or copies, when keep_original) a damaged file into <store>/quarantine/ and writes a
 // report next to it; returns the quarantined path.
 std::string quarantine_file(Env& env, const std::string& store, const std::string& path, std::uint64_t offset,
@@ -64,5 +99,27 @@ struct VerifyReport {
 };
 // Reads every checkpoint and segment without changing anything.
 VerifyReport verify_store(const std::string& store, Env& env = Env::default_env());
+
+// One WAL frame as inspect_wal reads it. For a ConceptCommit (type 7): the space ordinal, the
+// concept id, whether it is new, its members and the episodes of its bindings, in record order.
+struct WalRecordInfo {
+  std::uint64_t lsn = 0;
+  std::uint16_t type = 0;
+  std::int64_t timestamp_ns = 0;
+  std::string segment;
+  std::uint32_t ordinal = 0;
+  std::int64_t concept_id = 0;
+  bool is_new = false;
+  std::vector<std::int64_t> members;
+  std::vector<std::int64_t> bindings;
+};
+struct WalInspection {
+  std::uint64_t segments = 0;
+  std::vector<WalRecordInfo> records;  // segments by first LSN, frames in file order
+  std::vector<std::string> problems;   // damaged files or records (nothing is changed)
+};
+// Reads every WAL segment of a store, read-only (wal_inspect.cpp). Spaces' dimensions come from
+// CreateSpace records in the newest readable checkpoint and in the log.
+WalInspection inspect_wal(const std::string& store, Env& env = Env::default_env());
 
 }  // namespace engram

@@ -12,6 +12,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,13 @@ class RestartableServer:
             raise ChaosError("the server is not running")
         return int(self.current.proc.pid)
 
-    def start(self) -> ServerProcess:
+    def start(self, env: Mapping[str, str] | None = None) -> ServerProcess:
+        """Start the next incarnation; ``env`` adds to its environment (this start only), e.g. a
+        fault plan (``ENGRAM_FAULTS``) that a restart should not inherit."""
         self.incarnations += 1
         log_dir = self.log_dir / f"incarnation-{self.incarnations}"
         self.current = start_server(self.data_dir, log_dir=log_dir, port=self.port,
-                                    ready_timeout_s=self.ready_timeout_s, **self.opts)  # fmt: skip
+                                    ready_timeout_s=self.ready_timeout_s, env=env, **self.opts)  # fmt: skip
         return self.current
 
     def kill(self) -> int:
