@@ -5,7 +5,7 @@ the pressure state machine of cpp/include/engram/memory_budget.hpp: warning at 8
 90%, release below 70%) inside a cgroup v1 memory limit well above it, the kernel's hard backstop
 (the engine must act first: no OOM kill). A recorded workload (writers and readers of small
 memories, every operation in a History) and a read probe run throughout; a filler stores large
-episodes (quick: 1 MiB, full: 10 MiB; the suite raises the body limit for them) in a ballast space
+episodes (quick: 1 MiB, full: 10 MiB; the suite raises the body and content limits for them) in a ballast space
 until the engine refuses writes, keeps pressing for the sustained period, then relief forgets
 ballast memories until usage is below 65% of the budget.
 
@@ -242,6 +242,7 @@ def test_memory_pressure(profile: Profile, checks: CheckRecorder, tmp_path: Path
     budget = budget_mb * MIB
     with running_server_process(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
                                 memory_budget_mb=budget_mb, max_body_bytes=2 * episode_bytes + MIB,
+                                max_content_bytes=max(MIB, episode_bytes),
                                 metrics_per_space=True) as sp:  # fmt: skip
         notes: list[str] = []
         limit: MemoryLimit | None = None

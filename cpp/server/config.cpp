@@ -86,6 +86,8 @@ const std::vector<Field>& table() {
        0, 1 << 30},
       {"memory_poll_interval_ms", &ServerConfig::memory_poll_interval_ms,
        "milliseconds between samples of the engine's memory (pressure detection)", true, 1, 10000},
+      {"max_content_bytes", &ServerConfig::max_content_bytes,
+       "largest content of one memory in new spaces (raise max_body_bytes with it)", true, 0, 256 << 20},
   };
   return t;
 }

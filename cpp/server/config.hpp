@@ -59,7 +59,8 @@ struct ServerConfig {
   // The engine's memory budget (engram/memory_budget.hpp): 0 none, else at least 1 MiB; writes
   // are refused (507 memory_pressure) at 90% of it until usage falls below 70%.
   double memory_budget_mb = 0.0;
-  double memory_poll_interval_ms = 100.0;  // how often the engine samples its memory
+  double memory_poll_interval_ms = 100.0;    // how often the engine samples its memory
+  std::int64_t max_content_bytes = 1 << 20;  // content of one memory, for new spaces (the engine's default)
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

@@ -71,6 +71,7 @@ void ServerState::open_engine() {
     EngineConfig ec;
     ec.space.dim = static_cast<std::size_t>(config.dim);
     ec.idempotency_capacity = static_cast<std::size_t>(config.idempotency_capacity);
+    ec.space.max_content_bytes = static_cast<std::size_t>(config.max_content_bytes);
     ec.memory.bytes = static_cast<std::uint64_t>(std::llround(config.memory_budget_mb * (1 << 20)));
     ec.memory.poll_interval_s = config.memory_poll_interval_ms / 1000.0;
     auto engine = std::make_shared<Engine>(ec);

@@ -163,3 +163,17 @@ def test_openapi_documents_507(tmp_path: Path) -> None:
         paths = httpx.get(url + "/openapi.json").json()["paths"]
     for path in ("/api/v1/spaces/{space}/memories", "/api/v1/spaces/{space}/memories/batch"):
         assert "507" in paths[path]["post"]["responses"], path
+
+
+def test_max_content_bytes_flag(tmp_path: Path) -> None:
+    """--max-content-bytes sets new spaces' content limit (the 105 suite's 10 MiB episodes)."""
+    big = "y" * (3 << 19)  # 1.5 MiB: above the 1 MiB default
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM, max_content_bytes=2 << 20,
+                                max_body_bytes=4 << 20) as sp:  # fmt: skip
+        httpx.post(sp.url + "/api/v1/spaces", json={"name": "s", "dim": DIM})
+        assert (
+            httpx.post(sp.url + "/api/v1/spaces/s/memories", json=_body(1, big), timeout=10).status_code
+            == 201
+        )
+        r = httpx.post(sp.url + "/api/v1/spaces/s/memories", json=_body(2, big * 2), timeout=10)
+        assert r.status_code == 400 and "2097152" in r.json()["error"]["message"]
