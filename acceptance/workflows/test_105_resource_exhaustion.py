@@ -24,7 +24,7 @@ naming ENOSPC), reads continue (> 99%), writes resume once the ballast is delete
 checker finds nothing lost, duplicated or phantom. The WAL refuses at ENOSPC (it has no
 free-space threshold of its own): at 95% the remaining 5% fills within a few writes.
 
-Quick: budget 256 MiB, 1 MiB episodes, 30 s sustained; full: budget 2 GiB, 10 MiB episodes, 300 s.
+Quick: budget 256 MiB, 1 MiB episodes, 30 s sustained; full: budget 1 GiB, 10 MiB episodes, 300 s.
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ CONSOLIDATION_S = 5.0
 
 
 def cgroup_limit(budget: int) -> int:
-    """The kernel's backstop: twice the budget plus 256 MiB. cgroup v1 charges the page cache of the
-    WAL the large episodes go through to the group as well: a trial with the budget plus 256 MiB
-    sat at its limit (511 of 512 MiB, reclaiming on every allocation) with read P99 1.8x baseline."""
-    return 2 * budget + 256 * MIB
+    """The kernel's backstop: five times the budget plus 256 MiB. Not counted by the budget: a
+    checkpoint (every 256 MiB of WAL) copies the whole state into memory and encodes it, about three
+    times the state at its peak (RSS 4.0 GiB at 1 GiB of memories, full profile, 2026-12-06); and
+    cgroup v1 charges the WAL's page cache to the group too.
+    """
+    return 5 * budget + 256 * MIB
 
 
 def one_try(url: str, timeout_s: float = 10.0) -> Client:
@@ -235,7 +237,7 @@ def log_events(path: Path, event: str) -> list[dict[str, Any]]:
 
 
 def test_memory_pressure(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> None:
-    budget_mb = profile.pick(256, 2048)
+    budget_mb = profile.pick(256, 1024)
     episode_bytes = profile.pick(1 * MIB, 10 * MIB)
     sustain_s = profile.pick(30.0, 300.0)
     phase_s = profile.pick(5.0, 20.0)  # baseline and after-recovery windows
