@@ -54,6 +54,13 @@ class IdempotencyConflict(EngramError):
     """An idempotency key was reused in the same space with a different request fingerprint."""
 
 
+class MemoryPressureError(EngramError):
+    """A write refused at critical memory pressure (the engine's memory budget); nothing was
+    stored. Retry after ``retry_after_s`` or free memory (forget, drop a space)."""
+
+    retry_after_s: float | None = None
+
+
 class ClosedError(EngramError):
     """The engine was closed."""
 
@@ -67,6 +74,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidInputError",
     "MemoryNotFound",
+    "MemoryPressureError",
     "SpaceExists",
     "SpaceNotFound",
     "StorageError",

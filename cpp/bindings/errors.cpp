@@ -41,6 +41,8 @@ void register_errors(py::module_& /*m*/) {
       raise_py("StorageError", e.what());
     } catch (const IdempotencyConflict& e) {
       raise_py("IdempotencyConflict", e.what());
+    } catch (const MemoryPressureError& e) {
+      raise_py("MemoryPressureError", e.what());
     } catch (const ClosedError& e) {
       raise_py("ClosedError", e.what());
     } catch (const EngramError& e) {

@@ -19,6 +19,9 @@ std::optional<ApiError> from_exception(const std::exception& e) {
   if (dynamic_cast<const SpaceExists*>(&e)) return make(409, "space_exists");
   if (dynamic_cast<const IdempotencyConflict*>(&e)) return make(409, "idempotency_conflict");
   if (dynamic_cast<const CapacityError*>(&e)) return make(409, "capacity_exceeded");
+  if (const auto* mp = dynamic_cast<const MemoryPressureError*>(&e)) {
+    return ApiError(507, "memory_pressure", mp->what(), mp->retry_after_s());  // nothing stored
+  }
   if (dynamic_cast<const CorruptionError*>(&e)) return make(500, "corruption");
   if (dynamic_cast<const StorageError*>(&e)) return make(503, "storage_unavailable");
   if (dynamic_cast<const ClosedError*>(&e)) return make(503, "shutting_down");

@@ -81,6 +81,13 @@ const std::vector<Field>& table() {
        "worker-pool cost units one API key may have running at once (expensive calls queue beyond)", true, 1, 1 << 20},
       {"work_queue_per_key", &ServerConfig::work_queue_per_key,
        "requests of one API key waiting for its worker-pool budget (429 beyond)", true, 0, 1 << 20},
+      {"memory_budget_mb", &ServerConfig::memory_budget_mb,
+       "engine memory budget in MiB (0: none); writes get 507 memory_pressure from 90% until usage is below 70%", true,
+       0, 1 << 30},
+      {"memory_poll_interval_ms", &ServerConfig::memory_poll_interval_ms,
+       "milliseconds between samples of the engine's memory (pressure detection)", true, 1, 10000},
+      {"max_content_bytes", &ServerConfig::max_content_bytes,
+       "largest content of one memory in new spaces (raise max_body_bytes with it)", true, 0, 256 << 20},
   };
   return t;
 }
@@ -218,6 +225,9 @@ void ServerConfig::validate() const {
   }
   if (tls_cert.has_value() != tls_key.has_value()) {
     throw ConfigError("give both tls_cert=FILE and tls_key=FILE (or neither)");
+  }
+  if (memory_budget_mb != 0.0 && memory_budget_mb < 1.0) {
+    throw ConfigError("memory_budget_mb=" + fmt_number(memory_budget_mb) + "; expected 0 (no budget) or at least 1");
   }
   for (const auto& f : table()) {
     if (const auto* m = std::get_if<IntField>(&f.member)) {

@@ -56,6 +56,11 @@ struct ServerConfig {
   bool metrics_per_space = false;             // unauthenticated /metrics lists per-space series (off: no names leak)
   std::int64_t work_budget_per_key = 2;       // worker-pool cost units one key may have running (admission.hpp)
   std::int64_t work_queue_per_key = 32;       // a key's requests waiting for its budget (429 beyond)
+  // The engine's memory budget (engram/memory_budget.hpp): 0 none, else at least 1 MiB; writes
+  // are refused (507 memory_pressure) at 90% of it until usage falls below 70%.
+  double memory_budget_mb = 0.0;
+  double memory_poll_interval_ms = 100.0;    // how often the engine samples its memory
+  std::int64_t max_content_bytes = 1 << 20;  // content of one memory, for new spaces (the engine's default)
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

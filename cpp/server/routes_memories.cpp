@@ -265,7 +265,8 @@ void register_memories_routes(RouteTable& t) {
          .handler = remember,
          .body = BodySchema{"Remember", remember_schema()},
          .status = 201,
-         .responses = {{409, "idempotency key reused with another payload"}},
+         .responses = {{409, "idempotency key reused with another payload"},
+                       {507, "memory_pressure: the engine's memory budget is at its critical level (see Retry-After)"}},
          .exec = Exec::DurableWrite});
   t.add({.method = "POST",
          .path = S + "/memories/batch",
@@ -276,7 +277,8 @@ void register_memories_routes(RouteTable& t) {
          .handler = remember_batch,
          .body = BodySchema{"RememberBatch", kRememberBatchSchema, {}, {{"RememberItem", remember_item_schema()}}},
          .status = 201,
-         .responses = {{413, "batch too large"}},
+         .responses = {{413, "batch too large"},
+                       {507, "memory_pressure: the engine's memory budget is at its critical level (see Retry-After)"}},
          .exec = Exec::Worker});
   t.add({.method = "GET",
          .path = S + "/memories/{memory_id}",

@@ -92,7 +92,23 @@ void ServerState::open_engine() {
     EngineConfig ec;
     ec.space.dim = static_cast<std::size_t>(config.dim);
     ec.idempotency_capacity = static_cast<std::size_t>(config.idempotency_capacity);
+    ec.space.max_content_bytes = static_cast<std::size_t>(config.max_content_bytes);
+    ec.memory.bytes = static_cast<std::uint64_t>(std::llround(config.memory_budget_mb * (1 << 20)));
+    ec.memory.poll_interval_s = config.memory_poll_interval_ms / 1000.0;
     auto engine = std::make_shared<Engine>(ec);
+    // One log line per pressure change, from the engine's monitor thread (metrics: engine.cpp).
+    engine->on_memory_pressure([this](const PressureTransition& t) {
+      const double pct = std::round(t.ratio * 1000.0) / 10.0;
+      const LogLevel level = t.to == MemoryPressure::Normal ? LogLevel::Info : LogLevel::Warning;
+      log.emit(level, "memory_pressure",
+               {{"from", memory_pressure_name(t.from)},
+                {"to", memory_pressure_name(t.to)},
+                {"used_bytes", t.used_bytes},
+                {"budget_bytes", t.budget_bytes},
+                {"percent", pct},
+                {"admission_control", t.to == MemoryPressure::Critical ? "engaged" : "lifted"},
+                {"consolidation", t.to == MemoryPressure::Normal ? "resumed" : "paused"}});
+    });
     if (!config.in_memory) {
       StoreOptions so;
       so.path = *config.data;

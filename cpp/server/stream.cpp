@@ -9,6 +9,7 @@
 #include <set>
 
 #include "auth.hpp"
+#include "engram/errors.hpp"
 #include "engram/validation.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
@@ -31,7 +32,8 @@ constexpr std::size_t kMaxDim = 65536;  // models.py _MAX_DIM
 constexpr std::size_t kReadChunk = 64 * 1024;
 
 bool retryable(std::string_view code) {
-  return code == "overloaded" || code == "not_ready" || code == "shutting_down" || code == "storage_unavailable";
+  return code == "overloaded" || code == "not_ready" || code == "shutting_down" || code == "storage_unavailable" ||
+         code == "memory_pressure";  // resent after the delay: stored once memory is freed
 }
 
 ApiError api_error_of(const std::exception& e) {
@@ -312,6 +314,11 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
     const auto& cfg = st_.config;
     if (draining_ || st_.phase() != Phase::Ready) {
       return reject(seq, ApiError(503, "shutting_down", "the server is draining; resend elsewhere", 1.0));
+    }
+    try {  // memory admission (engine memory_budget.hpp): refused before it is queued
+      (void)st_.engine_in_flight().memory().admit_write(0, "observation");
+    } catch (const MemoryPressureError& e) {
+      return reject(seq, *from_exception(e));
     }
     if (outstanding_ >= cfg.stream_max_outstanding) {
       return reject(seq,

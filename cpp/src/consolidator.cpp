@@ -53,11 +53,20 @@ void BackgroundConsolidator::resume() {
   cv_.notify_all();
 }
 
+void BackgroundConsolidator::hold(bool on) {
+  {
+    MutexLock lock(mu_);
+    held_ = on;
+  }
+  cv_.notify_all();
+}
+
 ConsolidatorStatus BackgroundConsolidator::status() const {
   ConsolidatorStatus s;
   {
     MutexLock lock(mu_);
-    s.state = paused_ ? ConsolidatorState::Paused : ConsolidatorState::Running;
+    s.state = paused_ || held_ ? ConsolidatorState::Paused : ConsolidatorState::Running;
+    s.memory_hold = held_;
   }
   s.interval_s = interval_s_;
   s.cycles = cycles_.load(std::memory_order_relaxed);
@@ -78,9 +87,9 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
       MutexLock lock(mu_);
-      // Sleeps one interval (woken early only by a stop), then, while paused, until resumed.
+      // Sleeps one interval (woken early only by a stop), then, while paused or held, until resumed.
       cv_.wait_for(mu_, stop, interval, [] { return false; });
-      cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !paused_; });
+      cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !paused_ && !held_; });
     }
     if (stop.stop_requested()) break;
     const auto start = std::chrono::steady_clock::now();
@@ -88,7 +97,7 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
       if (stop.stop_requested()) break;
       {
         MutexLock lock(mu_);
-        if (paused_) break;
+        if (paused_ || held_) break;
       }
       try {
         consolidate(*sp, params_);

@@ -31,6 +31,7 @@ void validate(const EngineConfig& c) {
     throw InvalidInputError("idempotency_capacity must be between 1 and 67108864 keys per space; got " +
                             std::to_string(c.idempotency_capacity));
   }
+  validate(c.memory);
 }
 
 void validate(const StoreOptions& o) {
@@ -55,7 +56,11 @@ void validate(const StoreOptions& o) {
   }
 }
 
-Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) { validate(config_); }
+Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) {
+  validate(config_);
+  memory_ = std::make_shared<MemoryGovernor>(config_.memory);
+  if (memory_->enabled()) memory_monitor_ = std::jthread([this](std::stop_token st) { memory_loop(std::move(st)); });
+}
 
 Engine::~Engine() {
   try {
@@ -87,6 +92,7 @@ std::shared_ptr<Space> Engine::create_space(std::string_view name, std::optional
     if (next_ordinal_ >= (1u << 22)) throw CapacityError("space ordinals exhausted; restart the engine to compact");
     sp = std::make_shared<Space>(std::string(name), next_ordinal_, config.value_or(config_.space), clock_);
     sp->set_features(features_);
+    sp->set_memory_governor(memory_);
     sp->set_idempotency_capacity(config_.idempotency_capacity);
     if (wal_) {
       lsn = wal_->append(RecordType::CreateSpace, sp->create_payload());
@@ -151,6 +157,10 @@ void Engine::drop_space(std::string_view name) {
 }
 
 void Engine::close() {
+  if (memory_monitor_.joinable()) {  // first: it lists the spaces and holds consolidation
+    memory_monitor_.request_stop();
+    memory_monitor_.join();
+  }
   stop_consolidation();  // before the spaces go: its thread lists and runs them
   if (checkpointer_.joinable()) {
     checkpointer_.request_stop();
@@ -203,6 +213,8 @@ void Engine::start_consolidation(double interval_s, ConsolidationParams params) 
   MutexLock lock(consolidator_mu_);
   old = std::move(consolidator_);  // joined when `old` goes out of scope, after the new one starts
   consolidator_ = std::make_unique<BackgroundConsolidator>([this] { return spaces(); }, interval_s, std::move(params));
+  // Under pressure a new consolidator starts held (the monitor changes the hold under this lock).
+  if (memory_->state() != MemoryPressure::Normal) consolidator_->hold(true);
 }
 
 void Engine::stop_consolidation() {
@@ -227,6 +239,100 @@ void Engine::resume_consolidation() {
 ConsolidatorStatus Engine::consolidation_status() const {
   MutexLock lock(consolidator_mu_);
   return consolidator_ ? consolidator_->status() : ConsolidatorStatus{};
+}
+
+std::uint64_t Engine::accounted_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& sp : spaces()) {
+    try {
+      total += sp->stats().total_bytes();
+    } catch (const SpaceNotFound&) {  // dropped meanwhile: its memory is going away
+    }
+  }
+  return total;
+}
+
+void Engine::on_memory_pressure(PressureListener listener) {
+  MutexLock lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+std::optional<PressureTransition> Engine::sample_memory() {
+  MutexLock lock(sample_mu_);
+  const auto t = memory_->observe(accounted_bytes());
+  if (!t) return t;
+  {
+    MutexLock cl(consolidator_mu_);
+    if (consolidator_) consolidator_->hold(t->to != MemoryPressure::Normal);
+  }
+  std::vector<PressureListener> listeners;
+  {
+    MutexLock ll(listeners_mu_);
+    listeners = listeners_;
+  }
+  for (const auto& f : listeners) {
+    try {
+      f(*t);
+    } catch (...) {  // a listener's failure must not stop the monitor
+    }
+  }
+  return t;
+}
+
+void Engine::memory_loop(std::stop_token st) {
+  while (!st.stop_requested()) {
+    memory_->wait_for_sample(st);
+    if (st.stop_requested()) break;
+    try {
+      sample_memory();
+    } catch (...) {  // e.g. the engine closing under it; the next poll tries again
+    }
+  }
+}
+
+void Engine::memory_metrics(std::ostream& out) const {
+  const MemoryGovernor& m = *memory_;
+  const MemoryBudget& b = m.budget();
+  out << "# HELP engram_memory_budget_bytes The engine's memory budget (0: none).\n"
+         "# TYPE engram_memory_budget_bytes gauge\nengram_memory_budget_bytes "
+      << b.bytes << "\n";
+  out << "# HELP engram_memory_usage_bytes Accounted engine memory at the last sample, and the pressure thresholds.\n"
+         "# TYPE engram_memory_usage_bytes gauge\nengram_memory_usage_bytes "
+      << m.used_bytes() << "\n";
+  const auto line = [&](const char* label, double frac) {
+    out << "engram_memory_usage_bytes{threshold=\"" << label << "\"} "
+        << static_cast<std::uint64_t>(frac * static_cast<double>(b.bytes)) << "\n";
+  };
+  line("warning", b.warning);
+  line("critical", b.critical);
+  line("release", b.release);
+  out << "# HELP engram_memory_pressure_state Memory pressure state (1 for the current one).\n"
+         "# TYPE engram_memory_pressure_state gauge\n";
+  for (const auto p : {MemoryPressure::Normal, MemoryPressure::Warning, MemoryPressure::Critical}) {
+    out << "engram_memory_pressure_state{state=\"" << memory_pressure_name(p) << "\"} " << (m.state() == p ? 1 : 0)
+        << "\n";
+  }
+  out << "# HELP engram_memory_pressure_transitions_total Changes into each memory pressure state.\n"
+         "# TYPE engram_memory_pressure_transitions_total counter\n";
+  for (const auto p : {MemoryPressure::Normal, MemoryPressure::Warning, MemoryPressure::Critical}) {
+    out << "engram_memory_pressure_transitions_total{state=\"" << memory_pressure_name(p) << "\"} "
+        << m.transitions_to(p) << "\n";
+  }
+  out << "# HELP engram_admission_checks_total Memory admission checks of writes (with a budget).\n"
+         "# TYPE engram_admission_checks_total counter\nengram_admission_checks_total "
+      << m.checks() << "\n";
+  out << "# HELP engram_admission_check_seconds_total Time spent in memory admission checks.\n"
+         "# TYPE engram_admission_check_seconds_total counter\nengram_admission_check_seconds_total "
+      << static_cast<double>(m.check_ns_total()) * 1e-9 << "\n";
+  out << "# HELP engram_admission_check_seconds_max Longest memory admission check.\n"
+         "# TYPE engram_admission_check_seconds_max gauge\nengram_admission_check_seconds_max "
+      << static_cast<double>(m.check_ns_max()) * 1e-9 << "\n";
+  out << "# HELP engram_admission_checks_slow_total Memory admission checks that took 5 ms or more.\n"
+         "# TYPE engram_admission_checks_slow_total counter\nengram_admission_checks_slow_total "
+      << m.slow_checks() << "\n";
+  out << "# HELP engram_admission_control_rejections_total Writes refused under critical memory pressure.\n"
+         "# TYPE engram_admission_control_rejections_total counter\nengram_admission_control_rejections_total "
+      << m.rejections() << "\n";
 }
 
 std::string Engine::prometheus() const {
@@ -354,6 +460,7 @@ std::string Engine::prometheus() const {
         << st.cycles << "\n";
   }
   durability_metrics(out);
+  memory_metrics(out);
   out << "# HELP engram_spaces Memory spaces open.\n# TYPE engram_spaces gauge\nengram_spaces " << all.size() << "\n";
   out << "# HELP engram_simd_info Distance kernels in use.\n# TYPE engram_simd_info gauge\nengram_simd_info{level=\""
       << simd::level_name(simd::active_level()) << "\"} 1\n";

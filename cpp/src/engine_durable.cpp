@@ -40,6 +40,7 @@ void Engine::apply_record(RecordType type, std::string_view payload) {
       }
       auto sp = std::make_shared<Space>(name, ord, cfg, clock_);
       sp->set_features(features_);
+      sp->set_memory_governor(memory_);
       sp->set_idempotency_capacity(config_.idempotency_capacity);
       spaces_.emplace(name, sp);
       next_ordinal_ = std::max(next_ordinal_, ord + 1);
@@ -77,6 +78,8 @@ void Engine::apply_record(RecordType type, std::string_view payload) {
 void Engine::open_store(StoreOptions options) {
   if (wal_) throw EngramError("the engine already has a store open");
   validate(options);
+  // Recovery fills spaces_ without spaces_mu_ (apply_record); the memory monitor waits meanwhile.
+  MutexLock no_sampling(sample_mu_);
   const auto t0 = std::chrono::steady_clock::now();
   store_ = options;
   const std::string dir = options.path;

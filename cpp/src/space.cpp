@@ -1,6 +1,7 @@
 #include "engram/space.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
@@ -50,6 +51,29 @@ void Space::ensure_open() const {
 void Space::mark_dropped() {
   WriterLock lock(structure_mu_);
   dropped_.store(true, std::memory_order_release);
+}
+
+bool Space::admit_memory(const std::vector<EpisodeInput>& episodes, const char* what) const {
+  if (!memory_ || !memory_->enabled()) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Timed {  // records the check's duration whether it admits or refuses
+    MemoryGovernor& g;
+    std::chrono::steady_clock::time_point t0;
+    ~Timed() {
+      g.record_check(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+    }
+  } timed{*memory_, t0};
+  // What the write will add: the vector with its base links and node, the record, content and
+  // metadata (the figures stats() counts), estimated without any lock.
+  const std::uint64_t fixed =
+      config_.dim * sizeof(float) + (2 * config_.hnsw.M + 2) * sizeof(std::uint32_t) + 64 + sizeof(Record);
+  std::uint64_t bytes = 0;
+  for (const EpisodeInput& e : episodes) {
+    bytes += fixed + e.content.size();
+    for (const auto& [k, v] : e.metadata) bytes += k.size() + v.size();
+  }
+  return memory_->admit_write(bytes, what);
 }
 
 void Space::check_episode(const EpisodeInput& e) const {
@@ -241,6 +265,19 @@ Space::KeyedOutcome Space::remember_keyed(std::vector<EpisodeInput> episodes, co
       throw InvalidInputError("item " + std::to_string(i) + ": " + e.what());
     }
   }
+  bool crossed = false;  // this write takes memory across the critical line: sample once stored
+  if (memory_ && memory_->enabled()) {
+    // A replay stores nothing, so it is answered under pressure too: a client retrying a write
+    // whose answer it lost learns it was stored instead of being told it was refused.
+    std::size_t known = 0;  // episodes under keys already recorded
+    if (!claims.empty() && memory_->state() == MemoryPressure::Critical) {
+      MutexLock lock(append_mu_);
+      for (const KeyClaim& cl : claims) {
+        if (idempotency_.find(cl.key->key) != nullptr) known += cl.count;
+      }
+    }
+    if (known < episodes.size()) crossed = admit_memory(episodes, op == Op::Remember ? "remember" : "remember_batch");
+  }
   if (wal_) wal_->check_writable();  // fail fast, before an id is burned, while the disk refuses
   KeyedOutcome out;
   {
@@ -248,6 +285,7 @@ Space::KeyedOutcome Space::remember_keyed(std::vector<EpisodeInput> episodes, co
     out = store_keyed(episodes, claims);
   }
   parallel_for(out.stored, [&](std::size_t i) { index_.link(records_.at(out.first_new + i)->slot); });
+  if (crossed) memory_->sample_soon();
   // A replay answers only once the write it repeats is durable; a failed wait of the first call
   // leaves its key in place, so this retry replays the stored ids instead of storing them again.
   wait_replayed(out.replay_lsn);
@@ -311,6 +349,7 @@ std::int64_t Space::remember(EpisodeInput episode) {
   check_episode(episode);
   std::vector<EpisodeInput> one;
   one.push_back(std::move(episode));
+  const bool crossed = admit_memory(one, "remember");
   std::uint64_t lsn = 0;
   std::size_t local = 0;
   if (wal_) wal_->check_writable();  // fail fast, before an id is burned, while the disk refuses
@@ -319,6 +358,7 @@ std::int64_t Space::remember(EpisodeInput episode) {
     local = store_records(one, lsn);
   }
   index_.link(records_.at(local)->slot);
+  if (crossed) memory_->sample_soon();
   wait_durable(lsn);
   return make_id(local);
 }
@@ -338,6 +378,7 @@ std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episod
     }
   }
   const std::size_t n = episodes.size();
+  const bool crossed = admit_memory(episodes, "remember_batch");
   std::uint64_t lsn = 0;
   std::size_t first = 0;
   if (wal_) wal_->check_writable();
@@ -346,6 +387,7 @@ std::vector<std::int64_t> Space::remember_batch(std::vector<EpisodeInput> episod
     first = store_records(episodes, lsn);
   }
   parallel_for(n, [&](std::size_t i) { index_.link(records_.at(first + i)->slot); });
+  if (crossed) memory_->sample_soon();
   wait_durable(lsn);
   std::vector<std::int64_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = make_id(first + i);

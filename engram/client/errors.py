@@ -44,6 +44,7 @@ SpaceExists = _remote(E.SpaceExists)
 CapacityError = _remote(E.CapacityError)
 StorageError = _remote(E.StorageError)
 CorruptionError = _remote(E.CorruptionError)
+MemoryPressureError = _remote(E.MemoryPressureError)  # 507: not retried by the client (see retry.py)
 
 
 class Unauthenticated(RemoteError):
@@ -92,6 +93,7 @@ _BY_CODE: dict[str, type[RemoteError]] = {
     "memory_not_found": MemoryNotFound,
     "space_exists": SpaceExists,
     "capacity_exceeded": CapacityError,
+    "memory_pressure": MemoryPressureError,
     "idempotency_conflict": IdempotencyConflict,
     "unauthenticated": Unauthenticated,
     "forbidden": PermissionDenied,
@@ -106,7 +108,7 @@ _BY_CODE: dict[str, type[RemoteError]] = {
 }
 _BY_STATUS: dict[int, type[RemoteError]] = {
     400: InvalidInputError, 401: Unauthenticated, 403: PermissionDenied, 409: RemoteError,
-    413: PayloadTooLarge, 429: Overloaded, 503: ServiceUnavailable,
+    413: PayloadTooLarge, 429: Overloaded, 503: ServiceUnavailable, 507: MemoryPressureError,
 }  # fmt: skip
 
 

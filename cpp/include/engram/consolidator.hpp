@@ -1,7 +1,7 @@
 // The background consolidator of one engine: a thread that runs consolidate()
 // (consolidation.hpp) on every space, periodically.
 //
-// Locking: mu_ guards paused_ and is held only briefly; the thread never holds it while it
+// Locking: mu_ guards paused_ and held_ and is held only briefly; the thread never holds it while it
 // runs a space, so the consolidator's lock sits outside the engine's lock order (engine.hpp)
 // apart from Engine::consolidator_mu_, which may be held while mu_ is taken.
 #pragma once
@@ -30,6 +30,7 @@ struct ConsolidatorStatus {
   std::uint64_t cycles = 0;    // completed passes over all spaces
   std::uint64_t failures = 0;  // space runs that threw (the loop carries on)
   double last_cycle_duration_s = 0.0;
+  bool memory_hold = false;  // held by memory pressure (memory_budget.hpp), apart from pause()
 };
 
 // The background consolidator of one engine: a thread that, every interval_s (steady time),
@@ -47,6 +48,9 @@ class BackgroundConsolidator {
 
   void pause();
   void resume();
+  // The engine's memory-pressure hold: like pause(), but separate from it, so relief never
+  // resumes a consolidator an operator paused (the state is Paused while either is set).
+  void hold(bool on);
   ConsolidatorStatus status() const;
 
  private:
@@ -58,6 +62,7 @@ class BackgroundConsolidator {
   mutable Mutex mu_;
   std::condition_variable_any cv_;
   bool paused_ GUARDED_BY(mu_) = false;
+  bool held_ GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<double> last_duration_s_{0.0};

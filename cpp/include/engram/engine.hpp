@@ -33,10 +33,15 @@
 // BackgroundConsolidator::mu_ are taken only with each other: the consolidator's thread releases
 // its mutex before it runs a space. ACQUIRED_AFTER on the members states the parts of this order
 // that lie within one class, and the thread-safety build (nox -s thread_safety) checks them.
+// The memory monitor (memory_budget.hpp) holds Engine::sample_mu_, taken before any other engine
+// lock, while it samples (spaces_mu_, then each space's stats() under its structure lock, one at
+// a time) and then takes consolidator_mu_ to hold or release consolidation and calls the
+// listeners; listeners_mu_ and the governor's mutexes are leaves.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,6 +57,7 @@
 #include "engram/consolidation.hpp"
 #include "engram/consolidator.hpp"
 #include "engram/features.hpp"
+#include "engram/memory_budget.hpp"
 #include "engram/space.hpp"
 #include "engram/store.hpp"
 #include "engram/thread_annotations.hpp"
@@ -64,10 +70,13 @@ struct EngineConfig {
   std::size_t max_spaces = 4096;
   // Idempotency keys kept per space (idempotency.hpp); the oldest of a space is evicted beyond it.
   std::size_t idempotency_capacity = kDefaultIdempotencyCapacity;
+  // The memory budget and its pressure thresholds (memory_budget.hpp); bytes 0: none.
+  MemoryBudget memory{};
 };
 
 // InvalidInputError naming the field, the value and the valid range: the space defaults
-// (validate(SpaceConfig)), max_spaces 1 to 2^22 (space ordinals), idempotency_capacity 1 to 2^26.
+// (validate(SpaceConfig)), max_spaces 1 to 2^22 (space ordinals), idempotency_capacity 1 to 2^26,
+// the memory budget (validate(MemoryBudget)).
 void validate(const EngineConfig& config);
 
 struct StoreOptions {
@@ -149,6 +158,19 @@ class Engine {
   ConsolidatorStatus consolidation_status() const;
   std::string prometheus() const;
 
+  // --- Memory budget (memory_budget.hpp) ---
+  // With a budget, a monitor thread samples accounted_bytes() every poll interval and runs the
+  // pressure state machine; on each change it holds (Warning, Critical) or releases (Normal)
+  // background consolidation and calls the listeners, from the monitor thread, in order.
+  const MemoryGovernor& memory() const noexcept { return *memory_; }
+  MemoryGovernor& memory() noexcept { return *memory_; }
+  std::uint64_t accounted_bytes() const;  // SpaceStats::total_bytes summed over the spaces
+  using PressureListener = std::function<void(const PressureTransition&)>;
+  void on_memory_pressure(PressureListener listener);
+  // Samples and runs the state machine now (what the monitor does each poll); for tests and
+  // the monitor itself.
+  std::optional<PressureTransition> sample_memory();
+
   void close();
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
@@ -182,6 +204,8 @@ class Engine {
   void checkpoint_loop(std::stop_token st);
   std::uint64_t write_checkpoint_locked() REQUIRES(checkpoint_mu_);
   void durability_metrics(std::ostream& out) const;
+  void memory_metrics(std::ostream& out) const;
+  void memory_loop(std::stop_token st);
   Env& env() const { return store_.env ? *store_.env : Env::default_env(); }
 
   EngineConfig config_;
@@ -193,6 +217,10 @@ class Engine {
   std::shared_ptr<FeatureFlags> features_ = std::make_shared<FeatureFlags>();
   mutable Mutex consolidator_mu_;
   std::unique_ptr<BackgroundConsolidator> consolidator_ GUARDED_BY(consolidator_mu_);
+  std::shared_ptr<MemoryGovernor> memory_;  // shared with every space (admission)
+  Mutex listeners_mu_;                      // a leaf; listeners run without it
+  std::vector<PressureListener> listeners_ GUARDED_BY(listeners_mu_);
+  Mutex sample_mu_;  // one sample_memory() at a time, so listeners see transitions in order
 
   StoreOptions store_;
   std::shared_ptr<Wal> wal_;
@@ -207,6 +235,7 @@ class Engine {
   Mutex checkpointer_mu_;  // for checkpointer_cv_ only (the checkpointer's sleep)
   std::condition_variable_any checkpointer_cv_;
   std::jthread checkpointer_;
+  std::jthread memory_monitor_;  // last: started once every other member exists, joined first
 };
 
 }  // namespace engram

@@ -69,6 +69,19 @@ class IdempotencyConflict : public EngramError {
   using EngramError::EngramError;
 };
 
+// A write refused because the engine's memory is at its critical pressure level
+// (memory_budget.hpp); nothing was stored. Retry after retry_after_s, or free memory (forget,
+// drop a space). HTTP 507 memory_pressure.
+class MemoryPressureError : public EngramError {
+ public:
+  MemoryPressureError(const std::string& message, double retry_after_s)
+      : EngramError(message), retry_after_s_(retry_after_s) {}
+  double retry_after_s() const noexcept { return retry_after_s_; }
+
+ private:
+  double retry_after_s_;
+};
+
 // An operation on an engine that was closed.
 class ClosedError : public EngramError {
  public:

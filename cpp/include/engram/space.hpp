@@ -57,6 +57,7 @@
 #include "engram/hnsw.hpp"
 #include "engram/idempotency.hpp"
 #include "engram/memory.hpp"
+#include "engram/memory_budget.hpp"
 #include "engram/metrics.hpp"
 #include "engram/segmented_array.hpp"
 #include "engram/spread.hpp"
@@ -248,6 +249,10 @@ class Space {
   // Run-time feature flags shared with the engine; defaults until the engine sets them.
   void set_features(std::shared_ptr<const FeatureFlags> flags) noexcept;
   const FeatureFlags& features() const noexcept;
+  // The engine's memory governor (memory_budget.hpp), set before the space is shared: remember
+  // and its batch and keyed forms ask it for admission (MemoryPressureError under critical
+  // pressure, nothing stored); a keyed write whose keys are all known (a replay) is admitted.
+  void set_memory_governor(std::shared_ptr<MemoryGovernor> governor) noexcept { memory_ = std::move(governor); }
 
   std::size_t size() const noexcept;  // live memories
   std::uint64_t forgotten_count() const noexcept { return forgotten_.load(std::memory_order_acquire); }
@@ -298,6 +303,9 @@ class Space {
 
   void ensure_open() const;
   void check_episode(const EpisodeInput& e) const;
+  // Memory admission of episodes about to be stored (MemoryPressureError under critical pressure);
+  // true when they take memory across the critical line (memory_->sample_soon() once stored).
+  bool admit_memory(const std::vector<EpisodeInput>& episodes, const char* what) const;
   // Local index of a live record, or throws MemoryNotFound.
   std::size_t resolve(std::int64_t id) const;
   std::int64_t make_id(std::size_t local_index) const noexcept {
@@ -359,6 +367,7 @@ class Space {
   Graph graph_;
   std::unique_ptr<ConceptStore> concepts_;
   std::shared_ptr<const FeatureFlags> features_;
+  std::shared_ptr<MemoryGovernor> memory_;  // null: no budget (a space made outside an engine)
   std::atomic<std::uint64_t> live_{0};
   std::atomic<std::uint64_t> forgotten_{0};
   std::atomic<std::uint64_t> content_bytes_{0};
