@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 import engram
 from engram.client import Client
-from engram_harness.server import running_server_process, start_server
+from engram_harness.server import running_server_process, scaled, start_server
 
 from .conftest import DIM, Tenants, vectors
 
@@ -74,7 +74,8 @@ def test_one_json_log_line_per_request(tenants: Tenants) -> None:
 
 
 def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
-    opts = dict(no_auth=True, dim=DIM, ingest_throttle_ms=5, drain_timeout_s=20)
+    # every wait stretched by ENGRAM_TEST_TIMEOUT_SCALE: a sanitizer build drains the same queue slower
+    opts = dict(no_auth=True, dim=DIM, ingest_throttle_ms=5, drain_timeout_s=scaled(20))
     sp = start_server(None, log_dir=tmp_path, **opts)
     try:
         Client(sp.url).create_space("drain")
@@ -83,15 +84,15 @@ def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
         answers: dict[str, int] = {"ack": 0, "reject": 0}
         draining_seen = False
         with connect(sp.url.replace("http", "ws") + "/api/v1/spaces/drain/stream", proxy=None) as ws:
-            ws.recv(timeout=5)
+            ws.recv(timeout=scaled(5))
             for i in range(n):
                 ws.send(json.dumps({"type": "observation", "seq": i + 1, "embedding": v[i].tolist()}))
             time.sleep(0.05)
             sp.signal(signal.SIGTERM)  # with most observations still queued behind the slow writer
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + scaled(30)
             try:
                 while time.monotonic() < deadline:
-                    m = json.loads(ws.recv(timeout=10))
+                    m = json.loads(ws.recv(timeout=scaled(10)))
                     if m["type"] in answers:
                         answers[m["type"]] += 1
                         if m["type"] == "reject":
@@ -100,7 +101,7 @@ def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
             except Exception:
                 pass
             close_code = ws.close_code
-        assert sp.proc.wait(timeout=30) == 0
+        assert sp.proc.wait(timeout=scaled(30)) == 0
         sp.exit_code = 0
     finally:
         if sp.proc.poll() is None:
