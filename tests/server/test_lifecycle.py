@@ -262,7 +262,9 @@ def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> N
 def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
     import threading
 
-    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=256, max_batch=4000, max_body_bytes=64 << 20)
+    # the drain waits drain_timeout_s (default 20 s) for the batch; a sanitizer build needs longer
+    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=256, max_batch=4000, max_body_bytes=64 << 20,
+                      drain_timeout_s=scaled(20))  # fmt: skip
     try:
         Client(sp.url).create_space("big")
         items = [{"embedding": v.tolist()} for v in vectors(4000, seed=44, dim=256)]
