@@ -37,7 +37,7 @@ server_suite() {  # name build-dir timeout-scale sanitizer-options...
   local wrapper="$root/$dir/engramd-sanitized"
   rm -rf "$logs"
   mkdir -p "$logs"
-  # The tests start engramd through ENGRAM_ENGRAMD (engram serve --impl native, or directly): a
+  # The tests start engramd through ENGRAM_ENGRAMD (engram serve execs it, or directly): a
   # wrapper that gives it its own options and drops the ASan preload the test interpreter may
   # carry (the Python extension of `nox -s sanitize` is an ASan build; TSan cannot share it).
   {
@@ -48,7 +48,7 @@ server_suite() {  # name build-dir timeout-scale sanitizer-options...
   } >"$wrapper"
   chmod +x "$wrapper"
   local status=0
-  LD_PRELOAD="${PYTHON_LD_PRELOAD:-}" ENGRAM_SERVER_IMPL=native ENGRAM_ENGRAMD="$wrapper" ENGRAM_TEST_TIMEOUT_SCALE="$scale" \
+  LD_PRELOAD="${PYTHON_LD_PRELOAD:-}" ENGRAM_ENGRAMD="$wrapper" ENGRAM_TEST_TIMEOUT_SCALE="$scale" \
     "${PYTHON:-python}" -m pytest tests/server -q -p no:cacheprovider ${PYTEST_ARGS:-} || status=$?
   local reports
   reports=$(find "$logs" -type f | sort)

@@ -1,5 +1,5 @@
 // API errors: an HTTP status, a stable machine code and a message saying what was wrong and what
-// is expected (engram/server/errors.py is the same table). Handlers throw ApiError or let engine
+// is expected (engram/client/errors.py maps the same codes onto exceptions). Handlers throw ApiError or let engine
 // exceptions (engram/errors.hpp) escape; from_exception maps the latter onto codes once.
 #pragma once
 

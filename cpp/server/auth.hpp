@@ -1,4 +1,4 @@
-// API keys (engram/server/auth.py, same file format): a key is engram_<id>_<secret>; the file
+// API keys (the file `engram keys` writes, engram/server/auth.py): a key is engram_<id>_<secret>; the file
 // maps ids to {"hash": "sha256:<hex>", "spaces": [...] or ["*"], "role": read|write|admin}.
 // Hashes are compared in constant time, against a dummy when the id is unknown so timing does
 // not reveal which ids exist. The file is re-read when its mtime or size changes (the server polls

@@ -394,14 +394,26 @@ std::string help_text() {
   return o.str();
 }
 
+std::vector<std::string> ignored_env_warnings(char** envp) {
+  std::vector<std::string> out;
+  for (char** e = envp; e && *e; ++e) {
+    const std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (kv.substr(0, eq) != kRemovedImplVariable) continue;
+    out.push_back(std::string(kRemovedImplVariable) + "=" + std::string(eq == kv.npos ? "" : kv.substr(eq + 1)) +
+                  " is ignored: it chose between the Python (Starlette) server and engramd, and the Python "
+                  "server was removed (issue 13); engramd is the only server, so unset it");
+  }
+  return out;
+}
+
 std::map<std::string, std::string> server_env(char** envp) {
   std::map<std::string, std::string> out;
   constexpr std::string_view kPrefix = "ENGRAM_SERVER_";
   for (char** e = envp; e && *e; ++e) {
     std::string_view kv(*e);
     if (kv.substr(0, kPrefix.size()) != kPrefix) continue;
-    // the launcher's choice of implementation (engram serve, engram_harness), not a setting
-    if (kv.substr(0, kv.find('=')) == "ENGRAM_SERVER_IMPL") continue;
+    if (kv.substr(0, kv.find('=')) == kRemovedImplVariable) continue;  // ignored_env_warnings says so
     const auto eq = kv.find('=');
     if (eq == kv.npos) continue;
     out[lower(std::string(kv.substr(kPrefix.size(), eq - kPrefix.size())))] = std::string(kv.substr(eq + 1));

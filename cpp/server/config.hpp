@@ -1,6 +1,6 @@
 // Server configuration: defaults < TOML file (--config; a [server] table or top-level keys) <
 // ENGRAM_SERVER_* variables < flags, one name per field everywhere (port = 7432,
-// ENGRAM_SERVER_PORT, --port), as engram/server/config.py. Every number is validated (range,
+// ENGRAM_SERVER_PORT, --port), the names `engram serve` has always taken. Every number is validated (range,
 // finite), and an invalid setting is a ConfigError whose message names it and what is expected.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace engram::server {
@@ -19,7 +20,7 @@ class ConfigError : public std::runtime_error {
 };
 
 struct ServerConfig {
-  // --- the fields of engram/server/config.py, same names and defaults
+  // --- the settings of API v1's first server, same names and defaults
   std::string host = "127.0.0.1";
   std::int64_t port = 7432;
   std::optional<std::string> data;  // engine directory; unset with in_memory
@@ -86,6 +87,13 @@ struct CommandLine {
 // (--in-memory, --no-auth, ...) take no value. ConfigError on an unknown flag or a missing value.
 CommandLine parse_command_line(const std::vector<std::string>& args);
 std::string help_text();
+// The ENGRAM_SERVER_* variables as settings (name -> value), without the removed ones below.
 std::map<std::string, std::string> server_env(char** environ);
+// ENGRAM_SERVER_IMPL chose `engram serve`'s implementation (Starlette or engramd) until the
+// Starlette server was deleted. A deployment may still set it: it is not a setting (an unknown
+// one would refuse to start), so engramd ignores it and warns once on stderr: one message per
+// such variable in `environ`, saying what was received and why it is ignored.
+inline constexpr std::string_view kRemovedImplVariable = "ENGRAM_SERVER_IMPL";
+std::vector<std::string> ignored_env_warnings(char** environ);
 
 }  // namespace engram::server

@@ -125,12 +125,22 @@ bool is_octet_stream(const RequestContext& ctx) {
 }
 
 std::string embedding_schema_json(std::string_view title) {
+  constexpr double kF32Max = std::numeric_limits<float>::max();
   JsonWriter w;
   w.begin_object().key("anyOf").begin_array();
-  w.begin_object().key("items").begin_object().field("type", "number").end_object();
-  w.field("maxItems", static_cast<std::uint64_t>(kMaxEmbeddingDim)).field("type", "array").end_object();
+  w.begin_object().key("items").begin_object();
+  w.field("maximum", kF32Max).field("minimum", -kF32Max).field("type", "number").end_object();
+  w.field("maxItems", static_cast<std::uint64_t>(kMaxEmbeddingDim)).field("minItems", std::uint64_t{1});
+  w.field("type", "array").end_object();
+  // What decode_base64 and decode_f32le accept, but for the values' finiteness (bit patterns a
+  // pattern could only spell out absurdly): whole float32 values, 4 bytes each, so the text is
+  // 16-character groups (3 floats) and a padded tail of 1 float (6 characters and "==") or 2
+  // floats (11 and "="); at least one value.
   w.begin_object().field("contentEncoding", "base64");
   w.field("description", "base64 (RFC 4648, padded) of little-endian float32 values");
+  w.field("maxLength", static_cast<std::uint64_t>((kMaxEmbeddingDim * 4 + 2) / 3 * 4))
+      .field("minLength", std::uint64_t{8});
+  w.field("pattern", "^(?:[A-Za-z0-9+/]{16})*(?:[A-Za-z0-9+/]{6}==|[A-Za-z0-9+/]{11}=)?$");
   w.field("type", "string").end_object();
   w.end_array().field("title", title).end_object();
   return w.take();

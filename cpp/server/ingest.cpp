@@ -11,7 +11,7 @@ namespace {
 
 constexpr double kSlowDownFraction = 0.5;
 
-// The Starlette server's histogram (engram/server/ingest.py), same name, help and buckets:
+// API v1's streaming histogram (same name, help and buckets since its first server):
 // receipt of an observation to its engine call returning (stored, searchable and durable under
 // the engine's durability mode), for observations stored now (replays are not timed).
 constexpr const char* kLatencyName = "engram_streaming_observation_latency_seconds";

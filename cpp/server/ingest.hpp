@@ -1,4 +1,4 @@
-// The streaming writer (engram/server/ingest.py): a bounded queue of observations drained by one
+// The streaming writer: a bounded queue of observations drained by one
 // thread in batches. Stream sessions (stream.hpp) submit observations; the writer stores each batch
 // with Space::remember_each (one engine call and one WAL record per run of one space's
 // observations; the call returns once the engine's durability mode has made them durable and they

@@ -67,7 +67,7 @@ std::int64_t ValueReader::as_int(std::int64_t min, std::int64_t max) const {
       invalid(path_, "integer " + simdjson::to_string(e_) + " is out of range (at most " + std::to_string(max) + ")");
     case dom::element_type::DOUBLE: {
       const double d = e_.get_double().value_unsafe();
-      // pydantic takes an integral float (10.0) as an integer; a fraction is refused, never truncated
+      // an integral float (10.0) is an integer, as API v1 took it; a fraction is refused, never truncated
       if (!(std::floor(d) == d && std::fabs(d) < 9007199254740992.0)) fail("an integer");
       v = static_cast<std::int64_t>(d);
       break;

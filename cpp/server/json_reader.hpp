@@ -1,5 +1,5 @@
-// Strict, typed access to a JSON request body (simdjson's DOM). What pydantic does for the Python
-// server with extra="forbid", and stricter (defect 15 of issue 13): unknown and duplicate fields
+// Strict, typed access to a JSON request body (simdjson's DOM), stricter than API v1's first server
+// (defect 15 of issue 13): unknown and duplicate fields
 // are refused, booleans and strings are never numbers, integers must be integers in range (an
 // integral float such as 10.0 is taken, 10.7 is not), floats must be finite. Every error is an
 // ApiError 400 "invalid_input" whose message names the field path (items[3].embedding) and says
@@ -62,7 +62,7 @@ class ValueReader {
 class ObjectReader {
  public:
   ObjectReader(simdjson::dom::object o, std::string path) : o_(o), path_(std::move(path)) {}
-  // The field when present and not null (null means absent, as pydantic's Optional fields).
+  // The field when present and not null (null means absent: the documents' optional fields are anyOf [T, null]).
   std::optional<ValueReader> get(std::string_view name);
   // Whether the field is present, null included (for fields whose null differs from absence).
   bool present(std::string_view name) const;

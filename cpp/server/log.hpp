@@ -1,5 +1,5 @@
-// Structured logs: one JSON object per line on stderr ({"ts", "level", "event", fields...}), as
-// engram/server/logs.py. Fields are pre-encoded JSON values (LogField's constructors encode).
+// Structured logs: one JSON object per line on stderr ({"ts", "level", "event", fields...}).
+// Fields are pre-encoded JSON values (LogField's constructors encode).
 // Locking: mu_ serialises whole lines; nothing else is guarded.
 #pragma once
 

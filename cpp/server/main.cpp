@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   }
   JsonLog& log = state->log;
   log.emit_object(LogLevel::Info, "config", cfg.redacted_json());
+  for (const auto& message : ignored_env_warnings(environ)) log.warning("ignored_setting", {{"message", message}});
   if (cfg.no_auth) {
     const std::string banner =
         "AUTHENTICATION IS DISABLED (--no-auth): anyone who can reach this port can read, write and drop every space";

@@ -46,7 +46,7 @@ std::size_t bucket_of(double seconds) {
                                   kLatencyBuckets.begin());
 }
 
-// One histogram's _bucket, _sum and _count lines, as metrics.py writes them.
+// One histogram's _bucket, _sum and _count lines (Prometheus text format 0.0.4), cumulative buckets.
 template <class Hist>
 void append_histogram(std::string& o, const std::string& name, const ServerMetrics::Labels& l, const Hist& h) {
   double cum = 0;

@@ -1,5 +1,5 @@
 // The server's own Prometheus series (the engine's come from Engine::prometheus()), rendered as
-// engram/server/metrics.py does: requests by method, route template and status; a latency
+// API v1 has them since its first server: requests by method, route template and status; a latency
 // histogram with the same buckets; labelled counters; unlabelled latency histograms (same
 // buckets); gauges read at scrape time. Labels are bounded by construction: route templates
 // (never raw paths or ids), methods, statuses, codes; no series is labelled by space (defect 4).

@@ -33,6 +33,18 @@ void param_schema(JsonWriter& w, std::string_view name) {
   w.end_object();
 }
 
+// A schema with the server's limits in place of their tokens (DocumentLimits).
+std::string with_limits(std::string schema, const DocumentLimits& limits) {
+  const std::pair<std::string_view, std::int64_t> tokens[] = {{"{{max_k}}", limits.max_k},
+                                                              {"{{max_batch}}", limits.max_batch}};
+  for (const auto& [token, value] : tokens) {
+    for (auto at = schema.find(token); at != std::string::npos; at = schema.find(token, at)) {
+      schema.replace(at, token.size(), std::to_string(value));
+    }
+  }
+  return schema;
+}
+
 void error_schema(JsonWriter& w) {
   w.begin_object().field("type", "object").key("required").begin_array().value("error").end_array();
   w.key("properties").begin_object().key("error").begin_object().field("type", "object");
@@ -55,15 +67,20 @@ void error_schema(JsonWriter& w) {
 }
 }  // namespace
 
-std::string openapi_document(const RouteTable& table, const std::string& engram_version) {
+std::string openapi_document(const RouteTable& table, const std::string& engram_version, const DocumentLimits& limits) {
   JsonWriter w;
   w.begin_object().field("openapi", "3.1.0");
   w.key("info").begin_object().field("title", "Engram");
   w.field("version", engram_version + " (API v" + kApiVersion + ")");
   w.field("description",
           "Errors are JSON {error: {code, message, status, request_id}}; every response carries X-Request-Id and "
-          "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v1/spaces/{space}/stream (protocol: "
-          "engram/server/stream.py), not listed as an operation. Embeddings in request bodies are JSON arrays of "
+          "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v1/spaces/{space}/stream, not listed as an "
+          "operation: JSON text frames; the client sends {type: observation, seq, embedding, content, confidence, "
+          "timestamp, metadata, idempotency_key} with increasing seq; the server sends ready first, then in seq "
+          "order ack {seq, id, replayed} once stored (durable and searchable) or reject {seq, code, message, "
+          "retryable}, flow {state, queue_depth} as its queue fills, draining at shutdown (close 1001), and error "
+          "{code, message, close} before closing 4400, 4413 or 4429 on a frame it cannot tie to a seq. Embeddings in "
+          "request bodies are JSON arrays of "
           "numbers or, as a v1 addition, strings of standard padded base64 of little-endian float32 values; search "
           "also takes the raw float32 bytes as an application/octet-stream body. HEAD is answered on every GET "
           "route with the GET's status and headers and no body; a method a path does not serve is 405 "
@@ -132,7 +149,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
         w.key("application/json").begin_object().key("schema").begin_object();
         w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object();
         for (const auto& [media, schema] : r->body->other_content)
-          w.key(media).begin_object().key("schema").raw(schema).end_object();
+          w.key(media).begin_object().key("schema").raw(with_limits(schema, limits)).end_object();
         w.end_object().end_object();
       }
       w.end_object();
@@ -147,7 +164,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
       schemas[r.body->name] = r.body->json_schema;
       for (const auto& [name, schema] : r.body->defs) schemas[name] = schema;
     }
-  for (const auto& [name, schema] : schemas) w.key(name).raw(schema);
+  for (const auto& [name, schema] : schemas) w.key(name).raw(with_limits(schema, limits));
   w.key("Error");
   error_schema(w);
   w.end_object();

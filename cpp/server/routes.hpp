@@ -1,6 +1,6 @@
 // The route groups. Each group lives in its own file and registers its routes with one
 // function; register_all_routes (routes.cpp) lists the groups in order (the order is the
-// matching order, as Starlette's). Adding a group: write routes_<group>.cpp with
+// matching order: the first route whose method and path match answers). Adding a group: write routes_<group>.cpp with
 // register_<group>_routes, declare it here, add one line to routes.cpp.
 #pragma once
 
@@ -23,5 +23,11 @@ void register_all_routes(RouteTable& t);
 // The optional consolidation parameters of a request body (POST .../consolidate and the
 // background consolidator's start), with their bounds; routes_queries.cpp.
 ConsolidationParams read_consolidation_params(ObjectReader& o);
+// The largest min_cluster_size a request may ask for: the engine's max_component, which requests
+// cannot change (the documents' schemas state the same number).
+inline constexpr std::int64_t kMaxMinClusterSize = static_cast<std::int64_t>(ConsolidationParams{}.max_component);
+
+// The JSON Schema of one link (POST .../links and each edge of .../links/batch); routes_memories.cpp.
+std::string link_schema();
 
 }  // namespace engram::server

@@ -1,4 +1,4 @@
-// Administration (engram/server/routes/admin.py): background consolidation status and control,
+// Administration: background consolidation status and control,
 // engine-wide stats, feature flags.
 //
 // Authorisation (issue 13, defects 3 and 4; docs/architecture.md, "Native server"): every route
@@ -21,8 +21,8 @@ namespace engram::server {
 
 namespace {
 
-// JSON Schemas of StartConsolidation and Features, as pydantic writes them for the Python server
-// (tests/server/test_native.py compares the documents).
+// JSON Schemas of StartConsolidation and Features, as API v1 documented them
+// (tests/server/recorded/openapi-starlette.json; tests/server/test_native.py compares the documents).
 std::string optional_number(std::string_view title, double lo, double hi) {
   JsonWriter w;
   w.begin_object().key("anyOf").begin_array();
@@ -51,17 +51,20 @@ std::string optional_bool(std::string_view title) {
 }
 
 constexpr double kMaxInterval = 86400.0;
+constexpr double kMinInterval = 0.001;  // what Consolidator::start takes (consolidator.cpp)
 
 std::string start_consolidation_schema() {
   JsonWriter w;
   w.begin_object().field("additionalProperties", false).key("properties").begin_object();
   w.key("similarity_threshold").raw(optional_number("Similarity Threshold", 0.0, 1.0));
   w.key("coherence_threshold").raw(optional_number("Coherence Threshold", 0.0, 1.0));
-  w.key("min_cluster_size").raw(optional_int("Min Cluster Size", 2, 100000));
+  w.key("min_cluster_size").raw(optional_int("Min Cluster Size", 2, kMaxMinClusterSize));
   w.key("max_concepts_per_run").raw(optional_int("Max Concepts Per Run", 0, 100000));
   w.key("interval_s").begin_object().field("default", 30.0);
   w.field("description", "seconds between background cycles").field("exclusiveMinimum", 0.0);
-  w.field("maximum", kMaxInterval).field("title", "Interval S").field("type", "number").end_object();
+  // the consolidator's own floor (1 ms), stated beside API v1's exclusiveMinimum 0
+  w.field("maximum", kMaxInterval).field("minimum", kMinInterval).field("title", "Interval S");
+  w.field("type", "number").end_object();
   w.end_object().field("title", "StartConsolidation").field("type", "object").end_object();
   return w.take();
 }

@@ -1,5 +1,5 @@
 // A space's graph read back: neighbours (one memory or a batch), concepts and their bindings;
-// and batch linking (engram/server/routes/graph.py). The batch neighbours route deduplicates its
+// and batch linking. The batch neighbours route deduplicates its
 // ids and bounds its response (defect 8 of issue 13: one request of repeated ids produced 176 MB).
 #include <string>
 #include <unordered_set>
@@ -22,14 +22,11 @@ namespace {
 // figures, instead of building an unbounded body; clients split the ids.
 constexpr std::size_t kMaxNeighborsResponseBytes = std::size_t{32} << 20;
 
-constexpr const char* kLinkSchema =
-    R"({"additionalProperties": false, "properties": {"src": {"title": "Src", "type": "integer"}, "dst": {"title": "Dst", "type": "integer"}, "weight": {"default": 1.0, "maximum": 1000000.0, "minimum": 0.0, "title": "Weight", "type": "number"}, "kind": {"default": "association", "enum": ["association", "binding", "hierarchy"], "title": "Kind", "type": "string"}, "strength": {"default": 1.0, "maximum": 1.0, "minimum": 0.0, "title": "Strength", "type": "number"}, "contribution": {"default": 1.0, "maximum": 1.0, "minimum": 0.0, "title": "Contribution", "type": "number"}}, "required": ["src", "dst"], "title": "Link", "type": "object"})";
-
 constexpr const char* kLinkBatchSchema =
-    R"({"additionalProperties": false, "properties": {"edges": {"description": "directed edges, applied in order", "items": {"$ref": "#/components/schemas/Link"}, "minItems": 1, "title": "Edges", "type": "array"}}, "required": ["edges"], "title": "LinkBatch", "type": "object"})";
+    R"({"additionalProperties": false, "properties": {"edges": {"description": "directed edges, applied in order", "items": {"$ref": "#/components/schemas/Link"}, "maxItems": {{max_batch}}, "minItems": 1, "title": "Edges", "type": "array"}}, "required": ["edges"], "title": "LinkBatch", "type": "object"})";
 
 constexpr const char* kNeighborBatchSchema =
-    R"({"additionalProperties": false, "properties": {"ids": {"description": "memory ids whose out-edges to read", "items": {"type": "integer"}, "minItems": 1, "title": "Ids", "type": "array"}, "records": {"default": false, "description": "also return every neighbour's memory record", "title": "Records", "type": "boolean"}}, "required": ["ids"], "title": "NeighborBatch", "type": "object"})";
+    R"({"additionalProperties": false, "properties": {"ids": {"description": "memory ids whose out-edges to read; a repeated id is read once", "items": {"format": "int64", "maximum": 9223372036854775807, "minimum": -9223372036854775808, "type": "integer"}, "maxItems": {{max_batch}}, "minItems": 1, "title": "Ids", "type": "array"}, "records": {"default": false, "description": "also return every neighbour's memory record", "title": "Records", "type": "boolean"}}, "required": ["ids"], "title": "NeighborBatch", "type": "object"})";
 
 void batch_limit(const RequestContext& ctx, std::size_t n, std::string_view what) {
   if (static_cast<std::int64_t>(n) > ctx.state.config.max_batch) {
@@ -47,7 +44,7 @@ void write_edges(JsonWriter& w, const std::vector<Edge>& rows) {
   w.end_array();
 }
 
-// A memory record as engram/server/codec.py's memory() writes it.
+// A memory record as API v1 answers it (GET .../memories/{id} writes the same fields).
 void write_memory(JsonWriter& w, const MemoryView& m) {
   w.begin_object().field("id", m.id).field("kind", kind_name(m.kind)).key("embedding").begin_array();
   for (float f : m.embedding) w.value(f);
@@ -239,7 +236,7 @@ void register_graph_routes(RouteTable& t) {
          .tags = tags,
          .operation_id = "link_batch",
          .handler = link_batch,
-         .body = BodySchema{"LinkBatch", kLinkBatchSchema, {}, {{"Link", kLinkSchema}}},
+         .body = BodySchema{"LinkBatch", kLinkBatchSchema, {}, {{"Link", link_schema()}}},
          .responses = {{413, "batch too large"}},
          .exec = Exec::Worker});  // durable WAL writes
   t.add({.method = "GET",

@@ -1,5 +1,5 @@
 // The upstream engine's remember route, kept for its clients and deprecated
-// (engram/server/routes/legacy.py). The space is resolved as upstream did (X-Memory-Space header,
+// (POST /api/v1/memories/remember). The space is resolved as upstream did (X-Memory-Space header,
 // then ?space=, then the body's memory_space_id, then "default"), but sources that disagree are
 // an error and authorisation is checked on the resolved space (the HTTP layer does, after
 // space_from), which closes the upstream cross-tenant hole. Responses carry Deprecation and

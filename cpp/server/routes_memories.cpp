@@ -1,12 +1,12 @@
 // Memories: remember (single and batch, idempotent through the engine's per-space keys), get,
-// forget, link (engram/server/routes/memories.py).
+// forget, link.
 //
 // Idempotency keys are the engine's (Space::remember with an IdempotencyKey): looked up, stored
 // and recorded in one step and one WAL record, per space and bounded per space, so another
 // space's flood never evicts them (defect 2), and a write answered 503 storage_unavailable keeps
 // its key: the retry replays the stored id instead of storing twice (defect 1). The fingerprint
-// is the SHA-256 of the raw body, as the Python server computes it, so both servers replay each
-// other's keys on one data directory.
+// is the SHA-256 of the raw body, as API v1's first server computed it, so keys recorded in a data
+// directory it wrote still replay here.
 #include <openssl/evp.h>
 
 #include <memory>
@@ -26,15 +26,15 @@ namespace {
 
 constexpr std::size_t kMaxKeyChars = 200;
 
-// JSON Schemas of the request models, as pydantic writes them for the Python server
-// (engram/server/models.py; test_native.py compares them), but for the embedding, which also
+// JSON Schemas of the request models, as API v1 documented them
+// (tests/server/recorded/openapi-starlette.json; test_native.py compares them), but for the embedding, which also
 // takes the base64 float32 form (a v1 addition, embedding_input.hpp).
 constexpr const char* kItemFields =
     R"("content":{"default":"","title":"Content","type":"string"},)"
     R"("confidence":{"default":1.0,"maximum":1.0,"minimum":0.0,"title":"Confidence","type":"number"},)"
     R"("timestamp":{"anyOf":[{"type":"number"},{"type":"null"}],"default":null,)"
     R"("description":"seconds since the epoch; engine clock when absent","title":"Timestamp"},)"
-    R"("metadata":{"anyOf":[{"additionalProperties":{"type":"string"},"type":"object"},{"type":"null"}],)"
+    R"("metadata":{"anyOf":[{"additionalProperties":{"type":"string"},"maxProperties":256,"type":"object"},{"type":"null"}],)"
     R"("default":null,"title":"Metadata"})";
 
 std::string item_properties() { return R"("embedding":)" + embedding_schema_json("Embedding") + "," + kItemFields; }
@@ -53,13 +53,14 @@ std::string remember_schema() {
 
 constexpr const char* kRememberBatchSchema =
     R"({"additionalProperties":false,"properties":{)"
-    R"("items":{"items":{"$ref":"#/components/schemas/RememberItem"},"minItems":1,"title":"Items","type":"array"},)"
+    R"("items":{"items":{"$ref":"#/components/schemas/RememberItem"},"maxItems":{{max_batch}},"minItems":1,"title":"Items","type":"array"},)"
     R"("idempotency_key":{"anyOf":[{"maxLength":200,"minLength":1,"type":"string"},{"type":"null"}],)"
     R"("default":null,"title":"Idempotency Key"}},"required":["items"],"title":"RememberBatch","type":"object"})";
 
 constexpr const char* kLinkSchema =
-    R"({"additionalProperties":false,"properties":{"src":{"title":"Src","type":"integer"},)"
-    R"("dst":{"title":"Dst","type":"integer"},)"
+    R"({"additionalProperties":false,"properties":{)"
+    R"("src":{"format":"int64","maximum":9223372036854775807,"minimum":-9223372036854775808,"title":"Src","type":"integer"},)"
+    R"("dst":{"format":"int64","maximum":9223372036854775807,"minimum":-9223372036854775808,"title":"Dst","type":"integer"},)"
     R"("weight":{"default":1.0,"maximum":1000000.0,"minimum":0.0,"title":"Weight","type":"number"},)"
     R"("kind":{"default":"association","enum":["association","binding","hierarchy"],"title":"Kind","type":"string"},)"
     R"("strength":{"default":1.0,"maximum":1.0,"minimum":0.0,"title":"Strength","type":"number"},)"
@@ -89,7 +90,8 @@ std::optional<std::string> idempotency_key(const RequestContext& ctx, std::optio
   return std::string(*key);
 }
 
-// sha256(kind \0 raw body) in hex: engram/server/codec.py fingerprint_bytes.
+// sha256(kind \0 raw body) in hex: a request's fingerprint, stored with its idempotency key so a
+// reuse of the key with another body is refused (409 idempotency_conflict).
 std::string fingerprint(std::string_view kind, std::string_view raw) {
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -252,6 +254,8 @@ Response link(RequestContext& ctx) {
 }
 
 }  // namespace
+
+std::string link_schema() { return kLinkSchema; }
 
 void register_memories_routes(RouteTable& t) {
   const std::string S = "/api/v1/spaces/{space}";

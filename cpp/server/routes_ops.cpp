@@ -64,7 +64,9 @@ Response metrics(RequestContext& ctx) {
 Response openapi(RequestContext& ctx) {
   static std::once_flag once;
   static std::string doc;
-  std::call_once(once, [&] { doc = openapi_document(ctx.state.routes, ENGRAM_VERSION); });
+  std::call_once(once, [&] {
+    doc = openapi_document(ctx.state.routes, ENGRAM_VERSION, {ctx.state.config.max_k, ctx.state.config.max_batch});
+  });
   return Response::json(doc);
 }
 

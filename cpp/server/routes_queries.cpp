@@ -1,4 +1,4 @@
-// Queries: search, recall, spread, complete, consolidate (engram/server/routes/queries.py), and
+// Queries: search, recall, spread, complete, consolidate, and
 // the v1 additions: batch search and batch recall (many queries in one request), and embeddings
 // as base64 float32 or an application/octet-stream body (embedding_input.hpp).
 #include <charconv>
@@ -23,31 +23,33 @@ namespace engram::server {
 
 namespace {
 
-// JSON Schemas as pydantic writes them for the Python server (models.py); the embedding fields
-// also document the base64 form (a v1 addition).
+// JSON Schemas as API v1 documented them (tests/server/recorded/openapi-starlette.json); the
+// embedding fields also document the base64 form (a v1 addition).
 std::string search_schema() {
   return R"({"additionalProperties": false, "properties": {"embedding": )" + embedding_schema_json("Embedding") +
-         R"(, "k": {"default": 10, "minimum": 1, "title": "K", "type": "integer"}, "ef": {"anyOf": [{"maximum": 100000, "minimum": 1, "type": "integer"}, {"type": "null"}], "default": null, "title": "Ef"}}, "required": ["embedding"], "title": "Search", "type": "object"})";
+         R"(, "k": {"default": 10, "maximum": {{max_k}}, "minimum": 1, "title": "K", "type": "integer"}, "ef": {"anyOf": [{"maximum": 100000, "minimum": 1, "type": "integer"}, {"type": "null"}], "default": null, "title": "Ef"}}, "required": ["embedding"], "title": "Search", "type": "object"})";
 }
 
 std::string recall_schema() {
   return R"({"additionalProperties": false, "properties": {"cue": )" + embedding_schema_json("Cue") +
-         R"(, "k": {"default": 10, "minimum": 1, "title": "K", "type": "integer"}, "mode": {"default": "blended", "enum": ["blended", "episodic", "semantic"], "title": "Mode", "type": "string"}, "semantic_weight": {"default": 0.3, "maximum": 1.0, "minimum": 0.0, "title": "Semantic Weight", "type": "number"}, "threshold": {"default": 0.0, "maximum": 1.0, "minimum": -1.0, "title": "Threshold", "type": "number"}, "now": {"anyOf": [{"type": "number"}, {"type": "null"}], "default": null, "title": "Now"}, "decay": {"anyOf": [{"enum": ["two_component", "exponential", "power_law", "hybrid"], "type": "string"}, {"type": "null"}], "default": "two_component", "title": "Decay"}, "include_concepts": {"default": true, "title": "Include Concepts", "type": "boolean"}, "spreading": {"default": true, "title": "Spreading", "type": "boolean"}, "spread_hops": {"default": 2, "maximum": 8, "minimum": 0, "title": "Spread Hops", "type": "integer"}}, "required": ["cue"], "title": "Recall", "type": "object"})";
+         R"(, "k": {"default": 10, "maximum": {{max_k}}, "minimum": 1, "title": "K", "type": "integer"}, "mode": {"default": "blended", "enum": ["blended", "episodic", "semantic"], "title": "Mode", "type": "string"}, "semantic_weight": {"default": 0.3, "maximum": 1.0, "minimum": 0.0, "title": "Semantic Weight", "type": "number"}, "threshold": {"default": 0.0, "maximum": 1.0, "minimum": -1.0, "title": "Threshold", "type": "number"}, "now": {"anyOf": [{"type": "number"}, {"type": "null"}], "default": null, "title": "Now"}, "decay": {"anyOf": [{"enum": ["two_component", "exponential", "power_law", "hybrid"], "type": "string"}, {"type": "null"}], "default": "two_component", "title": "Decay"}, "include_concepts": {"default": true, "title": "Include Concepts", "type": "boolean"}, "spreading": {"default": true, "title": "Spreading", "type": "boolean"}, "spread_hops": {"default": 2, "maximum": 8, "minimum": 0, "title": "Spread Hops", "type": "integer"}}, "required": ["cue"], "title": "Recall", "type": "object"})";
 }
 
 constexpr const char* kSpreadSchema =
-    R"({"additionalProperties": false, "properties": {"seeds": {"anyOf": [{"items": {"type": "integer"}, "type": "array"}, {"additionalProperties": {"type": "number"}, "type": "object"}], "description": "memory ids (activation 1.0 each) or an object id -> activation in (0, 1]", "title": "Seeds"}, "max_hops": {"default": 3, "maximum": 16, "minimum": 0, "title": "Max Hops", "type": "integer"}, "decay": {"default": "exponential", "enum": ["exponential", "power_law", "linear"], "title": "Decay", "type": "string"}, "decay_rate": {"anyOf": [{"maximum": 100.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Decay Rate"}, "threshold": {"default": 0.1, "maximum": 1.0, "minimum": 0.0, "title": "Threshold", "type": "number"}, "fan_effect": {"default": true, "title": "Fan Effect", "type": "boolean"}, "max_results": {"anyOf": [{"minimum": 1, "type": "integer"}, {"type": "null"}], "default": null, "title": "Max Results"}, "direction_weights": {"anyOf": [{"additionalProperties": {"type": "number"}, "propertyNames": {"enum": ["upward", "downward", "lateral", "episodic"]}, "type": "object"}, {"type": "null"}], "default": null, "description": "per-direction weights overriding upward 0.8, downward 0.6, lateral 0.4, episodic 0.3", "title": "Direction Weights"}}, "required": ["seeds"], "title": "Spread", "type": "object"})";
+    R"({"additionalProperties": false, "properties": {"seeds": {"anyOf": [{"items": {"format": "int64", "maximum": 9223372036854775807, "minimum": -9223372036854775808, "type": "integer"}, "minItems": 1, "type": "array"}, {"additionalProperties": {"exclusiveMinimum": 0.0, "maximum": 1.0, "type": "number"}, "minProperties": 1, "propertyNames": {"pattern": "^-?(?:[0-9]{1,18}|[0-8][0-9]{18}|9(?:[0-1][0-9]{17}|2(?:[0-1][0-9]{16}|2(?:[0-2][0-9]{15}|3(?:[0-2][0-9]{14}|3(?:[0-6][0-9]{13}|7(?:[0-1][0-9]{12}|2(?:0(?:[0-2][0-9]{10}|3(?:[0-5][0-9]{9}|6(?:[0-7][0-9]{8}|8(?:[0-4][0-9]{7}|5(?:[0-3][0-9]{6}|4(?:[0-6][0-9]{5}|7(?:[0-6][0-9]{4}|7(?:[0-4][0-9]{3}|5(?:[0-7][0-9]{2}|8(?:0(?:[0-6]|7)))))))))))))))))))$"}, "type": "object"}], "description": "memory ids (activation 1.0 each) or an object id -> activation in (0, 1]", "title": "Seeds"}, "max_hops": {"default": 3, "maximum": 16, "minimum": 0, "title": "Max Hops", "type": "integer"}, "decay": {"default": "exponential", "enum": ["exponential", "power_law", "linear"], "title": "Decay", "type": "string"}, "decay_rate": {"anyOf": [{"maximum": 100.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Decay Rate"}, "threshold": {"default": 0.1, "maximum": 1.0, "minimum": 0.0, "title": "Threshold", "type": "number"}, "fan_effect": {"default": true, "title": "Fan Effect", "type": "boolean"}, "max_results": {"anyOf": [{"maximum": {{max_k}}, "minimum": 1, "type": "integer"}, {"type": "null"}], "default": null, "title": "Max Results"}, "direction_weights": {"anyOf": [{"additionalProperties": {"maximum": 1.0, "minimum": 0.0, "type": "number"}, "propertyNames": {"enum": ["upward", "downward", "lateral", "episodic"]}, "type": "object"}, {"type": "null"}], "default": null, "description": "per-direction weights overriding upward 0.8, downward 0.6, lateral 0.4, episodic 0.3", "title": "Direction Weights"}}, "required": ["seeds"], "title": "Spread", "type": "object"})";
 
 constexpr const char* kCompleteSchema =
-    R"({"additionalProperties": false, "properties": {"partial": {"description": "null marks an unknown dimension", "items": {"anyOf": [{"type": "number"}, {"type": "null"}]}, "maxItems": 65536, "title": "Partial", "type": "array"}, "neighbors": {"default": 8, "maximum": 256, "minimum": 1, "title": "Neighbors", "type": "integer"}, "hypotheses": {"default": 3, "maximum": 32, "minimum": 1, "title": "Hypotheses", "type": "integer"}, "ca1_threshold": {"default": 0.7, "maximum": 1.0, "minimum": 0.0, "title": "Ca1 Threshold", "type": "number"}}, "required": ["partial"], "title": "Complete", "type": "object"})";
+    R"({"additionalProperties": false, "properties": {"partial": {"description": "null marks an unknown dimension", "items": {"anyOf": [{"maximum": 3.4028234663852886e+38, "minimum": -3.4028234663852886e+38, "type": "number"}, {"type": "null"}]}, "maxItems": 65536, "minItems": 1, "title": "Partial", "type": "array"}, "neighbors": {"default": 8, "maximum": 256, "minimum": 1, "title": "Neighbors", "type": "integer"}, "hypotheses": {"default": 3, "maximum": 32, "minimum": 1, "title": "Hypotheses", "type": "integer"}, "ca1_threshold": {"default": 0.7, "maximum": 1.0, "minimum": 0.0, "title": "Ca1 Threshold", "type": "number"}}, "required": ["partial"], "title": "Complete", "type": "object"})";
 
 constexpr const char* kConsolidateSchema =
-    R"({"additionalProperties": false, "properties": {"similarity_threshold": {"anyOf": [{"maximum": 1.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Similarity Threshold"}, "coherence_threshold": {"anyOf": [{"maximum": 1.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Coherence Threshold"}, "min_cluster_size": {"anyOf": [{"maximum": 100000, "minimum": 2, "type": "integer"}, {"type": "null"}], "default": null, "title": "Min Cluster Size"}, "max_concepts_per_run": {"anyOf": [{"maximum": 100000, "minimum": 0, "type": "integer"}, {"type": "null"}], "default": null, "title": "Max Concepts Per Run"}}, "title": "Consolidate", "type": "object"})";
+    R"({"additionalProperties": false, "properties": {"similarity_threshold": {"anyOf": [{"maximum": 1.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Similarity Threshold"}, "coherence_threshold": {"anyOf": [{"maximum": 1.0, "minimum": 0.0, "type": "number"}, {"type": "null"}], "default": null, "title": "Coherence Threshold"}, "min_cluster_size": {"anyOf": [{"maximum": 2048, "minimum": 2, "type": "integer"}, {"type": "null"}], "default": null, "title": "Min Cluster Size"}, "max_concepts_per_run": {"anyOf": [{"maximum": 100000, "minimum": 0, "type": "integer"}, {"type": "null"}], "default": null, "title": "Max Concepts Per Run"}}, "title": "Consolidate", "type": "object"})";
+
+static_assert(kMaxMinClusterSize == 2048, "kConsolidateSchema states min_cluster_size's maximum");
 
 std::string batch_schema(std::string_view title, std::string_view item) {
   return R"({"additionalProperties": false, "properties": {"queries": {"description": "one query per item, answered in order; at most the server's max_batch", "items": {"$ref": "#/components/schemas/)" +
          std::string(item) +
-         R"("}, "minItems": 1, "title": "Queries", "type": "array"}}, "required": ["queries"], "title": ")" +
+         R"("}, "maxItems": {{max_batch}}, "minItems": 1, "title": "Queries", "type": "array"}}, "required": ["queries"], "title": ")" +
          std::string(title) + R"(", "type": "object"})";
 }
 
@@ -485,7 +487,9 @@ ConsolidationParams read_consolidation_params(ObjectReader& o) {
   ConsolidationParams p;
   if (auto v = o.opt_number("similarity_threshold", 0.0, 1.0)) p.similarity_threshold = *v;
   if (auto v = o.opt_number("coherence_threshold", 0.0, 1.0)) p.coherence_threshold = *v;
-  if (auto v = o.opt_int("min_cluster_size", 2, 100000)) p.min_cluster_size = static_cast<std::size_t>(*v);
+  // at most max_component (not settable over HTTP): a larger cluster size could never be met, and
+  // the engine's own refusal would name a parameter the request cannot set
+  if (auto v = o.opt_int("min_cluster_size", 2, kMaxMinClusterSize)) p.min_cluster_size = static_cast<std::size_t>(*v);
   if (auto v = o.opt_int("max_concepts_per_run", 0, 100000)) p.max_concepts_per_run = static_cast<std::size_t>(*v);
   return p;
 }

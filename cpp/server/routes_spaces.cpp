@@ -1,4 +1,4 @@
-// Spaces: create, list, inspect, validate, drop (engram/server/routes/spaces.py).
+// Spaces: create, list, inspect, validate, drop.
 #include "api_error.hpp"
 #include "context.hpp"
 #include "engram/space.hpp"
@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::int64_t kMaxDim = 65536;
 
-// JSON Schema of CreateSpace, as pydantic writes it for the Python server.
+// JSON Schema of CreateSpace, as API v1 documented it (tests/server/recorded/openapi-starlette.json;
+// test_native.py compares the documents).
 std::string create_space_schema() {
   JsonWriter w;
   const auto opt_int = [&](std::string_view name, std::string_view title, std::int64_t lo, std::int64_t hi,

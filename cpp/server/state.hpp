@@ -1,5 +1,5 @@
 // Everything one server process shares: configuration, log, metrics, keys, the engine, the route
-// table and the lifecycle (engram/server/state.py):
+// table and the lifecycle:
 //   starting (listening, engine opening: live, not ready) -> ready -> draining (SIGTERM: new
 //   requests get 503 shutting_down, in-flight ones finish) -> stopped (checkpointed, closed);
 //   failed: the open failed, the process exits 1.

@@ -28,7 +28,7 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/spaces/";
 constexpr std::string_view kSuffix = "/stream";
-constexpr std::size_t kMaxDim = 65536;  // models.py _MAX_DIM
+constexpr std::size_t kMaxDim = 65536;  // the largest dimension a space may have (CreateSpace)
 constexpr std::size_t kReadChunk = 64 * 1024;
 
 bool retryable(std::string_view code) {

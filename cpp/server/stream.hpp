@@ -1,5 +1,5 @@
-// Streaming ingestion over a WebSocket: /api/v1/spaces/{space}/stream (engram/server/stream.py,
-// same URL and messages; docs/architecture.md "Streaming ingestion").
+// Streaming ingestion over a WebSocket: /api/v1/spaces/{space}/stream (API v1's
+// URL and messages; docs/architecture.md, "Streams").
 //
 // Client -> server: text frames {"type": "observation", "seq": n, "embedding": [...], "content",
 // "confidence", "timestamp", "metadata", "idempotency_key"}; seq is a JSON integer that increases

@@ -178,3 +178,33 @@ def same(actual: Any, expected: Any, rel: float = 1e-6) -> bool:
         return (isinstance(actual, dict) and actual.keys() == expected.keys()
                 and all(same(actual[k], expected[k], rel) for k in expected))  # fmt: skip
     return bool(actual == expected)
+
+
+# Keywords that only narrow what a schema allows to what engramd accepts (tests/server/test_fuzz.py
+# checks both ways): the Starlette document left them out or stated a wider bound; the requests it
+# allowed that engramd refuses, engramd refused before too (with a less telling error).
+BOUND_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "minLength", "maxLength",
+                  "pattern", "format", "minProperties", "maxProperties", "propertyNames"}  # fmt: skip
+UPPER_BOUNDS = {"maximum", "maxItems", "maxLength", "maxProperties"}
+LOWER_BOUNDS = {"minimum", "exclusiveMinimum", "minItems", "minLength", "minProperties"}
+
+
+def only_bounds_added(ours: object, theirs: object) -> bool:
+    """Whether ``ours`` is ``theirs`` with bound keywords added or narrowed (at any depth), nothing
+    else changed."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        if not set(theirs) <= set(ours) or not set(ours) - set(theirs) <= BOUND_KEYWORDS:
+            return False
+        for k in theirs:
+            if k in UPPER_BOUNDS and isinstance(theirs[k], int | float):
+                ok = isinstance(ours[k], int | float) and ours[k] <= theirs[k]
+            elif k in LOWER_BOUNDS and isinstance(theirs[k], int | float):
+                ok = isinstance(ours[k], int | float) and ours[k] >= theirs[k]
+            else:
+                ok = only_bounds_added(ours[k], theirs[k])
+            if not ok:
+                return False
+        return True
+    if isinstance(ours, list) and isinstance(theirs, list):
+        return len(ours) == len(theirs) and all(map(only_bounds_added, ours, theirs))
+    return ours == theirs

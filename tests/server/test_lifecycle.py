@@ -18,9 +18,9 @@ from websockets.sync.client import connect
 
 import engram
 from engram.client import Client
-from engram_harness.server import running_server_process, start_server
+from engram_harness.server import running_server_process, scaled, start_server
 
-from .conftest import DIM, Tenants, vectors
+from .conftest import DIM, Tenants, metric_in, vectors
 
 
 def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
@@ -74,7 +74,16 @@ def test_one_json_log_line_per_request(tenants: Tenants) -> None:
 
 
 def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
-    opts = dict(no_auth=True, dim=DIM, ingest_throttle_ms=5, drain_timeout_s=20)
+    # every wait stretched by ENGRAM_TEST_TIMEOUT_SCALE: a sanitizer build drains the same queue slower.
+    # One observation per writer batch (a file setting), 5 ms apart: the writer needs >= 2 s for the 400.
+    (tmp_path / "writer.toml").write_text("ingest_batch = 1\n")
+    opts = dict(
+        no_auth=True,
+        dim=DIM,
+        ingest_throttle_ms=5,
+        drain_timeout_s=scaled(20),
+        config=tmp_path / "writer.toml",
+    )
     sp = start_server(None, log_dir=tmp_path, **opts)
     try:
         Client(sp.url).create_space("drain")
@@ -83,15 +92,27 @@ def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
         answers: dict[str, int] = {"ack": 0, "reject": 0}
         draining_seen = False
         with connect(sp.url.replace("http", "ws") + "/api/v1/spaces/drain/stream", proxy=None) as ws:
-            ws.recv(timeout=5)
+            ws.recv(timeout=scaled(5))
             for i in range(n):
                 ws.send(json.dumps({"type": "observation", "seq": i + 1, "embedding": v[i].tolist()}))
-            time.sleep(0.05)
-            sp.signal(signal.SIGTERM)  # with most observations still queued behind the slow writer
-            deadline = time.monotonic() + 30
+            # SIGTERM once the server has read every frame (queued or acked), with most of them still
+            # queued behind the slow writer: a frame still unread when the drain ends is never answered
+            # (the drain's close stops reading), and a sanitizer build reads frames slower
+            read_by = time.monotonic() + scaled(10)
+            while time.monotonic() < read_by:
+                text = httpx.get(sp.url + "/metrics").text
+                if (
+                    metric_in(text, "engram_streaming_queue_depth")
+                    + metric_in(text, "engram_stream_acks_total")
+                    >= n
+                ):
+                    break
+                time.sleep(0.005)
+            sp.signal(signal.SIGTERM)
+            deadline = time.monotonic() + scaled(30)
             try:
                 while time.monotonic() < deadline:
-                    m = json.loads(ws.recv(timeout=10))
+                    m = json.loads(ws.recv(timeout=scaled(10)))
                     if m["type"] in answers:
                         answers[m["type"]] += 1
                         if m["type"] == "reject":
@@ -100,7 +121,7 @@ def test_graceful_shutdown_drains_streams(tmp_path: Path) -> None:
             except Exception:
                 pass
             close_code = ws.close_code
-        assert sp.proc.wait(timeout=30) == 0
+        assert sp.proc.wait(timeout=scaled(30)) == 0
         sp.exit_code = 0
     finally:
         if sp.proc.poll() is None:
@@ -241,23 +262,26 @@ def test_consolidation_pause_is_logged_as_an_engine_event(tenants: Tenants) -> N
 def test_in_flight_request_completes_during_shutdown(tmp_path: Path) -> None:
     import threading
 
-    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=256, max_batch=4000, max_body_bytes=64 << 20)
+    # the drain waits drain_timeout_s (default 20 s) for the batch; a sanitizer build needs longer
+    sp = start_server(None, log_dir=tmp_path, no_auth=True, dim=256, max_batch=4000, max_body_bytes=64 << 20,
+                      drain_timeout_s=scaled(20))  # fmt: skip
     try:
         Client(sp.url).create_space("big")
         items = [{"embedding": v.tolist()} for v in vectors(4000, seed=44, dim=256)]
         result: dict[str, httpx.Response] = {}
         th = threading.Thread(target=lambda: result.setdefault(
-            "r", httpx.post(sp.url + "/api/v1/spaces/big/memories/batch", json={"items": items}, timeout=60)))  # fmt: skip
+            "r", httpx.post(sp.url + "/api/v1/spaces/big/memories/batch", json={"items": items},
+                            timeout=scaled(60))))  # fmt: skip
         th.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while time.monotonic() < deadline:  # wait until the batch is being served
             text = httpx.get(sp.url + "/metrics").text
             if "engram_server_inflight_requests 1" in text or "r" in result:
                 break
             time.sleep(0.005)
         sp.signal(signal.SIGTERM)
-        th.join(timeout=60)
-        assert sp.proc.wait(timeout=60) == 0
+        th.join(timeout=scaled(60))
+        assert sp.proc.wait(timeout=scaled(60)) == 0
     finally:
         if sp.proc.poll() is None:
             sp.proc.kill()

@@ -343,6 +343,19 @@ def test_defects_10_and_15_typed_400s(pair: Pair, path: str, body: dict[str, Any
     assert needle in r.json()["error"]["message"], r.text
 
 
+def test_min_cluster_size_is_at_most_what_consolidation_can_meet(pair: Pair) -> None:
+    """Above max_component (2048, which requests cannot set) the engine refused naming max_component;
+    now the field is refused with its range, as the document states, and 2048 itself is taken."""
+    spec = httpx.get(pair.native.url + "/openapi.json").json()["components"]["schemas"]
+    for model in ("Consolidate", "StartConsolidation"):
+        assert spec[model]["properties"]["min_cluster_size"]["anyOf"][0]["maximum"] == 2048, model
+    u, key = pair.native.url, pair.keys["admin"]
+    r = _call(u, key, "POST", A + "/consolidate", {"min_cluster_size": 2049})
+    assert r.status_code == 400, r.text
+    assert "min_cluster_size" in r.json()["error"]["message"] and "[2, 2048]" in r.json()["error"]["message"]
+    assert _call(u, key, "POST", A + "/consolidate", {"min_cluster_size": 2048}).status_code == 200
+
+
 def test_embedding_values_are_numbers(pair: Pair) -> None:
     for bad in (["0.5"] * DIM, [True] * DIM, [[0.1]] * DIM, [None] * DIM, [1e39] * DIM):
         r = _call(pair.native.url, pair.keys["admin"], "POST", A + "/search", {"embedding": bad})

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 
 from engram.client import Client
 from engram.client import errors as CE
-from engram_harness.server import running_server_process
+from engram_harness.server import running_server_process, scaled
 from engram_harness.stats import quantiles
 
 from .conftest import DIM, Tenants, metric, metric_in, vectors
@@ -226,7 +226,9 @@ def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
     300 observations/s for 2 s, open loop (the sender never waits for acks), 64-d vectors.
 
     The requirement's P99 < 100 ms is measured on a dedicated machine (docs/performance.md);
-    here, on a shared 2-core runner, the test asserts that staleness stays bounded (< 1 s)."""
+    here, on a shared 2-core runner, the test asserts that staleness stays bounded (< 1 s; a
+    sanitizer build, several times slower, stretches the bound and the waits by
+    ENGRAM_TEST_TIMEOUT_SCALE, which is 1 everywhere else)."""
     t = tenants
     rate, seconds, dim = 300, 2.0, 64
     n = int(rate * seconds)
@@ -250,12 +252,12 @@ def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
 
             th = threading.Thread(target=sender)
             th.start()
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + scaled(60)
             while len(acked) < n and time.monotonic() < deadline:
-                m = json.loads(ws.recv(timeout=10))
+                m = json.loads(ws.recv(timeout=scaled(10)))
                 if m["type"] == "ack":
                     acked[m["seq"]] = (time.perf_counter(), m["id"])
-            th.join(timeout=10)
+            th.join(timeout=scaled(10))
         assert len(acked) == n
         lat_ms = np.array([(acked[s][0] - sent[s]) * 1000 for s in acked])
         p50, p99 = quantiles(lat_ms, (0.5, 0.99))  # the one percentile definition (order statistics)
@@ -263,8 +265,9 @@ def test_staleness_is_bounded_under_load(tenants: Tenants) -> None:
         sp = c.space("staleness")
         for s_ in (1, n // 2, n):  # spot checks: searchable right after the ack
             assert sp.search(v[s_ - 1], k=1)[0][0] == acked[s_][1]
-        assert p99 < 1000.0, (
-            f"P99 staleness {p99:.1f} ms at {rate} obs/s is not bounded by 1 s (P50 {p50:.1f} ms)"
+        bound_ms = scaled(1000.0)
+        assert p99 < bound_ms, (
+            f"P99 staleness {p99:.1f} ms at {rate} obs/s is not bounded by {bound_ms:.0f} ms (P50 {p50:.1f} ms)"
         )
         # the server's split of that latency: the oldest observation's queue wait per batch and
         # each engine call, one sample each per writer batch (of at least one observation)

@@ -6,11 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "api_error.hpp"
 #include "json_reader.hpp"
+#include "json_writer.hpp"
 
 using namespace engram::server;
 
@@ -94,5 +96,28 @@ TEST(EmbeddingInput, JsonArrayOrBase64String) {
     read_embedding(o.required("d"));
   } catch (const ApiError& e) {
     EXPECT_NE(std::string(e.what()).find("d[0]"), std::string::npos) << e.what();
+  }
+}
+
+// The OpenAPI document's base64 form (pattern and lengths) states exactly the text the decoder takes
+// as whole float32 values: schemathesis's positive and negative checks rely on it (test_fuzz.py).
+TEST(EmbeddingInput, DocumentedBase64PatternIsTheDecodersRule) {
+  const std::string schema = embedding_schema_json("E");
+  JsonDocument doc(schema, "schema");
+  const auto forms = doc.object().required("anyOf").as_array(2, 2);
+  auto text_form = forms.at(1).as_object();
+  const std::regex pattern(std::string(text_form.required("pattern").as_string()));
+  const auto min_len = static_cast<std::size_t>(text_form.required("minLength").as_int());
+  const auto max_len = static_cast<std::size_t>(text_form.required("maxLength").as_int());
+  EXPECT_EQ(max_len, (kMaxEmbeddingDim * 4 + 2) / 3 * 4);
+  for (std::size_t n = 0; n <= 40; ++n) {  // every padding of every length of whole and partial floats
+    const std::string text = b64(std::string(n, '\x3f'));
+    const bool documented = std::regex_match(text, pattern) && text.size() >= min_len && text.size() <= max_len;
+    const bool decoded = status_of([&] { decode_f32le(decode_base64(text, "x"), "x"); }) == 200;
+    EXPECT_EQ(documented, decoded) << n << " bytes: " << text;
+  }
+  for (const char* bad : {"AAAAAA=A", "AAAA AA==", "AAAAAAA=", "AAAAAAAAAAA==", "AAAAAAAAAAAAAAAA="}) {
+    EXPECT_FALSE(std::regex_match(std::string(bad), pattern)) << bad;
+    EXPECT_EQ(status_of([&] { decode_f32le(decode_base64(bad, "x"), "x"); }), 400) << bad;
   }
 }

@@ -67,6 +67,18 @@ TEST(ServerConfig, RefusesUnknownAndInvalid) {
             std::string::npos);
 }
 
+TEST(ServerConfig, TheRemovedImplVariableIsIgnoredWithAWarning) {
+  std::string impl = "ENGRAM_SERVER_IMPL=python", port = "ENGRAM_SERVER_PORT=1234", other = "HOME=/root";
+  char* env[] = {impl.data(), port.data(), other.data(), nullptr};
+  EXPECT_EQ(server_env(env), (std::map<std::string, std::string>{{"port", "1234"}}));  // not a setting
+  const auto warnings = ignored_env_warnings(env);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].rfind("ENGRAM_SERVER_IMPL=python is ignored: ", 0), 0u) << warnings[0];
+  EXPECT_EQ(warnings[0].find('\n'), std::string::npos);  // one line
+  char* clean[] = {port.data(), nullptr};
+  EXPECT_TRUE(ignored_env_warnings(clean).empty());
+}
+
 TEST(ServerConfig, EveryNumberIsValidated) {
   const std::map<std::string, std::string> base{{"in_memory", "true"}, {"no_auth", "true"}};
   for (const auto& [name, bad] : std::vector<std::pair<std::string, std::string>>{{"drain_timeout_s", "nan"},
