@@ -19,8 +19,10 @@ bound: the delay plus at most 10 ms of everything else; the delay is added to on
 0-100 ms on each would let the round trip alone reach 200 ms; docs/acceptance.md, decisions).
 
 A third test is a kill storm: SIGKILL of the durable server every ~1 s while recorded clients
-write (quick: 10 kills; full: 1,000, the issue's count, about 25 minutes here), then the history
-checker: 0 acknowledged writes lost, 0 stored twice, across every kill.
+write (quick: 10 kills; full: 1,000, the issue's count), then the history checker: 0
+acknowledged writes lost, 0 stored twice, across every kill. (The full storm does not finish in
+an hour yet: a crash-looping server never completes a checkpoint, so each recovery replays the
+whole WAL and grows with it; docs/acceptance.md.)
 
 The clients' evidence of the faults (engram.client.LinkHealth: a partition suspected after
 consecutive requests without an answer, counted and logged, and its end logged) is checked too.
