@@ -1,4 +1,4 @@
-"""Workflow 106 (first part): network partitions between client and a real durable server.
+"""Workflow 106: network partitions (and crashes) between clients and a real durable server.
 
 Recorded clients (engram_harness.chaos.RecordedWorkload: one try per request, retries under the
 same idempotency key) write and read through a Toxiproxy in front of engramd while a chaos scenario
