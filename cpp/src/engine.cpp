@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <mutex>
 #include <sstream>
 
@@ -12,14 +11,6 @@
 #include "engram/validation.hpp"
 
 namespace engram {
-namespace {
-// Short, exact-enough "le" labels (1e-06 rather than 9.9999999999999995e-07).
-std::string format_bound(double b) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", b);
-  return buf;
-}
-}  // namespace
 
 void validate(const EngineConfig& c) {
   validate(c.space);  // bad defaults for new spaces fail when the engine is made, not later
@@ -42,17 +33,12 @@ void validate(const StoreOptions& o) {
   if (o.segment_bytes < 4096 || o.segment_bytes > (std::uint64_t{1} << 40)) {
     fail("segment_bytes", std::to_string(o.segment_bytes), "between 4096 and 1099511627776 bytes");
   }
-  const auto num = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return std::string(buf);
-  };
   if (!std::isfinite(o.checkpoint_interval_s) ||
       (o.checkpoint_interval_s != 0.0 && (o.checkpoint_interval_s < 0.01 || o.checkpoint_interval_s > 31536000.0))) {
-    fail("checkpoint_interval_s", num(o.checkpoint_interval_s), "0 (off) or between 0.01 and 31536000 seconds");
+    fail("checkpoint_interval_s", format_g(o.checkpoint_interval_s), "0 (off) or between 0.01 and 31536000 seconds");
   }
   if (!std::isfinite(o.flush_interval_s) || o.flush_interval_s < 0.001 || o.flush_interval_s > 3600.0) {
-    fail("flush_interval_s", num(o.flush_interval_s), "between 0.001 and 3600 seconds");
+    fail("flush_interval_s", format_g(o.flush_interval_s), "between 0.001 and 3600 seconds");
   }
 }
 
@@ -369,7 +355,7 @@ std::string Engine::prometheus() const {
       std::uint64_t cumulative = 0;
       for (std::size_t b = 0; b < kLatencyBounds.size(); ++b) {
         cumulative += s.latency.buckets[b];
-        out << "engram_operation_duration_seconds_bucket{" << labels << ",le=\"" << format_bound(kLatencyBounds[b])
+        out << "engram_operation_duration_seconds_bucket{" << labels << ",le=\"" << format_g(kLatencyBounds[b])
             << "\"} " << cumulative << "\n";
       }
       cumulative += s.latency.buckets.back();

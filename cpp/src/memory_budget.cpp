@@ -6,15 +6,10 @@
 #include <string>
 
 #include "engram/errors.hpp"
+#include "engram/validation.hpp"
 
 namespace engram {
 namespace {
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 std::string mib(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
@@ -39,18 +34,18 @@ void validate(const MemoryBudget& b) {
     fail("bytes", std::to_string(b.bytes), "0 (no budget) or between 1048576 (1 MiB) and 2^50");
   }
   const auto ratio = [&](const char* field, double v) {
-    if (!std::isfinite(v) || v <= 0.0 || v > 1.0) fail(field, num(v), "a fraction in (0, 1]");
+    if (!std::isfinite(v) || v <= 0.0 || v > 1.0) fail(field, format_g(v), "a fraction in (0, 1]");
   };
   ratio("warning", b.warning);
   ratio("critical", b.critical);
   ratio("release", b.release);
-  if (b.critical < b.warning) fail("critical", num(b.critical), "at least warning (" + num(b.warning) + ")");
-  if (b.release >= b.warning) fail("release", num(b.release), "below warning (" + num(b.warning) + ")");
+  if (b.critical < b.warning) fail("critical", format_g(b.critical), "at least warning (" + format_g(b.warning) + ")");
+  if (b.release >= b.warning) fail("release", format_g(b.release), "below warning (" + format_g(b.warning) + ")");
   if (!std::isfinite(b.poll_interval_s) || b.poll_interval_s < 0.001 || b.poll_interval_s > 10.0) {
-    fail("poll_interval_s", num(b.poll_interval_s), "between 0.001 and 10 seconds");
+    fail("poll_interval_s", format_g(b.poll_interval_s), "between 0.001 and 10 seconds");
   }
   if (!std::isfinite(b.retry_after_s) || b.retry_after_s < 0.001 || b.retry_after_s > 3600.0) {
-    fail("retry_after_s", num(b.retry_after_s), "between 0.001 and 3600 seconds");
+    fail("retry_after_s", format_g(b.retry_after_s), "between 0.001 and 3600 seconds");
   }
 }
 
@@ -80,9 +75,9 @@ bool MemoryGovernor::admit_write(std::uint64_t bytes, std::string_view what) {
     const std::uint64_t used = critical ? sampled : sampled + before;
     throw MemoryPressureError(
         std::string(what) + " refused: memory pressure is critical (" + mib(used) + " of the " + mib(budget_.bytes) +
-            " budget in use, " + num(std::round(1000.0 * static_cast<double>(used) / budget_.bytes) / 10) +
-            "%); writes resume once usage falls below " + num(budget_.release * 100) +
-            "% (forget memories or drop a space); retry after " + num(budget_.retry_after_s) + " s",
+            " budget in use, " + format_g(std::round(1000.0 * static_cast<double>(used) / budget_.bytes) / 10) +
+            "%); writes resume once usage falls below " + format_g(budget_.release * 100) +
+            "% (forget memories or drop a space); retry after " + format_g(budget_.retry_after_s) + " s",
         budget_.retry_after_s);
   }
   return sampled + before + bytes >= critical_bytes_;

@@ -1,11 +1,18 @@
 #include "engram/validation.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include "engram/errors.hpp"
 #include "engram/simd.hpp"
 
 namespace engram {
+
+std::string format_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 std::string dimensional(std::size_t dim) {
   // English article by sound: eight, eighteen, eleven (11, 18, 11000, 18000, ...) take "an".

@@ -17,6 +17,9 @@ bool is_valid_utf8(std::string_view s) noexcept;
 void check_utf8(std::string_view s, std::string_view what);
 // "a 768-dimensional", "an 8-dimensional": the phrase error messages use for a dimension.
 std::string dimensional(std::size_t dim);
+// A number as printf's %g writes it: short text for error messages and metric labels
+// (1e-06 rather than 9.9999999999999995e-07).
+std::string format_g(double v);
 // At most max_bytes of s for an error message, always valid UTF-8: cut on a character boundary,
 // invalid bytes shown as \xNN, and "..." appended when something was cut. Messages are
 // decoded as UTF-8 by the bindings, so a split character would turn an error into a crash.
