@@ -73,6 +73,18 @@ class CheckReport:
                 "lost": len(self.lost), "duplicated": len(self.duplicated), "phantom": len(self.phantom),
                 "unattributed_records": self.unattributed_records}  # fmt: skip
 
+    def record(self, checks: Any, where: str = "") -> None:
+        """The checker's verdict as a suite's checks (``checks``: an ``engram_harness.checks``
+        ``CheckRecorder``): something was acknowledged, and 0 lost, 0 data loss, 0 stored twice,
+        0 phantom, 0 records no write explains. ``where`` ends each check's name (" across the
+        kills")."""
+        checks.check("acknowledged writes" + where, self.acked, ">", 0)
+        checks.check("acknowledged writes lost" + where, len(self.lost), "==", 0)
+        checks.check("data loss (acked - recalled)" + where, self.data_loss, "==", 0)
+        checks.check("writes stored twice" + where, len(self.duplicated), "==", 0)
+        checks.check("phantom operations" + where, len(self.phantom), "==", 0)
+        checks.check("records no write explains" + where, self.unattributed_records, "==", 0)
+
     def summary(self) -> str:
         c = self.counts()
         head = " ".join(f"{k}={v}" for k, v in c.items())
