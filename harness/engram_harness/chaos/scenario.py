@@ -24,7 +24,6 @@ the value and what was expected.
 from __future__ import annotations
 
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,6 @@ from typing import Any
 from engram_harness.chaos.injectors import REGISTRY
 from engram_harness.scenarios.errors import MISSING, ScenarioError
 from engram_harness.scenarios.toml_table import Table
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -74,11 +68,7 @@ class ChaosScenario:
 
 
 def parse_chaos_scenario(text: str, source: str = "<string>") -> ChaosScenario:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, "<file>", MISSING, f"valid TOML ({exc})") from exc
-    top = Table(raw, source)
+    top = Table.parse(text, source)
     name = top.string("name")
     description = top.string("description", "")
     seed = top.integer("seed", lo=0, hi=2**63 - 1)

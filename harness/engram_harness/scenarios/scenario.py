@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +16,6 @@ from engram_harness.scenarios.spaces import Spaces, parse_spaces
 from engram_harness.scenarios.thresholds import Thresholds, parse_thresholds
 from engram_harness.scenarios.toml_table import Table
 from engram_harness.vectors import ClusterSpec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -48,11 +42,7 @@ _SECTIONS = ("arrival", "operations", "keys", "data", "spaces", "params", "clock
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario TOML text; every error is a :class:`ScenarioError`."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, "<file>", MISSING, f"valid TOML ({exc})") from exc
-    top = Table(raw, source)
+    top = Table.parse(text, source)
     seed = top.integer("seed", lo=0, hi=2**64 - 1)
     clock = parse_clock(top.table("clock", {}))
 

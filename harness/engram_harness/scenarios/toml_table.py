@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engram_harness.scenarios.errors import MISSING, ScenarioError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 class Table:
@@ -17,6 +23,14 @@ class Table:
         self.source = source
         self.path = path
         self._seen: set[str] = set()
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> Table:
+        """The top table of TOML ``text``; text that is not TOML is a :class:`ScenarioError`."""
+        try:
+            return cls(tomllib.loads(text), source)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(source, "<file>", MISSING, f"valid TOML ({exc})") from exc
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
