@@ -164,7 +164,7 @@ def test_stream_reconnects_and_latency_under_delay(
             acked = st.flush(timeout=60.0)
             injector.join(timeout=2 * (GAP_S + fault_s) + 10)
             stop.set()
-            connections, resent, replayed = st.connections, st.book.resent, st.book.replayed
+            connections, carried, replayed = st.connections, st.book.carried, st.book.replayed
         with Client(server.url) as c:
             stored = len(c.space("stream"))
             hits = [c.space("stream").search(v[i], k=1)[0] for i in (0, n // 2, n - 1)]
@@ -179,11 +179,13 @@ def test_stream_reconnects_and_latency_under_delay(
                 lat_ms.append((time.perf_counter() - t) * 1e3)
         proxy.heal()
     p50, p99, top = quantiles(np.asarray(lat_ms), (0.5, 0.99, 1.0))
-    print(f"stream: {connections} connections, {resent} resent, {replayed} replayed; "
+    print(f"stream: {connections} connections, {carried} carried over a reconnection, {replayed} replayed; "
           f"search under 0-100 ms: P50 {p50:.1f} ms, P99 {p99:.1f} ms, max {top:.1f} ms")  # fmt: skip
     checks.check("stream faults applied (reset, partition)", len(faults), "==", 2)
     checks.check("stream connections (reconnected after the faults)", connections, ">=", 2)
-    checks.check("observations resent after reconnecting", resent + replayed, ">", 0)
+    # the sender keeps going through each fault, so what it sent meanwhile waits for the next
+    # connection (whether anything was in flight at the instant of the fault is chance)
+    checks.check("observations carried over a reconnection", carried, ">", 0)
     checks.check("observations acknowledged", len(acked), "==", n)
     checks.check("observations stored (none lost, none twice)", stored, "==", n)
     checks.check("acknowledged ids found by their vector", sum(h[0] == acked[i] for h, i in

@@ -54,8 +54,9 @@ class StreamBook:
         self.delayed: list[tuple[float, int]] = []  # (not before, index) after a retryable reject
         self.acked: dict[int, int] = {}  # index -> memory id
         self.failed: dict[int, RemoteError] = {}
-        self.replayed = 0
-        self.resent = 0
+        self.replayed = 0  # acks for observations the server already had (after a lost ack)
+        self.resent = 0  # retryable rejects, sent again after their delay
+        self.carried = 0  # unacknowledged observations carried over to a new connection
         self.next_index = 0
         self.next_seq = 1
         self.pause_until = 0.0
@@ -122,6 +123,10 @@ class StreamBook:
             self.outbox.appendleft(i)
         self.inflight.clear()
         self.next_seq = 1  # sequence numbers are per connection
+
+    def on_reconnect(self) -> None:
+        """A new connection opened after a loss: everything unacknowledged goes out on it."""
+        self.carried += self.unacked
 
 
 class ObservationStream:
@@ -232,6 +237,8 @@ class ObservationStream:
             )
             raise error_from_body(status, {"error": first})
         with self._cv:
+            if self.connections:
+                self.book.on_reconnect()
             self.book.on_message(first, time.monotonic())
         self._ws = ws
         self.connections += 1

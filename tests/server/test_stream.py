@@ -402,3 +402,21 @@ def test_revoked_key_closes_its_open_streams(tenants: Tenants) -> None:
         m = _closed_with_error(ws, 4401, "unauthenticated")
         assert time.monotonic() - t0 < 5.0  # reload interval 1 s, with slack for a loaded runner
         assert "no longer" in m["message"]
+
+
+def test_stream_book_counts_what_a_new_connection_carries_over() -> None:
+    """What was in flight at a loss and what was sent during the outage both go out again, in order,
+    on the next connection, and are counted as carried over."""
+    from engram.client.stream import StreamBook
+
+    book = StreamBook("s", window=2)
+    for i in range(5):
+        book.add({"i": i}, None)
+    sent = [book.next_message(0.0) for _ in range(3)]
+    assert sent[2] is None and len(book.inflight) == 2  # the window holds two
+    book.on_message({"type": "ack", "seq": 1, "id": 10}, 0.0)
+    book.on_disconnect()  # index 1 was in flight, 2-4 never sent
+    book.add({"i": 5}, None)  # sent while disconnected
+    book.on_reconnect()
+    assert book.carried == 5 and book.acked == {0: 10}
+    assert list(book.outbox) == [1, 2, 3, 4, 5] and book.next_seq == 1
