@@ -200,11 +200,11 @@ def thread_safety(session: nox.Session) -> None:
 
 
 def _fault_engramd(session: nox.Session) -> dict[str, str]:
-    """``ENGRAM_FAULT_ENGRAMD`` for the crash workflow (104), which needs the test build's crash
-    points (docs/faults.md): the engramd of the `tests` session's build (`build/tests`, which CI
+    """``ENGRAM_FAULT_ENGRAMD`` for the workflows that need the test build's crash points and fault
+    plans (docs/faults.md: 104's crashes, 108's stuck consolidation): the engramd of the `tests` session's build (`build/tests`, which CI
     has just made), brought up to date; without that build, the engramd target alone in a build
-    of its own (`build/fault-engramd`). When the build fails, the variable is left out and workflow
-    104 fails under CI (skips elsewhere), saying why."""
+    of its own (`build/fault-engramd`). When the build fails, the variable is left out and those
+    workflows fail under CI (skip elsewhere), saying why."""
     build = ROOT / "build" / "tests"
     try:
         if not (build / "CMakeCache.txt").exists():
@@ -216,7 +216,7 @@ def _fault_engramd(session: nox.Session) -> dict[str, str]:
             "cmake", "--build", str(build), "--target", "engramd", "-j", "2", external=True, env=_ccache_env()
         )
     except CommandFailed:
-        session.warn("no fault-injection engramd could be built; workflow 104 cannot run")
+        session.warn("no fault-injection engramd could be built; workflows 104 and 108 cannot run in full")
         return {}
     return {"ENGRAM_FAULT_ENGRAMD": str(build / "engramd")}
 
@@ -225,7 +225,7 @@ def _fault_engramd(session: nox.Session) -> dict[str, str]:
 def acceptance(session: nox.Session) -> None:
     """The acceptance suites (quick profile unless --profile is passed), then the report and the
     analysis notebook executed on the run's results directory. The release wheel serves every
-    suite but workflow 104, which runs a fault-injection engramd (_fault_engramd)."""
+    suite but the parts of 104 and 108 that run a fault-injection engramd (_fault_engramd)."""
     _install_release(session)
     _install_harness(session, "acceptance")
     fault_env = _fault_engramd(session)

@@ -390,12 +390,24 @@ Response consolidate_route(RequestContext& ctx) {
   auto o = ctx.json();
   ConsolidationParams p = read_consolidation_params(o);
   o.finish();
+  // A request's consolidation holds one unit of its key's worker budget, so it runs on one core:
+  // TBB's parallel loops would take every core from the other tenants (workflow 108).
+  p.parallel = false;
   auto sp = ctx.engine().space(*ctx.space);
   const ConsolidationReport r = consolidate(*sp, p);
   ctx.state.log.info("consolidation_run", {{"space", *ctx.space},
                                            {"formed", static_cast<std::uint64_t>(r.concepts_formed)},
                                            {"updated", static_cast<std::uint64_t>(r.concepts_updated)},
                                            {"seconds", std::round(r.duration_s * 1e4) / 1e4}});
+  // an operator's evidence that a breaker held formations back (the metric is a gauge per space)
+  const std::pair<bool, const char*> breakers[] = {{r.rate_breaker_tripped, "rate"}, {r.ratio_breaker_tripped, "ratio"}};
+  for (const auto& [tripped, breaker] : breakers) {
+    if (tripped) {
+      ctx.state.log.warning("circuit_breaker_open", {{"space", *ctx.space},
+                                                     {"breaker", breaker},
+                                                     {"deferred", static_cast<std::uint64_t>(r.clusters_deferred)}});
+    }
+  }
   const auto u = [](std::size_t v) { return static_cast<std::uint64_t>(v); };
   JsonWriter w;
   w.begin_object()
