@@ -30,6 +30,7 @@ consecutive requests without an answer, counted and logged, and its end logged) 
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -196,24 +197,39 @@ def test_stream_reconnects_and_latency_under_delay(
 
 
 def test_kill_storm(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> None:
-    kills = profile.pick(10, 1_000)
+    """SIGKILL every 0.8 s (+-0.5) under recorded writers and a reader; the history checker after
+    each round. Full: 10 rounds of 100 kills, each on a fresh store: a crash-looping server's
+    recovery replays its whole log and rebuilds the vector index, so one store killed 1,000 times
+    spends the run restarting (docs/acceptance.md, workflow 106)."""
+    rounds, per_round = profile.pick((1, 10), (10, 100))
     budget_s = profile.pick(60.0, 3_600.0)  # bounded: the storm stops at its kill count or here
-    with RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True) as server:
-        with Client(server.url) as c:
-            c.create_space("storm", dim=DIM)
-        h = History()
-        t0 = time.monotonic()
-        with RecordedWorkload(server.url, "storm", h, dim=DIM, writers=2, readers=1, seed=SEED + 1,
-                              timeout_s=2.0, retries=3) as wl:  # fmt: skip
-            with KillLoop(server, every_s=0.8, jitter=0.5, seed=SEED, max_kills=kills) as loop:
-                while loop.kills < kills and time.monotonic() - t0 < budget_s:  # bounded in time
-                    time.sleep(0.2)
-            time.sleep(1.0)  # writes after the last restart
-        with Client(server.url) as c:
-            rep = check(h, read_final_state(c.space("storm"), h))
-    down = np.array([k.down_s for k in server.kills])
-    print(f"kill storm: {len(server.kills)} kills in {time.monotonic() - t0:.0f} s, restart median "
-          f"{np.median(down):.2f} s max {down.max():.2f} s; {rep.summary()}; client errors {wl.stats.errors}")  # fmt: skip
-    checks.check("server kills", len(server.kills), "==", kills)
-    rep.record(checks, " across the kills")
+    t0 = time.monotonic()
+    reports, downs = [], []
+    errors: collections.Counter[str] = collections.Counter()
+    for r in range(rounds):
+        if time.monotonic() - t0 > budget_s:
+            break
+        data = tmp_path / f"round-{r}"
+        with RestartableServer(data / "data", log_dir=data / "logs", dim=DIM, no_auth=True) as server:
+            with Client(server.url) as c:
+                c.create_space("storm", dim=DIM)
+            h = History()
+            with RecordedWorkload(server.url, "storm", h, dim=DIM, writers=2, readers=1, seed=SEED + 1 + r,
+                                  timeout_s=2.0, retries=3) as wl:  # fmt: skip
+                with KillLoop(server, every_s=0.8, jitter=0.5, seed=SEED + r, max_kills=per_round) as loop:
+                    while loop.kills < per_round and time.monotonic() - t0 < budget_s:  # bounded in time
+                        time.sleep(0.2)
+                time.sleep(1.0)  # writes after the last restart
+            with Client(server.url) as c:
+                rep = check(h, read_final_state(c.space("storm"), h))
+        reports.append(rep)
+        downs += [k.down_s for k in server.kills]
+        errors.update(wl.stats.errors)
+        print(f"kill storm round {r + 1}/{rounds}: {len(server.kills)} kills, {rep.summary()}", flush=True)
+    down = np.array(downs)
+    print(f"kill storm: {len(downs)} kills in {len(reports)} rounds, {time.monotonic() - t0:.0f} s, restart "
+          f"median {np.median(down):.2f} s max {down.max():.2f} s; client errors {dict(errors)}")  # fmt: skip
+    checks.check("server kills", len(downs), "==", rounds * per_round)
+    for r, rep in enumerate(reports):
+        rep.record(checks, f" across the kills (round {r + 1})" if rounds > 1 else " across the kills")
     checks.assert_all()
