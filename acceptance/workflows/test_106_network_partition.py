@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -52,9 +53,13 @@ from engram_harness.chaos import (
     parse_chaos_scenario,
     read_final_state,
 )
+from engram_harness.chaos.faultbuild import fault_engramd
+from engram_harness.chaos.history import Kind
+from engram_harness.chaos.server_faults import clock_skew
 from engram_harness.chaos.toxiproxy import ToxiproxyServer
 from engram_harness.stats import quantiles
 from engram_harness.suite import CheckRecorder, Profile
+from engram_harness.workflows.prometheus import parse_prometheus, series_sum
 
 pytestmark = pytest.mark.workflow
 SEED = 106
@@ -232,4 +237,58 @@ def test_kill_storm(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> 
     checks.check("server kills", len(downs), "==", rounds * per_round)
     for r, rep in enumerate(reports):
         rep.record(checks, f" across the kills (round {r + 1})" if rounds > 1 else " across the kills")
+    checks.assert_all()
+
+
+def test_clock_skew(checks: CheckRecorder, tmp_path: Path) -> None:
+    """The server's engine clock skewed under recorded writers and a reader (the test build's
+    admin route, ``chaos.server_faults.clock_skew``): 30 s behind, then an hour ahead, then back,
+    which is an hour's backward step. The engine never runs its clock backwards, so each writer's
+    memories carry non-decreasing timestamps throughout; every step is detected (the metric
+    ``engram_clock_skew_detected_total{direction}`` and a ``clock_skew_detected`` log line each
+    way); reads and writes go on, and the history checks out."""
+    engramd, why = fault_engramd()
+    if engramd is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the clock-skew test needs a fault-injection engramd: {why}")
+        pytest.skip(f"the clock-skew test needs a fault-injection engramd: {why}")
+    h = History()
+    with RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
+                           command=[engramd]) as server:  # fmt: skip
+        with Client(server.url) as c:
+            c.create_space("skew", dim=DIM)
+        with RecordedWorkload(server.url, "skew", h, dim=DIM, writers=2, readers=1, seed=SEED + 7, timeout_s=2.0,
+                              retries=3, pause_s=0.005) as wl:  # fmt: skip
+            time.sleep(1.5)
+            with clock_skew(server.url, -30.0):
+                time.sleep(2.5)
+            with clock_skew(server.url, 3600.0):
+                time.sleep(2.5)
+            time.sleep(2.5)  # back to 0: an hour's backward step, held
+        with Client(server.url) as c:
+            sp = c.space("skew")
+            rep = check(h, read_final_state(sp, h))
+            writer0 = sorted(
+                ((int(o.content.rsplit("-", 1)[1]), o.memory_id) for o in h.operations()
+                 if o.kind == Kind.WRITE and o.outcome == Outcome.OK and o.content and "-w0-" in o.content),
+            )  # fmt: skip
+            stamps = [sp.get(mid).timestamp for _, mid in writer0]  # type: ignore[arg-type]
+            samples = parse_prometheus(c.prometheus())
+        logs = server.log_lines()
+    steps = np.diff(np.asarray(stamps))
+    lines = [ln for ln in logs if '"event":"clock_skew_detected"' in ln]
+    ahead = max(stamps) - time.time() if stamps else float("nan")
+    print(f"clock skew: writer 0 stored {len(stamps)} memories, largest step back {max(0.0, -float(steps.min())):.3f} s, "
+          f"latest timestamp {ahead:+.0f} s from now; {len(lines)} detections; reads {wl.stats.reads}; "
+          f"{rep.summary()}")  # fmt: skip
+    checks.check("writer 0's memories", len(stamps), ">", 10)
+    checks.check("timestamps running backwards (writer 0, in write order)", int((steps < 0).sum()), "==", 0)
+    checks.check("timestamps reached the hour ahead", 1 if max(stamps) - min(stamps) > 3000 else 0, "==", 1)
+    for direction, at_least in (("forward", 1), ("backward", 2)):  # forward: +1 h; backward: -30 s, -1 h
+        checks.check(f"engram_clock_skew_detected_total{{direction={direction}}}",
+                     series_sum(samples, "engram_clock_skew_detected_total", direction=direction), ">=", at_least)  # fmt: skip
+        checks.check(f"clock_skew_detected log lines ({direction})",
+                     sum(f'"direction":"{direction}"' in ln for ln in lines), ">=", at_least)  # fmt: skip
+    checks.check("reads during the run", wl.stats.reads, ">", 0)
+    rep.record(checks, " (clock skew)")
     checks.assert_all()

@@ -16,6 +16,7 @@
 
 #include "api_error.hpp"
 #include "context.hpp"
+#include "engram/errors.hpp"
 #include "engram/validation.hpp"
 #include "openapi.hpp"
 #include "stream.hpp"
@@ -57,6 +58,7 @@ struct HttpServer::Impl {
         acceptor(ioc),
         signals(ioc),
         reload_timer(ioc),
+        clock_timer(ioc),
         drain_timer(ioc) {}
   ~Impl() {
     if (streams) streams->stop(0.0);  // the writer thread posts to ioc: joined before ioc goes
@@ -70,6 +72,7 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor;
   asio::signal_set signals;
   asio::steady_timer reload_timer;
+  asio::steady_timer clock_timer;  // the clock-skew watch, once a second
   asio::steady_timer drain_timer;
   std::atomic<int> exit_code{0};
   std::atomic<bool> opening{true};
@@ -82,6 +85,7 @@ struct HttpServer::Impl {
   void arm_signals();
   void arm_reload();
   void reload_keys(bool forced);
+  void arm_clock_watch();
   void drain_step();
   void finish(int code);
 };
@@ -340,6 +344,7 @@ class Session {
   }
 
   Response exception_response(const std::exception& e) {
+    if (dynamic_cast<const StorageError*>(&e)) st_.log_storage_error(e.what());
     if (auto err = from_exception(e)) return error_response(*err);
     st_.log.error("internal_error",
                   {{"request_id", request_id_}, {"route", route_label_}, {"error", std::string(e.what())}});
@@ -598,6 +603,7 @@ void HttpServer::Impl::finish(int code) {
   signals.cancel(ignored);
   acceptor.close(ignored);
   reload_timer.cancel();
+  clock_timer.cancel();
   drain_timer.cancel();
   ioc.stop();
 }
@@ -609,6 +615,26 @@ void HttpServer::Impl::arm_reload() {
     if (ec) return;
     reload_keys(false);
     arm_reload();
+  });
+}
+
+void HttpServer::Impl::arm_clock_watch() {
+  clock_timer.expires_after(seconds(1.0));
+  clock_timer.async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    if (const auto engine = state.engine_ptr()) {
+      const double steady = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+      if (const auto step = state.clock_watch.observe(engine->clock().unheld_now(), steady)) {
+        const char* direction = *step > 0 ? "forward" : "backward";
+        state.metrics.inc("engram_clock_skew_detected_total",
+                          "Steps of the engine clock against a steady clock of 1 s or more.", 1.0,
+                          {{"direction", direction}});
+        state.log.warning("clock_skew_detected", {{"step_s", std::round(*step * 1e3) / 1e3},
+                                                  {"direction", direction},
+                                                  {"offset_s", std::round(state.clock_watch.offset_s() * 1e3) / 1e3}});
+      }
+    }
+    arm_clock_watch();
   });
 }
 
@@ -670,6 +696,7 @@ int HttpServer::run() {
   im.arm_signals();
   im.accept();
   im.arm_reload();
+  im.arm_clock_watch();
   asio::post(im.pool, [&im] {
     im.state.open_engine();
     im.opening.store(false);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engram/errors.hpp"
 #include "state.hpp"
 
 namespace engram::server {
@@ -203,6 +204,7 @@ void Ingestor::store_group(std::vector<Observation>& batch, std::size_t begin, s
           out[i - begin] = IngestOutcome{space->remember(episode_of(o)), false, std::nullopt};
         }
       } catch (const std::exception& e) {
+        if (dynamic_cast<const StorageError*>(&e)) state_.log_storage_error(e.what());
         out[i - begin] = IngestOutcome{0, false, to_api_error(e, state_.log)};
       }
     }

@@ -12,6 +12,7 @@
 
 #include "api_error.hpp"
 #include "context.hpp"
+#include "engram/fault.hpp"
 #include "engram/simd.hpp"
 #include "engram/space.hpp"
 #include "json_writer.hpp"
@@ -214,6 +215,51 @@ Response set_features(RequestContext& ctx) {
   return r;
 }
 
+#ifdef ENGRAM_FAULT_INJECTION
+// The test build's fault controls (docs/faults.md, "Over HTTP"): the chaos toolkit's clock-skew
+// and I/O-error injectors act on a running server through them. A release build has no such
+// route (its OpenAPI document lists none).
+constexpr double kMaxSkew = 365.0 * 86400.0;  // Clock::set_skew's range
+
+std::string faults_schema() {
+  JsonWriter w;
+  w.begin_object().field("additionalProperties", false).key("properties").begin_object();
+  w.key("plan").begin_object().key("anyOf").begin_array();
+  w.begin_object().field("maxLength", 4096).field("type", "string").end_object();
+  w.begin_object().field("type", "null").end_object().end_array();
+  w.key("default").null().field("title", "Plan").end_object();
+  w.key("clock_skew_s").raw(optional_number("Clock Skew S", -kMaxSkew, kMaxSkew));
+  w.end_object().field("title", "Faults").field("type", "object").end_object();
+  return w.take();
+}
+
+Response faults_response(const RequestContext& ctx) {
+  JsonWriter w;
+  w.begin_object().field("build", build_info().flavour).field("plan", faults::plan_text());
+  w.field("clock_skew_s", ctx.engine().clock().skew()).key("rules").begin_array();
+  for (const faults::RuleStats& r : faults::stats()) {
+    w.begin_object().field("rule", r.rule).field("hits", r.hits).field("fired", r.fired).end_object();
+  }
+  w.end_array().field("leaked_bytes", faults::leaked_bytes()).end_object();
+  return Response::json(w.take());
+}
+
+Response get_faults(RequestContext& ctx) { return faults_response(ctx); }
+
+Response set_faults(RequestContext& ctx) {
+  auto o = ctx.json();
+  const auto plan = o.opt_string("plan", 0, 4096);
+  const auto skew = o.opt_number("clock_skew_s", -kMaxSkew, kMaxSkew);
+  o.finish();
+  if (plan) faults::set_plan(*plan);  // InvalidInputError (400) names the bad clause
+  if (skew) ctx.engine().clock().set_skew(*skew);
+  ctx.state.log.warning(
+      "faults_changed",
+      {{"plan", faults::plan_text()}, {"clock_skew_s", ctx.engine().clock().skew()}, {"key", ctx.principal->key_id}});
+  return faults_response(ctx);
+}
+#endif
+
 }  // namespace
 
 void register_admin_routes(RouteTable& t) {
@@ -289,6 +335,25 @@ void register_admin_routes(RouteTable& t) {
          .body = BodySchema{"Features", features_schema()},
          .exec = Exec::Worker,  // a durable WAL record
          .engine_wide = true});
+#ifdef ENGRAM_FAULT_INJECTION
+  t.add({.method = "GET",
+         .path = P + "/admin/faults",
+         .role = Role::Admin,
+         .summary = "The fault plan and clock skew (test build only)",
+         .tags = admin,
+         .operation_id = "get_faults",
+         .handler = get_faults,
+         .engine_wide = true});
+  t.add({.method = "PUT",
+         .path = P + "/admin/faults",
+         .role = Role::Admin,
+         .summary = "Replace the fault plan and/or set the clock skew (test build only)",
+         .tags = admin,
+         .operation_id = "set_faults",
+         .handler = set_faults,
+         .body = BodySchema{"Faults", faults_schema()},
+         .engine_wide = true});
+#endif
 }
 
 }  // namespace engram::server

@@ -400,12 +400,13 @@ Response consolidate_route(RequestContext& ctx) {
                                            {"updated", static_cast<std::uint64_t>(r.concepts_updated)},
                                            {"seconds", std::round(r.duration_s * 1e4) / 1e4}});
   // an operator's evidence that a breaker held formations back (the metric is a gauge per space)
-  const std::pair<bool, const char*> breakers[] = {{r.rate_breaker_tripped, "rate"}, {r.ratio_breaker_tripped, "ratio"}};
+  const std::pair<bool, const char*> breakers[] = {{r.rate_breaker_tripped, "rate"},
+                                                   {r.ratio_breaker_tripped, "ratio"}};
   for (const auto& [tripped, breaker] : breakers) {
     if (tripped) {
-      ctx.state.log.warning("circuit_breaker_open", {{"space", *ctx.space},
-                                                     {"breaker", breaker},
-                                                     {"deferred", static_cast<std::uint64_t>(r.clusters_deferred)}});
+      ctx.state.log.warning(
+          "circuit_breaker_open",
+          {{"space", *ctx.space}, {"breaker", breaker}, {"deferred", static_cast<std::uint64_t>(r.clusters_deferred)}});
     }
   }
   const auto u = [](std::size_t v) { return static_cast<std::uint64_t>(v); };

@@ -45,6 +45,11 @@ ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_l
                     "Requests that waited for their key's worker-pool budget (expensive calls queue).");
   m.declare_counter("engram_server_work_refusals_total",
                     "Requests refused with 429: their key's worker-pool budget and queue were full.");
+  m.declare_counter("engram_clock_skew_detected_total",
+                    "Steps of the engine clock against a steady clock of 1 s or more.");
+  m.gauge("engram_clock_offset_seconds",
+          "The engine clock minus a steady clock since the server started (the clock steps seen).",
+          [this] { return clock_watch.offset_s(); });
 }
 
 namespace {
@@ -125,6 +130,9 @@ void ServerState::open_engine() {
     return;
   }
   if (engine_->durable()) log_recovery(engine_->recovery_info());
+  // anchors the clock watch now, so a step in the first second of service is seen too
+  clock_watch.observe(engine_->clock().unheld_now(),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
   set_phase(Phase::Ready);
   std::string names = "[";
   for (const auto& n : engine_->space_names()) {
@@ -179,6 +187,16 @@ void ServerState::close_engine() {
 std::shared_ptr<const Principal> ServerState::principal(std::optional<std::string_view> authorization) const {
   if (!keys) return anonymous_admin();
   return keys->authenticate(authorization);
+}
+
+void ServerState::log_storage_error(const std::string& error) {
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  double last = storage_logged_at_.load();
+  if (now - last < 1.0 || !storage_logged_at_.compare_exchange_strong(last, now)) {
+    storage_unlogged_.fetch_add(1);
+    return;
+  }
+  log.warning("storage_unavailable", {{"error", error}, {"not_logged_since", storage_unlogged_.exchange(0)}});
 }
 
 bool ServerState::acquire_key_slot(const std::string& key_id) {

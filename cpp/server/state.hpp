@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "admission.hpp"
 #include "auth.hpp"
+#include "clock_watch.hpp"
 #include "config.hpp"
 #include "engram/engine.hpp"
 #include "engram/thread_annotations.hpp"
@@ -42,6 +44,12 @@ class ServerState {
   ServerMetrics metrics;
   RouteTable routes;
   std::unique_ptr<KeyStore> keys;  // null with no_auth
+  // Logs `storage_unavailable` (WARNING: the disk refused a write; the error names the cause) at
+  // most once a second, with how many such errors were not logged since: a full disk refuses every
+  // write and must not flood the log.
+  void log_storage_error(const std::string& error);
+  // Steps of the engine clock against a steady clock (clock_watch.hpp), checked once a second.
+  ClockWatch clock_watch;
   // Per-key budget of worker-pool work (defect 9): taken before a Worker route's body is read.
   WorkAdmission work{config.work_budget_per_key, config.work_queue_per_key};
 
@@ -74,6 +82,8 @@ class ServerState {
 
  private:
   std::atomic<Phase> phase_{Phase::Starting};
+  std::atomic<double> storage_logged_at_{-1e18};  // steady seconds (log_storage_error)
+  std::atomic<std::uint64_t> storage_unlogged_{0};
   std::shared_ptr<Engine> engine_;  // written once before Ready (see above)
   std::string open_error_;
   mutable Mutex mu_;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engram/errors.hpp"
+#include "engram/validation.hpp"
 
 namespace engram {
 namespace {
@@ -13,8 +14,29 @@ double system_now() noexcept {
 }
 }  // namespace
 
+double Clock::unheld_now() const noexcept {
+  return manual_.load(std::memory_order_acquire) ? manual_time_.load(std::memory_order_acquire)
+                                                 : system_now() + skew_.load(std::memory_order_acquire);
+}
+
 double Clock::now() const noexcept {
-  return manual_.load(std::memory_order_acquire) ? manual_time_.load(std::memory_order_acquire) : system_now();
+  if (manual_.load(std::memory_order_acquire)) return manual_time_.load(std::memory_order_acquire);
+  const double t = system_now() + skew_.load(std::memory_order_acquire);
+  double prev = last_.load(std::memory_order_relaxed);
+  while (t > prev && !last_.compare_exchange_weak(prev, t, std::memory_order_relaxed)) {
+  }
+  return t > prev ? t : prev;
+}
+
+void Clock::set_skew(double offset_s) {
+  constexpr double kYear = 365.0 * 86400.0;
+  if (!std::isfinite(offset_s) || offset_s < -kYear || offset_s > kYear) {
+    throw InvalidInputError(
+        "clock skew must be a finite number of seconds within a year either way "
+        "(-31536000 to 31536000); got " +
+        format_g(offset_s));
+  }
+  skew_.store(offset_s, std::memory_order_release);
 }
 
 void Clock::set(double t) {

@@ -16,7 +16,11 @@ TEST(FuzzRoutes, TemplatesEqualTheRegisteredRoutes) {
   RouteTable table;
   register_all_routes(table);
   std::set<std::tuple<std::string, std::string, bool>> registered, fuzzed;
-  for (const auto& r : table.routes()) registered.emplace(r.method, r.path, r.body.has_value());
+  for (const auto& r : table.routes()) {
+    // the test build's fault controls are not fuzzed: a fuzzed plan may crash the fuzzer's own process
+    if (r.path == "/api/v1/admin/faults") continue;
+    registered.emplace(r.method, r.path, r.body.has_value());
+  }
   for (const auto& r : engram::fuzz::kRouteTemplates) fuzzed.emplace(r.method, r.path, r.body);
   for (const auto& [m, p, b] : registered) {
     EXPECT_TRUE(fuzzed.count({m, p, b})) << m << " " << p << (b ? " (body)" : "")

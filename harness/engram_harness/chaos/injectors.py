@@ -25,6 +25,7 @@ class ChaosTarget:
     server: Any = None
     disk: Any = None
     seed: int = 0
+    api_key: str | None = None  # an admin key granted "*", for the server's fault route (None: no auth)
     notes: list[str] = field(default_factory=list)
 
     def need(self, what: str, injector: str) -> Any:
@@ -114,6 +115,63 @@ def _disk_fill(target: ChaosTarget, p: dict[str, Any]) -> Iterator[None]:
         yield
     finally:
         disk.free()
+
+
+@contextlib.contextmanager
+def _clock_skew(target: ChaosTarget, p: dict[str, Any]) -> Iterator[None]:
+    from engram_harness.chaos.server_faults import clock_skew
+
+    with clock_skew(target.need("server", "clock_skew").url, p["offset_s"], target.api_key):
+        yield
+
+
+@contextlib.contextmanager
+def _io_errors(target: ChaosTarget, p: dict[str, Any]) -> Iterator[None]:
+    from engram_harness.chaos.server_faults import fault_plan
+
+    with fault_plan(target.need("server", "io_errors").url, p["plan"], target.api_key):
+        yield
+
+
+def _io_errors_params(t: Table) -> dict[str, Any]:
+    op = t.string("op", choices=IO_OPS)
+    path = t.string("path", "*")
+    errno = t.string("errno", "EIO", choices=IO_ERRNOS)
+    probability = t.number("probability", 1.0, lo=0.0, lo_open=True, hi=1.0)
+    if any(c in path for c in ":;"):
+        raise t.error("path", path, "a glob without ':' or ';' (docs/faults.md)")
+    p = "" if probability == 1.0 else f":p={probability:g}"
+    return {"plan": f"ioerror={op}@{path}:{errno}{p}"}
+
+
+#: docs/faults.md, "Fault plans": what an io_errors fault may name.
+IO_OPS = (
+    "open",
+    "read",
+    "write",
+    "sync",
+    "truncate",
+    "rename",
+    "unlink",
+    "mkdir",
+    "listdir",
+    "syncdir",
+    "stat",
+    "*",
+)
+IO_ERRNOS = (
+    "EIO",
+    "ENOSPC",
+    "EDQUOT",
+    "EROFS",
+    "EACCES",
+    "EPERM",
+    "EMFILE",
+    "ENFILE",
+    "EFBIG",
+    "EAGAIN",
+    "EINTR",
+)
 
 
 def _stream(t: Table, default: str = "both") -> str:
@@ -206,3 +264,9 @@ _register(InjectorSpec(
 _register(InjectorSpec(
     "disk_fill", lambda t: {"fraction": t.number("fraction", 1.0, lo=0.0, lo_open=True, hi=1.0)},
     _disk_fill, description="the data disk filled to fraction, freed at the end"))  # fmt: skip
+_register(InjectorSpec(
+    "clock_skew", lambda t: {"offset_s": t.number("offset_s", lo=-31_536_000.0, hi=31_536_000.0)},
+    _clock_skew, description="the server's engine clock offset_s seconds off (test build; never run backwards)"))  # fmt: skip
+_register(InjectorSpec(
+    "io_errors", _io_errors_params, _io_errors,
+    description="file operation op on paths matching path fails with errno (probability; test build)"))  # fmt: skip
