@@ -57,13 +57,16 @@ class StreamBook:
         self.replayed = 0  # acks for observations the server already had (after a lost ack)
         self.resent = 0  # retryable rejects, sent again after their delay
         self.carried = 0  # unacknowledged observations carried over to a new connection
+        self.added_at: dict[int, float] = {}  # index -> monotonic time of send(), until acknowledged
+        self.ack_latency_s: list[float] = []  # send() to acknowledgement, per acknowledged observation
         self.next_index = 0
         self.next_seq = 1
         self.pause_until = 0.0
 
-    def add(self, body: dict[str, Any], key: str | None) -> int:
+    def add(self, body: dict[str, Any], key: str | None, now: float | None = None) -> int:
         i = self.next_index
         self.next_index += 1
+        self.added_at[i] = time.monotonic() if now is None else now
         body["idempotency_key"] = key or f"{self.stream_id}-{i}"
         self.payloads[i] = body
         self.outbox.append(i)
@@ -96,6 +99,9 @@ class StreamBook:
             if i is not None and i in self.payloads:
                 del self.payloads[i]
                 self.acked[i] = int(msg["id"])
+                added = self.added_at.pop(i, None)
+                if added is not None:
+                    self.ack_latency_s.append(now - added)
                 self.replayed += bool(msg.get("replayed"))
         elif kind == "reject":
             i = self.inflight.pop(int(msg["seq"]), None)
@@ -108,6 +114,7 @@ class StreamBook:
                 self.pause_until = max(self.pause_until, now + delay / 2)
             else:
                 self.payloads.pop(i, None)
+                self.added_at.pop(i, None)
                 self.failed[i] = error_from_body(400, {"error": msg})
         elif kind == "flow":
             if msg.get("state") == "slow_down":
@@ -227,9 +234,15 @@ class ObservationStream:
             # entered by hand: the connection outlives this call and is closed by close() or a loss
             ws = connect(self.url, additional_headers=self._headers, open_timeout=self._open_timeout,
                          max_size=None, proxy=None).__enter__()  # fmt: skip
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ConnectionClosed) as exc:
+            # ConnectionClosed: the connection dropped during the opening handshake (a server
+            # killed, a proxy resetting); found by the M11 combined chaos run
             raise TransportError(f"cannot open the stream {self.url}: {exc}") from exc
-        first = json.loads(ws.recv(timeout=self._open_timeout))
+        try:
+            first = json.loads(ws.recv(timeout=self._open_timeout))
+        except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
+            ws.close()
+            raise TransportError(f"the stream {self.url} closed before it was ready: {exc}") from exc
         if first.get("type") == "error":
             ws.close()
             status = {"unauthenticated": 401, "forbidden": 403, "space_not_found": 404}.get(
@@ -244,6 +257,15 @@ class ObservationStream:
         self.connections += 1
 
     def _run(self) -> None:
+        try:
+            self._connections_loop()
+        except Exception as exc:  # never die silently: send() and flush() raise it instead of waiting
+            with self._cv:
+                if self._error is None:
+                    self._error = TransportError(f"the stream to {self.url} failed: {exc!r}")
+                self._cv.notify_all()
+
+    def _connections_loop(self) -> None:
         while True:  # one connection per iteration; ends when closed or reconnection gives up
             try:
                 with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):

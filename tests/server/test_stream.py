@@ -411,12 +411,58 @@ def test_stream_book_counts_what_a_new_connection_carries_over() -> None:
 
     book = StreamBook("s", window=2)
     for i in range(5):
-        book.add({"i": i}, None)
+        book.add({"i": i}, None, now=float(i))
     sent = [book.next_message(0.0) for _ in range(3)]
     assert sent[2] is None and len(book.inflight) == 2  # the window holds two
-    book.on_message({"type": "ack", "seq": 1, "id": 10}, 0.0)
+    book.on_message({"type": "ack", "seq": 1, "id": 10}, 0.25)
+    assert book.ack_latency_s == [0.25]  # send() to acknowledgement
     book.on_disconnect()  # index 1 was in flight, 2-4 never sent
-    book.add({"i": 5}, None)  # sent while disconnected
+    book.add({"i": 5}, None, now=5.0)  # sent while disconnected
     book.on_reconnect()
     assert book.carried == 5 and book.acked == {0: 10}
     assert list(book.outbox) == [1, 2, 3, 4, 5] and book.next_seq == 1
+
+
+@pytest.mark.parametrize("accept_first", [False, True], ids=["during-handshake", "after-handshake"])
+def test_a_connection_dropped_during_the_handshake_is_a_transport_error(accept_first: bool) -> None:
+    """A peer that accepts and closes at once (a server killed mid-handshake, a resetting proxy) is
+    a TransportError the reconnect loop retries, never an exception that ends the stream's thread
+    (found by the M11 combined chaos run: the stream then waited forever)."""
+    import base64
+    import hashlib
+    import socket
+    import threading as th
+
+    from engram.client.errors import TransportError
+    from engram.client.stream import ObservationStream
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = th.Event()
+
+    def accept_and_close() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():  # bounded by the test
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            request = conn.recv(4096).decode(errors="replace")
+            if accept_first:  # complete the handshake, then drop before the stream's first message
+                key = next(ln.split(":", 1)[1].strip() for ln in request.split("\r\n")
+                           if ln.lower().startswith("sec-websocket-key:"))  # fmt: skip
+                digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             b"Sec-WebSocket-Accept: " + base64.b64encode(digest) + b"\r\n\r\n")  # fmt: skip
+            conn.close()
+
+    t = th.Thread(target=accept_and_close, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(TransportError, match=r"cannot open the stream|closed before it was ready"):
+            ObservationStream(f"http://127.0.0.1:{srv.getsockname()[1]}", "s", open_timeout=2.0)
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        srv.close()

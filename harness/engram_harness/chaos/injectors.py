@@ -133,6 +133,17 @@ def _io_errors(target: ChaosTarget, p: dict[str, Any]) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _burst(target: ChaosTarget, p: dict[str, Any]) -> Iterator[None]:
+    from engram_harness.chaos.burst import BurstLoad
+
+    server = target.need("server", "burst")
+    with BurstLoad(server.url, p["space"], rate_per_s=p["rate_per_s"], dim=p["dim"], api_key=target.api_key,
+                   seed=target.seed) as load:  # fmt: skip
+        yield
+    target.notes.append(f"burst: {load.summary()}")
+
+
 def _io_errors_params(t: Table) -> dict[str, Any]:
     op = t.string("op", choices=IO_OPS)
     path = t.string("path", "*")
@@ -270,3 +281,8 @@ _register(InjectorSpec(
 _register(InjectorSpec(
     "io_errors", _io_errors_params, _io_errors,
     description="file operation op on paths matching path fails with errno (probability; test build)"))  # fmt: skip
+_register(InjectorSpec(
+    "burst",
+    lambda t: {"rate_per_s": t.number("rate_per_s", lo=0.0, lo_open=True, hi=100_000.0),
+               "space": t.string("space", "burst"), "dim": t.integer("dim", lo=1, hi=65_536)},
+    _burst, description="extra writes at rate_per_s into space (created if missing) for the duration"))  # fmt: skip

@@ -79,7 +79,8 @@ def test_every_injector_validates_its_params() -> None:
            "slicer": "average_size = 0", "limit_data": "bytes = 0", "kill_every": "every_s = 0",
            "memory_limit": "limit_mb = 0", "slow_disk": "", "cpu_starvation": "load_pct = 101",
            "disk_fill": "fraction = 0", "delay": "range_ms = [-1, 5]", "reset_peer": "timeout_ms = 1.5",
-           "partition": "x = 1", "kill": "x = 1"}  # fmt: skip
+           "partition": "x = 1", "kill": "x = 1", "clock_skew": "offset_s = 1e12", "io_errors": 'op = "frob"',
+           "burst": "rate_per_s = 0\ndim = 8"}  # fmt: skip
     assert set(bad) == set(REGISTRY)
     for name, params in bad.items():
         dur = "" if REGISTRY[name].instantaneous else "for_s = 1\n"
