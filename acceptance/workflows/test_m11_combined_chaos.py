@@ -30,6 +30,7 @@ import pytest
 from engram.client import Client
 from engram_harness.chaos import ChaosRunner, ChaosTarget, RestartableServer, load_chaos_scenario
 from engram_harness.chaos.toxiproxy import ToxiproxyServer
+from engram_harness.chaos.validators import eventual_consistency, graph_integrity, sequence
 from engram_harness.stats import quantiles
 from engram_harness.suite import CheckRecorder, Profile
 from engram_harness.workflows.prometheus import parse_prometheus, series_sum
@@ -77,11 +78,26 @@ def stream_run(tmp: Path, duration_s: float, scenario: object | None) -> dict[st
             stored = len(sp)
             probe = [0, n // 3, n // 2, 2 * n // 3, n - 1]
             found = sum(sp.search(v[i], k=1)[0][0] == acked.get(i) for i in probe)
+            # the M11 validators: every sampled acknowledged id found by its vector (presence: the
+            # staleness bound is the serving-path issue's stream benchmark), the stream's sequence,
+            # and the space's index and record integrity
+            sample = np.random.default_rng(SEED).choice(
+                sorted(acked), size=min(300, len(acked)), replace=False
+            )
+            now = time.monotonic()
+            validations = [
+                eventual_consistency(
+                    sp, [(acked[int(i)], v[int(i)], now) for i in sample], max_staleness_s=float("inf")
+                ),
+                sequence(acked, n),
+                graph_integrity(sp),
+            ]
             prom = c.prometheus()
         kills = len(server.kills)
     return {"n": n, "in_time": in_time, "acked": len(acked), "stored": stored, "found": found, "probes": len(probe),
             "latencies": latencies, "connections": connections, "kills": kills, "notes": target.notes,
-            "events": runner.events if runner is not None else [], "prometheus": prom}  # fmt: skip
+            "events": runner.events if runner is not None else [], "prometheus": prom,
+            "validations": validations}  # fmt: skip
 
 
 def test_m11_combined_chaos(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> None:
@@ -106,6 +122,9 @@ def test_m11_combined_chaos(profile: Profile, checks: CheckRecorder, tmp_path: P
     print(f"chaos/control: throughput {ratio:.3f}, P50 {summary['chaos'][1] / summary['control'][1]:.2f}x, "
           f"P99 {summary['chaos'][2] / summary['control'][2]:.2f}x (latency not gated)")  # fmt: skip
     for name, r in (("control", control), ("chaos", chaos)):
+        for val in r["validations"]:  # type: ignore[attr-defined]
+            print(f"{name}: {val.summary()}")
+            val.record(checks, f" ({name})")
         checks.check(f"{name}: observations acknowledged", r["acked"], "==", r["n"])
         checks.check(f"{name}: observations stored (none lost, none twice)", r["stored"], "==", r["n"])
         checks.check(f"{name}: acknowledged ids found by their vectors", r["found"], "==", r["probes"])

@@ -52,7 +52,7 @@ void Clock::advance(double dt) {
   if (!std::isfinite(dt)) {
     throw InvalidInputError("clock advance dt must be a finite number of seconds; got " + std::to_string(dt));
   }
-  if (!manual_.load(std::memory_order_acquire)) set(system_now());
+  if (!manual_.load(std::memory_order_acquire)) set(now());  // from the clock as it reads (skew, hold)
   double cur = manual_time_.load(std::memory_order_acquire);
   do {
     if (!std::isfinite(cur + dt)) {

@@ -7,6 +7,9 @@ builder that applies faults on a timeline while a workload runs against a real s
 - :mod:`.process`: SIGKILL and restart of a server, once or every N seconds.
 - :mod:`.disk`, :mod:`.memory`, :mod:`.cpu`, :mod:`.blkio`: disk full, memory limit, CPU starvation,
   slow disk (root for all but CPU).
+- :mod:`.server_faults`: faults inside a test-build server over HTTP (clock skew, fault plans: I/O errors).
+- :mod:`.burst`: extra load at a fixed rate beside the workload under test.
+- :mod:`.validators`: the M11 validators (eventual consistency, sequence, graph integrity).
 - :mod:`.scenario`, :mod:`.injectors`, :mod:`.timeline`: faults on a schedule from TOML.
 """
 
