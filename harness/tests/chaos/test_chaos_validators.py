@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -67,10 +68,10 @@ def test_graph_integrity_counts_each_violation() -> None:
     assert "did not report" in graph_integrity(Reported({"ok": True, "records": 5})).violations[0]
 
 
-def test_validators_on_a_real_server() -> None:
+def test_validators_on_a_real_server(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((200, 16)).astype(np.float32)
-    with running_server(None, no_auth=True, dim=16) as url, Client(url) as c:
+    with running_server(None, no_auth=True, dim=16, log_dir=tmp_path) as url, Client(url) as c:
         sp = c.create_space("v", dim=16)
         ids = [int(i) for i in sp.remember_batch(x)]
         acked_at = time.monotonic()
