@@ -8,6 +8,7 @@ need calls the HTTP API does not offer yet say so next to their ``BACKEND``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,22 @@ import pytest
 
 import engram
 from engram_harness.workflows.backend import Backend
+
+
+@pytest.fixture
+def engramd_test_build(request: pytest.FixtureRequest) -> str:
+    """The path of a test-build engramd (crash points, fault plans, ``/api/v1/admin/faults``:
+    docs/faults.md), for the workflows that inject faults inside the server. Without one the test
+    fails under CI, whose nox session builds it (``ENGRAM_FAULT_ENGRAMD``), and is skipped elsewhere."""
+    from engram_harness.chaos.faultbuild import fault_engramd
+
+    path, why = fault_engramd()
+    if path is None:
+        message = f"{request.node.nodeid} needs a fault-injection engramd: {why}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ Quick: 1,000 episodes per point; full: 10,000. Latency samples: 1,000 / 5,000 pe
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +37,6 @@ import pytest
 from engram.client import Client, RetryPolicy
 from engram.durability.inspect import check_wal
 from engram_harness.chaos import History, RestartableServer, check, read_final_state
-from engram_harness.chaos.faultbuild import fault_engramd
 from engram_harness.server import ServerProcess, start_server
 from engram_harness.stats import compare
 from engram_harness.suite import CheckRecorder
@@ -57,16 +55,6 @@ BATCH = 200
 DETECT_S = 30.0  # crash detected within (seeds: ProcessCrashDetected < 30 s)
 RECOVERY_S = 15 * 60.0  # RTO
 LATENCY_THRESHOLD = 0.05
-
-
-@pytest.fixture(scope="module")
-def engramd() -> str:
-    path, why = fault_engramd()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"workflow 104 needs a fault-injection engramd: {why}")
-        pytest.skip(f"workflow 104 needs a fault-injection engramd: {why}")
-    return path
 
 
 def clustered(rng: np.random.Generator, centers: np.ndarray, n: int) -> np.ndarray:
@@ -110,7 +98,7 @@ def recall_latencies(spaces: list, cues: np.ndarray) -> list[np.ndarray]:  # typ
 
 
 @pytest.fixture
-def control(engramd: str, request: pytest.FixtureRequest,
+def control(engramd_test_build: str, request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:  # fmt: skip
     """A durable engramd with the same episodes that is never crashed: the latency reference (one
     per point: its concepts are made to match the recovered server's)."""
@@ -118,7 +106,7 @@ def control(engramd: str, request: pytest.FixtureRequest,
     episodes, _ = workload(n, n_lat)
     root = tmp_path_factory.mktemp("control")
     sp = start_server(
-        root / "data", log_dir=root / "logs", command=[engramd], dim=DIM, no_auth=True, max_k=1000
+        root / "data", log_dir=root / "logs", command=[engramd_test_build], dim=DIM, no_auth=True, max_k=1000
     )
     try:
         with Client(sp.url, timeout=60) as c:
@@ -142,14 +130,14 @@ def wait_dead(server: RestartableServer, timeout_s: float) -> tuple[int | None, 
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_consolidation_crash(point: str, engramd: str, control: ServerProcess, request: pytest.FixtureRequest,
+def test_consolidation_crash(point: str, engramd_test_build: str, control: ServerProcess, request: pytest.FixtureRequest,
                              checks: CheckRecorder, tmp_path: Path) -> None:  # fmt: skip
     n, n_lat = sizes(request.config)
     site = f"consolidation.{point}"
     episodes, cues = workload(n, n_lat)
     history = History()
     server = RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
-                               command=[engramd], max_k=1000)  # fmt: skip
+                               command=[engramd_test_build], max_k=1000)  # fmt: skip
     server.start(env={"ENGRAM_FAULTS": f"crash={site}:{NTH.get(point, 1)}"})
     try:
         with Client(server.url, retry=RetryPolicy(attempts=1), timeout=60) as c:

@@ -30,7 +30,6 @@ Quick: budget 256 MiB, 1 MiB episodes, 30 s sustained; full: budget 1 GiB, 10 Mi
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +52,6 @@ from engram_harness.chaos import (
     read_final_state,
 )
 from engram_harness.chaos.disk import SmallDisk
-from engram_harness.chaos.faultbuild import fault_engramd
 from engram_harness.chaos.history import Kind, Outcome
 from engram_harness.chaos.memory import MemoryLimit
 from engram_harness.chaos.server_faults import ServerFaults, fault_plan
@@ -582,20 +580,15 @@ def io_reads_and_writes(h: History, start: float, end: float) -> tuple[int, int,
             sum(o.outcome == ok for o in writes), sum(o.outcome != ok for o in writes))  # fmt: skip
 
 
-def test_io_errors(checks: CheckRecorder, tmp_path: Path) -> None:
+def test_io_errors(engramd_test_build: str, checks: CheckRecorder, tmp_path: Path) -> None:
     """I/O errors from the disk (the test build's file-system seam, switched on and off over HTTP:
     every WAL sync fails with EIO for 3 s) under recorded writers and a reader: writes are refused
     with a clear 503 storage_unavailable naming the error, reads go on, writes are accepted again
     once the disk behaves, nothing acknowledged is lost, and an operator sees it (the
     engram_wal_storage_errors_total counter and a storage_unavailable log line)."""
-    engramd, why = fault_engramd()
-    if engramd is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the I/O-error test needs a fault-injection engramd: {why}")
-        pytest.skip(f"the I/O-error test needs a fault-injection engramd: {why}")
     h = History()
     with RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
-                           command=[engramd]) as server:  # fmt: skip
+                           command=[engramd_test_build]) as server:  # fmt: skip
         with Client(server.url) as c:
             c.create_space("io", dim=DIM)
         with RecordedWorkload(server.url, "io", h, dim=DIM, writers=2, readers=1, seed=SEED + 3, timeout_s=2.0,

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -53,7 +52,6 @@ from engram_harness.chaos import (
     parse_chaos_scenario,
     read_final_state,
 )
-from engram_harness.chaos.faultbuild import fault_engramd
 from engram_harness.chaos.history import Kind
 from engram_harness.chaos.server_faults import clock_skew
 from engram_harness.chaos.toxiproxy import ToxiproxyServer
@@ -240,21 +238,16 @@ def test_kill_storm(profile: Profile, checks: CheckRecorder, tmp_path: Path) -> 
     checks.assert_all()
 
 
-def test_clock_skew(checks: CheckRecorder, tmp_path: Path) -> None:
+def test_clock_skew(engramd_test_build: str, checks: CheckRecorder, tmp_path: Path) -> None:
     """The server's engine clock skewed under recorded writers and a reader (the test build's
     admin route, ``chaos.server_faults.clock_skew``): 30 s behind, then an hour ahead, then back,
     which is an hour's backward step. The engine never runs its clock backwards, so each writer's
     memories carry non-decreasing timestamps throughout; every step is detected (the metric
     ``engram_clock_skew_detected_total{direction}`` and a ``clock_skew_detected`` log line each
     way); reads and writes go on, and the history checks out."""
-    engramd, why = fault_engramd()
-    if engramd is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the clock-skew test needs a fault-injection engramd: {why}")
-        pytest.skip(f"the clock-skew test needs a fault-injection engramd: {why}")
     h = History()
     with RestartableServer(tmp_path / "data", log_dir=tmp_path / "logs", dim=DIM, no_auth=True,
-                           command=[engramd]) as server:  # fmt: skip
+                           command=[engramd_test_build]) as server:  # fmt: skip
         with Client(server.url) as c:
             c.create_space("skew", dim=DIM)
         with RecordedWorkload(server.url, "skew", h, dim=DIM, writers=2, readers=1, seed=SEED + 7, timeout_s=2.0,

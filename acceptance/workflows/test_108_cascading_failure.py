@@ -45,7 +45,6 @@ import pytest
 from engram.client import Client, RetryPolicy
 from engram.client.errors import RemoteError
 from engram.server.auth import add_key
-from engram_harness.chaos.faultbuild import fault_engramd
 from engram_harness.server import ServerProcess, start_server
 from engram_harness.stats.quantiles import quantiles
 from engram_harness.suite import CheckRecorder, Profile
@@ -397,26 +396,16 @@ def test_circuit_breakers_are_per_space(checks: CheckRecorder, tmp_path: Path) -
     checks.assert_all()
 
 
-@pytest.fixture(scope="module")
-def engramd() -> str:
-    path, why = fault_engramd()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                f"the stuck-consolidation part of workflow 108 needs a fault-injection engramd: {why}"
-            )
-        pytest.skip(f"the stuck-consolidation part of workflow 108 needs a fault-injection engramd: {why}")
-    return path
-
-
-def test_stuck_consolidation_stays_in_its_space(engramd: str, checks: CheckRecorder, tmp_path: Path) -> None:
+def test_stuck_consolidation_stays_in_its_space(
+    engramd_test_build: str, checks: CheckRecorder, tmp_path: Path
+) -> None:
     """The victim's consolidation hangs (the test build's delay at consolidation.mid_clustering,
     once); meanwhile a healthy space consolidates and the healthy tenants' and the victim's own
     calls stay inside the budget."""
     stall_s = 6.0
     rng = np.random.default_rng(SEED + 1)
     env = {"ENGRAM_FAULTS": f"delay=consolidation.mid_clustering:{stall_s:g}s:times=1"}
-    with tenants(tmp_path, command=[engramd], env=env) as t, t.client("admin", timeout=60) as c:
+    with tenants(tmp_path, command=[engramd_test_build], env=env) as t, t.client("admin", timeout=60) as c:
         for name in (VICTIM, *HEALTHY):
             c.space(name).remember_batch(clustered(rng, 10, 6), [f"{name}-{i}" for i in range(60)])
         stuck: dict[str, float] = {}
