@@ -1,5 +1,6 @@
 #include "clock_watch.hpp"
 
+#include <chrono>
 #include <cmath>
 
 namespace engram::server {
@@ -18,6 +19,10 @@ std::optional<double> ClockWatch::observe(double clock_s, double steady_s) noexc
   offset_s_.store(offset_s_.load(std::memory_order_relaxed) + step, std::memory_order_relaxed);
   if (std::fabs(step) >= threshold_s_) return step;
   return std::nullopt;
+}
+
+std::optional<double> ClockWatch::observe(double clock_s) noexcept {
+  return observe(clock_s, std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace engram::server

@@ -22,6 +22,8 @@ class ClockWatch {
   // since the previous observation (engine progress minus steady progress) when its size is at
   // least the threshold; nullopt otherwise and for the first observation, which anchors both.
   std::optional<double> observe(double clock_s, double steady_s) noexcept EXCLUDES(mu_);
+  // The same, with the steady clock read now (what the server calls; the above is for tests).
+  std::optional<double> observe(double clock_s) noexcept EXCLUDES(mu_);
   // The engine clock minus the steady clock, relative to the first observation: the sum of the
   // steps (and drift) seen so far.
   double offset_s() const noexcept { return offset_s_.load(std::memory_order_relaxed); }

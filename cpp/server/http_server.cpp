@@ -623,8 +623,7 @@ void HttpServer::Impl::arm_clock_watch() {
   clock_timer.async_wait([this](beast::error_code ec) {
     if (ec) return;
     if (const auto engine = state.engine_ptr()) {
-      const double steady = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-      if (const auto step = state.clock_watch.observe(engine->clock().unheld_now(), steady)) {
+      if (const auto step = state.clock_watch.observe(engine->clock().unheld_now())) {
         const char* direction = *step > 0 ? "forward" : "backward";
         state.metrics.inc("engram_clock_skew_detected_total",
                           "Steps of the engine clock against a steady clock of 1 s or more.", 1.0,

@@ -131,8 +131,7 @@ void ServerState::open_engine() {
   }
   if (engine_->durable()) log_recovery(engine_->recovery_info());
   // anchors the clock watch now, so a step in the first second of service is seen too
-  clock_watch.observe(engine_->clock().unheld_now(),
-                      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  clock_watch.observe(engine_->clock().unheld_now());
   set_phase(Phase::Ready);
   std::string names = "[";
   for (const auto& n : engine_->space_names()) {

@@ -12,6 +12,7 @@
 
 #include "api_error.hpp"
 #include "auth.hpp"
+#include "clock_watch.hpp"
 #include "config.hpp"
 #include "engram/errors.hpp"
 #include "json_reader.hpp"
@@ -368,4 +369,21 @@ TEST(ApiErrors, EngineExceptionsMapToCodes) {
   EXPECT_FALSE(from_exception(std::runtime_error("bug")).has_value());
   EXPECT_EQ(error_body(ApiError(429, "overloaded", "m", 1.0), "rid"),
             R"({"error":{"code":"overloaded","message":"m","status":429,"request_id":"rid","retry_after_ms":1000}})");
+}
+
+TEST(ClockWatch, ReportsStepsOfAtLeastTheThresholdAndSumsTheOffset) {
+  ClockWatch w(1.0);
+  EXPECT_FALSE(w.observe(1000.0, 5.0));     // the first observation anchors
+  EXPECT_FALSE(w.observe(1001.0, 6.0));     // both advanced 1 s: no step
+  EXPECT_FALSE(w.observe(1002.5, 7.0));     // 0.5 s of drift: under the threshold, but counted
+  const auto fwd = w.observe(1063.5, 8.0);  // +60 s
+  ASSERT_TRUE(fwd);
+  EXPECT_DOUBLE_EQ(*fwd, 60.0);
+  const auto back = w.observe(1034.5, 9.0);  // -30 s
+  ASSERT_TRUE(back);
+  EXPECT_DOUBLE_EQ(*back, -30.0);
+  EXPECT_DOUBLE_EQ(w.offset_s(), 30.5);
+  ClockWatch now;  // the overload reading the steady clock itself: no step between two calls
+  EXPECT_FALSE(now.observe(2000.0));
+  EXPECT_FALSE(now.observe(2000.0));
 }
