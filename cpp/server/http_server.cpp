@@ -189,7 +189,21 @@ class Session {
                                    1.0),
                           body_pending_);
       }
-      st_.inflight.fetch_add(1);
+      // milestone 11's backpressure on the write path (backpressure.hpp): writes are refused from
+      // 90% of max_inflight so reads keep their room up to the limit
+      auto& bp = st_.requests_pressure;
+      if (route.role == Role::Write && !bp.admits_write(n)) {
+        st_.metrics.inc("engram_server_write_backpressure_rejections_total",
+                        "Writes refused with 429: requests in flight at 90% of max_inflight.");
+        route_label_ = "(overloaded)";
+        return send_error(
+            ApiError(429, "overloaded",
+                     std::to_string(n) + " requests in flight of " + std::to_string(st_.config.max_inflight) +
+                         " (writes are refused from 90%); retry after the delay given",
+                     bp.retry_after_s(n, 0.1)),
+            body_pending_);
+      }
+      bp.update(st_.inflight.fetch_add(1) + 1);
       counted_inflight_ = true;
     }
     ctx_ = std::make_unique<RequestContext>(st_, route, request_id_);
@@ -379,6 +393,10 @@ class Session {
     res_->set("X-Request-Id", request_id_);
     res_->set("Engram-API-Version", kApiVersion);
     for (auto& [k, v] : r.headers) res_->set(k, v);
+    // the backpressure signal (critical from 80% of max_inflight): clients slow down before 429s
+    if (const auto p = st_.requests_pressure.level(); p >= Pressure::Critical) {
+      res_->set("X-Engram-Backpressure", std::string(pressure_name(p)));
+    }
     res_->body() = std::move(r.body);
     const bool keep =
         !close_after_ && !body_pending_ && parser_ && parser_->get().keep_alive() && st_.phase() != Phase::Stopped;
@@ -420,7 +438,10 @@ class Session {
   void end_request() {
     if (!in_request_) return;
     in_request_ = false;
-    if (counted_inflight_) st_.inflight.fetch_sub(1);
+    if (counted_inflight_) {
+      st_.requests_pressure.update(st_.inflight.fetch_sub(1) - 1);
+      st_.requests_pressure.completed();
+    }
     if (key_slot_) st_.release_key_slot(key_label_);
     release_work();
     counted_inflight_ = key_slot_ = false;

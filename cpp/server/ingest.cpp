@@ -10,8 +10,6 @@ namespace engram::server {
 
 namespace {
 
-constexpr double kSlowDownFraction = 0.5;
-
 // API v1's streaming histogram (same name, help and buckets since its first server):
 // receipt of an observation to its engine call returning (stored, searchable and durable under
 // the engine's durability mode), for observations stored now (replays are not timed).
@@ -46,21 +44,14 @@ EpisodeInput episode_of(const Observation& o) {
 
 }  // namespace
 
-std::string_view flow_name(FlowState s) noexcept {
-  switch (s) {
-    case FlowState::Normal: return "normal";
-    case FlowState::SlowDown: return "slow_down";
-    case FlowState::Overloaded: return "overloaded";
-  }
-  return "normal";
-}
-
 Ingestor::Ingestor(ServerState& state)
     : state_(state),
       limit_(state.config.stream_queue_limit),
       batch_(static_cast<std::size_t>(state.config.ingest_batch)),
-      throttle_s_(state.config.ingest_throttle_ms / 1000.0) {
-  state_.metrics.declare_counter("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
+      throttle_s_(state.config.ingest_throttle_ms / 1000.0),
+      pressure_("stream", limit_, state.metrics, state.log) {
+  state_.metrics.declare_counter("engram_streaming_observations_rejected_total",
+                                 "Observations refused: writer queue 90% full.");
   state_.metrics.declare_histogram(kLatencyName, kLatencyHelp);
   state_.metrics.declare_histogram(kWaitName, kWaitHelp);
   state_.metrics.declare_histogram(kCallName, kCallHelp);
@@ -69,41 +60,46 @@ Ingestor::Ingestor(ServerState& state)
 
 Ingestor::~Ingestor() { stop(0.0); }
 
-double Ingestor::retry_after_s() const noexcept {
-  // time to drain half the queue at the writer's batch size and throttle, at least 50 ms
-  return std::max(0.05,
-                  (static_cast<double>(limit_) / 2.0 / static_cast<double>(batch_)) * std::max(throttle_s_, 0.005));
+double Ingestor::retry_after_s() const {
+  std::int64_t queued = 0;
+  {
+    MutexLock lock(mu_);
+    queued = static_cast<std::int64_t>(queue_.size());
+  }
+  // before the writer's rate is measured: a batch's worth of time per batch above the signal
+  const double fallback = std::max(1.0, static_cast<double>(queued) - kSignalFill * static_cast<double>(limit_)) /
+                          static_cast<double>(batch_) * std::max(throttle_s_, 0.005);
+  return pressure_.retry_after_s(queued, fallback);
 }
 
 void Ingestor::submit(Observation obs) {
+  std::int64_t queued = 0;
+  std::uint64_t version = 0;
   {
     MutexLock lock(mu_);
     if (stop_) throw ApiError(503, "shutting_down", "the server is draining; resend elsewhere", 1.0);
-    if (static_cast<std::int64_t>(queue_.size()) < limit_) {
+    queued = static_cast<std::int64_t>(queue_.size());
+    if (pressure_.admits_write(queued)) {
       queue_.push_back(std::move(obs));
       drained_ = false;
+      version = ++version_;
+      ++queued;
       lock.unlock();
       cv_.notify_one();
+      pressure_.update(queued, version);
       return;
     }
   }
-  state_.metrics.inc("engram_streaming_observations_rejected_total", "Observations refused: queue full.");
-  throw ApiError(
-      429, "overloaded",
-      "the ingestion queue is full (" + std::to_string(limit_) + " observations); resend after the retry delay",
-      retry_after_s());
+  state_.metrics.inc("engram_streaming_observations_rejected_total", "Observations refused: writer queue 90% full.");
+  throw ApiError(429, "overloaded",
+                 "the ingestion queue holds " + std::to_string(queued) + " of " + std::to_string(limit_) +
+                     " observations (writes are refused from 90%); resend after the retry delay",
+                 retry_after_s());
 }
 
 std::int64_t Ingestor::depth() const {
   MutexLock lock(mu_);
   return static_cast<std::int64_t>(queue_.size()) + busy_;
-}
-
-FlowState Ingestor::flow() const {
-  MutexLock lock(mu_);
-  const auto d = static_cast<double>(queue_.size());
-  if (d >= static_cast<double>(limit_)) return FlowState::Overloaded;
-  return d >= kSlowDownFraction * static_cast<double>(limit_) ? FlowState::SlowDown : FlowState::Normal;
 }
 
 bool Ingestor::stop(double timeout_s) {
@@ -134,11 +130,15 @@ bool Ingestor::stop(double timeout_s) {
 void Ingestor::run() {
   std::vector<Observation> batch;
   for (;;) {  // one batch per iteration; exits when stopped
+    std::int64_t queued = 0;
+    std::uint64_t version = 0;
+    bool backlog = false;  // the writer is the bottleneck: this batch measures its drain rate
     {
       MutexLock lock(mu_);
       while (queue_.empty() && !stop_) cv_.wait(mu_);
       if (stop_) return;
       const std::size_t n = std::min(batch_, queue_.size());
+      backlog = n == batch_;
       batch.clear();
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
@@ -146,7 +146,11 @@ void Ingestor::run() {
         queue_.pop_front();
       }
       busy_ = static_cast<std::int64_t>(n);
+      queued = static_cast<std::int64_t>(queue_.size());
+      version = ++version_;
     }
+    pressure_.update(queued, version);
+    const auto t0 = std::chrono::steady_clock::now();
     store(batch);
     {
       MutexLock lock(mu_);
@@ -155,6 +159,10 @@ void Ingestor::run() {
     }
     idle_cv_.notify_all();
     if (throttle_s_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(throttle_s_));
+    if (backlog) {
+      pressure_.drained(static_cast<double>(batch.size()),
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
 }
 

@@ -6,13 +6,15 @@
 // never late by a timer: the writer waits on a condition variable, not a poll, and reports as soon
 // as the engine call returns.
 //
-// The queue is bounded (stream_queue_limit): from half full the flow state is slow_down, full is
-// overloaded and submit() refuses with 429 overloaded and a retry delay, so memory stays bounded
-// whatever the clients do. ingest_throttle_ms pauses after each batch (capacity drills, tests).
+// The queue is bounded (stream_queue_limit) and follows milestone 11's backpressure
+// (backpressure.hpp): normal / warning (50%) / critical (80%, the signal) / overloaded (95%);
+// from 90% submit() refuses with 429 overloaded and a retry delay computed from the writer's
+// measured drain rate, so memory stays bounded whatever the clients do and nothing is dropped
+// silently. ingest_throttle_ms pauses after each batch (capacity drills, tests).
 //
-// Locking: mu_ guards the queue and the stop flag; it is a leaf (the engine is called and outcomes
-// reported without it). Outcome callbacks run on the writer thread and must not block (sessions
-// post them to their strand).
+// Locking: mu_ guards the queue and the stop flag; it is a leaf (the engine is called, outcomes
+// reported and the backpressure level recorded without it). Outcome callbacks run on the writer
+// thread and must not block (sessions post them to their strand).
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "api_error.hpp"
+#include "backpressure.hpp"
 #include "engram/idempotency.hpp"
 #include "engram/memory.hpp"
 #include "engram/thread_annotations.hpp"
@@ -35,9 +38,6 @@
 namespace engram::server {
 
 class ServerState;
-
-enum class FlowState { Normal = 0, SlowDown = 1, Overloaded = 2 };
-std::string_view flow_name(FlowState s) noexcept;
 
 // What happened to one observation: stored (or replayed by its idempotency key), or an error.
 struct IngestOutcome {
@@ -66,12 +66,13 @@ class Ingestor {
   Ingestor(const Ingestor&) = delete;
   Ingestor& operator=(const Ingestor&) = delete;
 
-  // Queues an observation; ApiError 429 "overloaded" (with a retry delay) when the queue is full,
-  // 503 "shutting_down" once stopped. On a throw the observation's callback is not called.
+  // Queues an observation; ApiError 429 "overloaded" (with a retry delay) when the queue is 90%
+  // full, 503 "shutting_down" once stopped. On a throw the observation's callback is not called.
   void submit(Observation obs) EXCLUDES(mu_);
   std::int64_t depth() const EXCLUDES(mu_);  // queued + being stored
-  FlowState flow() const EXCLUDES(mu_);
-  double retry_after_s() const noexcept;
+  Pressure flow() const noexcept { return pressure_.level(); }
+  Backpressure& pressure() noexcept { return pressure_; }
+  double retry_after_s() const EXCLUDES(mu_);
   std::int64_t limit() const noexcept { return limit_; }
   std::uint64_t stored() const noexcept { return stored_.load(); }
   // Lets the writer finish what is queued (bounded by timeout_s), then stops it; observations
@@ -87,6 +88,7 @@ class Ingestor {
   const std::int64_t limit_;
   const std::size_t batch_;
   const double throttle_s_;
+  Backpressure pressure_;
   mutable Mutex mu_;
   std::condition_variable_any cv_;       // work queued, or stop requested
   std::condition_variable_any idle_cv_;  // queue empty and nothing being stored
@@ -95,6 +97,7 @@ class Ingestor {
   bool stop_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
   bool drained_ GUARDED_BY(mu_) = true;
+  std::uint64_t version_ GUARDED_BY(mu_) = 1;  // orders the depths given to pressure_
   std::atomic<std::uint64_t> stored_{0};
   std::thread thread_;
 };

@@ -34,8 +34,16 @@ ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_l
   // The stream part (issue 13) replaces these with its queue's figures; until then no stream exists.
   m.gauge("engram_streaming_open_streams", "Open observation streams.", [] { return 0.0; });
   m.gauge("engram_streaming_queue_depth", "Observations queued or being stored.", [] { return 0.0; });
-  m.gauge("engram_streaming_backpressure_state", "0 normal, 1 slow down, 2 overloaded (rejecting).",
+  m.gauge("engram_streaming_backpressure_state", "Writer queue backpressure level (0-3; no stream part yet).",
           [] { return 0.0; });
+  m.gauge("engram_server_backpressure_state",
+          "Requests in flight against max_inflight: 0 normal, 1 warning (50%), 2 critical (80%, signalled), "
+          "3 overloaded (95%); writes are refused from 90%.",
+          [this] { return static_cast<double>(static_cast<int>(requests_pressure.level())); });
+  m.gauge("engram_server_inflight_fill_ratio", "Requests in flight / max_inflight.",
+          [this] { return requests_pressure.fill(); });
+  m.declare_counter("engram_server_write_backpressure_rejections_total",
+                    "Writes refused with 429: requests in flight at 90% of max_inflight.");
   m.declare_counter("engram_server_overload_rejections_total", "Requests refused with 429 (too many in flight).");
   m.declare_counter("engram_server_client_aborts_total",
                     "Requests whose client disconnected before the whole request was received.");

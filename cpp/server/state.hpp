@@ -20,6 +20,7 @@
 
 #include "admission.hpp"
 #include "auth.hpp"
+#include "backpressure.hpp"
 #include "clock_watch.hpp"
 #include "config.hpp"
 #include "engram/engine.hpp"
@@ -52,6 +53,9 @@ class ServerState {
   ClockWatch clock_watch;
   // Per-key budget of worker-pool work (defect 9): taken before a Worker route's body is read.
   WorkAdmission work{config.work_budget_per_key, config.work_queue_per_key};
+  // Milestone 11 backpressure of the HTTP requests in flight against max_inflight (writes refused
+  // from 90%, the X-Engram-Backpressure signal from 80%).
+  Backpressure requests_pressure{"requests", config.max_inflight, metrics, log};
 
   Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
   void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }

@@ -124,6 +124,10 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
                      [s = this->shared_from_this(), refused](beast::error_code ec) { s->on_accept(ec, refused); });
   }
 
+  void notify_flow() override {
+    asio::post(ws_.get_executor(), [s = this->shared_from_this()] { s->maybe_flow(); });
+  }
+
   void begin_drain() override {
     asio::post(ws_.get_executor(), [s = this->shared_from_this()] {
       if (s->draining_ || s->close_) return;
@@ -414,15 +418,23 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
     kick();
   }
 
+  // The writer queue's backpressure level (backpressure.hpp), sent when it differs from the last
+  // one this session sent: on each of its own events, and at once when the level changes
+  // (StreamHub's hook posts notify_flow to every session). "at" is when the level changed (the
+  // server's wall clock), so a client on the same host can tell how late it learnt of it.
   void maybe_flow() {
-    const FlowState now = hub_.ingest.flow();
-    if (now == flow_) return;
+    const Pressure now = hub_.ingest.flow();
+    if (now == flow_ || close_ || dead_) return;
     flow_ = now;
+    const auto& bp = hub_.ingest.pressure();
     JsonWriter w;
     push(w.begin_object()
              .field("type", "flow")
-             .field("state", flow_name(now))
+             .field("state", pressure_name(now))
              .field("queue_depth", hub_.ingest.depth())
+             .field("queue_limit", bp.capacity())
+             .field("fill", bp.fill())
+             .field("at", bp.changed_at_unix())
              .end_object()
              .take());
   }
@@ -491,7 +503,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
   std::int64_t outstanding_ = 0;
   std::optional<std::int64_t> last_seq_;
   std::optional<std::pair<std::uint16_t, std::string>> close_;  // close after the outbox
-  FlowState flow_ = FlowState::Normal;
+  Pressure flow_ = Pressure::Normal;
   Clock::time_point t0_ = Clock::now();
   std::uint64_t reg_id_ = 0;
   bool registered_ = false, draining_ = false, stop_reading_ = false, fatal_queued_ = false, writing_ = false,
@@ -500,13 +512,30 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
 
 }  // namespace
 
+namespace {
+constexpr const char* kStateHelp =
+    "Writer queue backpressure: 0 normal, 1 warning (50%), 2 critical (80%, signalled), 3 overloaded (95%); "
+    "writes are refused from 90%.";
+}  // namespace
+
 StreamHub::StreamHub(ServerState& st) : state(st), ingest(st) {
   state.metrics.gauge("engram_streaming_open_streams", "Open observation streams.",
                       [this] { return static_cast<double>(open_.load()); });
   state.metrics.gauge("engram_streaming_queue_depth", "Observations queued or being stored.",
                       [this] { return static_cast<double>(ingest.depth()); });
-  state.metrics.gauge("engram_streaming_backpressure_state", "0 normal, 1 slow down, 2 overloaded (rejecting).",
+  state.metrics.gauge("engram_streaming_backpressure_state", kStateHelp,
                       [this] { return static_cast<double>(static_cast<int>(ingest.flow())); });
+  state.metrics.gauge("engram_streaming_queue_fill_ratio", "Writer queue fill (queued / stream_queue_limit).",
+                      [this] { return ingest.pressure().fill(); });
+  ingest.pressure().on_change([this](Pressure) {
+    std::vector<std::shared_ptr<StreamSessionHandle>> live;
+    {
+      MutexLock lock(mu_);
+      for (auto& [id, w] : sessions_)
+        if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->notify_flow();
+  });
   state.metrics.declare_counter("engram_stream_acks_total", "Stream observations acknowledged.");
   state.on_drain([this] {
     std::vector<std::shared_ptr<StreamSessionHandle>> live;
@@ -524,7 +553,8 @@ StreamHub::~StreamHub() {
   // the gauges must not outlive the hub
   state.metrics.gauge("engram_streaming_open_streams", "Open observation streams.", [] { return 0.0; });
   state.metrics.gauge("engram_streaming_queue_depth", "Observations queued or being stored.", [] { return 0.0; });
-  state.metrics.gauge("engram_streaming_backpressure_state", "0 normal, 1 slow down, 2 overloaded (rejecting).",
+  state.metrics.gauge("engram_streaming_backpressure_state", kStateHelp, [] { return 0.0; });
+  state.metrics.gauge("engram_streaming_queue_fill_ratio", "Writer queue fill (queued / stream_queue_limit).",
                       [] { return 0.0; });
 }
 

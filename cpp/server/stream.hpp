@@ -7,7 +7,9 @@
 // the observation is stored (durable under the engine's mode and searchable), or {"type":
 // "reject", "seq", "code", "message", "retryable"[, "retry_after_ms"]}. Out of band: {"type":
 // "ready", "session", "max_outstanding", "queue_limit"} first, {"type": "flow", "state":
-// normal|slow_down|overloaded, "queue_depth"} when the writer queue changes state, and {"type":
+// normal|warning|critical|overloaded, "queue_depth", "queue_limit", "fill", "at"} when the writer
+// queue's backpressure level changes (backpressure.hpp; critical is the signal to slow down,
+// from 90% observations are rejected 429 with retry_after_ms), and {"type":
 // "draining", "outstanding"} at shutdown, after which the server sends the remaining acks and
 // closes with 1001. A message the server cannot tie to a sequence number (not JSON, not an
 // object, no integer seq, seq not increasing, binary, too big, a client not reading its acks) is
@@ -52,6 +54,7 @@ class StreamSessionHandle {
  public:
   virtual ~StreamSessionHandle() = default;
   virtual void begin_drain() = 0;
+  virtual void notify_flow() = 0;  // the writer queue's backpressure level changed
   virtual void recheck_key() = 0;
 };
 

@@ -62,6 +62,7 @@ class StreamBook:
         self.next_index = 0
         self.next_seq = 1
         self.pause_until = 0.0
+        self.flow_state = "normal"  # the last backpressure level the server sent
 
     def add(self, body: dict[str, Any], key: str | None, now: float | None = None) -> int:
         i = self.next_index
@@ -117,9 +118,13 @@ class StreamBook:
                 self.added_at.pop(i, None)
                 self.failed[i] = error_from_body(400, {"error": msg})
         elif kind == "flow":
-            if msg.get("state") == "slow_down":
+            # critical is the backpressure signal (80% full); slow_down is its name before
+            # milestone 11's four levels, still sent by older servers
+            state = msg.get("state")
+            self.flow_state = str(state)
+            if state in ("critical", "slow_down"):
                 self.pause_until = max(self.pause_until, now + 0.002)
-            elif msg.get("state") == "overloaded":
+            elif state == "overloaded":
                 self.pause_until = max(self.pause_until, now + 0.05)
         elif kind == "ready":
             self.window = min(self.window, int(msg.get("max_outstanding", self.window)))

@@ -12,11 +12,13 @@
 
 #include "api_error.hpp"
 #include "auth.hpp"
+#include "backpressure.hpp"
 #include "clock_watch.hpp"
 #include "config.hpp"
 #include "engram/errors.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
+#include "log.hpp"
 #include "metrics.hpp"
 #include "router.hpp"
 
@@ -386,4 +388,66 @@ TEST(ClockWatch, ReportsStepsOfAtLeastTheThresholdAndSumsTheOffset) {
   ClockWatch now;  // the overload reading the steady clock itself: no step between two calls
   EXPECT_FALSE(now.observe(2000.0));
   EXPECT_FALSE(now.observe(2000.0));
+}
+
+TEST(Backpressure, LevelsFollowMilestoneElevensThresholds) {
+  EXPECT_EQ(pressure_of(0.0), Pressure::Normal);
+  EXPECT_EQ(pressure_of(0.4999), Pressure::Normal);
+  EXPECT_EQ(pressure_of(0.50), Pressure::Warning);
+  EXPECT_EQ(pressure_of(0.7999), Pressure::Warning);
+  EXPECT_EQ(pressure_of(0.80), Pressure::Critical);
+  EXPECT_EQ(pressure_of(0.9499), Pressure::Critical);
+  EXPECT_EQ(pressure_of(0.95), Pressure::Overloaded);
+  EXPECT_EQ(pressure_of(1.5), Pressure::Overloaded);
+  EXPECT_EQ(pressure_name(Pressure::Critical), "critical");
+}
+
+TEST(Backpressure, RefusesWritesFromNinetyPercentAndCountsEachChange) {
+  ServerMetrics m;
+  JsonLog log(LogLevel::Error);  // quiet
+  Backpressure bp("q", 100, m, log);
+  EXPECT_EQ(bp.reject_depth(), 90);
+  EXPECT_TRUE(bp.admits_write(89));
+  EXPECT_FALSE(bp.admits_write(90));
+  std::vector<Pressure> seen;
+  bp.on_change([&](Pressure p) { seen.push_back(p); });
+  EXPECT_EQ(bp.update(10), Pressure::Normal);
+  EXPECT_EQ(bp.update(60), Pressure::Warning);
+  EXPECT_EQ(bp.update(85), Pressure::Critical);
+  EXPECT_EQ(bp.update(97), Pressure::Overloaded);
+  EXPECT_EQ(bp.update(97), Pressure::Overloaded);  // no change: no hook, no count
+  EXPECT_EQ(bp.update(0), Pressure::Normal);
+  EXPECT_EQ(seen,
+            (std::vector<Pressure>{Pressure::Warning, Pressure::Critical, Pressure::Overloaded, Pressure::Normal}));
+  EXPECT_DOUBLE_EQ(m.counter_value("engram_backpressure_transitions_total", {{"queue", "q"}, {"state", "critical"}}),
+                   1.0);
+  EXPECT_DOUBLE_EQ(bp.fill(), 0.0);
+  Backpressure tiny("t", 1, m, log);  // a queue of one still admits its one item
+  EXPECT_TRUE(tiny.admits_write(0));
+  EXPECT_FALSE(tiny.admits_write(1));
+}
+
+TEST(Backpressure, AnOlderDepthNeverOverwritesANewerOne) {
+  ServerMetrics m;
+  JsonLog log(LogLevel::Error);
+  Backpressure bp("q", 100, m, log);
+  EXPECT_EQ(bp.update(99, 10), Pressure::Overloaded);
+  EXPECT_EQ(bp.update(0, 9), Pressure::Overloaded);  // computed before the newer depth: ignored
+  EXPECT_EQ(bp.level(), Pressure::Overloaded);
+  EXPECT_EQ(bp.update(0, 11), Pressure::Normal);
+}
+
+TEST(Backpressure, RetryAfterIsTheTimeToDrainBelowTheSignalAtTheMeasuredRate) {
+  ServerMetrics m;
+  JsonLog log(LogLevel::Error);
+  Backpressure bp("q", 1000, m, log);
+  EXPECT_DOUBLE_EQ(bp.retry_after_s(950, 0.25), 0.25);  // nothing measured yet: the fallback
+  bp.drained(100, 0.5);                                 // 200 items/s
+  EXPECT_DOUBLE_EQ(bp.drain_rate(), 200.0);
+  EXPECT_DOUBLE_EQ(bp.retry_after_s(900, 0.25), 0.5);  // 100 above the signal (800) at 200/s
+  bp.drained(400, 1.0);                                // weighted: 0.7 * 200 + 0.3 * 400
+  EXPECT_NEAR(bp.drain_rate(), 260.0, 1e-9);
+  EXPECT_DOUBLE_EQ(bp.retry_after_s(100, 0.25), 0.010);  // under the signal: the floor
+  bp.drained(1, 1e6);
+  EXPECT_LE(bp.retry_after_s(1000, 0.25), 60.0);  // capped
 }
