@@ -163,6 +163,9 @@ void Ingestor::run() {
       pressure_.drained(static_cast<double>(batch.size()),
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
+    // The observations' callbacks hold their sessions: kept until the next batch, a stream whose
+    // client closed after its last ack stayed open (and held the drain) until more work came.
+    batch.clear();
   }
 }
 

@@ -468,3 +468,25 @@ def test_a_connection_dropped_during_the_handshake_is_a_transport_error(accept_f
         stop.set()
         t.join(timeout=5)
         srv.close()
+
+
+def test_a_stream_closed_after_its_last_ack_is_released_at_once(tmp_path) -> None:
+    # The writer's last batch used to keep its observations (and their callbacks, which hold the
+    # session) until the next batch: a client that closed after its last ack left an open stream
+    # behind, counted and holding the drain at shutdown until its timeout.
+    with running_server_process(None, log_dir=tmp_path, no_auth=True, dim=DIM) as sp:
+        Client(sp.url).create_space("close")
+        v = vectors(20, seed=37)
+        with _ws(sp.url, "close", None) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "ready"
+            for i in range(20):
+                ws.send(_obs(i + 1, v[i]))
+            acks = 0
+            deadline = time.monotonic() + 30
+            while acks < 20 and time.monotonic() < deadline:  # bounded in time
+                acks += json.loads(ws.recv(timeout=10))["type"] == "ack"
+        assert acks == 20
+        deadline = time.monotonic() + 5
+        while metric(sp.url, "engram_streaming_open_streams") > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(sp.url, "engram_streaming_open_streams") == 0
