@@ -553,6 +553,7 @@ class Engine:
         checkpoint_interval_s: float = 300.0,
         checkpoint_wal_bytes: int = 268435456,
         flush_interval_s: float = 0.05,
+        disk_full_fraction: float = 0.95,
         until_lsn: int | None = None,
         until_time_ns: int | None = None,
     ) -> None:

@@ -310,8 +310,10 @@ class Engine(ConsolidationControl):
 
     ``path=None`` keeps everything in memory. A path makes it durable: opening recovers the store
     there, and every mutation is in the write-ahead log before it returns (``durability``:
-    "group" by default, "fsync" or "none"; see docs/architecture.md, "Durability"). All methods
-    are safe to call from many threads.
+    "group" by default, "fsync" or "none"; see docs/architecture.md, "Durability"). Writes are
+    refused (``StorageError`` "disk full") while the store's file system is at least
+    ``disk_full_fraction`` full (default 0.95; 1 leaves it to the disk). All methods are safe to
+    call from many threads.
     """
 
     def __init__(
@@ -332,6 +334,7 @@ class Engine(ConsolidationControl):
         segment_bytes: int = 64 << 20,
         flush_interval_s: float = 0.05,
         idempotency_capacity: int = 100_000,
+        disk_full_fraction: float = 0.95,
     ) -> None:
         self._core = _core.Engine(
             dim, M, ef_construction, ef_search, seed, max_memories, max_content_bytes, max_spaces,
@@ -349,6 +352,7 @@ class Engine(ConsolidationControl):
                     checkpoint_wal_bytes=checkpoint_wal_bytes,
                     segment_bytes=segment_bytes,
                     flush_interval_s=flush_interval_s,
+                    disk_full_fraction=disk_full_fraction,
                 ),
             )
 

@@ -19,10 +19,9 @@ regression beyond 5% (the harness's comparison statistics); no OOM kill, the ser
 exiting cleanly; the history checker: no acknowledged write lost, none duplicated, no phantom.
 
 Disk (``test_disk_pressure``): the data directory on a small tmpfs the suite mounts, filled to 95%
-with a ballast file; writes go on until the WAL refuses (disk full: 503 ``storage_unavailable``
-naming ENOSPC), reads continue (> 99%), writes resume once the ballast is deleted, and the history
-checker finds nothing lost, duplicated or phantom. The WAL refuses at ENOSPC (it has no
-free-space threshold of its own): at 95% the remaining 5% fills within a few writes.
+with a ballast file; the WAL's disk guard refuses writes at 95% (503 ``storage_unavailable``, "disk
+full", naming the fill and the limit) before the disk runs out, reads continue (> 99%), writes resume
+once the ballast is deleted, and the history checker finds nothing lost, duplicated or phantom.
 
 Quick: budget 256 MiB, 1 MiB episodes, 30 s sustained; full: budget 1 GiB, 10 MiB episodes, 300 s.
 """
@@ -543,6 +542,11 @@ def run_disk_pressure(disk: SmallDisk, checks: CheckRecorder, tmp_path: Path, ep
                      1 if isinstance(refusal, StorageError) and refusal.code == "storage_unavailable"
                      and refusal.status == 503 else 0, "==", 1)  # fmt: skip
         checks.check("WAL refusal names the full disk", 1 if "disk full" in str(refusal) else 0, "==", 1)
+        # the seeds' disk pressure line: refused at 95% by the WAL's disk guard, before the disk
+        # itself runs out (ENOSPC)
+        checks.check("refused by the 95% disk guard, not ENOSPC",
+                     1 if "at or above its limit of 95%" in str(refusal) else 0, "==", 1)  # fmt: skip
+        checks.check("disk usage when refused", 100 * disk.usage(), "<", 100.0, "%")
         # Reads go on while further writes are refused at once.
         ok = sum(1 for _ in range(200) if read())
         checks.check("read success with the disk full", ok / 2.0, ">", 99.0, "%")
@@ -552,8 +556,9 @@ def run_disk_pressure(disk: SmallDisk, checks: CheckRecorder, tmp_path: Path, ep
         )
         metrics = parse_prometheus(c.prometheus())
         checks.check(
-            "engram_wal_storage_errors_total", metrics.get("engram_wal_storage_errors_total", 0), ">", 0
+            "engram_wal_disk_full_refusals_total", metrics.get("engram_wal_disk_full_refusals_total", 0), ">", 0
         )
+        checks.check("engram_wal_disk_used_ratio", metrics.get("engram_wal_disk_used_ratio", 0), ">=", 0.95)
         # Free the space: writes resume.
         disk.free()
         freed = time.monotonic()

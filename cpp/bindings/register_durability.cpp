@@ -120,6 +120,7 @@ void register_durability(py::module_& m) {
           [](Engine& e, const Text<"path">& path, const Text<"durability">& durability,
              const Int<"segment_bytes", std::uint64_t>& segment_bytes, const Real<"checkpoint_interval_s">& ckpt_s,
              const Int<"checkpoint_wal_bytes", std::uint64_t>& ckpt_bytes, const Real<"flush_interval_s">& flush_s,
+             const Real<"disk_full_fraction">& disk_full,
              const std::optional<Int<"until_lsn", std::uint64_t>>& until_lsn,
              const std::optional<Int<"until_time_ns">>& until_time_ns) {
             StoreOptions o;
@@ -129,6 +130,7 @@ void register_durability(py::module_& m) {
             o.checkpoint_interval_s = ckpt_s.get();
             o.checkpoint_wal_bytes = ckpt_bytes.get();
             o.flush_interval_s = flush_s.get();
+            o.disk_full_fraction = disk_full.get();
             o.until_lsn = get(until_lsn);
             o.until_time_ns = get(until_time_ns);
             py::gil_scoped_release release;
@@ -136,7 +138,8 @@ void register_durability(py::module_& m) {
           },
           py::arg("path"), py::arg("durability") = "group", py::arg("segment_bytes") = 64ull << 20,
           py::arg("checkpoint_interval_s") = 300.0, py::arg("checkpoint_wal_bytes") = 256ull << 20,
-          py::arg("flush_interval_s") = 0.05, py::arg("until_lsn") = py::none(), py::arg("until_time_ns") = py::none(),
+          py::arg("flush_interval_s") = 0.05, py::arg("disk_full_fraction") = 0.95, py::arg("until_lsn") = py::none(),
+          py::arg("until_time_ns") = py::none(),
           "Open (or create) the store at path and recover it; call once, right after construction.")
       .def_property_readonly("durable", &Engine::durable, "Whether a store is open.")
       .def_property_readonly("store_path", &Engine::store_path, "The store's directory; empty when in memory.")

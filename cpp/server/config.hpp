@@ -37,6 +37,7 @@ struct ServerConfig {
   std::int64_t stream_max_outstanding = 1000;
   std::int64_t ingest_batch = 256;
   double ingest_throttle_ms = 0.0;
+  double disk_full_fraction = 0.95;  // writes refused while the data's file system is this full
   std::int64_t idempotency_capacity = 100000;
   bool inline_engine_calls = false;  // the Python server's switch; here short calls are always inline
   double drain_timeout_s = 20.0;

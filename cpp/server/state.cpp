@@ -128,6 +128,7 @@ void ServerState::open_engine() {
       so.durability = config.durability == "fsync"  ? Durability::Fsync
                       : config.durability == "none" ? Durability::None
                                                     : Durability::Group;
+      so.disk_full_fraction = config.disk_full_fraction;
       engine->open_store(so);
     }
     engine_ = std::move(engine);

@@ -40,6 +40,9 @@ void validate(const StoreOptions& o) {
   if (!std::isfinite(o.flush_interval_s) || o.flush_interval_s < 0.001 || o.flush_interval_s > 3600.0) {
     fail("flush_interval_s", format_g(o.flush_interval_s), "between 0.001 and 3600 seconds");
   }
+  if (!std::isfinite(o.disk_full_fraction) || o.disk_full_fraction < 0.5 || o.disk_full_fraction > 1.0) {
+    fail("disk_full_fraction", format_g(o.disk_full_fraction), "between 0.5 and 1 (1: no guard)");
+  }
 }
 
 Engine::Engine(EngineConfig config) : config_(config), clock_(std::make_shared<Clock>()) {

@@ -279,6 +279,7 @@ void Engine::open_store(StoreOptions options) {
       wo.mode = store_.durability;
       wo.segment_bytes = store_.segment_bytes;
       wo.flush_interval_s = store_.flush_interval_s;
+      wo.disk_full_fraction = store_.disk_full_fraction;
       wal_ = std::make_shared<Wal>(env, dir + "/wal", wo, last + 1);
       marker_ = std::make_shared<RunMarker>(env, dir + "/LOCK");
       for (auto& [n, sp] : spaces_) {
@@ -442,6 +443,11 @@ void Engine::durability_metrics(std::ostream& out) const {
   metric("engram_wal_syncs_total", "counter", "WAL write+fdatasync batches.", w.syncs);
   metric("engram_wal_storage_errors_total", "counter", "WAL writes that failed (disk full, I/O error).",
          w.storage_errors);
+  metric("engram_wal_disk_full_refusals_total", "counter",
+         "Writes refused by the disk guard: the WAL's file system at or above disk_full_fraction.",
+         w.disk_full_refusals);
+  metric("engram_wal_disk_used_ratio", "gauge", "Fill of the WAL's file system at the disk guard's last check.",
+         w.disk_used);
   metric("engram_wal_last_lsn", "gauge", "LSN of the last appended record.", w.last_lsn);
   metric("engram_wal_durable_lsn", "gauge", "LSN up to which the WAL is durable.", w.durable_lsn);
   metric("engram_checkpoints_total", "counter", "Checkpoints written.", checkpoints_.load());

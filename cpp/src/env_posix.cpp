@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -192,6 +193,16 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Env::DiskSpace Env::disk_space(const std::string& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) {
+    const int err = errno;
+    throw IoError(err, "statvfs " + path + ": " + std::strerror(err));
+  }
+  return DiskSpace{static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize,
+                   static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize};
+}
 
 Env& Env::posix() {
   static PosixEnv env;

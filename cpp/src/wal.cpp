@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "engram/codec.hpp"
@@ -393,7 +394,46 @@ void Wal::wait_durable(std::uint64_t lsn) {
   if (!flush_locked(true) || durable_lsn() < lsn) throw_failure(lsn);
 }
 
+void Wal::check_disk() {
+  const double limit = opt_.disk_full_fraction;
+  if (!(limit < 1.0)) return;
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  double last = disk_checked_at_.load(std::memory_order_relaxed);
+  // one writer per 10 ms reads the file system (a statvfs, about a microsecond); the others use
+  // its reading
+  if (now - last >= 0.01 && disk_checked_at_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    try {
+      const std::uint64_t written = bytes_written_.load(std::memory_order_relaxed);
+      const Env::DiskSpace d = env_.disk_space(dir_);
+      if (d.total > 0) {
+        disk_bytes_at_.store(written, std::memory_order_relaxed);
+        disk_total_.store(static_cast<double>(d.total), std::memory_order_relaxed);
+        disk_used_.store(1.0 - static_cast<double>(d.available) / static_cast<double>(d.total),
+                         std::memory_order_relaxed);
+      }
+    } catch (const IoError&) {  // no reading: the disk itself still refuses when full
+    }
+  }
+  // the reading plus what this WAL wrote since: fast writers cannot run past the line between
+  // two readings (other processes filling the disk can; the disk's own ENOSPC remains)
+  const double total = disk_total_.load(std::memory_order_relaxed);
+  const std::uint64_t written = bytes_written_.load(std::memory_order_relaxed);
+  const double since = static_cast<double>(written - std::min(written, disk_bytes_at_.load(std::memory_order_relaxed)));
+  const double used = disk_used_.load(std::memory_order_relaxed) + (total > 0 ? since / total : 0.0);
+  if (used < limit) return;
+  disk_refusals_.fetch_add(1, std::memory_order_relaxed);
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * used);
+  char lim[32];
+  std::snprintf(lim, sizeof lim, "%g%%", 100.0 * limit);
+  throw StorageError(std::string("disk full: the file system of the write-ahead log (") + dir_ + ") is " + pct +
+                     " used, at or above its limit of " + lim +
+                     " (disk_full_fraction); the engine stays readable, and writes succeed again once usage is "
+                     "below it");
+}
+
 void Wal::check_writable() {
+  check_disk();
   if (!failed_.load(std::memory_order_acquire)) return;
   MutexLock io(io_mu_);
   if (!failed_.load(std::memory_order_acquire)) return;
@@ -446,6 +486,8 @@ WalStats Wal::stats() const {
   s.bytes_written = bytes_written_.load(std::memory_order_relaxed);
   s.syncs = syncs_.load(std::memory_order_relaxed);
   s.storage_errors = storage_errors_.load(std::memory_order_relaxed);
+  s.disk_full_refusals = disk_refusals_.load(std::memory_order_relaxed);
+  s.disk_used = disk_used_.load(std::memory_order_relaxed);
   s.segments_created = segments_created_.load(std::memory_order_relaxed);
   s.last_lsn = last_lsn();
   s.durable_lsn = durable_lsn();

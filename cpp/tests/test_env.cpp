@@ -2,9 +2,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "engram/crash.hpp"
+#include "engram/engine.hpp"
 #include "engram/env.hpp"
 #include "engram/errors.hpp"
 #include "engram/fault.hpp"
@@ -41,6 +45,78 @@ TEST(PosixEnv, WritesAtOffsetsReadsRenamesAndLists) {
   env.sync_dir(dir.path());
   env.remove_file(b);
   EXPECT_TRUE(env.list_dir(dir.path() + "/missing").empty());
+}
+
+// Env::posix() with a file system whose fill the test sets (the disk guard's input).
+class FillEnv : public Env {
+ public:
+  std::atomic<double> used{0.10};
+  std::unique_ptr<WritableFile> create_file(const std::string& p) override { return b_.create_file(p); }
+  std::string read_file(const std::string& p) override { return b_.read_file(p); }
+  std::string read_range(const std::string& p, std::uint64_t o, std::size_t n) override {
+    return b_.read_range(p, o, n);
+  }
+  bool exists(const std::string& p) override { return b_.exists(p); }
+  bool is_directory(const std::string& p) override { return b_.is_directory(p); }
+  std::uint64_t file_size(const std::string& p) override { return b_.file_size(p); }
+  std::vector<std::string> list_dir(const std::string& d) override { return b_.list_dir(d); }
+  bool create_dir(const std::string& d) override { return b_.create_dir(d); }
+  void sync_dir(const std::string& d) override { b_.sync_dir(d); }
+  void rename(const std::string& f, const std::string& t) override { b_.rename(f, t); }
+  void remove_file(const std::string& p) override { b_.remove_file(p); }
+  void truncate_file(const std::string& p, std::uint64_t n) override { b_.truncate_file(p, n); }
+  void sync_file(const std::string& p) override { b_.sync_file(p); }
+  std::unique_ptr<FileLock> lock_file(const std::string& p) override { return b_.lock_file(p); }
+  DiskSpace disk_space(const std::string&) override {
+    return DiskSpace{1000000, static_cast<std::uint64_t>(1000000 * (1.0 - used.load()))};
+  }
+
+ private:
+  Env& b_ = Env::posix();
+};
+
+TEST(DiskGuard, RefusesWritesFromTheLimitKeepsReadsAndResumes) {
+  test::ScratchDir dir("diskguard");
+  auto env = std::make_shared<FillEnv>();
+  EngineConfig cfg;
+  cfg.space.dim = 4;
+  Engine eng(cfg);
+  eng.open_store(test::store_options(dir.path() + "/s", env));
+  auto sp = eng.create_space("a");
+  const auto kept = test::remember_key(*sp, 1);
+  env->used = 0.97;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the guard reads at most every 100 ms
+  try {
+    test::remember_key(*sp, 2);
+    FAIL() << "a write at 97% was accepted";
+  } catch (const StorageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("disk full"), std::string::npos) << what;
+    EXPECT_NE(what.find("97.0% used"), std::string::npos) << what;
+    EXPECT_NE(what.find("95%"), std::string::npos) << what;
+  }
+  EXPECT_EQ(sp->size(), 1u);             // nothing half-stored
+  EXPECT_NO_THROW((void)sp->get(kept));  // reads go on
+  const std::string prom = eng.prometheus();
+  EXPECT_NE(prom.find("engram_wal_disk_full_refusals_total 1"), std::string::npos) << prom;
+  const auto at = prom.find("\nengram_wal_disk_used_ratio ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_NEAR(std::stod(prom.substr(at + 28)), 0.97, 1e-9);
+  env->used = 0.90;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_NO_THROW(test::remember_key(*sp, 3));
+  eng.close();
+  StoreOptions bad = test::store_options(dir.path() + "/t");
+  bad.disk_full_fraction = 0.2;
+  EXPECT_THROW(validate(bad), InvalidInputError);
+}
+
+TEST(PosixEnv, ReportsDiskSpace) {
+  test::ScratchDir dir("env");
+  const Env::DiskSpace d = Env::posix().disk_space(dir.path());
+  EXPECT_GT(d.total, 0u);
+  EXPECT_LE(d.available, d.total);
+  EXPECT_THROW(Env::posix().disk_space(dir.path() + "/missing/dir"), IoError);
 }
 
 TEST(PosixEnv, ErrorsCarryErrnoAndPath) {

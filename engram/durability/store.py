@@ -22,7 +22,9 @@ class StoreSettings:
     share one sync; a write still returns only once durable) or "none" (writes return at once and
     a background thread syncs every ``flush_interval_s``: a crash loses at most that window).
     Checkpoints run in the background every ``checkpoint_interval_s`` or after
-    ``checkpoint_wal_bytes`` of WAL, whichever comes first (0 disables either).
+    ``checkpoint_wal_bytes`` of WAL, whichever comes first (0 disables either). Writes are
+    refused ("disk full") while the store's file system is at least ``disk_full_fraction`` full
+    (0.5 to 1; 1 leaves it to the disk's own ENOSPC).
     """
 
     durability: str = "group"
@@ -30,6 +32,7 @@ class StoreSettings:
     checkpoint_wal_bytes: int = 256 << 20
     segment_bytes: int = 64 << 20
     flush_interval_s: float = 0.05
+    disk_full_fraction: float = 0.95
 
 
 def open_store(
@@ -54,6 +57,7 @@ def open_store(
         settings.checkpoint_interval_s,
         settings.checkpoint_wal_bytes,
         settings.flush_interval_s,
+        settings.disk_full_fraction,
         until_lsn,
         until_time_ns,
     )

@@ -15,6 +15,7 @@ import pytest
 
 import engram
 from engram.durability.digest import content_digest
+from engram.errors import InvalidInputError
 from tests.durability.helpers import DIM, vec
 
 # Writes to the WAL's segments fail; `partial`: half the batch reaches the file first, as a real
@@ -106,3 +107,14 @@ def test_real_full_disk(small_tmpfs: Path) -> None:
         sp = eng.space("a")
         assert content_digest(eng) == before
         assert all(i in sp for i in acked) and after in sp
+
+
+def test_disk_full_fraction_is_validated_and_can_be_turned_off(tmp_path: Path) -> None:
+    # the disk guard's line (docs/architecture.md, "Disk pressure"): 0.5 to 1, 1 = only ENOSPC
+    with pytest.raises(InvalidInputError, match=r"disk_full_fraction must be between 0\.5 and 1"):
+        engram.Engine(tmp_path / "a", dim=4, disk_full_fraction=0.2)
+    eng = engram.Engine(tmp_path / "b", dim=4, disk_full_fraction=1.0)
+    sp = eng.create_space("s")
+    assert sp.remember([1.0, 0.0, 0.0, 0.0]) >= 0
+    assert "engram_wal_disk_full_refusals_total 0" in eng.prometheus()
+    eng.close()

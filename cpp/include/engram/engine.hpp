@@ -86,6 +86,8 @@ struct StoreOptions {
   double checkpoint_interval_s = 300.0;               // background checkpoint period; 0: off
   std::uint64_t checkpoint_wal_bytes = 256ull << 20;  // or after this much WAL; 0: off
   double flush_interval_s = 0.05;                     // durability "none": the loss window
+  // Writes are refused while the store's file system is at least this full (WalOptions); 1: off.
+  double disk_full_fraction = 0.95;
   // Point-in-time restore: replay stops after this LSN / wall-clock time (ns), the state is
   // checkpointed and every WAL segment removed (the store continues from there).
   std::optional<std::uint64_t> until_lsn;
@@ -97,7 +99,7 @@ struct StoreOptions {
 // InvalidInputError naming the field, the value and the valid range: a non-empty path;
 // segment_bytes 4096 to 2^40; checkpoint_interval_s 0 (off) or 0.01 to 31,536,000 s (a year);
 // flush_interval_s 0.001 to 3600 s (NaN, negative or zero would spin the flusher, infinity would
-// never sync). checkpoint_wal_bytes takes any value (0: off).
+// never sync). checkpoint_wal_bytes takes any value (0: off). disk_full_fraction 0.5 to 1.
 void validate(const StoreOptions& options);
 
 struct RecoveryEvent {

@@ -82,6 +82,13 @@ class Env {
   virtual void sync_file(const std::string& path) = 0;
   // flock(LOCK_EX | LOCK_NB) on path (created if missing); IoError(EWOULDBLOCK) when held.
   virtual std::unique_ptr<FileLock> lock_file(const std::string& path) = 0;
+  // The size of the file system holding path and what is left of it for this process
+  // (statvfs: f_blocks and f_bavail), for the WAL's disk guard. IoError on failure.
+  struct DiskSpace {
+    std::uint64_t total = 0;
+    std::uint64_t available = 0;
+  };
+  virtual DiskSpace disk_space(const std::string& path);
 
   // Conveniences over the operations above.
   // Creates path with data, syncs it and closes it; removes the partial file on failure.

@@ -140,6 +140,11 @@ struct WalOptions {
   std::uint64_t segment_bytes = 64ull << 20;
   double flush_interval_s = 0.05;  // mode None
   double group_window_s = 0.002;   // mode Group: longest wait for writers about to sync
+  // The disk guard: writes are refused (StorageError "disk full") while the WAL's file system
+  // is at least this full, before the disk itself refuses (ENOSPC); 1 leaves it to the disk.
+  // The file system is read at most every 10 ms (statvfs) and the WAL's own writes since are
+  // added to the reading, so a write costs a few atomic loads.
+  double disk_full_fraction = 0.95;
 };
 
 struct WalStats {
@@ -147,6 +152,8 @@ struct WalStats {
   std::uint64_t bytes_written = 0;
   std::uint64_t syncs = 0;
   std::uint64_t storage_errors = 0;
+  std::uint64_t disk_full_refusals = 0;  // writes the disk guard refused
+  double disk_used = -1.0;               // the last fill seen by the disk guard (-1: not checked)
   std::uint64_t segments_created = 0;
   std::uint64_t last_lsn = 0;
   std::uint64_t durable_lsn = 0;
@@ -170,7 +177,8 @@ class Wal {
   std::uint64_t append(RecordType type, std::string_view payload);
   // Returns once lsn is durable (Fsync, Group) or at once (None); StorageError on I/O failure.
   void wait_durable(std::uint64_t lsn);
-  // Throws StorageError when an earlier write failed and retrying it still fails.
+  // Throws StorageError when an earlier write failed and retrying it still fails, or when the
+  // disk guard finds the file system at least disk_full_fraction full.
   void check_writable();
   // Writes and syncs everything appended so far, whatever the mode.
   void sync();
@@ -195,6 +203,14 @@ class Wal {
   void open_segment_locked(std::uint64_t first_lsn) REQUIRES(io_mu_);
   void background_loop(std::stop_token st);
   [[noreturn]] void throw_failure(std::uint64_t lsn) REQUIRES(io_mu_);
+  void check_disk();
+
+  // the disk guard's last reading: steady time (s) of the check and the file system's fill
+  std::atomic<double> disk_checked_at_{-1e18};
+  std::atomic<double> disk_used_{-1.0};
+  std::atomic<double> disk_total_{0.0};
+  std::atomic<std::uint64_t> disk_bytes_at_{0};  // bytes_written_ at that reading
+  std::atomic<std::uint64_t> disk_refusals_{0};
 
   Env& env_;
   std::string dir_;
