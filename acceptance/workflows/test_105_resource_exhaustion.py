@@ -556,7 +556,10 @@ def run_disk_pressure(disk: SmallDisk, checks: CheckRecorder, tmp_path: Path, ep
         )
         metrics = parse_prometheus(c.prometheus())
         checks.check(
-            "engram_wal_disk_full_refusals_total", metrics.get("engram_wal_disk_full_refusals_total", 0), ">", 0
+            "engram_wal_disk_full_refusals_total",
+            metrics.get("engram_wal_disk_full_refusals_total", 0),
+            ">",
+            0,
         )
         checks.check("engram_wal_disk_used_ratio", metrics.get("engram_wal_disk_used_ratio", 0), ">=", 0.95)
         # Free the space: writes resume.
