@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,11 +82,13 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_real_full_disk(small_tmpfs: Path) -> None:
+    # the disk's own ENOSPC, with the disk guard off (below: the guard refusing first)
     store = small_tmpfs / "store"
     filler = small_tmpfs / "filler"
     with engram.Engine(
-        store, dim=DIM, segment_bytes=64 << 10, checkpoint_interval_s=0, checkpoint_wal_bytes=0
-    ) as eng:
+        store, dim=DIM, segment_bytes=64 << 10, checkpoint_interval_s=0, checkpoint_wal_bytes=0,
+        disk_full_fraction=1.0,
+    ) as eng:  # fmt: skip
         sp = eng.create_space("a")
         filler.write_bytes(b"\0" * (700 << 10))
         acked: list[int] = []
@@ -107,6 +110,38 @@ def test_real_full_disk(small_tmpfs: Path) -> None:
         sp = eng.space("a")
         assert content_digest(eng) == before
         assert all(i in sp for i in acked) and after in sp
+
+
+def test_disk_guard_refuses_before_the_disk_is_full(small_tmpfs: Path) -> None:
+    store = small_tmpfs / "store"
+    filler = small_tmpfs / "filler"
+    with engram.Engine(store, dim=DIM, checkpoint_interval_s=0, checkpoint_wal_bytes=0) as eng:
+        sp = eng.create_space("a")
+        kept = sp.remember(vec(1), content="kept")
+        st = os.statvfs(small_tmpfs)
+        total, used = st.f_blocks * st.f_frsize, (st.f_blocks - st.f_bavail) * st.f_frsize
+        filler.write_bytes(b"\0" * int(0.96 * total - used))  # 96% full, some room left
+        time.sleep(0.05)  # the guard reads the file system at most every 10 ms
+        with pytest.raises(engram.StorageError, match="at or above its limit of 95%") as refused:
+            sp.remember(vec(2), content="refused")
+        assert "disk full" in str(refused.value)
+        assert os.statvfs(small_tmpfs).f_bavail > 0  # the disk itself had room
+        assert sp.get(kept).content == "kept" and len(sp) == 1  # reads go on, nothing half-stored
+        os.unlink(filler)
+        deadline = time.monotonic() + 2.0
+        after = None
+        while after is None and time.monotonic() < deadline:  # bounded: the next reading sees room
+            try:
+                after = sp.remember(vec(3), content="after")
+            except engram.StorageError:
+                time.sleep(0.005)
+        assert after is not None, "writes were not accepted again after the disk was freed"
+        refusals = [
+            ln
+            for ln in eng.prometheus().splitlines()
+            if ln.startswith("engram_wal_disk_full_refusals_total ")
+        ]
+        assert refusals and float(refusals[0].split()[1]) >= 1  # the retries above may add some
 
 
 def test_disk_full_fraction_is_validated_and_can_be_turned_off(tmp_path: Path) -> None:
