@@ -85,7 +85,7 @@ TEST(DiskGuard, RefusesWritesFromTheLimitKeepsReadsAndResumes) {
   auto sp = eng.create_space("a");
   const auto kept = test::remember_key(*sp, 1);
   env->used = 0.97;
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the guard reads at most every 100 ms
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the guard's 10 ms between readings
   try {
     test::remember_key(*sp, 2);
     FAIL() << "a write at 97% was accepted";
