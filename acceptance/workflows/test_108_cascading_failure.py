@@ -402,7 +402,7 @@ def test_stuck_consolidation_stays_in_its_space(
     """The victim's consolidation hangs (the test build's delay at consolidation.mid_clustering,
     once); meanwhile a healthy space consolidates and the healthy tenants' and the victim's own
     calls stay inside the budget."""
-    stall_s = 6.0
+    stall_s = 10.0
     rng = np.random.default_rng(SEED + 1)
     env = {"ENGRAM_FAULTS": f"delay=consolidation.mid_clustering:{stall_s:g}s:times=1"}
     with tenants(tmp_path, command=[engramd_test_build], env=env) as t, t.client("admin", timeout=60) as c:
@@ -423,13 +423,21 @@ def test_stuck_consolidation_stays_in_its_space(
         with t.client(HEALTHY[0], timeout=60, retry=NO_RETRY) as hc:
             healthy_report = hc.space(HEALTHY[0]).consolidate(max_concepts_per_run=1000)
         healthy_s = time.monotonic() - t0
-        out = Paced()
-        phase_s = stall_s - 2.5  # inside the stall: healthy-b's calls, then the victim's own reads
-        paced_tenant(t, HEALTHY[1], [("stall", phase_s)], out, SEED + 2)
+        # Inside the stall: both healthy tenants' paced calls at once, then the victim's own reads.
+        # Enough calls that the P99 is a percentile, not the single slowest call (one fsync outlier
+        # on a shared CI disk decided the first version's 70-call "P99", 57.8 ms).
+        outs = {who: Paced() for who in HEALTHY}
+        phase_s = stall_s - 3.0
+        workers = [threading.Thread(target=paced_tenant, args=(t, who, [("stall", phase_s)], outs[who], SEED + 2 + k),
+                                    daemon=True) for k, who in enumerate(HEALTHY)]  # fmt: skip
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=phase_s + 30)
         victim_lat: list[float] = []
         victim_errors = 0
         with t.client(VICTIM, retry=NO_RETRY, timeout=10) as vc:
-            for v in unit(rng, 20):  # bounded in count
+            for v in unit(rng, 100):  # bounded in count
                 s = time.perf_counter()
                 try:
                     vc.space(VICTIM).search(v, k=10)
@@ -438,19 +446,25 @@ def test_stuck_consolidation_stays_in_its_space(
                 victim_lat.append((time.perf_counter() - s) * 1e3)
         still_stuck = hung.is_alive()
         hung.join(timeout=60)
+    lat = [x for o in outs.values() for x in o.latencies.get("stall", [])]
+    errors = [e for o in outs.values() for e in o.errors]
+    rem = [x for o in outs.values() for x in o.latencies.get("stall", [])[0::2]]
+    sea = [x for o in outs.values() for x in o.latencies.get("stall", [])[1::2]]
     print(f"victim consolidation took {stuck.get('seconds')} s; healthy consolidation {healthy_s:.2f} s "
-          f"(formed {healthy_report.concepts_formed}); healthy P99 {p99(out.latencies['stall']):.2f} ms; "
-          f"victim reads P99 {p99(victim_lat):.2f} ms")  # fmt: skip
+          f"(formed {healthy_report.concepts_formed}); healthy n={len(lat)} P99 {p99(lat):.2f} ms "
+          f"(remember {p99(rem):.2f}, search {p99(sea):.2f}, max {max(lat, default=float('nan')):.2f}); "
+          f"victim reads n={len(victim_lat)} P99 {p99(victim_lat):.2f} ms")  # fmt: skip
     checks.check("victim's consolidation was stuck throughout", int(still_stuck), "==", 1)
     checks.check(
         "victim's consolidation finished after the stall", stuck.get("seconds", 1e9), ">=", stall_s, "s"
     )
     checks.check("healthy consolidation during the stall", healthy_s, "<", 2.0, "s")
     checks.check("healthy consolidation formed its concepts", healthy_report.concepts_formed, "==", 10)
-    checks.check("healthy tenant's errors during the stall", len(out.errors), "==", 0)
     checks.check(
-        "healthy tenant's P99 during the stall", p99(out.latencies["stall"]), "<", P99_BUDGET_MS, "ms"
+        "healthy tenants' calls during the stall", len(lat), "==", int(phase_s * RATE) * len(HEALTHY)
     )
+    checks.check("healthy tenants' errors during the stall", len(errors), "==", 0)
+    checks.check("healthy tenants' P99 during the stall", p99(lat), "<", P99_BUDGET_MS, "ms")
     checks.check("victim's own reads during the stall: errors", victim_errors, "==", 0)
     checks.check("victim's own reads during the stall: P99", p99(victim_lat), "<", P99_BUDGET_MS, "ms")
     checks.assert_all()
