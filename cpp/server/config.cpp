@@ -91,6 +91,8 @@ const std::vector<Field>& table() {
        "milliseconds between samples of the engine's memory (pressure detection)", true, 1, 10000},
       {"max_content_bytes", &ServerConfig::max_content_bytes,
        "largest content of one memory in new spaces (raise max_body_bytes with it)", true, 0, 256 << 20},
+      {"backup_dir", &ServerConfig::backup_dir,
+       "directory of hot backups taken over HTTP (POST /api/v1/admin/backup writes DIR/<destination>)"},
   };
   return t;
 }

@@ -63,6 +63,7 @@ struct ServerConfig {
   double memory_budget_mb = 0.0;
   double memory_poll_interval_ms = 100.0;    // how often the engine samples its memory
   std::int64_t max_content_bytes = 1 << 20;  // content of one memory, for new spaces (the engine's default)
+  std::optional<std::string> backup_dir;     // where POST /api/v1/admin/backup writes (backup.hpp); unset: off
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

@@ -31,11 +31,15 @@ std::string fmt_labels(const ServerMetrics::Labels& labels, std::string_view ext
   return out.empty() ? out : "{" + out + "}";
 }
 
-// Python's "{:g}": six significant digits, no trailing zeros.
+// The shortest text that reads back as v ("2", "0.25", "1796617054.017964"). The first version
+// printed six significant digits (Python's "{:g}"): a counter past 10^6 then stood still between
+// scrapes and a Unix-time gauge was off by up to 5,000 s.
 std::string fmt_g(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 // Python's repr of the bucket bounds (what the Python server wrote): 0.0005, 1.0, 10.0

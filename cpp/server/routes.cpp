@@ -10,7 +10,7 @@ void register_all_routes(RouteTable& t) {
   register_admin_routes(t);
   register_graph_routes(t);
   register_queries_routes(t);
-  // later parts of issue 13: memories, graph, queries, admin, legacy (one line each)
+  register_backup_routes(t);
 }
 
 }  // namespace engram::server

@@ -17,6 +17,7 @@ void register_legacy_routes(RouteTable& t);
 void register_admin_routes(RouteTable& t);
 void register_queries_routes(RouteTable& t);
 void register_graph_routes(RouteTable& t);
+void register_backup_routes(RouteTable& t);
 
 void register_all_routes(RouteTable& t);
 

@@ -21,6 +21,7 @@
 #include "admission.hpp"
 #include "auth.hpp"
 #include "backpressure.hpp"
+#include "backup.hpp"
 #include "clock_watch.hpp"
 #include "config.hpp"
 #include "engram/engine.hpp"
@@ -56,6 +57,8 @@ class ServerState {
   // Milestone 11 backpressure of the HTTP requests in flight against max_inflight (writes refused
   // from 90%, the X-Engram-Backpressure signal from 80%).
   Backpressure requests_pressure{"requests", config.max_inflight, metrics, log};
+  // Hot backups over HTTP (routes_backup.cpp): one at a time, counted for /metrics.
+  BackupRunner backups;
 
   Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
   void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }

@@ -48,7 +48,11 @@ class AsyncClient:
         for attempt in range(self.retry.attempts):  # bounded by the policy
             try:
                 resp = await self._http.request(
-                    call.method, call.path, content=_body(call), headers=_hdrs(call)
+                    call.method,
+                    call.path,
+                    content=_body(call),
+                    headers=_hdrs(call),
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
                 )
             except httpx.HTTPError as exc:
                 err = classify(call, exc, self.url)
@@ -89,6 +93,15 @@ class AsyncClient:
 
     async def set_features(self, **flags: bool | None) -> dict[str, bool]:
         return await self._run(C.set_features(**flags))
+
+    async def backup(
+        self, destination: str, *, full: bool = False, timeout: float = 3600.0
+    ) -> dict[str, Any]:
+        """See :meth:`engram.client.Client.backup`."""
+        return await self._run(C.backup(destination, full=full, timeout=timeout))
+
+    async def backups(self) -> list[dict[str, Any]]:
+        return await self._run(C.backups())
 
     async def consolidation_status(self) -> dict[str, Any]:
         return await self._run(C.consolidation_status())

@@ -37,6 +37,7 @@ class Call:
     safe: bool = True  # may be resent after an ambiguous failure (reads, idempotent writes)
     text: bool = False  # parse the body as text, not JSON
     content_type: str = "application/json"
+    timeout: float | None = None  # seconds for this call (None: the client's); long admin work
 
 
 def check_encoding(encoding: str) -> Encoding:
@@ -102,6 +103,17 @@ def features() -> Call:
 
 def set_features(**flags: bool | None) -> Call:
     return Call("PUT", f"{API}/admin/features", body={k: v for k, v in flags.items() if v is not None})
+
+
+def backup(destination: str, *, full: bool, timeout: float) -> Call:
+    """A hot backup into ``destination`` under the server's --backup-dir. Not resent after an
+    ambiguous failure: the backup may still be running, and a second request would get 409."""
+    return Call("POST", f"{API}/admin/backup", body={"destination": destination, "full": full}, safe=False,
+                timeout=timeout)  # fmt: skip
+
+
+def backups() -> Call:
+    return Call("GET", f"{API}/admin/backups", lambda d: list(d["backups"]))
 
 
 def consolidation_status() -> Call:

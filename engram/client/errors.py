@@ -103,6 +103,7 @@ _BY_CODE: dict[str, type[RemoteError]] = {
     "not_ready": ServiceUnavailable,
     "shutting_down": ServiceUnavailable,
     "storage_unavailable": StorageError,
+    "backup_failed": StorageError,
     "corruption": CorruptionError,
     "route_not_found": NotFound,
 }

@@ -73,7 +73,13 @@ class Client:
         r = Retrier(self.retry)
         for attempt in range(self.retry.attempts):  # bounded by the policy
             try:
-                resp = self._http.request(call.method, call.path, content=_body(call), headers=_hdrs(call))
+                resp = self._http.request(
+                    call.method,
+                    call.path,
+                    content=_body(call),
+                    headers=_hdrs(call),
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
+                )
             except httpx.HTTPError as exc:
                 err = classify(call, exc, self.url)
                 self.link.failure(err)
@@ -120,6 +126,17 @@ class Client:
                      concept_formation: bool | None = None) -> dict[str, bool]:  # fmt: skip
         return self._run(C.set_features(blended_recall=blended_recall, fan_effect=fan_effect,
                                         concept_formation=concept_formation))  # fmt: skip
+
+    def backup(self, destination: str, *, full: bool = False, timeout: float = 3600.0) -> dict[str, Any]:
+        """Back up the server's store while it serves, into ``destination`` under its --backup-dir
+        (admin granted "*"): incremental when an earlier backup of this store is there, unless
+        ``full``. Returns what was shipped (``durable_lsn``: every write acknowledged before the
+        call is in the backup; ``bytes_shipped``, ``seconds``, ``mb_per_s``)."""
+        return self._run(C.backup(destination, full=full, timeout=timeout))
+
+    def backups(self) -> list[dict[str, Any]]:
+        """The backups under the server's --backup-dir (name, LSNs, time, bytes)."""
+        return self._run(C.backups())
 
     def consolidation_status(self) -> dict[str, Any]:
         return self._run(C.consolidation_status())

@@ -40,14 +40,22 @@ def read_manifest(dest: str) -> dict[str, Any] | None:
     path = os.path.join(dest, MANIFEST)
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        manifest: dict[str, Any] = json.load(f)
-    if manifest.get("format") != MANIFEST_FORMAT:
-        from engram.errors import StorageError
+    from engram.errors import CorruptionError, StorageError
 
-        raise StorageError(
-            f"{path} has manifest format {manifest.get('format')!r}; this build reads {MANIFEST_FORMAT}"
-        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest: dict[str, Any] = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptionError(f"{path} is not a readable backup manifest (not JSON: {e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise StorageError(f"{path} has manifest format {got!r}; this build reads {MANIFEST_FORMAT}")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(m, dict) and isinstance(m.get("bytes"), int) and isinstance(m.get("sha256"), str)
+        for m in files.values()
+    ):
+        raise CorruptionError(f"{path} is damaged: its files table lacks a file's bytes or sha256")
     return manifest
 
 
@@ -109,6 +117,7 @@ def _backup_once(store: DurableStore, dest: str, *, progress: bool) -> dict[str,
     prev = read_manifest(dest)
     src = os.path.realpath(store.store_path)
     store.sync_wal()
+    durable_lsn = store.wal_stats().durable_lsn  # before listing: every listed segment holds at least this
     segments = [(s.path, s.first_lsn, s.bytes) for s in store.wal_segments()]
     incremental = prev is not None and prev.get("store") == src and _chain_ok(prev, segments)
     if incremental:
@@ -139,7 +148,6 @@ def _backup_once(store: DurableStore, dest: str, *, progress: bool) -> dict[str,
         f.flush()
         os.fsync(f.fileno())
     fsync_dir(os.path.join(dest, "wal"))
-    durable_lsn = store.wal_stats().durable_lsn
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "store": src,

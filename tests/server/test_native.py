@@ -604,11 +604,14 @@ def test_openapi_matches_the_python_document_for_ported_routes(nt: Tenants) -> N
 
 
 # API v1 additions of issue 13 (new routes and content types only): absent from the Starlette document.
-# (/api/v1/admin/faults: the test build's fault controls, docs/faults.md "Over HTTP")
+# (/api/v1/admin/faults: the test build's fault controls, docs/faults.md "Over HTTP"; the backup
+# routes of issue 15, tests/server/test_backup_route.py)
 V1_ADDED_PATHS = {
     "/api/v1/spaces/{space}/search/batch",
     "/api/v1/spaces/{space}/recall/batch",
     "/api/v1/admin/faults",
+    "/api/v1/admin/backup",
+    "/api/v1/admin/backups",
 }
 
 
