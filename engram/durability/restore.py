@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from engram.durability.backup import read_manifest
-from engram.durability.files import fsync_dir, sha256_file
+from engram.durability.files import fsync_dir, fsync_file, sha256_file
 from engram.durability.progress import progress_bar
 from engram.errors import CorruptionError, InvalidInputError, StorageError
 
@@ -51,12 +51,15 @@ def restore(
     until_time: float | datetime | None = None,
     *,
     progress: bool = False,
+    validate: bool = False,
 ) -> dict[str, Any]:
     """Restore the backup in ``src`` into the new store ``dest``.
 
     Without bounds the store gets the backup's latest state; ``until_lsn`` keeps records up to
     that LSN, ``until_time`` (Unix seconds or a datetime) those written up to that time. Every
-    file is checked against the manifest first. Returns the recovery info of the restored store.
+    file is checked against the manifest first. Returns the recovery info of the restored store;
+    with ``validate``, also "validation": each space's ``validate()`` of the recovered store (run
+    before it is closed, so verification does not recover it twice).
     """
     src, dest = os.fspath(src), os.fspath(dest)
     manifest = verify_backup(src, progress=progress)
@@ -71,6 +74,7 @@ def restore(
     with progress_bar(sum(int(v["bytes"]) for v in manifest["files"].values()), "restore", progress) as bar:
         for rel in ["FORMAT", *sorted(manifest["files"])]:
             shutil.copyfile(os.path.join(src, rel), os.path.join(dest, rel))
+            fsync_file(os.path.join(dest, rel))  # durable before recovery builds on it
             bar.update(int(manifest["files"].get(rel, {"bytes": 0})["bytes"]))
     fsync_dir(os.path.join(dest, "wal"))
     fsync_dir(dest)
@@ -86,6 +90,10 @@ def restore(
             until_lsn=until_lsn,
             until_time_ns=_to_ns(until_time),
         )
+        if validate:
+            from engram.engine import _integrity_dict
+
+            info["validation"] = {name: _integrity_dict(core.space(name).validate()) for name in core.space_names()}
     finally:
         core.close()
     return info

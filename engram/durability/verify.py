@@ -76,14 +76,14 @@ def _open_and_validate(path: str, is_backup: bool, progress: bool) -> list[dict[
         target = os.path.join(scratch, "store")
         try:
             if is_backup:
-                restore(path, target, progress=progress)
+                results = restore(path, target, progress=progress, validate=True)["validation"]
             else:
                 shutil.copytree(path, target, ignore=shutil.ignore_patterns("LOCK"))
-            with engram.Engine(target, dim=8, checkpoint_interval_s=0, checkpoint_wal_bytes=0) as eng:
-                for name in eng.spaces():
-                    v = eng.space(name).validate()
-                    if not v.get("ok"):
-                        issues.append(_issue(path, f"space {name!r} fails validate(): {v}"))
+                with engram.Engine(target, dim=8, checkpoint_interval_s=0, checkpoint_wal_bytes=0) as eng:
+                    results = {name: eng.space(name).validate() for name in eng.spaces()}
         except EngramError as e:
-            issues.append(_issue(path, f"opening a restored copy failed: {e}"))
+            return [_issue(path, f"opening a restored copy failed: {e}")]
+        for name, v in results.items():
+            if not v.get("ok"):
+                issues.append(_issue(path, f"space {name!r} fails validate(): {v}"))
     return issues

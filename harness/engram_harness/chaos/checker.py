@@ -164,14 +164,15 @@ def _keys(w: LogicalWrite) -> list[str]:
 
 def read_final_state(space: Any, history: History, *, k: int = 8, min_score: float = 0.999,
                      count_records: bool = True) -> FinalState:  # fmt: skip
-    """Read what ``space`` (a :class:`engram.client.RemoteSpace`) holds for the history's writes.
+    """Read what ``space`` (a :class:`engram.client.RemoteSpace`, or an in-process
+    :class:`engram.Space`: a restored store read directly) holds for the history's writes.
 
     Each write with an embedding is searched for by that embedding (``k`` nearest); hits scoring at
     least ``min_score`` are fetched and kept when their content equals the write's. Writes must use
     distinct embeddings (random ones are). ``count_records``: the space holds only this history's
     writes, so any record beyond them is reported as unattributed.
     """
-    from engram.client.errors import MemoryNotFound
+    from engram.errors import MemoryNotFound  # the client's MemoryNotFound derives from it
 
     state = FinalState()
     fetched: dict[int, str | None] = {}

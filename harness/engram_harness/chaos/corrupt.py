@@ -4,7 +4,7 @@ the M11 corruption script (section 6 of the requirements), each changing bytes a
 - ``bit_flip``: one bit flipped at an offset;
 - ``truncation``: the file cut at an offset;
 - ``zeroed_header``: a header zeroed: the first WAL frame header ("EGWR") at or after the offset in
-  a segment, the 48-byte file header of a checkpoint;
+  a segment (else the last one before it), the 48-byte file header of a checkpoint;
 - ``garbage_insert``: bytes inserted at an offset (the rest shifts).
 
 Each returns what it did, for the report. The store must not be open while they run.
@@ -40,7 +40,11 @@ def zeroed_header(path: Path, offset: int) -> str:
         data[:CHECKPOINT_HEADER_BYTES] = bytes(CHECKPOINT_HEADER_BYTES)
         path.write_bytes(bytes(data))
         return f"checkpoint header (0..{CHECKPOINT_HEADER_BYTES}) zeroed"
-    at = data.index(FRAME_MAGIC, offset)
+    at = data.find(FRAME_MAGIC, offset)
+    if at < 0:  # no frame starts after the offset (one large batch frame): the last one before it
+        at = data.rfind(FRAME_MAGIC, 0, offset)
+    if at < 0:
+        raise ValueError(f"{path} holds no WAL frame header ({FRAME_MAGIC!r}) to zero")
     data[at : at + FRAME_HEADER_BYTES] = bytes(FRAME_HEADER_BYTES)
     path.write_bytes(bytes(data))
     return f"frame header at {at} zeroed"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -151,6 +151,41 @@ class History:
                 assert op.content is not None
                 by_content.setdefault(op.content, LogicalWrite(op.content)).invocations.append(op)
         return list(by_content.values())
+
+    def as_of(self, invoked_before: float, acked_before: float | None = None) -> History:
+        """The writes as a store restored to a point in time must hold them (a backup's restore
+        point): a write acknowledged before ``acked_before`` (default ``invoked_before``) must be
+        there, so it stays acknowledged; a write first invoked at or after ``invoked_before`` must
+        not be, so it counts as refused (the checker flags a copy of it as a phantom); any other
+        write was in flight across the point and may go either way (unknown). Reads are left out.
+        Times are this history's clock. For an LSN point, ``invoked_before`` is when the call that
+        read the LSN returned and ``acked_before`` when it was sent."""
+        acked_before = invoked_before if acked_before is None else acked_before
+        if acked_before > invoked_before:
+            raise ValueError(f"acked_before {acked_before} is after invoked_before {invoked_before}")
+        cut = History(self._clock)
+        for w in self.writes():
+            first = w.invocations[0]
+            acked = next((op for op in w.invocations if op.outcome is Outcome.OK
+                          and op.completed_at is not None and op.completed_at < acked_before), None)  # fmt: skip
+            if acked is not None:
+                outcome, fields = Outcome.OK, {"memory_id": acked.memory_id, "completed_at": acked.completed_at}
+            elif first.invoked_at >= invoked_before:
+                outcome, fields = Outcome.FAILED, {"error": "invoked after the restore point"}
+            else:
+                outcome, fields = Outcome.UNKNOWN, {"error": "in flight at the restore point"}
+            cut._append(Operation(0, Kind.WRITE, first.invoked_at, content=w.content, key=first.key,
+                                  embedding=w.embedding, outcome=outcome, thread=first.thread, **fields))  # fmt: skip
+        return cut
+
+    def only(self, keep: Any) -> History:
+        """A copy holding the writes whose content ``keep(content)`` accepts (every invocation of
+        each, outcomes kept), for checking a part of a run separately."""
+        sub = History(self._clock)
+        for op in self.operations():
+            if op.kind is Kind.WRITE and keep(op.content):
+                sub._append(replace(op))
+        return sub
 
     def reads(self) -> list[Operation]:
         return [op for op in self.operations() if op.kind is Kind.READ]

@@ -145,3 +145,35 @@ def test_history_is_thread_safe() -> None:
     ops = h.operations()
     assert len(ops) == 4000 and sorted(op.index for op in ops) == list(range(4000))
     assert len({op.memory_id for op in ops}) == 4000
+
+
+def test_as_of_a_restore_point() -> None:
+    """Acked before the point: must be there; invoked after it: must not; in between: either."""
+    h = History(FakeClock())
+    a = h.invoke_write("a")  # t1
+    h.ok(a, memory_id=1)  # t2
+    b = h.invoke_write("b")  # t3
+    c = h.invoke_write("c")  # t4
+    h.ok(b, memory_id=2)  # t5: acked after the point below
+    h.unknown(c, "timeout")  # t6
+    d = h.invoke_write("d")  # t7
+    h.ok(d, memory_id=3)  # t8
+    cut = h.as_of(4.5)
+    by = {w.content: w for w in cut.writes()}
+    assert by["a"].acked and by["b"].unknown and by["c"].unknown and by["d"].failed
+    assert cut.reads() == []
+    # restored to the point: a, and b (in flight), nothing of d
+    ok = check(cut, FinalState(by_id={1: "a"}, copies={"a": copies((1, "a")), "b": copies((2, "b")), "c": [],
+                                                        "d": []}, total_records=2))  # fmt: skip
+    assert ok.ok and ok.acked == 1 and ok.rejected == 1 and ok.unknown == 2, ok.summary()
+    lost = check(cut, FinalState(by_id={1: None}, copies={"a": [], "b": [], "c": [], "d": []}, total_records=0))
+    assert [x.content for x in lost.lost] == ["a"]
+    after = check(cut, FinalState(by_id={1: "a"}, copies={"a": copies((1, "a")), "b": [], "c": [],
+                                                           "d": copies((3, "d"))}, total_records=2))  # fmt: skip
+    assert [x.content for x in after.phantom] == ["d"]
+    # an LSN point: acked before the call was sent, invoked after it returned
+    lsn_cut = h.as_of(invoked_before=6.5, acked_before=4.5)
+    by = {w.content: w for w in lsn_cut.writes()}
+    assert by["a"].acked and by["b"].unknown and by["d"].failed
+    with pytest.raises(ValueError):
+        h.as_of(invoked_before=1.0, acked_before=2.0)
