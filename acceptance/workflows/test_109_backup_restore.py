@@ -46,7 +46,7 @@ from engram_harness.chaos.checker import CheckReport, check, read_final_state
 from engram_harness.chaos.corrupt import KINDS, corrupt
 from engram_harness.chaos.history import History
 from engram_harness.chaos.workload import classify
-from engram_harness.server import ServerProcess, engram_command, start_server
+from engram_harness.server import engram_command, start_server
 from engram_harness.suite import CheckRecorder, Profile
 
 pytestmark = pytest.mark.workflow
@@ -108,7 +108,7 @@ class Writer:
                 op = self.history.invoke_write(content, embedding=v)
                 try:
                     mid = sp.remember(v, content=content)
-                except Exception as exc:  # noqa: BLE001 - every outcome is recorded
+                except Exception as exc:  # every outcome is recorded
                     (self.history.fail if classify(exc) == "failed" else self.history.unknown)(op, repr(exc))
                     self.errors.append(repr(exc))
                     if not self.stop.is_set():
@@ -208,7 +208,9 @@ def test_backup_and_restore_of_a_live_server(profile: Profile, checks: CheckReco
     preload_s = time.monotonic() - t0
     assert primary.stop() == 0
     primary = start_server(data, **opts)
-    print(f"preload: {s.preload} memories of {s.dim} dims in {preload_s:.1f} s; store {dir_bytes(data) / 1e6:.1f} MB")
+    print(
+        f"preload: {s.preload} memories of {s.dim} dims in {preload_s:.1f} s; store {dir_bytes(data) / 1e6:.1f} MB"
+    )
 
     with Client(primary.url, api_key=admin, timeout=3600) as c, Writer(primary.url, writer_key, s, history,
                                                                          start=0) as w:  # fmt: skip
@@ -259,7 +261,9 @@ def test_backup_and_restore_of_a_live_server(profile: Profile, checks: CheckReco
         print(f"restore {r.name}: {r.restore_s:.2f} s, server ready {r.start_s:.2f} s, {r.bytes / 1e6:.1f} MB, "
               f"{r.count_direct} memories; {r.report.summary()}")  # fmt: skip
         r.report.record(checks, f" (restore {r.name})")
-        checks.check(f"second server serves the restored count ({r.name})", r.count_http, "==", r.count_direct)
+        checks.check(
+            f"second server serves the restored count ({r.name})", r.count_http, "==", r.count_direct
+        )
         checks.check(f"paced writes over HTTP: lost ({r.name})", len(r.http_report.lost), "==", 0)
         checks.check(f"paced writes over HTTP: phantom ({r.name})", len(r.http_report.phantom), "==", 0)
         checks.check(f"restore time ({r.name})", r.restore_s, "<", profile.pick(60.0, 3600.0), "s")
@@ -277,12 +281,20 @@ def test_backup_and_restore_of_a_live_server(profile: Profile, checks: CheckReco
           + ", ".join(f"{k} {v:.2f} s" for k, v in vtimes.items()) + f" for {backup_bytes / 1e6:.1f} MB")  # fmt: skip
     checks.check("backup of this store", full["seconds"], "<", 30 * 60.0, "s")
     for gb, limit in BACKUP_LIMITS_MIN.items():
-        checks.check(f"full backup of {gb} GB (extrapolated)", gb * GB / 1e6 / backup_mbps / 60, "<", limit, "min")
+        checks.check(
+            f"full backup of {gb} GB (extrapolated)", gb * GB / 1e6 / backup_mbps / 60, "<", limit, "min"
+        )
     checks.check("restore of 1 GB (extrapolated)", GB / 1e6 / restore_mbps / 60, "<", 60.0, "min")
     checks.check("verification level full, per GB (extrapolated)", vtimes["full"] / (backup_bytes / GB) / 60,
                  "<", VERIFY_L3_MIN_PER_GB, "min")  # fmt: skip
-    checks.check("incremental shipped less than the full backup", inc["bytes_shipped"], "<", full["bytes_shipped"])
-    early = [op for op in history.operations() if op.outcome.value != "ok" and (op.completed_at or kill_at) < kill_at]
+    checks.check(
+        "incremental shipped less than the full backup", inc["bytes_shipped"], "<", full["bytes_shipped"]
+    )
+    early = [
+        op
+        for op in history.operations()
+        if op.outcome.value != "ok" and (op.completed_at or kill_at) < kill_at
+    ]
     checks.check("writes refused or unanswered before the kill", len(early), "==", 0)
     missed = checks.failed
     if missed and profile.quick and all(c.name.startswith("verification level full") for c in missed):
@@ -336,7 +348,9 @@ def test_a_damaged_backup_is_reported_and_refused(target: str, profile: Profile,
             victim = next(bad.glob("checkpoint-*"))
             victim.unlink()
             what = "the checkpoint deleted"
-        out = subprocess.run([*engram_command(), "verify", str(bad)], capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [*engram_command(), "verify", str(bad)], capture_output=True, text=True, timeout=600
+        )
         dest = tmp_path / f"restored-{kind}"
         refused = subprocess.run([*engram_command(), "restore", str(bad), str(dest), "--no-progress"],
                                  capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -346,6 +360,10 @@ def test_a_damaged_backup_is_reported_and_refused(target: str, profile: Profile,
         checks.check(f"verify reports {target}/{kind}", out.returncode, "==", 1)
         checks.check(f"verify names the damaged file ({target}/{kind})", int(named), "==", 1)
         checks.check(f"restore refuses {target}/{kind}", refused.returncode, "==", 2)
-        checks.check(f"restore's error names the file ({target}/{kind})", int(victim.name in refused.stderr), "==", 1)
-        checks.check(f"nothing restored from {target}/{kind}", int(dest.exists() and any(dest.iterdir())), "==", 0)
+        checks.check(
+            f"restore's error names the file ({target}/{kind})", int(victim.name in refused.stderr), "==", 1
+        )
+        checks.check(
+            f"nothing restored from {target}/{kind}", int(dest.exists() and any(dest.iterdir())), "==", 0
+        )
     checks.assert_all()

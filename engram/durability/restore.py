@@ -93,7 +93,9 @@ def restore(
         if validate:
             from engram.engine import _integrity_dict
 
-            info["validation"] = {name: _integrity_dict(core.space(name).validate()) for name in core.space_names()}
+            info["validation"] = {
+                name: _integrity_dict(core.space(name).validate()) for name in core.space_names()
+            }
     finally:
         core.close()
     return info

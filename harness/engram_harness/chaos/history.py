@@ -169,7 +169,10 @@ class History:
             acked = next((op for op in w.invocations if op.outcome is Outcome.OK
                           and op.completed_at is not None and op.completed_at < acked_before), None)  # fmt: skip
             if acked is not None:
-                outcome, fields = Outcome.OK, {"memory_id": acked.memory_id, "completed_at": acked.completed_at}
+                outcome, fields = (
+                    Outcome.OK,
+                    {"memory_id": acked.memory_id, "completed_at": acked.completed_at},
+                )
             elif first.invoked_at >= invoked_before:
                 outcome, fields = Outcome.FAILED, {"error": "invoked after the restore point"}
             else:

@@ -166,7 +166,9 @@ def test_as_of_a_restore_point() -> None:
     ok = check(cut, FinalState(by_id={1: "a"}, copies={"a": copies((1, "a")), "b": copies((2, "b")), "c": [],
                                                         "d": []}, total_records=2))  # fmt: skip
     assert ok.ok and ok.acked == 1 and ok.rejected == 1 and ok.unknown == 2, ok.summary()
-    lost = check(cut, FinalState(by_id={1: None}, copies={"a": [], "b": [], "c": [], "d": []}, total_records=0))
+    lost = check(
+        cut, FinalState(by_id={1: None}, copies={"a": [], "b": [], "c": [], "d": []}, total_records=0)
+    )
     assert [x.content for x in lost.lost] == ["a"]
     after = check(cut, FinalState(by_id={1: "a"}, copies={"a": copies((1, "a")), "b": [], "c": [],
                                                            "d": copies((3, "d"))}, total_records=2))  # fmt: skip
