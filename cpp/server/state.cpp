@@ -24,6 +24,9 @@ std::string_view phase_name(Phase p) noexcept {
 ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_log_level(config.log_level)) {
   if (!config.no_auth) keys = std::make_unique<KeyStore>(*config.api_keys);
   auto& m = metrics;
+  const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  m.gauge("engram_server_start_time_seconds", "Unix time the server process started (recovery follows).",
+          [started] { return started; });
   m.gauge("engram_server_inflight_requests", "HTTP requests being served.",
           [this] { return static_cast<double>(inflight.load()); });
   m.gauge("engram_server_open_connections", "Open HTTP connections.",

@@ -1,5 +1,7 @@
 #include "engram/consolidator.hpp"
 
+#include <algorithm>
+
 #if defined(__linux__)
 #include <pthread.h>
 #include <sched.h>
@@ -72,6 +74,10 @@ ConsolidatorStatus BackgroundConsolidator::status() const {
   s.cycles = cycles_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
   s.last_cycle_duration_s = last_duration_s_.load(std::memory_order_relaxed);
+  if (const double started = cycle_started_.load(std::memory_order_relaxed); started > 0.0) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    s.busy_s = std::max(0.0, now - started);
+  }
   return s;
 }
 
@@ -93,6 +99,7 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
     }
     if (stop.stop_requested()) break;
     const auto start = std::chrono::steady_clock::now();
+    cycle_started_.store(std::chrono::duration<double>(start.time_since_epoch()).count(), std::memory_order_relaxed);
     for (const std::shared_ptr<Space>& sp : spaces_()) {
       if (stop.stop_requested()) break;
       {
@@ -108,6 +115,7 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
     }
     last_duration_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                            std::memory_order_relaxed);
+    cycle_started_.store(0.0, std::memory_order_relaxed);
     cycles_.fetch_add(1, std::memory_order_relaxed);
   }
 }

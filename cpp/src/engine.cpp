@@ -447,6 +447,17 @@ std::string Engine::prometheus() const {
     out << "# HELP engram_consolidator_cycles Passes of the current background consolidator.\n"
            "# TYPE engram_consolidator_cycles gauge\nengram_consolidator_cycles "
         << st.cycles << "\n";
+    out << "# HELP engram_consolidator_busy_seconds How long the background cycle under way has run (0 between "
+           "cycles); it grows while a cycle is stuck.\n"
+           "# TYPE engram_consolidator_busy_seconds gauge\nengram_consolidator_busy_seconds "
+        << st.busy_s << "\n";
+    out << "# HELP engram_consolidator_last_cycle_duration_seconds Duration of the last complete background cycle.\n"
+           "# TYPE engram_consolidator_last_cycle_duration_seconds "
+           "gauge\nengram_consolidator_last_cycle_duration_seconds "
+        << st.last_cycle_duration_s << "\n";
+    out << "# HELP engram_consolidator_interval_seconds Seconds between background cycles (0: stopped).\n"
+           "# TYPE engram_consolidator_interval_seconds gauge\nengram_consolidator_interval_seconds "
+        << st.interval_s << "\n";
   }
   durability_metrics(out);
   memory_metrics(out);

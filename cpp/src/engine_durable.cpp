@@ -5,6 +5,7 @@
 
 #include "engram/engine.hpp"
 #include "engram/errors.hpp"
+#include "engram/fault.hpp"
 #include "engram/store.hpp"
 
 namespace engram {
@@ -81,6 +82,7 @@ void Engine::open_store(StoreOptions options) {
   // Recovery fills spaces_ without spaces_mu_ (apply_record); the memory monitor waits meanwhile.
   MutexLock no_sampling(sample_mu_);
   const auto t0 = std::chrono::steady_clock::now();
+  ENGRAM_FAULT_SITE("recovery.start");  // test build only: a slow recovery (monitoring's WalRecoveryInProgress)
   store_ = options;
   const std::string dir = options.path;
   Env& env = this->env();

@@ -30,6 +30,7 @@ struct ConsolidatorStatus {
   std::uint64_t cycles = 0;    // completed passes over all spaces
   std::uint64_t failures = 0;  // space runs that threw (the loop carries on)
   double last_cycle_duration_s = 0.0;
+  double busy_s = 0.0;       // how long the cycle under way has run (0 between cycles): a stall shows here
   bool memory_hold = false;  // held by memory pressure (memory_budget.hpp), apart from pause()
 };
 
@@ -66,7 +67,8 @@ class BackgroundConsolidator {
   std::atomic<std::uint64_t> cycles_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<double> last_duration_s_{0.0};
-  std::jthread thread_;  // last: starts once every other member exists, joins first
+  std::atomic<double> cycle_started_{0.0};  // steady seconds when the cycle under way began; 0 between cycles
+  std::jthread thread_;                     // last: starts once every other member exists, joins first
 };
 
 }  // namespace engram

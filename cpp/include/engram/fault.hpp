@@ -54,6 +54,7 @@ inline constexpr const char* kFaultSites[] = {
     "consolidation.pre_concept_write",
     "consolidation.mid_binding_write",
     "consolidation.post_consolidation",
+    "recovery.start",
     "remember",
     "forget",
     "search",

@@ -1,0 +1,1 @@
+"""Operations tooling for the operations workflows: Prometheus and Alertmanager (monitoring)."""
