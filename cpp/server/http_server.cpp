@@ -449,6 +449,8 @@ class Session {
     // a client may send any token as a method: labels stay bounded to the methods HTTP defines
     const bool known_method = http::string_to_verb(method_) != http::verb::unknown;
     st_.metrics.observe_request(known_method ? method_ : "(other)", route_label_, status_, dt);
+    if (status_ == 401 || status_ == 403)  // a series from 0 (state.cpp): alerts can take its increase()
+      st_.metrics.inc("engram_server_auth_failures_total", "", 1.0, {{"status", std::to_string(status_)}});
     if (!exempt_ || status_ >= 400) {
       LogField space =
           space_label_.empty() ? LogField("space", std::optional<std::string>()) : LogField("space", space_label_);

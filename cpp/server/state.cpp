@@ -56,6 +56,9 @@ ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_l
                     "Requests that waited for their key's worker-pool budget (expensive calls queue).");
   m.declare_counter("engram_server_work_refusals_total",
                     "Requests refused with 429: their key's worker-pool budget and queue were full.");
+  for (const char* status : {"401", "403"})  // declared at 0: a burst of refusals is an increase() from 0
+    m.inc("engram_server_auth_failures_total",
+          "Requests refused for their API key: 401 unknown or missing, 403 not granted.", 0.0, {{"status", status}});
   for (const char* outcome : {"ok", "failed"})  // both series from the start: alerts take increase() of them
     m.inc("engram_backup_runs_total", "Hot backups over HTTP by outcome (ok, failed).", 0.0, {{"outcome", outcome}});
   m.gauge("engram_backup_last_success_timestamp_seconds", "Unix time of the last successful backup (0: none yet).",
@@ -65,8 +68,9 @@ ServerState::ServerState(ServerConfig cfg) : config(std::move(cfg)), log(parse_l
   m.gauge("engram_backup_last_duration_seconds", "Duration of the last successful backup.",
           [this] { return backups.last_seconds(); });
   m.gauge("engram_backup_running", "1 while a backup runs.", [this] { return backups.running() ? 1.0 : 0.0; });
-  m.declare_counter("engram_clock_skew_detected_total",
-                    "Steps of the engine clock against a steady clock of 1 s or more.");
+  for (const char* direction : {"forward", "backward"})  // labelled as counted, from 0 (alerts take increase())
+    m.inc("engram_clock_skew_detected_total", "Steps of the engine clock against a steady clock of 1 s or more.", 0.0,
+          {{"direction", direction}});
   m.gauge("engram_clock_offset_seconds",
           "The engine clock minus a steady clock since the server started (the clock steps seen).",
           [this] { return clock_watch.offset_s(); });

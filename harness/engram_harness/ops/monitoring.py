@@ -23,8 +23,8 @@ import httpx
 
 from engram_harness.server import free_port
 
-REPO = Path(__file__).resolve().parents[3]
-RULES_DIR = REPO / "deploy" / "prometheus"
+REPO = Path(__file__).resolve().parents[3]  # the harness is installed editable from the checkout
+RULES_DIR = Path(os.environ.get("ENGRAM_DEPLOY_DIR", REPO / "deploy")) / "prometheus"
 PACKAGES = "prometheus prometheus-alertmanager"
 
 
@@ -136,9 +136,9 @@ def monitoring(workdir: Path, targets: Sequence[str], *, api_key: str | None = N
         os.chmod(key_file, 0o600)
         auth = f"    authorization:\n      credentials_file: {key_file}\n"
     files = [str(p) for p in (rules if rules is not None else rule_files())]
+    every = f"{round(interval_s * 1000)}ms"  # Prometheus durations take no fractions
     (workdir / "prometheus.yml").write_text(
-        f"global:\n  scrape_interval: {interval_s}s\n  evaluation_interval: {interval_s}s\n"
-        f"  scrape_timeout: {interval_s}s\n"
+        f"global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n  scrape_timeout: {every}\n"
         "rule_files:\n" + "".join(f"  - {f}\n" for f in files)
         + "alerting:\n  alertmanagers:\n    - static_configs:\n"
         f"        - targets: ['127.0.0.1:{am_port}']\n"
