@@ -1,12 +1,14 @@
 """The ``engram`` command line: the product's verbs (``serve``, ``keys``, ``backup``, ``restore``,
-``verify``, ``version``). Benchmarks, reports and the regression gate are the harness's
+``verify``, ``diagnose``, ``version``). Benchmarks, reports and the regression gate are the harness's
 (``engram-harness``). Subcommands import their modules lazily so ``--help`` is fast."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from engram.errors import EngramError
 
@@ -63,7 +65,34 @@ def build_parser() -> argparse.ArgumentParser:
     from engram.durability.cli import add_commands  # argparse only: keeps --help fast
 
     add_commands(sub)
+
+    p = sub.add_parser("diagnose", help="one report of a server's health, metrics, logs, store and headroom",
+                       description="Gathers what the runbooks (docs/operations/) ask for: health, stats, a "
+                       "metrics summary, recent warnings and errors from the log, the store checked read-only, "
+                       "disk and memory headroom; each finding names its runbook. Exit status 1 when a finding "
+                       "is a warning or worse.")  # fmt: skip
+    p.add_argument("--url", help="the server (e.g. http://127.0.0.1:7432)")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("ENGRAM_API_KEY"),
+        help="an admin key granted '*' (default: $ENGRAM_API_KEY)",
+    )
+    p.add_argument("--data", type=Path, help="the server's data directory (checked read-only; disk headroom)")
+    p.add_argument("--log", type=Path, help="the server's log file (JSON lines)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_diagnose)
     return parser
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from engram.ops.diagnose import diagnose, render
+
+    if args.url is None and args.data is None and args.log is None:
+        print("engram diagnose: give --url (a running server), --data or --log", file=sys.stderr)
+        return 2
+    rep = diagnose(args.url, api_key=args.api_key, data=args.data, log=args.log)
+    print(rep.to_json() if args.json else render(rep))
+    return 0 if rep.ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,13 @@ def commands() -> list[str]:
 
 def test_the_guide_has_commands_for_each_step() -> None:
     cmds = commands()
-    for verb in ("engram backup --url", "engram verify", "engram restore", "promtool test rules"):
+    for verb in (
+        "engram backup --url",
+        "engram verify",
+        "engram restore",
+        "engram diagnose",
+        "promtool test rules",
+    ):
         assert any(c.startswith(verb) for c in cmds), verb
 
 
@@ -42,14 +48,22 @@ def test_the_guide_runs_as_written(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     admin = add_key(keys, "ops", ["*"], "admin")
     backups = tmp_path / "backups"
-    with running_server_process(tmp_path / "data", log_dir=tmp_path, api_keys=keys, dim=8, backup_dir=backups) as sp:
+    with running_server_process(
+        tmp_path / "data", log_dir=tmp_path, api_keys=keys, dim=8, backup_dir=backups
+    ) as sp:
         with Client(sp.url, api_key=admin) as c:
             space = c.create_space("notes", dim=8)
-            space.remember_batch([[float(i), 1, 0, 0, 0, 0, 0, 1] for i in range(20)], [f"n{i}" for i in range(20)])
+            space.remember_batch(
+                [[float(i), 1, 0, 0, 0, 0, 0, 1] for i in range(20)], [f"n{i}" for i in range(20)]
+            )
         bindir = str(Path(engram_command()[0]).parent)
         env = {**os.environ, "ENGRAM_URL": sp.url, "ENGRAM_API_KEY": admin, "BACKUPS": str(backups),
                "RESTORED": str(tmp_path / "restored"), "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}  # fmt: skip
         for cmd in commands():  # in order: later steps use what earlier ones made
-            out = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-            assert out.returncode == 0, f"`{cmd}` exited {out.returncode}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}"
+            out = subprocess.run(
+                ["bash", "-c", cmd], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+            )
+            assert out.returncode == 0, (
+                f"`{cmd}` exited {out.returncode}:\n{out.stdout[-2000:]}{out.stderr[-2000:]}"
+            )
     assert (tmp_path / "restored" / "FORMAT").exists()
