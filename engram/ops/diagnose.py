@@ -114,7 +114,7 @@ def summarize_metrics(text: str) -> dict[str, Any]:
             f"{ls.get('space')}/{ls.get('breaker')}"
             for ls, v in s.get("engram_concept_circuit_breaker_open", [])
             if v > 0
-        ),  # fmt: skip
+        ),
         "corruptions_at_recovery": _sum(s, "engram_corruption_detected_total"),
         "crashes_detected_at_recovery": _sum(s, "engram_crash_detected_total"),
         "entries_replayed": _sum(s, "engram_wal_entries_replayed_total"),
