@@ -88,10 +88,11 @@ def summarize_metrics(text: str) -> dict[str, Any]:
     consolidator = next((ls["state"] for ls, v in s.get("engram_consolidator_state", []) if v == 1), None)
     budget = _sum(s, "engram_memory_budget_bytes")
     used = sum(v for ls, v in s.get("engram_memory_usage_bytes", []) if "threshold" not in ls)
-    requests = _sum(s, "engram_http_requests_total")
-    errors_5xx = sum(
-        v for ls, v in s.get("engram_http_requests_total", []) if ls.get("status", "").startswith("5")
-    )
+    # probes and scrapes are not the service: a 503 from /health/ready while starting is no error
+    served = [(ls, v) for ls, v in s.get("engram_http_requests_total", [])
+              if not ls.get("route", "").startswith(("/health", "/metrics"))]  # fmt: skip
+    requests = sum(v for _, v in served)
+    errors_5xx = sum(v for ls, v in served if ls.get("status", "").startswith("5"))
     last_backup = _sum(s, "engram_backup_last_success_timestamp_seconds")
     return {
         "ready": _sum(s, "engram_server_ready") == 1,
@@ -175,7 +176,7 @@ def findings_of(m: dict[str, Any]) -> list[Finding]:
     add(bool(m["breakers_open"]), "warning", f"circuit breakers open: {', '.join(m['breakers_open'])}",
         "consolidation-stalled")  # fmt: skip
     add(
-        m["requests"] > 0 and m["errors_5xx"] / m["requests"] > 0.01,
+        m["errors_5xx"] >= 5 and m["errors_5xx"] / m["requests"] > 0.01,
         "warning",
         f"{m['errors_5xx']:.0f} of {m['requests']:.0f} requests failed with 5xx since the start",
         "error-rate",
