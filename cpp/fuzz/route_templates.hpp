@@ -16,7 +16,7 @@ struct RouteTemplate {
   bool body;  // a JSON request body (some also take application/octet-stream)
 };
 
-inline constexpr std::array<RouteTemplate, 37> kRouteTemplates = {{
+inline constexpr std::array<RouteTemplate, 39> kRouteTemplates = {{
     {"GET", "/health/live", false},
     {"GET", "/health/ready", false},
     {"GET", "/metrics", false},
@@ -41,6 +41,8 @@ inline constexpr std::array<RouteTemplate, 37> kRouteTemplates = {{
     {"GET", "/api/v1/stats", false},
     {"GET", "/api/v1/admin/features", false},
     {"PUT", "/api/v1/admin/features", true},
+    {"POST", "/api/v1/admin/backup", true},
+    {"GET", "/api/v1/admin/backups", false},
     {"GET", "/api/v1/spaces/{space}/memories/{memory_id}/neighbors", false},
     {"POST", "/api/v1/spaces/{space}/neighbors", true},
     {"POST", "/api/v1/spaces/{space}/links/batch", true},
