@@ -164,6 +164,7 @@ void register_backup_routes(RouteTable& t) {
          .tags = admin,
          .operation_id = "list_backups",
          .handler = list_backups,
+         .responses = {{409, "backup_not_configured"}},
          .exec = Exec::Worker,  // reads manifests
          .engine_wide = true});
 }
