@@ -41,6 +41,7 @@ from engram.client.retry import RetryPolicy
 from engram.server.auth import add_key
 from engram_harness.chaos.corrupt import corrupt
 from engram_harness.chaos.disk import SmallDisk
+from engram_harness.chaos.server_faults import ServerFaults
 from engram_harness.ops.monitoring import REPO, Monitoring, monitoring
 from engram_harness.server import ServerProcess, start_server, wait_ready
 from engram_harness.suite import CheckRecorder, Profile
@@ -68,12 +69,8 @@ class Run:
         return {"Authorization": f"Bearer {self.admin}"}
 
     def faults(self, plan: str = "", skew: float | None = None) -> None:
-        body: dict[str, Any] = {"plan": plan}
-        if skew is not None:
-            body["clock_skew_s"] = skew
-        httpx.put(
-            self.server.url + "/api/v1/admin/faults", json=body, headers=self.h(), timeout=10
-        ).raise_for_status()
+        with ServerFaults(self.server.url, self.admin) as f:
+            f.set(plan=plan, clock_skew_s=skew)
 
 
 class Load:

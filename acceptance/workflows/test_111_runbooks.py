@@ -38,6 +38,7 @@ from engram.client.retry import RetryPolicy
 from engram.server.auth import add_key, revoke_key
 from engram_harness.chaos.corrupt import corrupt
 from engram_harness.chaos.disk import SmallDisk
+from engram_harness.chaos.server_faults import ServerFaults
 from engram_harness.ops.monitoring import REPO, Monitoring, monitoring
 from engram_harness.ops.runbook import Runbook, parse
 from engram_harness.server import ServerProcess, engram_command, start_server
@@ -280,12 +281,8 @@ class FullEnv(Env):
     workers: list[threading.Thread] = field(default_factory=list)
 
     def faults(self, plan: str = "", skew: float | None = None) -> None:
-        body: dict[str, Any] = {"plan": plan}
-        if skew is not None:
-            body["clock_skew_s"] = skew
-        httpx.put(
-            self.server.url + "/api/v1/admin/faults", json=body, headers=self.h(), timeout=10
-        ).raise_for_status()
+        with ServerFaults(self.server.url, self.admin) as f:
+            f.set(plan=plan, clock_skew_s=skew)
 
     def restart(self, *, kill: bool) -> None:
         port = int(self.server.url.rsplit(":", 1)[1])

@@ -20,6 +20,7 @@ from engram.client import Client
 from engram.client.errors import InvalidInputError, PermissionDenied, RemoteError, StorageError
 from engram.durability.verify import verify
 from engram.server.auth import add_key
+from engram_harness.chaos.server_faults import fault_plan
 from engram_harness.server import ServerProcess, engram_command, running_server_process
 
 DIM = 8
@@ -136,12 +137,9 @@ def test_a_failed_backup_is_reported_and_leaves_the_previous_one(
         c.backup("fails-later")
         before = (d / "backups" / "fails-later" / "manifest.json").read_bytes()
         write(sp.url, keys["writer"], 3000, 30)
-        c._run(_faults("ioerror=write@*/backups/fails-later/*:EIO"))
-        try:
-            with pytest.raises(StorageError) as e:
-                c.backup("fails-later")
-        finally:
-            c._run(_faults(""))
+        plan = "ioerror=write@*/backups/fails-later/*:EIO"
+        with fault_plan(sp.url, plan, api_key=keys["admin"]), pytest.raises(StorageError) as e:
+            c.backup("fails-later")
         assert "backup to 'fails-later' failed" in str(e.value) and "unchanged" in str(e.value)
         metrics = c.prometheus()
         assert 'engram_backup_runs_total{outcome="failed"} 1' in metrics
@@ -150,12 +148,6 @@ def test_a_failed_backup_is_reported_and_leaves_the_previous_one(
         assert not list((d / "backups" / "fails-later").rglob("*.part"))
         assert c.backup("fails-later")["incremental"]  # the next run goes on from the previous one
     assert sp.events("backup_failed") and sp.events("backup_completed")
-
-
-def _faults(plan: str) -> object:
-    from engram.client.calls import API, Call
-
-    return Call("PUT", f"{API}/admin/faults", body={"plan": plan})
 
 
 def test_without_a_backup_dir_the_route_says_how_to_enable_it(tmp_path: Path) -> None:
