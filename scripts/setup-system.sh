@@ -2,7 +2,7 @@
 # Installs the system packages the build and the suites need (Debian), only when missing.
 set -euo pipefail
 packages=(cmake ninja-build g++ clang libclang-rt-dev libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv
-          libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk stress-ng
+          libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk stress-ng ccache
           prometheus prometheus-alertmanager)
 missing=()
 for p in "${packages[@]}"; do

@@ -353,3 +353,101 @@ def report(run: Run, checks: CheckRecorder) -> None:
     checks.check("failures injected", len(run.detected), ">=", 19)
     checks.check("detection rate (detected within 30 s / injected)", rate, "==", 1.0)
     checks.assert_all()
+
+
+def test_traces_correlate_each_operation(engramd_test_build: str, profile: Profile, checks: CheckRecorder,
+                                         tmp_path: Path) -> None:  # fmt: skip
+    """Distributed traces (OTLP/HTTP): every client call's span (OpenTelemetry SDK) has engramd's
+    server span as its child in the same trace, with the same request id; every payload is a valid
+    ExportTraceServiceRequest; a request whose WAL sync is slowed shows ``wal.sync`` as its slow
+    stage. Quick exports straight to a checking receiver; full goes through a real OpenTelemetry
+    Collector (built from the Go module proxy: scripts/setup-otelcol.sh) that forwards to it."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from engram_harness.chaos.server_faults import fault_plan
+    from engram_harness.ops.otlp import OtlpReceiver, collector, trace_id_of
+
+    calls = profile.pick(200, 2000)
+    with OtlpReceiver() as receiver, contextlib.ExitStack() as stack:
+        endpoint = (
+            receiver.url
+            if profile.quick
+            else stack.enter_context(collector(tmp_path / "otelcol", receiver.url))
+        )
+        print(
+            f"traces: exporting to {'the receiver' if profile.quick else 'a real OpenTelemetry Collector'} {endpoint}"
+        )
+        sp = stack.enter_context(running_traced(engramd_test_build, tmp_path, endpoint))
+        provider = TracerProvider(resource=Resource.create({"service.name": "workflow-110"}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=10)))
+        rng = np.random.default_rng(SEED)
+        t0 = time.monotonic()
+        try:
+            with Client(sp.url, tracer_provider=provider) as c:
+                c.create_space("traced", dim=DIM)
+                space = c.space("traced")
+                for i in range(calls):  # bounded
+                    v = rng.standard_normal(DIM).astype(np.float32)
+                    (space.remember(v, content=f"t{i}") if i % 2 == 0 else space.search(v, k=5))
+        finally:
+            provider.shutdown()  # flushes the client's spans
+        elapsed = time.monotonic() - t0
+        with fault_plan(sp.url, "delay=wal.before_fsync:250ms"):
+            slow = httpx.post(f"{sp.url}/api/v1/spaces/traced/memories", timeout=30,
+                              json={"embedding": rng.standard_normal(DIM).tolist(), "content": "slow"},
+                              headers={"traceparent": "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"})  # fmt: skip
+        slow_trace, slow_span = trace_id_of(slow.headers["traceresponse"])
+
+        def complete(spans: list[Any]) -> bool:
+            client_ids = {s.span_id for s in spans if s.kind == 3}
+            linked = sum(1 for s in spans if s.kind == 2 and s.parent in client_ids)
+            return linked >= calls + 2 and any(
+                s.trace_id == slow_trace and s.name == "wal.sync" for s in spans
+            )
+
+        with contextlib.suppress(TimeoutError):
+            receiver.wait_for(complete, 30, "every call's client and server spans")
+        spans = receiver.snapshot()
+    client = {s.span_id: s for s in spans if s.kind == 3}
+    servers = [s for s in spans if s.kind == 2 and s.parent in client]
+    same_id = sum(1 for s in servers if s.attributes.get("engram.request_id") == client[s.parent].attributes.get(
+        "engram.request_id") and s.trace_id == client[s.parent].trace_id)  # fmt: skip
+    slow_stages = [
+        s for s in spans if s.trace_id == slow_trace and s.span_id != slow_span and s.name != "handler"
+    ]
+    slowest = max(slow_stages, key=lambda s: s.seconds) if slow_stages else None
+    print(f"traces: {calls + 2} client calls in {elapsed:.1f} s, {len(client)} client spans, {len(servers)} server "
+          f"spans under them, {len(receiver.payloads)} payloads, schema errors {receiver.errors[:3]}; slow request: "
+          f"{[(s.name, round(s.seconds * 1e3, 1)) for s in slow_stages]}")  # fmt: skip
+    checks.check("client calls whose span reached the receiver", len(client), ">=", calls + 2)
+    checks.check("client spans with engramd's server span as their child", len(servers), ">=", calls + 2)
+    checks.check("server spans sharing the client's trace id and request id", same_id, "==", len(servers))
+    checks.check("payloads failing the OTLP schema", len(receiver.errors), "==", 0)
+    checks.check("slow request's slowest stage is wal.sync", int(slowest is not None and slowest.name == "wal.sync"),
+                 "==", 1)  # fmt: skip
+    if not profile.quick:  # the shipped collector configuration, checked by the collector itself
+        import subprocess
+
+        from engram_harness.ops.otlp import collector_binary
+
+        shipped = REPO / "deploy" / "otelcol" / "otelcol.yaml"
+        v = subprocess.run([str(collector_binary()), "validate", "--config", str(shipped)], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+        print(f"deploy/otelcol/otelcol.yaml: validate exit {v.returncode} {v.stderr[-500:]}")
+        checks.check(
+            "deploy/otelcol/otelcol.yaml accepted by the collector (exit status)", v.returncode, "==", 0
+        )
+    checks.assert_all()
+
+
+@contextlib.contextmanager
+def running_traced(engramd: str, tmp_path: Path, endpoint: str) -> Iterator[ServerProcess]:
+    sp = start_server(tmp_path / "traced-data", command=[engramd], log_dir=tmp_path, no_auth=True, dim=DIM,
+                      otlp_endpoint=endpoint, otlp_interval_s=0.2)  # fmt: skip
+    try:
+        yield sp
+    finally:
+        sp.stop()

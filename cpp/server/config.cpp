@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "json_writer.hpp"
+#include "tracing.hpp"
 
 namespace engram::server {
 
@@ -93,6 +94,11 @@ const std::vector<Field>& table() {
        "largest content of one memory in new spaces (raise max_body_bytes with it)", true, 0, 256 << 20},
       {"backup_dir", &ServerConfig::backup_dir,
        "directory of hot backups taken over HTTP (POST /api/v1/admin/backup writes DIR/<destination>)"},
+      {"otlp_endpoint", &ServerConfig::otlp_endpoint,
+       "export traces (OTLP/HTTP JSON) to this collector, e.g. http://127.0.0.1:4318/v1/traces; unset: no tracing"},
+      {"trace_sample_ratio", &ServerConfig::trace_sample_ratio,
+       "fraction of requests without a sampled traceparent that are traced (with --otlp-endpoint)", true, 0, 1},
+      {"otlp_interval_s", &ServerConfig::otlp_interval_s, "seconds at most between trace exports", true, 0.01, 60},
   };
   return t;
 }
@@ -231,6 +237,7 @@ void ServerConfig::validate() const {
   if (tls_cert.has_value() != tls_key.has_value()) {
     throw ConfigError("give both tls_cert=FILE and tls_key=FILE (or neither)");
   }
+  if (otlp_endpoint) tracing::parse_endpoint(*otlp_endpoint);  // ConfigError naming what is wrong
   if (memory_budget_mb != 0.0 && memory_budget_mb < 1.0) {
     throw ConfigError("memory_budget_mb=" + fmt_number(memory_budget_mb) + "; expected 0 (no budget) or at least 1");
   }

@@ -64,6 +64,10 @@ struct ServerConfig {
   double memory_poll_interval_ms = 100.0;    // how often the engine samples its memory
   std::int64_t max_content_bytes = 1 << 20;  // content of one memory, for new spaces (the engine's default)
   std::optional<std::string> backup_dir;     // where POST /api/v1/admin/backup writes (backup.hpp); unset: off
+  // Traces (tracing.hpp): OTLP/HTTP JSON to this collector URL; unset: no tracing at all.
+  std::optional<std::string> otlp_endpoint;
+  double trace_sample_ratio = 1.0;  // requests without a traceparent that are traced
+  double otlp_interval_s = 1.0;     // longest wait before queued spans are exported
 
   void validate() const;
   std::string redacted_json() const;  // the settings as one JSON object (secrets masked)

@@ -5,6 +5,7 @@
 
 #include "api_error.hpp"
 #include "engram/errors.hpp"
+#include "engram/stage_trace.hpp"
 
 namespace engram::server {
 
@@ -40,7 +41,10 @@ std::int64_t RequestContext::path_int(std::string_view name) const {
 }
 
 ObjectReader RequestContext::json() {
-  if (!doc_) doc_ = std::make_unique<JsonDocument>(body, route.body ? route.body->name : std::string("object"));
+  if (!doc_) {
+    const trace::StageScope stage("parse");  // the body's decode, as a traced request's span shows it
+    doc_ = std::make_unique<JsonDocument>(body, route.body ? route.body->name : std::string("object"));
+  }
   return doc_->object();
 }
 

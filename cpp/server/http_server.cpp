@@ -17,6 +17,7 @@
 #include "api_error.hpp"
 #include "context.hpp"
 #include "engram/errors.hpp"
+#include "engram/stage_trace.hpp"
 #include "engram/validation.hpp"
 #include "openapi.hpp"
 #include "stream.hpp"
@@ -178,6 +179,13 @@ class Session {
     const Route& route = *m.route;
     route_label_ = route.path;
     exempt_ = is_exempt(path_);
+    if (st_.tracer.enabled()) {
+      const auto tp = req.find("traceparent");
+      trace_ = st_.tracer.begin(
+          tp == req.end() ? std::nullopt
+                          : std::optional<std::string_view>(std::string_view(tp->value().data(), tp->value().size())),
+          exempt_, start_ns_);
+    }
     if (!exempt_) {
       const auto n = st_.inflight.load();
       if (n >= st_.config.max_inflight) {
@@ -255,12 +263,14 @@ class Session {
         auto granted = [s = self().shared_from_this()] {
           asio::post(s->self().stream().get_executor(), [s] {
             s->work_held_ = true;
+            if (s->trace_) s->granted_ns_ = engram::trace::unix_nanos();
             s->read_body();
           });
         };
         switch (st_.work.admit(work_tenant_, work_cost_, std::move(granted))) {
           case WorkAdmission::Decision::Run: work_held_ = true; break;
           case WorkAdmission::Decision::Queued:
+            if (trace_) queued_ns_ = engram::trace::unix_nanos();
             st_.metrics.inc("engram_server_work_queued_total",
                             "Requests that waited for their key's worker-pool budget (expensive calls queue).");
             return;  // read_body() runs once the budget is granted
@@ -283,6 +293,7 @@ class Session {
 
   void read_body() {
     if (!body_pending_) return run_handler();
+    if (trace_) body_begin_ns_ = engram::trace::unix_nanos();
     parser_->body_limit(static_cast<std::uint64_t>(st_.config.max_body_bytes));
     lowest().expires_after(seconds(st_.config.body_timeout_s));
     http::async_read(self().stream(), buffer_, *parser_,
@@ -315,6 +326,7 @@ class Session {
   }
 
   void run_handler() {
+    if (trace_ && body_begin_ns_ != 0) body_end_ns_ = engram::trace::unix_nanos();
     ctx_->body = std::move(parser_->get().body());
     const Route& route = ctx_->route;
     try {
@@ -329,6 +341,7 @@ class Session {
     if (!on_pool(route)) {
       return send_response(invoke());
     }
+    if (trace_) pool_post_ns_ = engram::trace::unix_nanos();
     asio::post(srv_.pool, [s = self().shared_from_this()]() mutable {
       auto res = std::make_shared<Response>(s->invoke());
       // The pool's part is done: the key's next waiter may start while this response is written.
@@ -350,6 +363,16 @@ class Session {
 
   // Runs the handler and maps anything it throws onto an error response.
   Response invoke() {
+    if (!trace_) return invoke_handler();
+    // the engine's stages (parse, wal.sync) are recorded on this thread (stage_trace.hpp)
+    const engram::trace::ScopedRecorder recorder(&stages_);
+    handler_start_ns_ = engram::trace::unix_nanos();
+    Response r = invoke_handler();
+    handler_end_ns_ = engram::trace::unix_nanos();
+    return r;
+  }
+
+  Response invoke_handler() {
     try {
       return ctx_->route.handler(*ctx_);
     } catch (const std::exception& e) {
@@ -392,6 +415,7 @@ class Session {
     res_->set(http::field::content_type, r.content_type);
     res_->set("X-Request-Id", request_id_);
     res_->set("Engram-API-Version", kApiVersion);
+    if (trace_) res_->set("traceresponse", tracing::format_traceparent(trace_->trace_id, trace_->span_id, true));
     for (auto& [k, v] : r.headers) res_->set(k, v);
     // the backpressure signal (critical from 80% of max_inflight): clients slow down before 429s
     if (const auto p = st_.requests_pressure.level(); p >= Pressure::Critical) {
@@ -417,6 +441,10 @@ class Session {
 
   void begin_request_bookkeeping(std::string method, std::string path) {
     t0_ = Clock::now();
+    trace_.reset();
+    start_ns_ = st_.tracer.enabled() ? engram::trace::unix_nanos() : 0;
+    queued_ns_ = granted_ns_ = body_begin_ns_ = body_end_ns_ = pool_post_ns_ = handler_start_ns_ = handler_end_ns_ = 0;
+    stages_.stages.clear();
     method_ = std::move(method);
     head_ = method_ == "HEAD";
     path_ = std::move(path);
@@ -451,6 +479,7 @@ class Session {
     st_.metrics.observe_request(known_method ? method_ : "(other)", route_label_, status_, dt);
     if (status_ == 401 || status_ == 403)  // a series from 0 (state.cpp): alerts can take its increase()
       st_.metrics.inc("engram_server_auth_failures_total", "", 1.0, {{"status", std::to_string(status_)}});
+    if (trace_) submit_trace();
     if (!exempt_ || status_ >= 400) {
       LogField space =
           space_label_.empty() ? LogField("space", std::optional<std::string>()) : LogField("space", space_label_);
@@ -463,6 +492,63 @@ class Session {
                                {"latency_ms", std::round(dt * 1e6) / 1e3},
                                key});
     }
+  }
+
+  // The request's server span and its stages' child spans, to the exporter (tracing.hpp).
+  void submit_trace() {
+    const auto& t = *trace_;
+    const std::int64_t end = engram::trace::unix_nanos();
+    std::vector<tracing::Span> spans;
+    spans.reserve(6 + stages_.stages.size());
+    tracing::Span server;
+    server.trace_id = t.trace_id;
+    server.span_id = t.span_id;
+    server.parent = t.parent;
+    server.name = method_ + " " + route_label_;
+    server.kind = tracing::SpanKind::Server;
+    server.start_ns = t.start_ns;
+    server.end_ns = end;
+    server.attributes = {{"http.request.method", method_},
+                         {"http.route", route_label_},
+                         {"url.path", path_},
+                         {"http.response.status_code", static_cast<std::int64_t>(status_)},
+                         {"engram.request_id", request_id_}};
+    if (!space_label_.empty()) server.attributes.push_back({"engram.space", space_label_});
+    if (!key_label_.empty()) server.attributes.push_back({"engram.key_id", key_label_});
+    if (status_ >= 500) {
+      server.error = true;
+      server.status_message = "HTTP " + std::to_string(status_);
+    }
+    const auto child = [&](const tracing::SpanId& parent, const char* name, std::int64_t b, std::int64_t e,
+                           std::vector<tracing::Attribute> attrs = {}) -> tracing::SpanId {
+      tracing::Span c;
+      c.trace_id = t.trace_id;
+      c.span_id = tracing::Tracer::new_span_id();
+      c.parent = parent;
+      c.name = name;
+      c.start_ns = b;
+      c.end_ns = std::max(b, e);
+      c.attributes = std::move(attrs);
+      spans.push_back(std::move(c));
+      return spans.back().span_id;
+    };
+    // checks: route, overload, auth, limits, up to the budget's queue or the body
+    const std::int64_t checked = queued_ns_ ? queued_ns_ : (body_begin_ns_ ? body_begin_ns_ : handler_start_ns_);
+    if (checked) child(t.span_id, "checks", t.start_ns, checked);
+    if (queued_ns_ && granted_ns_)
+      child(t.span_id, "queue", queued_ns_, granted_ns_, {{"engram.queue", std::string("key_budget")}});
+    if (body_begin_ns_ && body_end_ns_) child(t.span_id, "receive", body_begin_ns_, body_end_ns_);
+    if (pool_post_ns_ && handler_start_ns_) {
+      child(t.span_id, "queue", pool_post_ns_, handler_start_ns_, {{"engram.queue", std::string("worker_pool")}});
+    }
+    if (handler_start_ns_ && handler_end_ns_) {
+      const auto handler = child(t.span_id, "handler", handler_start_ns_, handler_end_ns_,
+                                 {{"engram.exec", std::string(pool_post_ns_ ? "worker" : "inline")}});
+      for (const auto& st : stages_.stages) child(handler, st.name, st.start_ns, st.end_ns);
+    }
+    spans.insert(spans.begin(), std::move(server));
+    st_.tracer.submit(std::move(spans));
+    trace_.reset();
   }
 
   void count_timeout(const char* what) {
@@ -482,6 +568,11 @@ class Session {
   std::optional<http::response<http::string_body>> res_;
   std::unique_ptr<RequestContext> ctx_;
   Clock::time_point t0_;
+  // tracing (tracing.hpp): the sampled request's ids and its stages' Unix times (0: not reached)
+  std::optional<tracing::RequestTrace> trace_;
+  engram::trace::StageRecorder stages_;
+  std::int64_t start_ns_ = 0, queued_ns_ = 0, granted_ns_ = 0, body_begin_ns_ = 0, body_end_ns_ = 0, pool_post_ns_ = 0,
+               handler_start_ns_ = 0, handler_end_ns_ = 0;
   std::string method_, path_, request_id_, route_label_, space_label_, key_label_, work_tenant_;
   std::int64_t work_cost_ = 0;
   int status_ = 500;

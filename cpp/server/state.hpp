@@ -29,6 +29,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "router.hpp"
+#include "tracing.hpp"
 
 namespace engram::server {
 
@@ -59,6 +60,8 @@ class ServerState {
   Backpressure requests_pressure{"requests", config.max_inflight, metrics, log};
   // Hot backups over HTTP (routes_backup.cpp): one at a time, counted for /metrics.
   BackupRunner backups;
+  // Traces of sampled requests, exported over OTLP/HTTP when --otlp-endpoint is set (tracing.hpp).
+  tracing::Tracer tracer{config, metrics, log};
 
   Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
   void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }

@@ -13,6 +13,7 @@
 #include "engram/crash.hpp"
 #include "engram/crc32c.hpp"
 #include "engram/errors.hpp"
+#include "engram/stage_trace.hpp"
 
 namespace engram {
 
@@ -379,6 +380,7 @@ void Wal::throw_failure(std::uint64_t lsn) {
 
 void Wal::wait_durable(std::uint64_t lsn) {
   if (opt_.mode == Durability::None) return;
+  const trace::StageScope stage("wal.sync");  // a traced request's span shows the wait (stage_trace.hpp)
   if (opt_.mode == Durability::Group) arriving_.fetch_sub(1, std::memory_order_relaxed);
   MutexLock io(io_mu_);
   if (opt_.mode == Durability::Group) {

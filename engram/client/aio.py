@@ -15,6 +15,7 @@ from engram.client import calls as C
 from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.sync import _headers
+from engram.client.tracing import call_span
 from engram.client.transport import Retrier, classify, outcome
 from engram.client.transport import encode as _body
 from engram.client.transport import headers as _hdrs
@@ -33,8 +34,10 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         embeddings: C.Encoding = "base64",
+        tracer_provider: Any = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.tracer_provider = tracer_provider  # OpenTelemetry's; None: the global one (tracing.py)
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
         self.link = LinkHealth(self.url)  # partition suspected after consecutive transport failures
@@ -45,28 +48,31 @@ class AsyncClient:
 
     async def _run(self, call: C.Call) -> Any:
         r = Retrier(self.retry)
-        for attempt in range(self.retry.attempts):  # bounded by the policy
-            try:
-                resp = await self._http.request(
-                    call.method,
-                    call.path,
-                    content=_body(call),
-                    headers=_hdrs(call),
-                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
-                )
-            except httpx.HTTPError as exc:
-                err = classify(call, exc, self.url)
-                self.link.failure(err)
-            else:
-                self.link.answered()
-                value, err = outcome(call, resp)
-                if err is None:
-                    return value
-            delay = r.next_delay(attempt, call, err)
-            if delay is None:
-                raise err
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        with call_span(call.method, call.path, self.url, self.tracer_provider) as span:
+            for attempt in range(self.retry.attempts):  # bounded by the policy
+                try:
+                    resp = await self._http.request(
+                        call.method,
+                        call.path,
+                        content=_body(call),
+                        headers={**_hdrs(call), **span.headers} if span.headers else _hdrs(call),
+                        timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
+                    )
+                except httpx.HTTPError as exc:
+                    err = classify(call, exc, self.url)
+                    self.link.failure(err)
+                    span.failed(err)
+                else:
+                    self.link.answered()
+                    span.answered(resp.status_code, resp.headers.get("x-request-id"))
+                    value, err = outcome(call, resp)
+                    if err is None:
+                        return value
+                delay = r.next_delay(attempt, call, err)
+                if delay is None:
+                    raise err
+                await asyncio.sleep(delay)
+            raise AssertionError("unreachable")  # pragma: no cover
 
     async def create_space(self, name: str, *, dim: int | None = None, **options: Any) -> AsyncRemoteSpace:
         await self._run(C.create_space(name, dim=dim, **options))

@@ -41,5 +41,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.epilog = (
         "engram serve runs engramd, the native server, with these arguments; engramd --help lists "
-        "its further settings (TLS, timeouts, connection and per-key limits)."
+        "its further settings (TLS, timeouts, connection and per-key limits, backups, traces: --otlp-endpoint)."
     )
