@@ -321,17 +321,21 @@ def induce_disk(e: FullEnv) -> dict[str, str]:
 
 
 def induce_capacity(e: FullEnv) -> dict[str, str]:
-    e.faults("delay=search:1s")
+    # Slow durable writes: they run on the worker pool, so six at once are six requests in flight
+    # (two running on the key's budget, four queued), 6 of max_inflight 8. (A slowed search runs
+    # on an IO thread: with two IO threads, two at most would be in flight.)
+    e.faults("delay=remember:1s")
 
-    def searcher() -> None:
-        with Client(e.server.url, api_key=e.admin, retry=RetryPolicy(attempts=1), timeout=10) as c:
+    def writer(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with Client(e.server.url, api_key=e.admin, retry=RetryPolicy(attempts=1), timeout=30) as c:
             sp = c.space("app")
             end = time.monotonic() + 60  # bounded
             while time.monotonic() < end and not getattr(e, "_stop_searchers", False):
                 with contextlib.suppress(Exception):
-                    sp.search(np.ones(DIM, dtype=np.float32), k=5)
+                    sp.remember(rng.standard_normal(DIM).astype(np.float32), content="capacity")
 
-    e.workers = [threading.Thread(target=searcher, daemon=True) for _ in range(6)]
+    e.workers = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(6)]
     for w in e.workers:
         w.start()
     return {}
@@ -444,6 +448,7 @@ def test_every_other_runbook_runs(engramd_test_build: str, profile: Profile, che
 def full_case(case: FullCase, engramd: str, checks: CheckRecorder, d: Path) -> None:
     rb = parse(OPS / f"{case.runbook}.md")
     assert case.alerts == [] or set(case.alerts) <= set(rb.alerts), rb.name
+    d.mkdir(parents=True, exist_ok=True)
     keys = d / "keys.json"
     admin = add_key(keys, "ops", ["*"], "admin")
     with contextlib.ExitStack() as stack:

@@ -48,6 +48,11 @@ class Client:
     written and parsed one number at a time. ``"json"`` is for a server predating these API v1
     additions of issue 13 (such a server answers 400 to a string embedding). Answers are JSON
     either way; observation streams (:meth:`stream`) send arrays of numbers.
+
+    With ``opentelemetry-api`` installed (the ``tracing`` extra), every call is an OpenTelemetry
+    CLIENT span whose context travels in the ``traceparent`` header, so engramd's span of the
+    request (``--otlp-endpoint``) joins the caller's trace; ``tracer_provider`` picks the
+    provider (default: the global one). See engram/client/tracing.py.
     """
 
     def __init__(
