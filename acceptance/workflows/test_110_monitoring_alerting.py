@@ -48,7 +48,11 @@ from engram_harness.suite import CheckRecorder, Profile
 
 pytestmark = pytest.mark.workflow
 SEED = 110
-DIM = 32
+# 128, not fewer: the paced load sends a fresh random vector per call, and in 32 dimensions enough
+# pairs of 1,800 random vectors (the full control run's writes) pass the consolidator's 0.55
+# similarity to form more than 20 concepts an hour, so the rate breaker opened in the healthy
+# control run (correctly). In 128 dimensions a pair's cosine has a standard deviation of 0.09.
+DIM = 128
 ALERT_LATENCY_S = 30.0  # requirements.md section 10 (110): every alert within 30 s
 NO_RETRY = RetryPolicy(attempts=1)
 DASHBOARD = REPO / "deploy" / "grafana" / "engram-dashboard.json"
