@@ -217,3 +217,22 @@ def test_a_bad_endpoint_is_refused_at_start(tmp_path: Path) -> None:
 )
 def test_client_span_names_are_route_templates(path: str, route: str) -> None:
     assert route_of(path) == route
+
+
+def test_without_opentelemetry_the_client_sends_no_trace_header(
+    traced: ServerProcess, receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engram.client.tracing as client_tracing
+
+    monkeypatch.setattr(client_tracing, "_trace", None)  # as if opentelemetry-api were not installed
+    seen: list[httpx.Request] = []
+    transport = httpx.HTTPTransport()
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return transport.handle_request(request)
+
+    with Client(traced.url, transport=Recording()) as c:
+        assert c.space("t").remember(np.asarray(vec(9), dtype=np.float32), content="untraced") >= 0
+    assert seen and all("traceparent" not in r.headers for r in seen)
