@@ -43,7 +43,7 @@ from engram_harness.chaos.corrupt import corrupt
 from engram_harness.chaos.disk import SmallDisk
 from engram_harness.chaos.server_faults import ServerFaults
 from engram_harness.ops.monitoring import REPO, Monitoring, monitoring
-from engram_harness.server import ServerProcess, start_server, wait_ready
+from engram_harness.server import ServerProcess, running_server_process, start_server, wait_ready
 from engram_harness.suite import CheckRecorder, Profile
 
 pytestmark = pytest.mark.workflow
@@ -384,7 +384,9 @@ def test_traces_correlate_each_operation(engramd_test_build: str, profile: Profi
         print(
             f"traces: exporting to {'the receiver' if profile.quick else 'a real OpenTelemetry Collector'} {endpoint}"
         )
-        sp = stack.enter_context(running_traced(engramd_test_build, tmp_path, endpoint))
+        sp = stack.enter_context(running_server_process(tmp_path / "traced-data", command=[engramd_test_build],
+                                                        log_dir=tmp_path, no_auth=True, dim=DIM,
+                                                        otlp_endpoint=endpoint, otlp_interval_s=0.2))  # fmt: skip
         provider = TracerProvider(resource=Resource.create({"service.name": "workflow-110"}))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=10)))
         rng = np.random.default_rng(SEED)
@@ -446,12 +448,3 @@ def test_traces_correlate_each_operation(engramd_test_build: str, profile: Profi
         )
     checks.assert_all()
 
-
-@contextlib.contextmanager
-def running_traced(engramd: str, tmp_path: Path, endpoint: str) -> Iterator[ServerProcess]:
-    sp = start_server(tmp_path / "traced-data", command=[engramd], log_dir=tmp_path, no_auth=True, dim=DIM,
-                      otlp_endpoint=endpoint, otlp_interval_s=0.2)  # fmt: skip
-    try:
-        yield sp
-    finally:
-        sp.stop()

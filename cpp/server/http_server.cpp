@@ -519,6 +519,7 @@ class Session {
       server.error = true;
       server.status_message = "HTTP " + std::to_string(status_);
     }
+    spans.push_back(std::move(server));  // first: the children below name it as their parent
     const auto child = [&](const tracing::SpanId& parent, const char* name, std::int64_t b, std::int64_t e,
                            std::vector<tracing::Attribute> attrs = {}) -> tracing::SpanId {
       tracing::Span c;
@@ -546,7 +547,6 @@ class Session {
                                  {{"engram.exec", std::string(pool_post_ns_ ? "worker" : "inline")}});
       for (const auto& st : stages_.stages) child(handler, st.name, st.start_ns, st.end_ns);
     }
-    spans.insert(spans.begin(), std::move(server));
     st_.tracer.submit(std::move(spans));
     trace_.reset();
   }

@@ -27,15 +27,21 @@ int hex_digit(char c) noexcept {
   return -1;  // upper case is invalid in traceparent
 }
 
+// Two hex digits as a byte, or -1.
+int hex_byte(std::string_view s) noexcept {
+  const int hi = hex_digit(s[0]);
+  const int lo = hex_digit(s[1]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 template <std::size_t N>
 bool parse_hex(std::string_view s, std::array<std::uint8_t, N>& out) noexcept {
   if (s.size() != 2 * N) return false;
   bool nonzero = false;
   for (std::size_t i = 0; i < N; ++i) {
-    const int hi = hex_digit(s[2 * i]);
-    const int lo = hex_digit(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+    const int b = hex_byte(s.substr(2 * i, 2));
+    if (b < 0) return false;
+    out[i] = static_cast<std::uint8_t>(b);
     nonzero = nonzero || out[i] != 0;
   }
   return nonzero;  // all-zero ids are invalid
@@ -98,20 +104,15 @@ std::string hex(const std::uint8_t* p, std::size_t n) {
 
 std::optional<TraceParent> parse_traceparent(std::string_view h) noexcept {
   // version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55 characters
-  if (h.size() < 55) return std::nullopt;
-  std::array<std::uint8_t, 1> version{};
-  std::array<std::uint8_t, 1> flags{};
-  if (h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
-  if (hex_digit(h[0]) < 0 || hex_digit(h[1]) < 0) return std::nullopt;
-  version[0] = static_cast<std::uint8_t>(hex_digit(h[0]) * 16 + hex_digit(h[1]));
-  if (version[0] == 0xff) return std::nullopt;                 // forbidden version
-  if (version[0] == 0 && h.size() != 55) return std::nullopt;  // 00 has exactly these fields
-  if (h.size() > 55 && h[55] != '-') return std::nullopt;      // a later version may append "-..."
+  if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
+  const int version = hex_byte(h.substr(0, 2));
+  const int flags = hex_byte(h.substr(53, 2));
+  if (version < 0 || version == 0xff || flags < 0) return std::nullopt;  // ff: a forbidden version
+  if (version == 0 && h.size() != 55) return std::nullopt;               // 00 has exactly these fields
+  if (h.size() > 55 && h[55] != '-') return std::nullopt;                // a later version may append "-..."
   TraceParent tp;
   if (!parse_hex(h.substr(3, 32), tp.trace_id) || !parse_hex(h.substr(36, 16), tp.span_id)) return std::nullopt;
-  if (hex_digit(h[53]) < 0 || hex_digit(h[54]) < 0) return std::nullopt;
-  flags[0] = static_cast<std::uint8_t>(hex_digit(h[53]) * 16 + hex_digit(h[54]));
-  tp.sampled = (flags[0] & 1) != 0;
+  tp.sampled = (flags & 1) != 0;
   return tp;
 }
 
