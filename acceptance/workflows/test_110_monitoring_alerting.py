@@ -447,4 +447,3 @@ def test_traces_correlate_each_operation(engramd_test_build: str, profile: Profi
             "deploy/otelcol/otelcol.yaml accepted by the collector (exit status)", v.returncode, "==", 0
         )
     checks.assert_all()
-
