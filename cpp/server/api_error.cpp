@@ -33,12 +33,60 @@ ApiError not_found_route(std::string_view path) {
                   "no route " + std::string(path) + "; the API lives under /api/v1 (see /openapi.json)");
 }
 
-std::string error_body(const ApiError& e, std::string_view request_id) {
+std::string json_pointer(std::string_view path) {
+  std::string out;
+  std::string token;
+  const auto flush = [&] {
+    out.push_back('/');
+    for (const char c : token) {  // RFC 6901 escapes
+      if (c == '~') {
+        out += "~0";
+      } else if (c == '/') {
+        out += "~1";
+      } else {
+        out.push_back(c);
+      }
+    }
+    token.clear();
+  };
+  bool pending = false;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '.' || c == '[') {
+      if (pending || !token.empty()) flush();
+      pending = c == '[';
+    } else if (c == ']') {
+      flush();
+      pending = false;
+    } else {
+      token.push_back(c);
+      pending = true;
+    }
+  }
+  if (!token.empty()) flush();
+  return out;
+}
+
+ApiError&& ApiError::at(std::string_view path) && {
+  field = json_pointer(path);
+  return std::move(*this);
+}
+
+std::string error_body(const ApiError& e, std::string_view request_id, int version) {
   JsonWriter w;
   w.begin_object().key("error").begin_object();
   w.field("code", e.code).field("message", std::string_view(e.what())).field("status", e.status);
   w.field("request_id", request_id);
-  if (e.retry_after_s) w.field("retry_after_ms", static_cast<std::int64_t>(*e.retry_after_s * 1000));
+  const std::optional<std::int64_t> retry_ms =
+      e.retry_after_s ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.retry_after_s * 1000)) : std::nullopt;
+  if (version >= 2) {
+    w.key("field");
+    e.field ? w.value(*e.field) : w.null();
+    w.key("retry_after_ms");
+    retry_ms ? w.value(*retry_ms) : w.null();
+  } else if (retry_ms) {
+    w.field("retry_after_ms", *retry_ms);
+  }
   w.end_object().end_object();
   return w.take();
 }

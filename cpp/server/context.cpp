@@ -52,7 +52,8 @@ std::int64_t RequestContext::check_k(std::int64_t k, std::string_view name) cons
   if (k > state.config.max_k) {
     throw ApiError(400, "limit_exceeded",
                    std::string(name) + "=" + std::to_string(k) + " exceeds this server's maximum of " +
-                       std::to_string(state.config.max_k));
+                       std::to_string(state.config.max_k))
+        .at(name);
   }
   return k;
 }

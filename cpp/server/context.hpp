@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "json_reader.hpp"
+#include "json_writer.hpp"
 #include "router.hpp"
 #include "state.hpp"
 
@@ -45,6 +46,8 @@ class RequestContext {
   // k checked against the server's max_k (400 limit_exceeded beyond).
   std::int64_t check_k(std::int64_t k, std::string_view name = "k") const;
   Engine& engine() const { return state.engine_in_flight(); }
+  // A response writer whose memory ids follow the route's API version (numbers in v1, strings in v2).
+  JsonWriter writer() const { return JsonWriter(route.version >= 2 ? IdStyle::String : IdStyle::Number); }
 
  private:
   std::unique_ptr<JsonDocument> doc_;

@@ -17,7 +17,7 @@ namespace engram::server {
 namespace {
 
 [[noreturn]] void invalid(std::string_view what, const std::string& message) {
-  throw ApiError(400, "invalid_input", "invalid request body: " + std::string(what) + ": " + message);
+  throw ApiError(400, "invalid_input", "invalid request body: " + std::string(what) + ": " + message).at(what);
 }
 
 constexpr std::array<std::int8_t, 256> kBase64 = [] {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api_error.hpp"
+#include "api_version.hpp"
 #include "context.hpp"
 #include "engram/errors.hpp"
 #include "engram/stage_trace.hpp"
@@ -163,6 +164,19 @@ class Session {
         return srv_.streams->accept(std::move(self().stream()), parser_->release(), std::move(*space));
       }
     }
+    if (path_.starts_with("/api/")) {  // the API version asked for (api_version.hpp)
+      const auto hv = req.find("accept-version");
+      try {
+        path_ = negotiate_api_version(path_, hv == req.end() ? std::nullopt
+                                                             : std::optional<std::string_view>(std::string_view(
+                                                                   hv->value().data(), hv->value().size())));
+        // errors before a route matches (404, 405) answer in the path's version too
+        api_version_ = path_.starts_with("/api/v2/") ? 2 : path_.starts_with("/api/v1/") ? 1 : 0;
+      } catch (const ApiError& e) {
+        route_label_ = "(unmatched)";
+        return send_error(e, body_pending_);
+      }
+    }
     const auto m = st_.routes.match(method_, path_);
     if (!m.route) {
       route_label_ = "(unmatched)";
@@ -178,6 +192,7 @@ class Session {
     }
     const Route& route = *m.route;
     route_label_ = route.path;
+    api_version_ = route.version;
     exempt_ = is_exempt(path_);
     if (st_.tracer.enabled()) {
       const auto tp = req.find("traceparent");
@@ -390,7 +405,7 @@ class Session {
   }
 
   Response error_response(const ApiError& err) {
-    Response r = Response::json(error_body(err, request_id_), err.status);
+    Response r = Response::json(error_body(err, request_id_, api_version_), err.status);
     if (err.retry_after_s) {
       r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(
                                                 1, static_cast<std::int64_t>(std::ceil(*err.retry_after_s - 1e-9)))));
@@ -414,7 +429,7 @@ class Session {
     res_->result(static_cast<unsigned>(r.status));
     res_->set(http::field::content_type, r.content_type);
     res_->set("X-Request-Id", request_id_);
-    res_->set("Engram-API-Version", kApiVersion);
+    for (auto& [k, v] : api_version_headers(api_version_, st_.config.deprecated_sunset)) res_->set(k, v);
     if (trace_) res_->set("traceresponse", tracing::format_traceparent(trace_->trace_id, trace_->span_id, true));
     for (auto& [k, v] : r.headers) res_->set(k, v);
     // the backpressure signal (critical from 80% of max_inflight): clients slow down before 429s
@@ -446,6 +461,7 @@ class Session {
     queued_ns_ = granted_ns_ = body_begin_ns_ = body_end_ns_ = pool_post_ns_ = handler_start_ns_ = handler_end_ns_ = 0;
     stages_.stages.clear();
     method_ = std::move(method);
+    api_version_ = 0;
     head_ = method_ == "HEAD";
     path_ = std::move(path);
     route_label_ = "(unmatched)";
@@ -573,6 +589,7 @@ class Session {
   engram::trace::StageRecorder stages_;
   std::int64_t start_ns_ = 0, queued_ns_ = 0, granted_ns_ = 0, body_begin_ns_ = 0, body_end_ns_ = 0, pool_post_ns_ = 0,
                handler_start_ns_ = 0, handler_end_ns_ = 0;
+  int api_version_ = 0;  // of the matched route (0: none, or outside the API)
   std::string method_, path_, request_id_, route_label_, space_label_, key_label_, work_tenant_;
   std::int64_t work_cost_ = 0;
   int status_ = 500;

@@ -1,5 +1,6 @@
 #include "json_reader.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -11,8 +12,10 @@ namespace dom = simdjson::dom;
 
 namespace {
 [[noreturn]] void invalid(const std::string& path, std::string_view what) {
-  throw ApiError(400, "invalid_input",
-                 "invalid request body: " + (path.empty() ? std::string("body") : path) + ": " + std::string(what));
+  ApiError e(400, "invalid_input",
+             "invalid request body: " + (path.empty() ? std::string("body") : path) + ": " + std::string(what));
+  e.field = json_pointer(path);
+  throw e;
 }
 }  // namespace
 
@@ -77,6 +80,19 @@ std::int64_t ValueReader::as_int(std::int64_t min, std::int64_t max) const {
   if (v < min || v > max) {
     invalid(path_, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
                        std::to_string(v));
+  }
+  return v;
+}
+
+std::int64_t ValueReader::as_id() const {
+  if (!e_.is_string()) return as_int();
+  const std::string_view s = e_.get_string().value_unsafe();
+  const std::size_t start = !s.empty() && s[0] == '-' ? 1 : 0;
+  bool digits = s.size() > start && s.size() - start <= 19;
+  for (std::size_t i = start; digits && i < s.size(); ++i) digits = s[i] >= '0' && s[i] <= '9';
+  std::int64_t v = 0;
+  if (!digits || std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc()) {
+    fail("a memory id (an integer, or its decimal digits as a string)");
   }
   return v;
 }

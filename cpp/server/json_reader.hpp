@@ -44,6 +44,9 @@ class ValueReader {
   double as_number(double min = -std::numeric_limits<double>::max(),
                    double max = std::numeric_limits<double>::max()) const;
   bool as_bool() const;
+  // A memory id: an integer (API v1) or a string of decimal digits (API v2 writes ids as strings,
+  // since JavaScript numbers lose int64 precision; both versions take both forms).
+  std::int64_t as_id() const;
   std::string_view as_string(std::size_t min_len = 0, std::size_t max_len = SIZE_MAX) const;
   ObjectReader as_object() const;
   ArrayReader as_array(std::size_t min_len = 0, std::size_t max_len = SIZE_MAX) const;

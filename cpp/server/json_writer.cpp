@@ -62,6 +62,16 @@ JsonWriter& JsonWriter::value(std::int64_t v) {
   out_.append(buf, r.ptr);
   return *this;
 }
+JsonWriter& JsonWriter::id(std::int64_t v) {
+  if (ids_ == IdStyle::Number) return value(v);
+  separate();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_.push_back('"');
+  out_.append(buf, r.ptr);
+  out_.push_back('"');
+  return *this;
+}
 JsonWriter& JsonWriter::value(std::uint64_t v) {
   separate();
   char buf[24];

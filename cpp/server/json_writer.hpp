@@ -12,8 +12,14 @@
 
 namespace engram::server {
 
+// How memory ids are written: API v1 as JSON integers, API v2 as strings of decimal digits
+// (JavaScript numbers hold integers exactly only up to 2^53).
+enum class IdStyle { Number, String };
+
 class JsonWriter {
  public:
+  JsonWriter() = default;
+  explicit JsonWriter(IdStyle ids) : ids_(ids) {}
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -40,6 +46,14 @@ class JsonWriter {
     return value(v);
   }
 
+  // A memory id in this writer's IdStyle.
+  JsonWriter& id(std::int64_t v);
+  JsonWriter& field_id(std::string_view k, std::int64_t v) {
+    key(k);
+    return id(v);
+  }
+  IdStyle id_style() const noexcept { return ids_; }
+
   const std::string& str() const noexcept { return out_; }
   std::string take() { return std::move(out_); }
 
@@ -51,6 +65,7 @@ class JsonWriter {
   std::string out_;
   std::vector<bool> first_;  // per open container: no element written yet
   bool after_key_ = false;
+  IdStyle ids_ = IdStyle::Number;
 };
 
 }  // namespace engram::server

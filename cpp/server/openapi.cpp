@@ -1,7 +1,10 @@
 #include "openapi.hpp"
 
+#include <simdjson.h>
+
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "engram/validation.hpp"
 #include "json_writer.hpp"
@@ -22,9 +25,13 @@ const std::map<int, std::string>& error_statuses() {
   return m;
 }
 
-void param_schema(JsonWriter& w, std::string_view name) {
+constexpr std::string_view kIdPattern = "^-?[0-9]{1,19}$";
+
+void param_schema(JsonWriter& w, std::string_view name, int version) {
   w.begin_object();
-  if (name == "space") {
+  if (version >= 2 && name != "space") {
+    w.field("type", "string").field("pattern", kIdPattern).field("description", "a memory id (decimal digits)");
+  } else if (name == "space") {
     w.field("type", "string").field("minLength", 1).field("maxLength", static_cast<std::uint64_t>(kSpaceNameMax));
     w.field("pattern", kSpaceNamePattern);
   } else {
@@ -45,10 +52,82 @@ std::string with_limits(std::string schema, const DocumentLimits& limits) {
   return schema;
 }
 
-void error_schema(JsonWriter& w) {
+constexpr std::string_view kSchemaRef = "#/components/schemas/";
+
+bool mentions_ids(const std::string& schema) { return schema.find("\"int64\"") != std::string::npos; }
+
+// A schema rewritten for API v2: every int64 (a memory id) also takes its decimal digits as a
+// string, the form v2 writes ids in (ValueReader::as_id reads both), and a reference to a schema
+// with ids (`renamed`) refers to its v2 form, <name>V2.
+void write_v2(JsonWriter& w, simdjson::dom::element e, const std::set<std::string>& renamed) {
+  using simdjson::dom::element_type;
+  if (e.type() == element_type::ARRAY) {
+    const simdjson::dom::array a = e.get_array().value_unsafe();  // a copy: the result is a temporary
+    w.begin_array();
+    for (auto x : a) write_v2(w, x, renamed);
+    w.end_array();
+    return;
+  }
+  if (e.type() != element_type::OBJECT) {
+    w.raw(simdjson::minify(e));
+    return;
+  }
+  const simdjson::dom::object o = e.get_object().value_unsafe();
+  std::string_view format;
+  const bool id = o["format"].get(format) == simdjson::SUCCESS && format == "int64";
+  if (id) {
+    w.begin_object().key("anyOf").begin_array();
+    w.begin_object().field("type", "string").field("pattern", kIdPattern).end_object();
+  }
+  w.begin_object();
+  for (auto field : o) {
+    w.key(field.key);
+    std::string_view ref;
+    if (field.key == "$ref" && field.value.get(ref) == simdjson::SUCCESS && ref.starts_with(kSchemaRef) &&
+        renamed.count(std::string(ref.substr(kSchemaRef.size())))) {
+      w.value(std::string(ref) + "V2");
+    } else {
+      write_v2(w, field.value, renamed);
+    }
+  }
+  w.end_object();
+  if (id) w.end_array().field("description", "a memory id: decimal digits as a string (or an integer)").end_object();
+}
+
+std::string v2_schema(const std::string& schema, const std::set<std::string>& renamed) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (const auto err = parser.parse(schema).get(root); err != simdjson::SUCCESS) {
+    // the route's own schema: invalid JSON is a bug of this program
+    throw std::logic_error(std::string("invalid request-body schema (") + simdjson::error_message(err) +
+                           "): " + schema);
+  }
+  JsonWriter w;
+  write_v2(w, root, renamed);
+  return w.take();
+}
+
+// Whether API v2 reads a body differently: its schema, or one it refers to, has memory ids
+// (int64) to take as strings.
+bool has_ids(const Route& r) {
+  if (!r.body) return false;
+  if (mentions_ids(r.body->json_schema)) return true;
+  for (const auto& [name, def] : r.body->defs)
+    if (mentions_ids(def)) return true;
+  return false;
+}
+
+// The component name of a route's body: v2's own (<name>V2) where it has ids.
+std::string body_name(const Route& r) { return r.version >= 2 && has_ids(r) ? r.body->name + "V2" : r.body->name; }
+
+// v1's Error, or v2's ErrorV2: one shape, every key present, field and retry_after_ms nullable.
+void error_schema(JsonWriter& w, int version) {
   w.begin_object().field("type", "object").key("required").begin_array().value("error").end_array();
   w.key("properties").begin_object().key("error").begin_object().field("type", "object");
-  w.key("required").begin_array().value("code").value("message").value("status").value("request_id").end_array();
+  w.key("required").begin_array().value("code").value("message").value("status").value("request_id");
+  if (version >= 2) w.value("field").value("retry_after_ms");
+  w.end_array();
+  if (version >= 2) w.field("additionalProperties", false);
   w.key("properties").begin_object();
   w.key("code")
       .begin_object()
@@ -62,7 +141,21 @@ void error_schema(JsonWriter& w) {
       .end_object();
   w.key("status").begin_object().field("type", "integer").end_object();
   w.key("request_id").begin_object().field("type", "string").end_object();
-  w.key("retry_after_ms").begin_object().field("type", "integer").end_object();
+  if (version >= 2) {
+    w.key("field")
+        .begin_object()
+        .key("type")
+        .begin_array()
+        .value("string")
+        .value("null")
+        .end_array()
+        .field("description", "the request field the error is about, as a JSON Pointer (RFC 6901), or null")
+        .end_object();
+    w.key("retry_after_ms").begin_object().key("type").begin_array().value("integer").value("null").end_array();
+    w.end_object();
+  } else {
+    w.key("retry_after_ms").begin_object().field("type", "integer").end_object();
+  }
   w.end_object().end_object().end_object().end_object();
 }
 }  // namespace
@@ -71,10 +164,15 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
   JsonWriter w;
   w.begin_object().field("openapi", "3.1.0");
   w.key("info").begin_object().field("title", "Engram");
-  w.field("version", engram_version + " (API v" + kApiVersion + ")");
+  w.field("version", engram_version + " (API v1, deprecated, and v2)");
   w.field("description",
+          "API v2 lives under /api/v2 and v1, deprecated, under /api/v1 (/api/... takes the version from the "
+          "Accept-Version header, else v2); v2 writes memory ids as strings of decimal digits and both read ids "
+          "as integers or such strings; v1 answers carry Deprecation, Sunset and a Link to the migration notes "
+          "(/api/migration/v1-to-v2). "
           "Errors are JSON {error: {code, message, status, request_id}}; every response carries X-Request-Id and "
-          "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v1/spaces/{space}/stream, not listed as an "
+          "Engram-API-Version. Streaming ingestion is a WebSocket at /api/v2/spaces/{space}/stream (or /api/v1/...), "
+          "not listed as an "
           "operation: JSON text frames; the client sends {type: observation, seq, embedding, content, confidence, "
           "timestamp, metadata, idempotency_key} with increasing seq; the server sends ready first, then in seq "
           "order ack {seq, id, replayed} once stored (durable and searchable) or reject {seq, code, message, "
@@ -114,7 +212,8 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
         if (s == r->status) continue;
         w.key(std::to_string(s)).begin_object().field("description", text);
         w.key("content").begin_object().key("application/json").begin_object().key("schema").begin_object();
-        w.field("$ref", "#/components/schemas/Error").end_object().end_object().end_object().end_object();
+        w.field("$ref", std::string("#/components/schemas/") + (r->version >= 2 ? "ErrorV2" : "Error"));
+        w.end_object().end_object().end_object().end_object();
       }
       w.end_object();
       if (r->role == Role::Public) {
@@ -130,7 +229,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
         }
         w.field("description", d);
       }
-      if (r->deprecated) w.field("deprecated", true);
+      if (r->deprecated || r->version == 1) w.field("deprecated", true);  // all of v1: docs/api-versions.md
       std::vector<std::string> params;
       for (std::size_t i = r->path.find('{'); i != std::string::npos; i = r->path.find('{', i + 1)) {
         params.push_back(r->path.substr(i + 1, r->path.find('}', i) - i - 1));
@@ -139,7 +238,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
         w.key("parameters").begin_array();
         for (const auto& p : params) {
           w.begin_object().field("name", p).field("in", "path").field("required", true).key("schema");
-          param_schema(w, p);
+          param_schema(w, p, r->version);
           w.end_object();
         }
         w.end_array();
@@ -147,7 +246,7 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
       if (r->body) {
         w.key("requestBody").begin_object().field("required", true).key("content").begin_object();
         w.key("application/json").begin_object().key("schema").begin_object();
-        w.field("$ref", "#/components/schemas/" + r->body->name).end_object().end_object();
+        w.field("$ref", "#/components/schemas/" + body_name(*r)).end_object().end_object();
         for (const auto& [media, schema] : r->body->other_content)
           w.key(media).begin_object().key("schema").raw(with_limits(schema, limits)).end_object();
         w.end_object().end_object();
@@ -161,12 +260,22 @@ std::string openapi_document(const RouteTable& table, const std::string& engram_
   std::map<std::string, std::string> schemas;
   for (const auto& r : table.routes())
     if (r.body) {
-      schemas[r.body->name] = r.body->json_schema;
-      for (const auto& [name, schema] : r.body->defs) schemas[name] = schema;
+      const bool v2 = r.version >= 2 && has_ids(r);
+      std::set<std::string> renamed;  // v2: the referenced schemas with ids, named <name>V2
+      for (const auto& [name, def] : r.body->defs)
+        if (v2 && mentions_ids(def)) renamed.insert(name);
+      const std::string schema = with_limits(r.body->json_schema, limits);
+      schemas[body_name(r)] = v2 ? v2_schema(schema, renamed) : schema;
+      for (const auto& [name, def] : r.body->defs) {
+        const std::string d = with_limits(def, limits);
+        schemas[renamed.count(name) ? name + "V2" : name] = renamed.count(name) ? v2_schema(d, renamed) : d;
+      }
     }
-  for (const auto& [name, schema] : schemas) w.key(name).raw(with_limits(schema, limits));
+  for (const auto& [name, schema] : schemas) w.key(name).raw(schema);
   w.key("Error");
-  error_schema(w);
+  error_schema(w, 1);
+  w.key("ErrorV2");
+  error_schema(w, 2);
   w.end_object();
   w.key("securitySchemes").begin_object().key("apiKey").begin_object().field("type", "http").field("scheme", "bearer");
   w.end_object().end_object().end_object();

@@ -44,6 +44,8 @@ void RouteTable::add(Route r) {
       throw std::logic_error("route declared twice: " + r.method + " " + r.path);
     }
   }
+  // The version is the path's: routes outside /api (health, metrics, the document) have none.
+  if (!r.path.starts_with("/api/v")) r.version = 0;
   Compiled c;
   for (auto seg : split(r.path)) c.segments.emplace_back(seg);
   routes_.push_back(std::move(r));

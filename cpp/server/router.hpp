@@ -67,6 +67,9 @@ struct Route {
   Exec exec = Exec::Inline;
   bool engine_wide = false;  // needs a key granted "*" (auth.hpp)
   bool deprecated = false;
+  // The API version the route belongs to (its path starts /api/v<version>; routes outside /api are
+  // version 0). register_all_routes declares v1 and derives v2 from it (routes.cpp).
+  int version = 1;
   // For routes whose space is not in the path (create: the body's name), called after the body
   // is parsed; the auth layer then checks the grant on it.
   std::function<std::optional<std::string>(RequestContext&)> space_from;

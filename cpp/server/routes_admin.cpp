@@ -76,6 +76,24 @@ std::string features_schema() {
   w.key("blended_recall").raw(optional_bool("Blended Recall"));
   w.key("fan_effect").raw(optional_bool("Fan Effect"));
   w.key("concept_formation").raw(optional_bool("Concept Formation"));
+  // issue 16's addition: a staged rollout per request (rollout.hpp); null clears a flag's rollout
+  w.key("rollout").begin_object().field("type", "object").field("additionalProperties", false);
+  w.field("description",
+          "staged rollout of per-request flags: {flag: {percent, shadow}} turns the flag on for that share of "
+          "rollout keys (Engram-Rollout-Key, else the API key); shadow with percent 0 computes the flag-on recall "
+          "beside the served one; null clears the flag's rollout (the engine's value again). Held by this "
+          "server until a restart");
+  w.key("properties").begin_object();
+  for (const RolloutFlag f : kRolloutFlags) {
+    w.key(rollout_flag_name(f)).begin_object().key("anyOf").begin_array();
+    w.begin_object().field("type", "object").field("additionalProperties", false);
+    w.key("required").begin_array().value("percent").end_array().key("properties").begin_object();
+    w.key("percent").begin_object().field("type", "number").field("minimum", 0.0).field("maximum", 100.0).end_object();
+    w.key("shadow").begin_object().field("type", "boolean").field("default", false).end_object();
+    w.end_object().end_object();
+    w.begin_object().field("type", "null").end_object().end_array().end_object();
+  }
+  w.end_object().end_object();
   w.end_object().field("title", "Features").field("type", "object").end_object();
   return w.take();
 }
@@ -111,7 +129,7 @@ void write_status(JsonWriter& w, const RequestContext& ctx) {
 }
 
 Response status_response(const RequestContext& ctx) {
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   write_status(w, ctx);
   return Response::json(w.take());
 }
@@ -160,7 +178,7 @@ void write_histogram(JsonWriter& w, const HistogramSnapshot& h) {
 
 // Engine.metrics() of the Python package with spaces() beside it, restricted to the key's spaces.
 Response stats(RequestContext& ctx) {
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   const auto spaces = visible_spaces(ctx);
   w.begin_object().key("spaces").begin_array();
   for (const auto& sp : spaces) w.value(sp->name());
@@ -191,10 +209,49 @@ Response stats(RequestContext& ctx) {
 
 Response features_response(const RequestContext& ctx) {
   const FeatureValues f = ctx.engine().features().values();
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("blended_recall", f.blended_recall).field("fan_effect", f.fan_effect);
-  w.field("concept_formation", f.concept_formation).end_object();
+  w.field("concept_formation", f.concept_formation).key("rollout").begin_object();
+  for (const RolloutFlag flag : kRolloutFlags) {
+    w.key(rollout_flag_name(flag));
+    if (const auto st = ctx.state.rollout.stage(flag)) {
+      w.begin_object().field("percent", st->percent).field("shadow", st->shadow).end_object();
+    } else {
+      w.null();
+    }
+  }
+  w.end_object().end_object();
   return Response::json(w.take());
+}
+
+// {"blended_recall": {"percent": 10, "shadow": false} | null, ...}: read whole before any applies.
+std::vector<std::pair<RolloutFlag, std::optional<RolloutStage>>> read_rollout(ObjectReader& o) {
+  std::vector<std::pair<RolloutFlag, std::optional<RolloutStage>>> out;
+  if (!o.present("rollout")) return out;
+  auto r = o.required("rollout").as_object();
+  for (const RolloutFlag f : kRolloutFlags) {
+    const auto name = rollout_flag_name(f);
+    if (!r.present(name)) continue;
+    auto v = r.get(name);
+    if (!v) {  // null
+      out.emplace_back(f, std::nullopt);
+      continue;
+    }
+    auto stage = v->as_object();
+    RolloutStage st;
+    st.percent = stage.required("percent").as_number(0.0, 100.0);
+    st.shadow = stage.opt_bool("shadow").value_or(false);
+    stage.finish();
+    if (st.shadow && st.percent > 0.0) {
+      throw ApiError(400, "invalid_input",
+                     "invalid request body: rollout." + std::string(name) +
+                         ": shadow runs beside a flag that is off for everyone: use percent 0 with shadow")
+          .at("rollout." + std::string(name) + ".shadow");
+    }
+    out.emplace_back(f, st);
+  }
+  r.finish();
+  return out;
 }
 
 Response get_features(RequestContext& ctx) { return features_response(ctx); }
@@ -204,8 +261,17 @@ Response set_features(RequestContext& ctx) {
   const auto blended = o.opt_bool("blended_recall");
   const auto fan = o.opt_bool("fan_effect");
   const auto formation = o.opt_bool("concept_formation");
+  const auto stages = read_rollout(o);
   o.finish();
   ctx.engine().set_features(blended, fan, formation);  // a durable WAL record
+  for (const auto& [flag, st] : stages) {
+    ctx.state.rollout.set(flag, st);
+    ctx.state.log.info("rollout_changed",
+                       {{"flag", std::string(rollout_flag_name(flag))},
+                        st ? LogField("percent", st->percent) : LogField::raw_json("percent", "null"),
+                        {"shadow", st && st->shadow},
+                        {"key", ctx.principal->key_id}});
+  }
   Response r = features_response(ctx);
   const FeatureValues f = ctx.engine().features().values();
   ctx.state.log.info("features_changed", {{"blended_recall", f.blended_recall},
@@ -234,7 +300,7 @@ std::string faults_schema() {
 }
 
 Response faults_response(const RequestContext& ctx) {
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("build", build_info().flavour).field("plan", faults::plan_text());
   w.field("clock_skew_s", ctx.engine().clock().skew()).key("rules").begin_array();
   for (const faults::RuleStats& r : faults::stats()) {

@@ -11,6 +11,7 @@
 #include "backup.hpp"
 #include "context.hpp"
 #include "json_writer.hpp"
+#include "pagination.hpp"
 #include "routes.hpp"
 
 namespace engram::server {
@@ -99,23 +100,26 @@ Response backup(RequestContext& ctx) {
                                           {"durable_lsn", r.durable_lsn},
                                           {"bytes_shipped", r.bytes_shipped},
                                           {"seconds", r.seconds}});
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   write_result(w, name, r);
   return Response::json(w.take());
 }
 
 // Each directory under --backup-dir with a manifest, by name: its LSNs, time and size.
 Response list_backups(RequestContext& ctx) {
+  const PageQuery q = page_query(ctx);
   const std::string root = backup_root(ctx);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("backup_dir", root).key("backups").begin_array();
   std::error_code ec;
   std::vector<std::filesystem::path> dirs;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec))
     if (entry.is_directory() && std::filesystem::exists(entry.path() / "manifest.json")) dirs.push_back(entry.path());
   std::sort(dirs.begin(), dirs.end());
+  const Page p = page_of(q, dirs.size(), [&](std::size_t i) { return dirs[i].filename().string(); });
   simdjson::dom::parser parser;
-  for (const auto& dir : dirs) {
+  for (std::size_t i = p.first; i < p.last; ++i) {
+    const auto& dir = dirs[i];
     simdjson::dom::element m;
     w.begin_object().field("destination", dir.filename().string());
     if (parser.load((dir / "manifest.json").string()).get(m) != simdjson::SUCCESS) {
@@ -137,7 +141,9 @@ Response list_backups(RequestContext& ctx) {
     w.field("checkpoint_lsn", ckpt).field("durable_lsn", durable).field("created_unix", created);
     w.field("last_incremental", incremental).field("bytes", bytes).field("files", files).end_object();
   }
-  w.end_array().end_object();
+  w.end_array();
+  write_next_cursor(w, q, p);
+  w.end_object();
   return Response::json(w.take());
 }
 

@@ -1,6 +1,7 @@
 // A space's graph read back: neighbours (one memory or a batch), concepts and their bindings;
 // and batch linking. The batch neighbours route deduplicates its
 // ids and bounds its response (defect 8 of issue 13: one request of repeated ids produced 176 MB).
+#include <algorithm>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "engram/memory.hpp"
 #include "engram/space.hpp"
 #include "json_writer.hpp"
+#include "pagination.hpp"
 #include "routes.hpp"
 
 namespace engram::server {
@@ -36,17 +38,24 @@ void batch_limit(const RequestContext& ctx, std::size_t n, std::string_view what
   }
 }
 
-void write_edges(JsonWriter& w, const std::vector<Edge>& rows) {
+// rows[first, last) (all of them by default)
+void write_edges(JsonWriter& w, const std::vector<Edge>& rows, std::size_t first = 0,
+                 std::size_t last = static_cast<std::size_t>(-1)) {
   w.begin_array();
-  for (const auto& e : rows) {
-    w.begin_object().field("id", e.other).field("weight", e.weight).field("kind", edge_kind_name(e.kind)).end_object();
+  for (std::size_t i = first; i < std::min(last, rows.size()); ++i) {
+    const Edge& e = rows[i];
+    w.begin_object()
+        .field_id("id", e.other)
+        .field("weight", e.weight)
+        .field("kind", edge_kind_name(e.kind))
+        .end_object();
   }
   w.end_array();
 }
 
 // A memory record as API v1 answers it (GET .../memories/{id} writes the same fields).
 void write_memory(JsonWriter& w, const MemoryView& m) {
-  w.begin_object().field("id", m.id).field("kind", kind_name(m.kind)).key("embedding").begin_array();
+  w.begin_object().field_id("id", m.id).field("kind", kind_name(m.kind)).key("embedding").begin_array();
   for (float f : m.embedding) w.value(f);
   w.end_array().field("content", m.content).field("confidence", m.confidence).field("timestamp", m.timestamp);
   w.key("metadata").begin_object();
@@ -55,11 +64,15 @@ void write_memory(JsonWriter& w, const MemoryView& m) {
 }
 
 Response neighbors(RequestContext& ctx) {
+  const PageQuery q = page_query(ctx);
   auto sp = ctx.engine().space(*ctx.space);
-  const auto rows = sp->neighbors(ctx.path_int("memory_id"));
-  JsonWriter w;
+  auto rows = sp->neighbors(ctx.path_int("memory_id"));
+  if (q.paged) std::sort(rows.begin(), rows.end(), [](const Edge& a, const Edge& b) { return a.other < b.other; });
+  const Page p = page_of(q, rows.size(), [&](std::size_t i) { return rows[i].other; });
+  JsonWriter w = ctx.writer();
   w.begin_object().key("neighbors");
-  write_edges(w, rows);
+  write_edges(w, rows, p.first, p.last);
+  write_next_cursor(w, q, p);
   w.end_object();
   return Response::json(w.take());
 }
@@ -81,18 +94,18 @@ Response neighbors_batch(RequestContext& ctx) {
   std::vector<std::int64_t> ids;
   std::unordered_set<std::int64_t> seen_ids;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const std::int64_t id = a.at(i).as_int();
+    const std::int64_t id = a.at(i).as_id();
     if (seen_ids.insert(id).second) ids.push_back(id);
   }
   auto sp = ctx.engine().space(*ctx.space);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
   std::vector<std::int64_t> neighbour_ids;
   std::unordered_set<std::int64_t> seen;
   std::size_t done = 0;
   for (const auto id : ids) {
     const auto rows = sp->neighbors(id);
-    w.begin_object().field("id", id).key("neighbors");
+    w.begin_object().field_id("id", id).key("neighbors");
     write_edges(w, rows);
     w.end_object();
     if (records)
@@ -130,8 +143,8 @@ Response link_batch(RequestContext& ctx) {
   for (std::size_t i = 0; i < a.size(); ++i) {  // every edge is validated before any is applied
     auto e = a.at(i).as_object();
     LinkItem it{};
-    it.src = e.required("src").as_int();
-    it.dst = e.required("dst").as_int();
+    it.src = e.required("src").as_id();
+    it.dst = e.required("dst").as_id();
     it.weight = static_cast<float>(e.opt_number("weight", 0.0, 1e6).value_or(1.0));
     it.kind = EdgeKind::Association;
     if (auto k = e.opt_string("kind")) {
@@ -152,7 +165,7 @@ Response link_batch(RequestContext& ctx) {
     items.push_back(it);
   }
   auto sp = ctx.engine().space(*ctx.space);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("created").begin_array();
   // edges apply in order; the first invalid one stops the batch with its index in the error
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -173,38 +186,49 @@ Response link_batch(RequestContext& ctx) {
 }
 
 Response concepts(RequestContext& ctx) {
+  const PageQuery q = page_query(ctx);
   auto sp = ctx.engine().space(*ctx.space);
-  const auto rows = sp->concepts();
-  JsonWriter w;
+  auto rows = sp->concepts();
+  if (q.paged) std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  const Page p = page_of(q, rows.size(), [&](std::size_t i) { return rows[i].id; });
+  JsonWriter w = ctx.writer();
   w.begin_object().key("concepts").begin_array();
-  for (const auto& c : rows) {
-    w.begin_object().field("id", c.id).key("centroid").begin_array();
+  for (std::size_t i = p.first; i < p.last; ++i) {
+    const auto& c = rows[i];
+    w.begin_object().field_id("id", c.id).key("centroid").begin_array();
     for (float f : c.centroid) w.value(f);
     w.end_array().field("coherence", c.coherence).field("confidence", c.confidence);
     w.field("formed_at", c.formed_at).field("updated_at", c.updated_at).key("members").begin_array();
-    for (auto m : c.members) w.value(m);
+    for (auto m : c.members) w.id(m);
     w.end_array().end_object();
   }
-  w.end_array().end_object();
+  w.end_array();
+  write_next_cursor(w, q, p);
+  w.end_object();
   return Response::json(w.take());
 }
 
-Response id_list(std::string_view key, const std::vector<std::int64_t>& ids) {
-  JsonWriter w;
+Response id_list(const RequestContext& ctx, std::string_view key, std::vector<std::int64_t> ids) {
+  const PageQuery q = page_query(ctx);
+  if (q.paged) std::sort(ids.begin(), ids.end());
+  const Page p = page_of(q, ids.size(), [&](std::size_t i) { return ids[i]; });
+  JsonWriter w = ctx.writer();
   w.begin_object().key(key).begin_array();
-  for (auto id : ids) w.value(id);
-  w.end_array().end_object();
+  for (std::size_t i = p.first; i < p.last; ++i) w.id(ids[i]);
+  w.end_array();
+  write_next_cursor(w, q, p);
+  w.end_object();
   return Response::json(w.take());
 }
 
 Response concept_members(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
-  return id_list("members", sp->concept_members(ctx.path_int("concept_id")));
+  return id_list(ctx, "members", sp->concept_members(ctx.path_int("concept_id")));
 }
 
 Response episode_concepts(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
-  return id_list("concepts", sp->episode_concepts(ctx.path_int("memory_id")));
+  return id_list(ctx, "concepts", sp->episode_concepts(ctx.path_int("memory_id")));
 }
 
 }  // namespace

@@ -133,7 +133,8 @@ EpisodeInput read_item(ObjectReader& o, std::vector<float>& storage) {
       const std::string_view k = field.key;
       for (auto s : seen)
         if (s == k)
-          throw ApiError(400, "invalid_input", "invalid request body: " + meta.child_path(k) + ": duplicate field");
+          throw ApiError(400, "invalid_input", "invalid request body: " + meta.child_path(k) + ": duplicate field")
+              .at(meta.child_path(k));
       seen.push_back(k);
       const std::string_view v = ValueReader(field.value, meta.child_path(k)).as_string();
       e.metadata.emplace_back(std::string(k), std::string(v));
@@ -143,7 +144,7 @@ EpisodeInput read_item(ObjectReader& o, std::vector<float>& storage) {
 }
 
 void write_id_result(JsonWriter& w, std::int64_t id, bool replayed) {
-  w.begin_object().field("id", id).field("replayed", replayed).end_object();
+  w.begin_object().field_id("id", id).field("replayed", replayed).end_object();
 }
 
 Response remember(RequestContext& ctx) {
@@ -154,7 +155,7 @@ Response remember(RequestContext& ctx) {
   o.finish();
   const auto key = idempotency_key(ctx, body_key);
   auto sp = ctx.engine().space(*ctx.space);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   if (!key) {
     write_id_result(w, sp->remember(std::move(e)), false);
     return Response::json(w.take(), 201);
@@ -197,9 +198,9 @@ Response remember_batch(RequestContext& ctx) {
   } else {
     r.ids = sp->remember_batch(std::move(episodes));
   }
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("ids").begin_array();
-  for (const auto id : r.ids) w.value(id);
+  for (const auto id : r.ids) w.id(id);
   w.end_array().field("replayed", r.replayed).end_object();
   return Response::json(w.take(), r.replayed ? 200 : 201);
 }
@@ -207,8 +208,8 @@ Response remember_batch(RequestContext& ctx) {
 Response get_memory(RequestContext& ctx) {
   const std::int64_t id = ctx.path_int("memory_id");
   const MemoryView m = ctx.engine().space(*ctx.space)->get(id);
-  JsonWriter w;
-  w.begin_object().field("id", m.id).field("kind", kind_name(m.kind)).key("embedding").begin_array();
+  JsonWriter w = ctx.writer();
+  w.begin_object().field_id("id", m.id).field("kind", kind_name(m.kind)).key("embedding").begin_array();
   for (const float x : m.embedding) w.value(x);
   w.end_array().field("content", m.content).field("confidence", m.confidence).field("timestamp", m.timestamp);
   w.key("metadata").begin_object();
@@ -220,15 +221,15 @@ Response get_memory(RequestContext& ctx) {
 Response forget(RequestContext& ctx) {
   const std::int64_t id = ctx.path_int("memory_id");
   ctx.engine().space(*ctx.space)->forget(id);
-  JsonWriter w;
-  w.begin_object().field("forgotten", id).end_object();
+  JsonWriter w = ctx.writer();
+  w.begin_object().field_id("forgotten", id).end_object();
   return Response::json(w.take());
 }
 
 Response link(RequestContext& ctx) {
   auto o = ctx.json();
-  const std::int64_t src = o.required("src").as_int();
-  const std::int64_t dst = o.required("dst").as_int();
+  const std::int64_t src = o.required("src").as_id();
+  const std::int64_t dst = o.required("dst").as_id();
   const double weight = o.opt_number("weight", 0.0, 1e6).value_or(1.0);
   EdgeKind kind = EdgeKind::Association;
   if (auto v = o.get("kind")) {
@@ -248,7 +249,7 @@ Response link(RequestContext& ctx) {
                            .space(*ctx.space)
                            ->link(src, dst, kind, static_cast<float>(weight), static_cast<float>(strength),
                                   static_cast<float>(contribution));
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("created", created).end_object();
   return Response::json(w.take());
 }

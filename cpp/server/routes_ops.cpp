@@ -1,6 +1,7 @@
 // Operations: liveness, readiness, Prometheus metrics and the OpenAPI document (no key needed).
 #include <mutex>
 
+#include "api_version.hpp"
 #include "context.hpp"
 #include "json_writer.hpp"
 #include "openapi.hpp"
@@ -15,14 +16,14 @@ namespace engram::server {
 namespace {
 
 Response live(RequestContext& ctx) {
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("status", "live").field("phase", phase_name(ctx.state.phase())).end_object();
   return Response::json(w.take());
 }
 
 Response ready(RequestContext& ctx) {
   const Phase p = ctx.state.phase();
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   if (p != Phase::Ready) {
     w.begin_object().field("status", "not_ready").field("phase", phase_name(p));
     if (!ctx.state.open_error().empty() && p == Phase::Failed) w.field("error", ctx.state.open_error());
@@ -97,6 +98,17 @@ void register_ops_routes(RouteTable& t) {
          .operation_id = "metrics",
          .handler = metrics,
          .media_type = "text/plain"});
+  t.add({.method = "GET",
+         .path = std::string(kMigrationNotesPath),
+         .role = Role::Public,
+         .summary = "How to move from API v1 (deprecated) to v2: the Link of every v1 answer points here",
+         .tags = tags,
+         .operation_id = "migration_notes",
+         .handler =
+             [](RequestContext&) {
+               return Response{200, std::string(migration_notes()), "text/markdown", {}};
+             },
+         .media_type = "text/markdown"});
   t.add({.method = "GET",
          .path = "/openapi.json",
          .role = Role::Public,

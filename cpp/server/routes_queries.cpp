@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "api_error.hpp"
@@ -17,6 +18,7 @@
 #include "engram/space.hpp"
 #include "engram/spread.hpp"
 #include "json_writer.hpp"
+#include "rollout.hpp"
 #include "routes.hpp"
 
 namespace engram::server {
@@ -134,7 +136,7 @@ std::optional<std::int64_t> query_int(const RequestContext& ctx, std::string_vie
 
 void write_hits(JsonWriter& w, const std::vector<SearchHit>& hits) {
   w.begin_array();
-  for (const auto& h : hits) w.begin_object().field("id", h.id).field("score", h.similarity).end_object();
+  for (const auto& h : hits) w.begin_object().field_id("id", h.id).field("score", h.similarity).end_object();
   w.end_array();
 }
 
@@ -150,7 +152,7 @@ Response search(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
   check_dim(*sp, q.embedding, "embedding");
   const auto hits = sp->search(q.embedding, q.k, q.ef);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results");
   write_hits(w, hits);
   w.end_object();
@@ -168,7 +170,7 @@ Response search_batch(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
   for (std::size_t i = 0; i < qs.size(); ++i)
     check_dim(*sp, qs[i].embedding, "queries[" + std::to_string(i) + "].embedding");
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
   for (std::size_t i = 0; i < qs.size(); ++i) {
     write_hits(w, item_call(i, [&] { return sp->search(qs[i].embedding, qs[i].k, qs[i].ef); }));
@@ -227,7 +229,7 @@ RecallQuery read_recall(RequestContext& ctx, ObjectReader o) {
 void write_recollections(JsonWriter& w, const std::vector<Recollection>& rows) {
   w.begin_array();
   for (const auto& r : rows) {
-    w.begin_object().field("id", r.id).field("kind", kind_name(r.kind)).field("score", r.score);
+    w.begin_object().field_id("id", r.id).field("kind", kind_name(r.kind)).field("score", r.score);
     w.field("confidence", r.confidence).field("activation", r.activation).key("provenance").begin_object();
     w.field("kind", provenance_name(r.provenance)).field("episodic_weight", r.episodic_weight);
     w.field("semantic_weight", r.semantic_weight).end_object();
@@ -236,16 +238,75 @@ void write_recollections(JsonWriter& w, const std::vector<Recollection>& rows) {
   w.end_array();
 }
 
+// ------------------------------------------------------------------------- staged rollout
+// The request's side of each flag in rollout (rollout.hpp): set on the recall's parameters, named
+// in the Engram-Features answer header, and the flags to shadow (compute with the flag on too).
+struct RolloutSides {
+  std::string header;  // "blended_recall=on, fan_effect=off"; empty: no flag in rollout
+  std::vector<RolloutFlag> shadowed;
+};
+
+RolloutSides apply_rollout(const RequestContext& ctx, RecallParams& p) {
+  RolloutSides sides;
+  std::string_view key = "anonymous";
+  if (const auto h = ctx.header("engram-rollout-key"); h && !h->empty()) {
+    key = *h;
+  } else if (ctx.principal && !ctx.principal->key_id.empty()) {
+    key = ctx.principal->key_id;
+  }
+  for (const RolloutFlag f : kRolloutFlags) {
+    const auto a = ctx.state.rollout.assign(f, key);
+    if (!a) continue;
+    (f == RolloutFlag::BlendedRecall ? p.blended_recall : p.fan_effect) = a->on;
+    if (a->shadow) sides.shadowed.push_back(f);
+    sides.header += (sides.header.empty() ? "" : ", ") + std::string(rollout_flag_name(f)) + (a->on ? "=on" : "=off");
+  }
+  return sides;
+}
+
+// Shadow: the same recall with the shadowed flags on, compared with the served answer (the share
+// of the served top-k ids the flag-on path would not have returned), counted per flag.
+void shadow_recall(const RequestContext& ctx, const Space& sp, const RecallQuery& q, const RolloutSides& sides,
+                   const std::vector<Recollection>& served) {
+  if (sides.shadowed.empty()) return;
+  RecallParams on = q.p;
+  for (const RolloutFlag f : sides.shadowed)
+    (f == RolloutFlag::BlendedRecall ? on.blended_recall : on.fan_effect) = true;
+  const auto alt = recall(sp, q.cue, on);
+  std::unordered_set<std::int64_t> alt_ids;
+  for (const auto& r : alt) alt_ids.insert(r.id);
+  std::size_t missing = 0;
+  for (const auto& r : served) missing += alt_ids.count(r.id) ? 0 : 1;
+  const double difference =
+      served.empty() ? (alt.empty() ? 0.0 : 1.0) : static_cast<double>(missing) / static_cast<double>(served.size());
+  for (const RolloutFlag f : sides.shadowed) {
+    const ServerMetrics::Labels labels{{"flag", std::string(rollout_flag_name(f))}};
+    ctx.state.metrics.inc("engram_rollout_shadow_recalls_total",
+                          "Recalls served with a flag off and computed again with it on (shadow stage).", 1.0, labels);
+    ctx.state.metrics.inc("engram_rollout_shadow_difference_total",
+                          "Sum over shadowed recalls of the share of served top-k ids the flag-on path did not return.",
+                          difference, labels);
+    if (missing > 0) {
+      ctx.state.metrics.inc("engram_rollout_shadow_differing_total",
+                            "Shadowed recalls whose flag-on top-k differs from the served one.", 1.0, labels);
+    }
+  }
+}
+
 Response recall_one(RequestContext& ctx) {
   RecallQuery q = read_recall(ctx, ctx.json());
   auto sp = ctx.engine().space(*ctx.space);
   check_dim(*sp, q.cue, "cue");
+  const RolloutSides sides = apply_rollout(ctx, q.p);
   const auto rows = recall(*sp, q.cue, q.p);
-  JsonWriter w;
+  shadow_recall(ctx, *sp, q, sides, rows);
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results");
   write_recollections(w, rows);
   w.end_object();
-  return Response::json(w.take());
+  Response r = Response::json(w.take());
+  if (!sides.header.empty()) r.headers.emplace_back("Engram-Features", sides.header);
+  return r;
 }
 
 Response recall_batch(RequestContext& ctx) {
@@ -258,12 +319,19 @@ Response recall_batch(RequestContext& ctx) {
   for (std::size_t i = 0; i < items.size(); ++i) qs.push_back(read_recall(ctx, items.at(i).as_object()));
   auto sp = ctx.engine().space(*ctx.space);
   for (std::size_t i = 0; i < qs.size(); ++i) check_dim(*sp, qs[i].cue, "queries[" + std::to_string(i) + "].cue");
-  JsonWriter w;
+  RolloutSides sides;  // one request, one rollout key: the same side for every query
+  for (auto& q : qs) sides = apply_rollout(ctx, q.p);
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
-  for (std::size_t i = 0; i < qs.size(); ++i)
-    write_recollections(w, item_call(i, [&] { return recall(*sp, qs[i].cue, qs[i].p); }));
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    const auto rows = item_call(i, [&] { return recall(*sp, qs[i].cue, qs[i].p); });
+    shadow_recall(ctx, *sp, qs[i], sides, rows);
+    write_recollections(w, rows);
+  }
   w.end_array().end_object();
-  return Response::json(w.take());
+  Response r = Response::json(w.take());
+  if (!sides.header.empty()) r.headers.emplace_back("Engram-Features", sides.header);
+  return r;
 }
 
 // ------------------------------------------------------------------------------------ spread
@@ -298,13 +366,14 @@ Response spread(RequestContext& ctx) {
     }
   } else if (sv.element().is_array()) {
     const auto a = sv.as_array();
-    for (std::size_t i = 0; i < a.size(); ++i) seeds.push_back({a.at(i).as_int(), 1.0});
+    for (std::size_t i = 0; i < a.size(); ++i) seeds.push_back({a.at(i).as_id(), 1.0});
   } else {
     throw ApiError(400, "invalid_input",
                    "invalid request body: seeds: expected an array of memory ids or an object id -> activation, got " +
-                       describe(sv.element()));
+                       describe(sv.element()))
+        .at("seeds");
   }
-  if (seeds.empty()) throw ApiError(400, "invalid_input", "seeds must name at least one memory id");
+  if (seeds.empty()) throw ApiError(400, "invalid_input", "seeds must name at least one memory id").at("seeds");
   SpreadConfig c;
   c.max_hops = static_cast<std::uint32_t>(o.opt_int("max_hops", 0, 16).value_or(3));
   if (auto d = o.opt_string("decay")) {
@@ -333,10 +402,10 @@ Response spread(RequestContext& ctx) {
   o.finish();
   auto sp = ctx.engine().space(*ctx.space);
   const auto rows = sp->spread(seeds, c);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
   for (const auto& r : rows)
-    w.begin_object().field("id", r.id).field("activation", r.activation).field("hops", r.hops).end_object();
+    w.begin_object().field_id("id", r.id).field("activation", r.activation).field("hops", r.hops).end_object();
   w.end_array().end_object();
   return Response::json(w.take());
 }
@@ -346,7 +415,7 @@ Response complete_route(RequestContext& ctx) {
   auto o = ctx.json();
   const auto pv = o.required("partial");
   const auto a = pv.as_array(0, kMaxEmbeddingDim);
-  if (a.size() == 0) throw ApiError(400, "invalid_input", "partial must be a non-empty array");
+  if (a.size() == 0) throw ApiError(400, "invalid_input", "partial must be a non-empty array").at("partial");
   std::vector<float> partial(a.size(), 0.0f);
   std::vector<std::uint8_t> mask(a.size(), 0);
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -362,7 +431,7 @@ Response complete_route(RequestContext& ctx) {
   o.finish();
   auto sp = ctx.engine().space(*ctx.space);
   const Completion c = complete(*sp, partial, mask, p);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   const auto floats = [&](const std::vector<float>& v) {
     w.begin_array();
     for (float f : v) w.value(f);
@@ -371,14 +440,14 @@ Response complete_route(RequestContext& ctx) {
   w.begin_object().key("vector");
   floats(c.vector);
   w.field("confidence", c.confidence).field("accepted", c.accepted).key("sources").begin_array();
-  for (auto s : c.sources) w.value(s);
+  for (auto s : c.sources) w.id(s);
   w.end_array().key("source_similarity");
   floats(c.source_similarity);
   w.key("alternatives").begin_array();
   for (const auto& h : c.alternatives) {
     w.begin_object().key("vector");
     floats(h.vector);
-    w.field("confidence", h.confidence).field("source", h.source).field("kind", kind_name(h.kind)).end_object();
+    w.field("confidence", h.confidence).field_id("source", h.source).field("kind", kind_name(h.kind)).end_object();
   }
   w.end_array().field("known_dims", static_cast<std::uint64_t>(c.known_dims));
   w.field("provenance", "pattern-completed").end_object();
@@ -410,7 +479,7 @@ Response consolidate_route(RequestContext& ctx) {
     }
   }
   const auto u = [](std::size_t v) { return static_cast<std::uint64_t>(v); };
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object()
       .field("episodes_considered", u(r.episodes_considered))
       .field("concepts_formed", u(r.concepts_formed));
@@ -419,9 +488,9 @@ Response consolidate_route(RequestContext& ctx) {
   w.field("clusters_incoherent", u(r.clusters_incoherent)).field("clusters_deferred", u(r.clusters_deferred));
   w.field("rate_breaker_tripped", r.rate_breaker_tripped).field("ratio_breaker_tripped", r.ratio_breaker_tripped);
   w.field("formation_disabled", r.formation_disabled).field("duration_s", r.duration_s).key("formed").begin_array();
-  for (auto id : r.formed) w.value(id);
+  for (auto id : r.formed) w.id(id);
   w.end_array().key("updated").begin_array();
-  for (auto id : r.updated) w.value(id);
+  for (auto id : r.updated) w.id(id);
   w.end_array().field("blocks_reused", u(r.blocks_reused)).end_object();
   return Response::json(w.take());
 }

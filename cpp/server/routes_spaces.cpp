@@ -1,9 +1,12 @@
 // Spaces: create, list, inspect, validate, drop.
+#include <algorithm>
+
 #include "api_error.hpp"
 #include "context.hpp"
 #include "engram/space.hpp"
 #include "engram/validation.hpp"
 #include "json_writer.hpp"
+#include "pagination.hpp"
 #include "routes.hpp"
 
 namespace engram::server {
@@ -50,11 +53,18 @@ std::string checked_name(std::string_view name) {
 }
 
 Response list_spaces(RequestContext& ctx) {
-  JsonWriter w;
+  const PageQuery q = page_query(ctx);
+  std::vector<std::string> names;
+  for (auto& n : ctx.engine().space_names())
+    if (ctx.principal->grants(n)) names.push_back(std::move(n));  // a key sees only its own spaces
+  if (q.paged) std::sort(names.begin(), names.end());
+  const Page p = page_of(q, names.size(), [&](std::size_t i) { return names[i]; });
+  JsonWriter w = ctx.writer();
   w.begin_object().key("spaces").begin_array();
-  for (const auto& n : ctx.engine().space_names())
-    if (ctx.principal->grants(n)) w.value(n);  // a key sees only its own spaces
-  w.end_array().end_object();
+  for (std::size_t i = p.first; i < p.last; ++i) w.value(names[i]);
+  w.end_array();
+  write_next_cursor(w, q, p);
+  w.end_object();
   return Response::json(w.take());
 }
 
@@ -79,7 +89,7 @@ Response create_space(RequestContext& ctx) {
   ctx.state.log.info(
       "space_created",
       {{"space", sp->name()}, {"dim", static_cast<std::uint64_t>(sp->dim())}, {"key", ctx.principal->key_id}});
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("name", sp->name()).field("dim", static_cast<std::uint64_t>(sp->dim()));
   w.field("memories", 0).end_object();
   return Response::json(w.take(), 201);
@@ -87,7 +97,7 @@ Response create_space(RequestContext& ctx) {
 
 Response get_space(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("name", sp->name()).field("dim", static_cast<std::uint64_t>(sp->dim()));
   w.field("memories", static_cast<std::uint64_t>(sp->size())).end_object();
   return Response::json(w.take());
@@ -98,7 +108,7 @@ Response space_stats(RequestContext& ctx) {
   const SpaceStats s = sp->stats();
   const auto& h = sp->config().hnsw;
   const auto dim = static_cast<std::uint64_t>(sp->dim());
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("name", sp->name()).field("dim", dim).key("stats").begin_object();
   w.field("space", sp->name()).field("dim", dim).field("episodes", s.episodes).field("concepts", s.concepts);
   w.field("forgotten", s.forgotten).key("memory_bytes").begin_object();
@@ -114,7 +124,7 @@ Response space_stats(RequestContext& ctx) {
 Response validate_space(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
   const IntegrityReport r = sp->validate();
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().key("validation").begin_object();
   w.field("ok", r.ok()).field("nodes", r.index.nodes).field("deleted", r.index.deleted);
   w.field("broken_links", r.index.broken_links).field("layer_violations", r.index.layer_violations);
@@ -129,7 +139,7 @@ Response validate_space(RequestContext& ctx) {
 Response drop_space(RequestContext& ctx) {
   ctx.engine().drop_space(*ctx.space);
   ctx.state.log.info("space_dropped", {{"space", *ctx.space}, {"key", ctx.principal->key_id}});
-  JsonWriter w;
+  JsonWriter w = ctx.writer();
   w.begin_object().field("dropped", *ctx.space).end_object();
   return Response::json(w.take());
 }

@@ -26,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::string_view kPrefix = "/api/v1/spaces/";
+constexpr std::string_view kPrefixV1 = "/api/v1/spaces/";
+constexpr std::string_view kPrefixV2 = "/api/v2/spaces/";
 constexpr std::string_view kSuffix = "/stream";
 constexpr std::size_t kMaxDim = 65536;  // the largest dimension a space may have (CreateSpace)
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -78,8 +79,13 @@ std::string fingerprint(const Observation& o) {
 template <class Next>
 class StreamSession : public StreamSessionHandle, public std::enable_shared_from_this<StreamSession<Next>> {
  public:
-  StreamSession(StreamHub& hub, Next&& next, std::string space)
-      : hub_(hub), st_(hub.state), ws_(std::move(next)), space_(std::move(space)), id_(random_id()) {
+  StreamSession(StreamHub& hub, Next&& next, StreamTarget target)
+      : hub_(hub),
+        st_(hub.state),
+        ws_(std::move(next)),
+        space_(std::move(target.space)),
+        ids_(target.ids),
+        id_(random_id()) {
     st_.connections.fetch_add(1);
   }
   ~StreamSession() override {
@@ -364,11 +370,11 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
         it->second.msg = reject_json(seq, *r.error);
       } else {
         st_.metrics.inc("engram_stream_acks_total", "Stream observations acknowledged.");
-        JsonWriter w;
+        JsonWriter w(ids_);
         it->second.msg = w.begin_object()
                              .field("type", "ack")
                              .field("seq", seq)
-                             .field("id", r.id)
+                             .field_id("id", r.id)
                              .field("replayed", r.replayed)
                              .end_object()
                              .take();
@@ -491,6 +497,7 @@ class StreamSession : public StreamSessionHandle, public std::enable_shared_from
   websocket::stream<Next> ws_;
   http::request<http::string_body> req_;
   std::string space_;
+  IdStyle ids_;  // memory ids in acks: numbers (API v1) or strings (v2)
   std::string id_;
   std::optional<std::string> authorization_;
   std::shared_ptr<const Principal> principal_;
@@ -558,20 +565,25 @@ StreamHub::~StreamHub() {
                       [] { return 0.0; });
 }
 
-std::optional<std::string> StreamHub::stream_space(std::string_view path) {
-  if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix)) return std::nullopt;
-  const auto seg = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+std::optional<StreamTarget> StreamHub::stream_space(std::string_view path) {
+  const bool v2 = path.starts_with(kPrefixV2);
+  const std::string_view prefix = v2 ? kPrefixV2 : kPrefixV1;
+  if (!path.starts_with(prefix) || !path.ends_with(kSuffix) || path.size() < prefix.size() + kSuffix.size()) {
+    return std::nullopt;
+  }
+  const auto seg = path.substr(prefix.size(), path.size() - prefix.size() - kSuffix.size());
   if (seg.empty() || seg.find('/') != std::string_view::npos) return std::nullopt;
-  return percent_decode(seg);
+  return StreamTarget{percent_decode(seg), v2 ? IdStyle::String : IdStyle::Number};
 }
 
-void StreamHub::accept(beast::tcp_stream&& stream, http::request<http::string_body>&& req, std::string space) {
-  std::make_shared<StreamSession<beast::tcp_stream>>(*this, std::move(stream), std::move(space))->start(std::move(req));
+void StreamHub::accept(beast::tcp_stream&& stream, http::request<http::string_body>&& req, StreamTarget target) {
+  std::make_shared<StreamSession<beast::tcp_stream>>(*this, std::move(stream), std::move(target))
+      ->start(std::move(req));
 }
 
 void StreamHub::accept(beast::ssl_stream<beast::tcp_stream>&& stream, http::request<http::string_body>&& req,
-                       std::string space) {
-  std::make_shared<StreamSession<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(space))
+                       StreamTarget target) {
+  std::make_shared<StreamSession<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(target))
       ->start(std::move(req));
 }
 

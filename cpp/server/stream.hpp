@@ -44,6 +44,7 @@
 
 #include "engram/thread_annotations.hpp"
 #include "ingest.hpp"
+#include "json_writer.hpp"
 
 namespace engram::server {
 
@@ -58,6 +59,12 @@ class StreamSessionHandle {
   virtual void recheck_key() = 0;
 };
 
+// What a stream URL names: the space, and how acks write memory ids (by the path's API version).
+struct StreamTarget {
+  std::string space;
+  IdStyle ids = IdStyle::Number;
+};
+
 class StreamHub {
  public:
   explicit StreamHub(ServerState& state);  // registers the drain hook and the stream gauges
@@ -65,14 +72,14 @@ class StreamHub {
   StreamHub(const StreamHub&) = delete;
   StreamHub& operator=(const StreamHub&) = delete;
 
-  // The {space} of a stream URL (/api/v1/spaces/{space}/stream, percent-decoded), or nullopt.
-  static std::optional<std::string> stream_space(std::string_view path);
+  // The {space} of a stream URL (/api/v1|v2/spaces/{space}/stream, percent-decoded), or nullopt.
+  static std::optional<StreamTarget> stream_space(std::string_view path);
 
   // Takes over a connection whose request is a WebSocket upgrade of a stream URL.
   void accept(boost::beast::tcp_stream&& stream, boost::beast::http::request<boost::beast::http::string_body>&& req,
-              std::string space);
+              StreamTarget target);
   void accept(boost::beast::ssl_stream<boost::beast::tcp_stream>&& stream,
-              boost::beast::http::request<boost::beast::http::string_body>&& req, std::string space);
+              boost::beast::http::request<boost::beast::http::string_body>&& req, StreamTarget target);
 
   std::int64_t open_streams() const noexcept { return open_.load(); }
   // After the key file was reloaded: every stream re-authorises its key.

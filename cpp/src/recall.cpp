@@ -87,7 +87,7 @@ std::vector<Recollection> recall(const Space& space, std::span<const float> cue,
   const FeatureFlags& flags = space.features();
 
   RecallMode mode = p.mode;
-  const bool blended_on = flags.blended_recall.load(std::memory_order_relaxed);
+  const bool blended_on = p.blended_recall.value_or(flags.blended_recall.load(std::memory_order_relaxed));
   if (!blended_on && mode != RecallMode::Episodic) mode = RecallMode::Episodic;
 
   std::unordered_map<std::int64_t, Candidate> cand;
@@ -149,7 +149,7 @@ std::vector<Recollection> recall(const Space& space, std::span<const float> cue,
       SpreadConfig cfg;
       cfg.max_hops = p.spread_hops;
       cfg.threshold = p.spread_threshold;
-      cfg.fan_effect = flags.fan_effect.load(std::memory_order_relaxed);
+      cfg.fan_effect = p.fan_effect.value_or(flags.fan_effect.load(std::memory_order_relaxed));
       const NodeKindFn kind_of = [&space](std::int64_t id) { return space.live_kind(id); };
       for (const Activation& a : spread(space.graph(), seeds, cfg, kind_of)) cand[a.id].activation = a.activation;
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.client import calls as C
+from engram.client.errors import TransportError
 from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.sync import _headers
@@ -19,6 +21,15 @@ from engram.client.tracing import call_span
 from engram.client.transport import Retrier, classify, outcome
 from engram.client.transport import encode as _body
 from engram.client.transport import headers as _hdrs
+from engram.client.versions import (
+    DEFAULT_API_VERSION,
+    MAX_PAGES,
+    ApiVersion,
+    check_api_version,
+    merged,
+    page,
+    versioned,
+)
 from engram.graph import Activated, Neighbor
 from engram.memory import Memory
 from engram.recall import Completion, Concept, ConsolidationReport, Recollection
@@ -35,18 +46,35 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
         embeddings: C.Encoding = "base64",
         tracer_provider: Any = None,
+        api_version: ApiVersion = DEFAULT_API_VERSION,
     ) -> None:
         self.url = url.rstrip("/")
         self.tracer_provider = tracer_provider  # OpenTelemetry's; None: the global one (tracing.py)
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
         self.link = LinkHealth(self.url)  # partition suspected after consecutive transport failures
+        self.api_version: ApiVersion = check_api_version(api_version)
         self.embeddings: C.Encoding = C.check_encoding(embeddings)  # see Client
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
 
     async def _run(self, call: C.Call) -> Any:
+        """One call in this client's API version; a list of v2 is followed through its pages."""
+        call = dataclasses.replace(call, path=versioned(call.path, self.api_version))
+        if call.page_key is None or self.api_version == "v1":
+            return await self._request(call)
+        pages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):  # bounded: a list that never ends is a server bug
+            answer = await self._request(page(call, cursor))
+            pages.append(answer)
+            cursor = answer.get("next_cursor")
+            if cursor is None:
+                return call.parse(merged(call, pages))
+        raise TransportError(f"{call.path}: the list did not end after {MAX_PAGES} pages")
+
+    async def _request(self, call: C.Call) -> Any:
         r = Retrier(self.retry)
         with call_span(call.method, call.path, self.url, self.tracer_provider) as span:
             for attempt in range(self.retry.attempts):  # bounded by the policy
@@ -129,7 +157,9 @@ class AsyncClient:
         """An observation stream into ``space`` (see :class:`engram.client.stream.ObservationStream`)."""
         from engram.client.stream import ObservationStream
 
-        s = await asyncio.to_thread(ObservationStream, self.url, space, api_key=self.api_key, **options)
+        s = await asyncio.to_thread(
+            ObservationStream, self.url, space, api_key=self.api_key, api_version=self.api_version, **options
+        )
         return AsyncObservationStream(s)
 
     async def aclose(self) -> None:

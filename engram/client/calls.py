@@ -38,6 +38,7 @@ class Call:
     text: bool = False  # parse the body as text, not JSON
     content_type: str = "application/json"
     timeout: float | None = None  # seconds for this call (None: the client's); long admin work
+    page_key: str | None = None  # a list: v2 answers it in pages of this key (versions.py follows them)
 
 
 def check_encoding(encoding: str) -> Encoding:
@@ -74,7 +75,7 @@ def create_space(name: str, **options: Any) -> Call:
 
 
 def spaces() -> Call:
-    return Call("GET", f"{API}/spaces", lambda d: list(d["spaces"]))
+    return Call("GET", f"{API}/spaces", lambda d: list(d["spaces"]), page_key="spaces")
 
 
 def drop_space(name: str) -> Call:
@@ -113,7 +114,7 @@ def backup(destination: str, *, full: bool, timeout: float) -> Call:
 
 
 def backups() -> Call:
-    return Call("GET", f"{API}/admin/backups", lambda d: list(d["backups"]))
+    return Call("GET", f"{API}/admin/backups", lambda d: list(d["backups"]), page_key="backups")
 
 
 def consolidation_status() -> Call:
@@ -218,9 +219,8 @@ def _neighbors(rows: list[dict[str, Any]]) -> list[Neighbor]:
 
 
 def neighbors(space: str, memory_id: int) -> Call:
-    return Call(
-        "GET", f"{sp(space)}/memories/{int(memory_id)}/neighbors", lambda d: _neighbors(d["neighbors"])
-    )
+    return Call("GET", f"{sp(space)}/memories/{int(memory_id)}/neighbors", lambda d: _neighbors(d["neighbors"]),
+                page_key="neighbors")  # fmt: skip
 
 
 def neighbors_batch(space: str, ids: Iterable[int], records: bool) -> Call:
@@ -239,18 +239,17 @@ def concepts(space: str) -> Call:
                         float(c["confidence"]), float(c["formed_at"]), float(c["updated_at"]),
                         tuple(int(m) for m in c["members"])) for c in d["concepts"]]  # fmt: skip
 
-    return Call("GET", sp(space) + "/concepts", parse)
+    return Call("GET", sp(space) + "/concepts", parse, page_key="concepts")
 
 
 def concept_members(space: str, concept_id: int) -> Call:
-    return Call(
-        "GET", f"{sp(space)}/concepts/{int(concept_id)}/members", lambda d: [int(i) for i in d["members"]]
-    )
+    return Call("GET", f"{sp(space)}/concepts/{int(concept_id)}/members", lambda d: [int(i) for i in d["members"]],
+                page_key="members")  # fmt: skip
 
 
 def episode_concepts(space: str, episode_id: int) -> Call:
     return Call("GET", f"{sp(space)}/memories/{int(episode_id)}/concepts",
-                lambda d: [int(i) for i in d["concepts"]])  # fmt: skip
+                lambda d: [int(i) for i in d["concepts"]], page_key="concepts")  # fmt: skip
 
 
 # ------------------------------------------------------------------ queries

@@ -34,6 +34,7 @@ from engram import jsonfast
 from engram.client.calls import sp, vec
 from engram.client.errors import RemoteError, TransportError, error_from_body
 from engram.client.retry import RetryPolicy
+from engram.client.versions import DEFAULT_API_VERSION, ApiVersion, check_api_version, versioned
 
 
 class _Fatal(Exception):
@@ -154,9 +155,10 @@ class ObservationStream:
         max_buffered: int = 10_000,
         reconnect: RetryPolicy | None = None,
         open_timeout: float = 10.0,
+        api_version: ApiVersion = DEFAULT_API_VERSION,
     ) -> None:
         ws_url = url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/")
-        self.url = ws_url + sp(space) + "/stream"
+        self.url = ws_url + versioned(sp(space), check_api_version(api_version)) + "/stream"
         self.space = space
         self.max_buffered = max_buffered
         # Rides out a partition of up to a minute: the deadline bounds the reconnection, not a count

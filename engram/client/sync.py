@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -12,12 +13,22 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.client import calls as C
+from engram.client.errors import TransportError
 from engram.client.health import LinkHealth
 from engram.client.retry import RetryPolicy
 from engram.client.tracing import call_span
 from engram.client.transport import Retrier, classify, outcome
 from engram.client.transport import encode as _body
 from engram.client.transport import headers as _hdrs
+from engram.client.versions import (
+    DEFAULT_API_VERSION,
+    MAX_PAGES,
+    ApiVersion,
+    check_api_version,
+    merged,
+    page,
+    versioned,
+)
 from engram.graph import Activated, Neighbor
 from engram.memory import Memory
 from engram.recall import Completion, Concept, ConsolidationReport, Recollection
@@ -65,6 +76,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         embeddings: C.Encoding = "base64",
         tracer_provider: Any = None,
+        api_version: ApiVersion = DEFAULT_API_VERSION,
     ) -> None:
         self.url = url.rstrip("/")
         self.tracer_provider = tracer_provider  # OpenTelemetry's; None: the global one (tracing.py)
@@ -72,12 +84,28 @@ class Client:
         self.retry = retry or RetryPolicy()
         self.link = LinkHealth(self.url)  # partition suspected after consecutive transport failures
         self.timeout = timeout
+        self.api_version: ApiVersion = check_api_version(api_version)
         self.embeddings: C.Encoding = C.check_encoding(embeddings)
         self._http = httpx.Client(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
 
     def _run(self, call: C.Call) -> Any:
+        """One call in this client's API version; a list of v2 is followed through its pages."""
+        call = dataclasses.replace(call, path=versioned(call.path, self.api_version))
+        if call.page_key is None or self.api_version == "v1":
+            return self._request(call)
+        pages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):  # bounded: a list that never ends is a server bug
+            answer = self._request(page(call, cursor))
+            pages.append(answer)
+            cursor = answer.get("next_cursor")
+            if cursor is None:
+                return call.parse(merged(call, pages))
+        raise TransportError(f"{call.path}: the list did not end after {MAX_PAGES} pages")
+
+    def _request(self, call: C.Call) -> Any:
         r = Retrier(self.retry)
         with call_span(call.method, call.path, self.url, self.tracer_provider) as span:
             for attempt in range(self.retry.attempts):  # bounded by the policy
@@ -176,7 +204,9 @@ class Client:
         """An :class:`engram.client.stream.ObservationStream` into ``space`` (a context manager)."""
         from engram.client.stream import ObservationStream
 
-        return ObservationStream(self.url, space, api_key=self.api_key, **options)
+        return ObservationStream(
+            self.url, space, api_key=self.api_key, api_version=self.api_version, **options
+        )
 
     def close(self) -> None:
         self._http.close()

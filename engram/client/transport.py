@@ -18,6 +18,7 @@ from engram.client.errors import (
     error_from_body,
 )
 from engram.client.retry import RetryPolicy
+from engram.client.versions import warn_if_deprecated
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the server never saw it
 
@@ -34,6 +35,7 @@ def headers(call: Call) -> dict[str, str]:
 
 def outcome(call: Call, resp: httpx.Response) -> tuple[Any, RemoteError | None]:
     """(parsed value, None) on success, else (None, the error)."""
+    warn_if_deprecated(call.method, call.path, resp.headers)
     if resp.status_code < 400:
         try:
             return (call.parse(resp.text if call.text else jsonfast.loads(resp.content))), None

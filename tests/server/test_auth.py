@@ -126,8 +126,11 @@ def test_deprecation_headers_and_log(tenants: Tenants) -> None:
     while not tenants.proc.events("deprecated_route_used") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert tenants.proc.events("deprecated_route_used")
-    current = httpx.get(tenants.url + "/api/v1/spaces", headers=_h(tenants, "writer_a"))
-    assert "deprecation" not in current.headers
+    # since API v2 (issue 16) all of v1 is deprecated, pointing at the migration notes; v2 is not
+    v1 = httpx.get(tenants.url + "/api/v1/spaces", headers=_h(tenants, "writer_a"))
+    assert v1.headers["deprecation"].startswith("@") and "/api/migration/v1-to-v2" in v1.headers["link"]
+    current = httpx.get(tenants.url + "/api/v2/spaces", headers=_h(tenants, "writer_a"))
+    assert "deprecation" not in current.headers and current.headers["engram-api-version"] == "2"
 
 
 def test_keys_added_and_revoked_without_restart(tenants: Tenants) -> None:

@@ -42,7 +42,7 @@ def test_metrics_are_prometheus_and_monotonic(tenants: Tenants) -> None:
     for name, v in first.items():
         if name.endswith(("_total", "_count", "_sum")) or "_bucket{" in name or "_total{" in name:
             assert second.get(name, 0) >= v, f"counter {name} went down: {v} -> {second.get(name)}"
-    key = 'engram_http_requests_total{method="POST",route="/api/v1/spaces/{space}/search",status="200"}'
+    key = 'engram_http_requests_total{method="POST",route="/api/v2/spaces/{space}/search",status="200"}'  # the client speaks v2
     assert second[key] >= first[key] + 3
     for gauge in ("engram_streaming_queue_depth", "engram_streaming_backpressure_state",
                   "engram_streaming_open_streams", "engram_server_ready"):  # fmt: skip

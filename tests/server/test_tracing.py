@@ -117,11 +117,11 @@ def test_the_client_span_is_the_server_spans_parent(traced: ServerProcess, recei
     finally:
         provider.shutdown()
     spans = receiver.wait_for(
-        lambda s: any(x.kind == 3 and x.name == "POST /api/v1/spaces/{space}/memories" for x in s),
+        lambda s: any(x.kind == 3 and x.name == "POST /api/v2/spaces/{space}/memories" for x in s),
         10,
         "client span",
     )
-    client = [s for s in spans if s.kind == 3 and s.name == "POST /api/v1/spaces/{space}/memories"][-1]
+    client = [s for s in spans if s.kind == 3 and s.name == "POST /api/v2/spaces/{space}/memories"][-1]
     assert client.service != "engramd"
     servers = receiver.wait_for(lambda s: any(x.parent == client.span_id for x in s), 10, "its server span")
     server = next(s for s in servers if s.parent == client.span_id)

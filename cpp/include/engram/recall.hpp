@@ -72,6 +72,10 @@ struct RecallParams {
   // Confidence propagation.
   double binding_hop_decay = 0.95;
   double blend_bonus = 1.1;
+  // Per-call values of the engine's feature flags (features.hpp), for a staged rollout that
+  // assigns them per request (the server's rollout.hpp); nullopt: the engine's flag.
+  std::optional<bool> blended_recall;
+  std::optional<bool> fan_effect;
 };
 
 // Throws InvalidInputError naming the bad field and its allowed range.

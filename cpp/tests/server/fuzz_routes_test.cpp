@@ -18,7 +18,7 @@ TEST(FuzzRoutes, TemplatesEqualTheRegisteredRoutes) {
   std::set<std::tuple<std::string, std::string, bool>> registered, fuzzed;
   for (const auto& r : table.routes()) {
     // the test build's fault controls are not fuzzed: a fuzzed plan may crash the fuzzer's own process
-    if (r.path == "/api/v1/admin/faults") continue;
+    if (r.path.ends_with("/admin/faults")) continue;
     registered.emplace(r.method, r.path, r.body.has_value());
   }
   for (const auto& r : engram::fuzz::kRouteTemplates) fuzzed.emplace(r.method, r.path, r.body);

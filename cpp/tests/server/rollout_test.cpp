@@ -1,0 +1,69 @@
+// The staged rollout's assignment (rollout.hpp): stable per key, monotone in the percentage, close
+// to the percentage over many keys, shadow only for the keys left off. Over HTTP:
+// tests/server/test_rollout.py.
+#include "rollout.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace engram::server {
+namespace {
+
+TEST(Rollout, NoStageMeansTheEnginesValue) {
+  Rollout r;
+  EXPECT_FALSE(r.assign(RolloutFlag::BlendedRecall, "k"));
+  EXPECT_FALSE(r.stage(RolloutFlag::FanEffect));
+}
+
+TEST(Rollout, AssignmentIsStableAndMonotoneInThePercentage) {
+  Rollout r;
+  int on_at[5] = {0, 0, 0, 0, 0};
+  const double stages[5] = {0.0, 1.0, 10.0, 50.0, 100.0};
+  constexpr int kKeys = 20000;
+  for (int s = 0; s < 5; ++s) {
+    r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
+    for (int k = 0; k < kKeys; ++k) {
+      const std::string key = "key-" + std::to_string(k);
+      const bool on = r.assign(RolloutFlag::BlendedRecall, key)->on;
+      EXPECT_EQ(on, r.assign(RolloutFlag::BlendedRecall, key)->on);  // stable
+      if (s > 0 && !on) {                                            // monotone: off now, off before
+        r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s - 1], false});
+        EXPECT_FALSE(r.assign(RolloutFlag::BlendedRecall, key)->on) << key;
+        r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
+      }
+      on_at[s] += on;
+    }
+  }
+  EXPECT_EQ(on_at[0], 0);
+  EXPECT_EQ(on_at[4], kKeys);
+  // binomial: 20,000 keys at p gives a standard deviation of sqrt(p(1-p)/n) (<= 0.35 points)
+  EXPECT_NEAR(100.0 * on_at[1] / kKeys, 1.0, 0.5);
+  EXPECT_NEAR(100.0 * on_at[2] / kKeys, 10.0, 1.5);
+  EXPECT_NEAR(100.0 * on_at[3] / kKeys, 50.0, 2.0);
+}
+
+TEST(Rollout, FlagsAreAssignedIndependently) {
+  int both = 0;
+  for (int k = 0; k < 10000; ++k) {
+    const std::string key = std::to_string(k);
+    both +=
+        Rollout::bucket(RolloutFlag::BlendedRecall, key) < 5000 && Rollout::bucket(RolloutFlag::FanEffect, key) < 5000;
+  }
+  EXPECT_NEAR(both / 10000.0, 0.25, 0.03);  // not the same half for both flags
+}
+
+TEST(Rollout, ShadowOnlyForKeysLeftOff) {
+  Rollout r;
+  r.set(RolloutFlag::FanEffect, RolloutStage{0.0, true});
+  const auto a = r.assign(RolloutFlag::FanEffect, "anyone");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->on);
+  EXPECT_TRUE(a->shadow);
+  EXPECT_EQ(r.stage(RolloutFlag::FanEffect)->shadow, true);
+  r.set(RolloutFlag::FanEffect, std::nullopt);
+  EXPECT_FALSE(r.assign(RolloutFlag::FanEffect, "anyone"));
+}
+
+}  // namespace
+}  // namespace engram::server
