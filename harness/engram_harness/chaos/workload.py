@@ -43,8 +43,14 @@ class RecordedWorkload:
 
     def __init__(self, url: str, space: str, history: History, *, dim: int, writers: int = 2,
                  readers: int = 1, seed: int = 0, timeout_s: float = 2.0, retries: int = 3,
-                 use_keys: bool = True, pause_s: float = 0.0) -> None:  # fmt: skip
+                 use_keys: bool = True, pause_s: float = 0.0, api_version: str = "v2",
+                 ride_through: bool = False) -> None:  # fmt: skip
         self.url, self.space, self.history, self.dim = url, space, history, dim
+        # ride_through: a client riding out restarts, as the client's own retry policy does: a
+        # refusal that asks to come back (429, 503) is retried after its delay like an unknown
+        # outcome, and stop() lets the write in hand finish its retries instead of abandoning it
+        self.ride_through = ride_through
+        self.api_version = api_version  # "v1" for a workload that must also reach servers before v2
         self.writers, self.readers, self.seed = writers, readers, seed
         self.timeout_s, self.retries, self.use_keys, self.pause_s = timeout_s, retries, use_keys, pause_s
         self.stats = WorkloadStats()
@@ -57,7 +63,9 @@ class RecordedWorkload:
     def _client(self):  # type: ignore[no-untyped-def]
         from engram.client import Client, RetryPolicy
 
-        c = Client(self.url, timeout=self.timeout_s, retry=RetryPolicy(attempts=1))
+        c = Client(
+            self.url, timeout=self.timeout_s, retry=RetryPolicy(attempts=1), api_version=self.api_version
+        )  # type: ignore[arg-type]
         with self._lock:
             self._clients.append(c)
         return c
@@ -94,9 +102,15 @@ class RecordedWorkload:
                         (self.history.fail if kind == "failed" else self.history.unknown)(
                             idx, repr(exc)[:300]
                         )
+                        come_back = self.ride_through and getattr(exc, "status", None) in (429, 503)
                         if kind == "failed":  # refused: back off as the server asked (or briefly)
-                            self._stop.wait(min(2.0, getattr(exc, "retry_after_s", None) or 0.05))
-                        if kind == "failed" or attempt == self.retries or self._stop.is_set():
+                            delay = min(2.0, getattr(exc, "retry_after_s", None) or 0.05)
+                            if come_back:
+                                time.sleep(delay)  # not cut short by stop(): the write is finished
+                            else:
+                                self._stop.wait(delay)
+                        stopping = self._stop.is_set() and not self.ride_through
+                        if (kind == "failed" and not come_back) or attempt == self.retries or stopping:
                             break
                         if not self.use_keys:
                             key = None  # a retry without a key: the server cannot tell it from a new write

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -46,3 +48,38 @@ def load_previous_client(dest: Path, ref: str = PREVIOUS_RELEASE) -> ModuleType:
         return importlib.import_module(name)
     finally:
         sys.path.remove(str(dest))
+
+
+def release_cache(ref: str = PREVIOUS_RELEASE) -> Path:
+    return (
+        Path(os.environ.get("ENGRAM_RELEASE_CACHE") or Path.home() / ".cache" / "engram" / "releases") / ref
+    )
+
+
+def previous_engramd(ref: str = PREVIOUS_RELEASE, timeout_s: float = 3600.0) -> Path:
+    """engramd of release ``ref``, built from its tag's sources (release build, the server target
+    alone; ccache when installed) into ``~/.cache/engram/releases/<ref>`` and reused from there.
+    Raises RuntimeError with the build's output when it fails."""
+    commit = release_commit(ref)
+    root = release_cache(ref)
+    binary = root / "build" / "engramd"
+    stamp = root / "commit"
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == commit:
+        return binary
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "src").mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+                             capture_output=True, check=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root / "src", filter="data")
+    env = {**os.environ, **({"CMAKE_CXX_COMPILER_LAUNCHER": "ccache"} if shutil.which("ccache") else {})}
+    for cmd in (["cmake", "-S", str(root / "src"), "-B", str(root / "build"), "-G", "Ninja",
+                 "-DCMAKE_BUILD_TYPE=Release", "-DENGRAM_BUILD_PYTHON=OFF", "-DENGRAM_BUILD_TESTS=OFF"],
+                ["cmake", "--build", str(root / "build"), "--target", "engramd", "-j", str(os.cpu_count() or 2)]):  # fmt: skip
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+        if p.returncode != 0:
+            raise RuntimeError(
+                f"building engramd {ref} failed: {' '.join(cmd)}\n{(p.stdout + p.stderr)[-4000:]}"
+            )
+    stamp.write_text(commit + "\n")
+    return binary
