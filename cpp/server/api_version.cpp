@@ -57,13 +57,14 @@ std::string negotiate_api_version(std::string_view path, std::optional<std::stri
   return std::string(kApi) + "v" + std::to_string(wanted.value_or(kNewestApiVersion)) + "/" + std::string(rest);
 }
 
-std::vector<std::pair<std::string, std::string>> api_version_headers(int version, const std::string& v1_sunset) {
-  std::vector<std::pair<std::string, std::string>> h;
-  h.emplace_back("Engram-API-Version", std::to_string(version > 0 ? version : kNewestApiVersion));
+ApiVersionHeaders api_version_headers(int version, std::string_view v1_sunset) noexcept {
+  static_assert(kNewestApiVersion == 2, "the version names below");
+  ApiVersionHeaders h;
+  h.items[h.size++] = {"Engram-API-Version", version == 1 ? "1" : "2"};  // outside the API: the newest
   if (version == 1) {
-    h.emplace_back("Deprecation", std::string(kV1DeprecatedSince));
-    h.emplace_back("Sunset", v1_sunset);
-    h.emplace_back("Link", "<" + std::string(kMigrationNotesPath) + R"(>; rel="deprecation"; type="text/markdown")");
+    h.items[h.size++] = {"Deprecation", kV1DeprecatedSince};
+    h.items[h.size++] = {"Sunset", v1_sunset};
+    h.items[h.size++] = {"Link", kV1Link};
   }
   return h;
 }

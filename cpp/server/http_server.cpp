@@ -429,7 +429,9 @@ class Session {
     res_->result(static_cast<unsigned>(r.status));
     res_->set(http::field::content_type, r.content_type);
     res_->set("X-Request-Id", request_id_);
-    for (auto& [k, v] : api_version_headers(api_version_, st_.config.deprecated_sunset)) res_->set(k, v);
+    for (const auto& [k, v] : api_version_headers(api_version_, st_.config.deprecated_sunset)) {
+      res_->set(beast::string_view(k.data(), k.size()), beast::string_view(v.data(), v.size()));  // Boost's view
+    }
     if (trace_) res_->set("traceresponse", tracing::format_traceparent(trace_->trace_id, trace_->span_id, true));
     for (auto& [k, v] : r.headers) res_->set(k, v);
     // the backpressure signal (critical from 80% of max_inflight): clients slow down before 429s

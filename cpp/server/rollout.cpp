@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engram/features.hpp"
+
 namespace engram::server {
 
 std::string_view rollout_flag_name(RolloutFlag f) noexcept {
@@ -31,17 +33,7 @@ std::optional<RolloutAssignment> Rollout::assign(RolloutFlag f, std::string_view
 }
 
 std::uint32_t Rollout::bucket(RolloutFlag f, std::string_view key) noexcept {
-  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64: stable across builds and platforms
-  const auto mix = [&h](std::string_view s) {
-    for (const unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(rollout_flag_name(f));
-  mix(":");
-  mix(key);
-  return static_cast<std::uint32_t>(h % 10000u);
+  return rollout_bucket(rollout_flag_name(f), key);
 }
 
 }  // namespace engram::server

@@ -79,13 +79,15 @@ std::string features_schema() {
   // issue 16's addition: a staged rollout per request (rollout.hpp); null clears a flag's rollout
   w.key("rollout").begin_object().field("type", "object").field("additionalProperties", false);
   w.field("description",
-          "staged rollout of per-request flags: {flag: {percent, shadow}} turns the flag on for that share of "
-          "rollout keys (Engram-Rollout-Key, else the API key); shadow with percent 0 computes the flag-on recall "
-          "beside the served one; null clears the flag's rollout (the engine's value again). Held by this "
-          "server until a restart");
+          "staged rollout: {flag: {percent, shadow}} turns blended_recall or fan_effect on for that share of "
+          "rollout keys (Engram-Rollout-Key, else the API key), concept_formation for that share of spaces (by "
+          "name); shadow with percent 0 computes the flag-on recall beside the served one (per-request flags "
+          "only); null clears the flag's rollout (the engine's value again). Held by this server until a restart");
   w.key("properties").begin_object();
-  for (const RolloutFlag f : kRolloutFlags) {
-    w.key(rollout_flag_name(f)).begin_object().key("anyOf").begin_array();
+  const std::vector<std::string_view> rollout_names{rollout_flag_name(RolloutFlag::BlendedRecall),
+                                                    rollout_flag_name(RolloutFlag::FanEffect), "concept_formation"};
+  for (const std::string_view name : rollout_names) {
+    w.key(name).begin_object().key("anyOf").begin_array();
     w.begin_object().field("type", "object").field("additionalProperties", false);
     w.key("required").begin_array().value("percent").end_array().key("properties").begin_object();
     w.key("percent").begin_object().field("type", "number").field("minimum", 0.0).field("maximum", 100.0).end_object();
@@ -220,21 +222,33 @@ Response features_response(const RequestContext& ctx) {
       w.null();
     }
   }
+  w.key("concept_formation");
+  if (const std::int32_t bp = ctx.engine().features().concept_formation_rollout_bp.load(); bp >= 0) {
+    w.begin_object().field("percent", bp / 100.0).field("shadow", false).end_object();
+  } else {
+    w.null();
+  }
   w.end_object().end_object();
   return Response::json(w.take());
 }
 
 // {"blended_recall": {"percent": 10, "shadow": false} | null, ...}: read whole before any applies.
-std::vector<std::pair<RolloutFlag, std::optional<RolloutStage>>> read_rollout(ObjectReader& o) {
-  std::vector<std::pair<RolloutFlag, std::optional<RolloutStage>>> out;
+struct StageChange {
+  std::string_view flag;
+  std::optional<RolloutStage> stage;  // nullopt: end the flag's rollout
+};
+
+std::vector<StageChange> read_rollout(ObjectReader& o) {
+  std::vector<StageChange> out;
   if (!o.present("rollout")) return out;
   auto r = o.required("rollout").as_object();
-  for (const RolloutFlag f : kRolloutFlags) {
-    const auto name = rollout_flag_name(f);
+  for (const std::string_view name :
+       {rollout_flag_name(RolloutFlag::BlendedRecall), rollout_flag_name(RolloutFlag::FanEffect),
+        std::string_view("concept_formation")}) {
     if (!r.present(name)) continue;
     auto v = r.get(name);
     if (!v) {  // null
-      out.emplace_back(f, std::nullopt);
+      out.push_back({name, std::nullopt});
       continue;
     }
     auto stage = v->as_object();
@@ -242,13 +256,19 @@ std::vector<std::pair<RolloutFlag, std::optional<RolloutStage>>> read_rollout(Ob
     st.percent = stage.required("percent").as_number(0.0, 100.0);
     st.shadow = stage.opt_bool("shadow").value_or(false);
     stage.finish();
+    const std::string at = "rollout." + std::string(name) + ".shadow";
+    if (st.shadow && name == "concept_formation") {
+      throw ApiError(400, "invalid_input",
+                     "invalid request body: " + at + ": concept formation has no shadow stage (it rolls out by space)")
+          .at(at);
+    }
     if (st.shadow && st.percent > 0.0) {
       throw ApiError(400, "invalid_input",
-                     "invalid request body: rollout." + std::string(name) +
+                     "invalid request body: " + at +
                          ": shadow runs beside a flag that is off for everyone: use percent 0 with shadow")
-          .at("rollout." + std::string(name) + ".shadow");
+          .at(at);
     }
-    out.emplace_back(f, st);
+    out.push_back({name, st});
   }
   r.finish();
   return out;
@@ -265,9 +285,14 @@ Response set_features(RequestContext& ctx) {
   o.finish();
   ctx.engine().set_features(blended, fan, formation);  // a durable WAL record
   for (const auto& [flag, st] : stages) {
-    ctx.state.rollout.set(flag, st);
+    if (flag == "concept_formation") {  // by space, in the engine's consolidation (features.hpp)
+      ctx.engine().set_formation_rollout(st ? std::optional<double>(st->percent) : std::nullopt);
+    } else {
+      ctx.state.rollout.set(
+          flag == rollout_flag_name(RolloutFlag::FanEffect) ? RolloutFlag::FanEffect : RolloutFlag::BlendedRecall, st);
+    }
     ctx.state.log.info("rollout_changed",
-                       {{"flag", std::string(rollout_flag_name(flag))},
+                       {{"flag", std::string(flag)},
                         st ? LogField("percent", st->percent) : LogField::raw_json("percent", "null"),
                         {"shadow", st && st->shadow},
                         {"key", ctx.principal->key_id}});

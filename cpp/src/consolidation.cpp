@@ -146,7 +146,7 @@ class Run {
         if (auto it = pos_.find(m); it != pos_.end()) bound_[it->second] = true;
       }
     }
-    const bool may_form = sp_.features().concept_formation.load(std::memory_order_relaxed);
+    const bool may_form = sp_.features().formation_allowed(sp_.name());
     rep_.formation_disabled = !may_form;
     std::size_t formed_budget = p_.max_concepts_per_run;
     for (int round = 0;; ++round) {

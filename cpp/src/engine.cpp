@@ -173,6 +173,12 @@ void Engine::close() {
   }
 }
 
+void Engine::set_formation_rollout(std::optional<double> percent) noexcept {
+  const std::int32_t bp =
+      percent ? static_cast<std::int32_t>(std::lround(std::clamp(*percent, 0.0, 100.0) * 100.0)) : -1;
+  features_->concept_formation_rollout_bp.store(bp, std::memory_order_relaxed);
+}
+
 void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
                           std::optional<bool> concept_formation) {
   ensure_open();

@@ -94,12 +94,49 @@ def test_shadow_serves_off_and_measures_on(rt: Tenants) -> None:
     assert _stage(rt, {"blended_recall": None}).status_code == 200
 
 
+def bucket(flag: str, key: str) -> int:
+    """FNV-1a 64 of "<flag>:<key>" mod 10,000: the rule of engram/features.hpp, written again here
+    so the test checks the server's assignment against the documented one."""
+    h = 14695981039346656037
+    for b in f"{flag}:{key}".encode():
+        h = ((h ^ b) * 1099511628211) % 2**64
+    return h % 10000
+
+
+def test_concept_formation_rolls_out_by_space(rt: Tenants) -> None:
+    h = _h(rt)
+    rng = np.random.default_rng(1617)
+    names = [f"fr-{i}" for i in range(16)]
+    assert _stage(rt, {"concept_formation": {"percent": 50}}).json()["rollout"]["concept_formation"] == {
+        "percent": 50.0, "shadow": False}  # fmt: skip
+    formed = {}
+    for name in names:
+        assert (
+            httpx.post(rt.url + "/api/v2/spaces", json={"name": name, "dim": DIM}, headers=h).status_code
+            == 201
+        )
+        centre = rng.standard_normal(DIM)
+        items = [{"embedding": (centre + 0.02 * rng.standard_normal(DIM)).tolist()} for _ in range(12)]
+        httpx.post(
+            rt.url + f"/api/v2/spaces/{name}/memories/batch", json={"items": items}, headers=h
+        ).raise_for_status()
+        report = httpx.post(rt.url + f"/api/v2/spaces/{name}/consolidate", json={}, headers=h).json()
+        formed[name] = len(report["formed"]) > 0
+        assert report["formation_disabled"] is not formed[name]
+    assert formed == {n: bucket("concept_formation", n) < 5000 for n in names}  # exactly the documented rule
+    assert 0 < sum(formed.values()) < len(names)  # both sides were exercised
+    assert _stage(rt, {"concept_formation": None}).json()["rollout"]["concept_formation"] is None
+    for name in names:
+        assert httpx.delete(rt.url + f"/api/v2/spaces/{name}", headers=h).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("rollout", "field"),
     [
         ({"blended_recall": {"percent": 150}}, "/rollout/blended_recall/percent"),
         ({"blended_recall": {"percent": 10, "shadow": True}}, "/rollout/blended_recall/shadow"),
-        ({"concept_formation": {"percent": 10}}, "/rollout/concept_formation"),
+        ({"concept_formation": {"percent": 0, "shadow": True}}, "/rollout/concept_formation/shadow"),
+        ({"consolidation": {"percent": 10}}, "/rollout/consolidation"),
         ({"fan_effect": {"share": 10}}, "/rollout/fan_effect/percent"),  # percent is required
     ],
 )

@@ -150,6 +150,9 @@ class Engine {
   void set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
                     std::optional<bool> concept_formation);
   const FeatureFlags& features() const noexcept { return *features_; }
+  // A staged rollout of concept formation by space (FeatureFlags::concept_formation_rollout_bp):
+  // percent in [0, 100], or nullopt to end it. In memory only: no WAL record.
+  void set_formation_rollout(std::optional<double> percent) noexcept;
 
   // Background consolidation (consolidator.hpp). start replaces a running consolidator; stop
   // joins its thread (at most one space run later). consolidator_mu_ guards the pointer.

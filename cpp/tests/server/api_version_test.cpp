@@ -43,14 +43,16 @@ TEST(ApiVersion, UnknownAndContradictoryVersionsAreRefused) {
 }
 
 TEST(ApiVersion, OnlyV1IsDeprecated) {
-  const auto v1 = api_version_headers(1, "Wed, 01 Jul 2027 00:00:00 GMT");
-  ASSERT_EQ(v1.size(), 4u);
-  EXPECT_EQ(v1[0], std::make_pair(std::string("Engram-API-Version"), std::string("1")));
-  EXPECT_EQ(v1[1].first, "Deprecation");
-  EXPECT_EQ(v1[2].second, "Wed, 01 Jul 2027 00:00:00 GMT");
-  EXPECT_NE(v1[3].second.find(kMigrationNotesPath), std::string::npos);
-  EXPECT_EQ(api_version_headers(2, "x").size(), 1u);
-  EXPECT_EQ(api_version_headers(0, "x")[0].second, "2");  // outside the API: the newest
+  const std::string sunset = "Wed, 01 Jul 2027 00:00:00 GMT";
+  const auto v1 = api_version_headers(1, sunset);
+  ASSERT_EQ(v1.size, 4u);
+  EXPECT_EQ(v1.items[0].first, "Engram-API-Version");
+  EXPECT_EQ(v1.items[0].second, "1");
+  EXPECT_EQ(v1.items[1].first, "Deprecation");
+  EXPECT_EQ(v1.items[2].second, sunset);
+  EXPECT_NE(v1.items[3].second.find(kMigrationNotesPath), std::string_view::npos);
+  EXPECT_EQ(api_version_headers(2, "x").size, 1u);
+  EXPECT_EQ(api_version_headers(0, "x").items[0].second, "2");  // outside the API: the newest
   EXPECT_NE(migration_notes().find("Accept-Version"), std::string_view::npos);
 }
 

@@ -1556,7 +1556,7 @@ export interface components {
              * @default null
              */
             concept_formation?: boolean | null;
-            /** @description staged rollout of per-request flags: {flag: {percent, shadow}} turns the flag on for that share of rollout keys (Engram-Rollout-Key, else the API key); shadow with percent 0 computes the flag-on recall beside the served one; null clears the flag's rollout (the engine's value again). Held by this server until a restart */
+            /** @description staged rollout: {flag: {percent, shadow}} turns blended_recall or fan_effect on for that share of rollout keys (Engram-Rollout-Key, else the API key), concept_formation for that share of spaces (by name); shadow with percent 0 computes the flag-on recall beside the served one (per-request flags only); null clears the flag's rollout (the engine's value again). Held by this server until a restart */
             rollout?: {
                 blended_recall?: {
                     percent: number;
@@ -1564,6 +1564,11 @@ export interface components {
                     shadow?: boolean;
                 } | null;
                 fan_effect?: {
+                    percent: number;
+                    /** @default false */
+                    shadow?: boolean;
+                } | null;
+                concept_formation?: {
                     percent: number;
                     /** @default false */
                     shadow?: boolean;
