@@ -366,7 +366,9 @@ def perf(session: nox.Session) -> None:
 @nox.session
 def nightly(session: nox.Session) -> None:
     """What does not fit CI's time budget, run before an issue is resolved (results go in the docs):
-    the sanitizer builds, Clang's thread-safety analysis and the acceptance suites' full profile."""
+    the sanitizer builds, Clang's thread-safety analysis and the acceptance suites' full profile
+    (which includes workflow 113's upgrade across releases: it builds the previous release's
+    engramd from its tag, engram_harness.clients.previous)."""
     session.notify("sanitize")
     session.notify("thread_safety")
     session.notify("acceptance", ["--profile", "full"])
