@@ -38,10 +38,32 @@ export async function fetchDocument(): Promise<unknown> {
   }
 }
 
+interface Document {
+  paths?: Record<string, unknown>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+/**
+ * The document without the test build's fault controls (`/api/v1/admin/faults`,
+ * `/api/v2/admin/faults` and their `Faults` body, docs/faults.md): a test build of engramd serves
+ * them, a release build does not, and they are no part of the API the client speaks. So the types
+ * are the same from either build.
+ */
+export function withoutTestBuildRoutes(doc: unknown): unknown {
+  const d = structuredClone(doc) as Document;
+  for (const p of Object.keys(d.paths ?? {})) {
+    if (p.endsWith("/admin/faults")) delete d.paths?.[p];
+  }
+  if (d.components?.schemas) delete d.components.schemas["Faults"];
+  return d;
+}
+
 /** The TypeScript source for a document. */
 export async function render(doc: unknown): Promise<string> {
   // defaultNonNullable: false keeps fields that have a default optional in request bodies
-  const ast = await openapiTS(doc as Parameters<typeof openapiTS>[0], { defaultNonNullable: false });
+  const ast = await openapiTS(withoutTestBuildRoutes(doc) as Parameters<typeof openapiTS>[0], {
+    defaultNonNullable: false,
+  });
   return HEADER + astToString(ast);
 }
 
