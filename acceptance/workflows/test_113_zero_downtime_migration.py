@@ -51,6 +51,7 @@ from engram_harness.chaos.workload import RecordedWorkload
 from engram_harness.clients.previous import PREVIOUS_RELEASE, previous_engramd
 from engram_harness.server import free_port, running_server_process, start_server
 from engram_harness.suite import CheckRecorder, Profile
+from engram_harness.workflows.prometheus import parse_prometheus, series_sum
 
 pytestmark = pytest.mark.workflow
 DIM = 32
@@ -114,7 +115,7 @@ def test_episodic_only_to_dual_memory_without_restart(
         for name, pct in STAGES:
             stage = {"percent": pct, "shadow": name == "shadow"}
             http.put("/admin/features", json={"rollout": {"blended_recall": stage}}).raise_for_status()
-            shadow0 = _metric(server.url, 'engram_rollout_shadow_recalls_total{flag="blended_recall"}')
+            shadow0 = _shadow_recalls(server.url)
             on_now: set[int] = set()
             for u in range(users):
                 r = http.post("/spaces/kb/recall", json={"cue": cues[u].tolist(), "k": K},
@@ -134,10 +135,7 @@ def test_episodic_only_to_dual_memory_without_restart(
             checks.check(f"{name}: share of users on the new path", share, "in", (lo, hi))
             checks.check(f"{name}: users moved back from on to off", len(on_before - on_now), "==", 0)
             if name == "shadow":
-                measured = (
-                    _metric(server.url, 'engram_rollout_shadow_recalls_total{flag="blended_recall"}')
-                    - shadow0
-                )
+                measured = _shadow_recalls(server.url) - shadow0
                 checks.check("shadow: every recall measured on the new path", measured, "==", users)
             on_before = on_now
         p_on, p_off = float(np.mean(precision[True])), float(np.mean(precision[False]))
@@ -160,12 +158,9 @@ def test_episodic_only_to_dual_memory_without_restart(
     checks.assert_all()
 
 
-def _metric(url: str, name: str) -> float:
-    total = 0.0
-    for line in httpx.get(url + "/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+def _shadow_recalls(url: str) -> float:
+    samples = parse_prometheus(httpx.get(url + "/metrics").text)
+    return series_sum(samples, "engram_rollout_shadow_recalls_total", flag="blended_recall")
 
 
 class _Streamer:
