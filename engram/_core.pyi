@@ -11,8 +11,10 @@ import numpy
 import numpy.typing
 
 __all__: list[str] = [
+    "FORMAT_VERSION",
     "HTTP_LOAD_AVAILABLE",
     "LOAD_ERROR_CLASSES",
+    "OLDEST_FORMAT_VERSION",
     "SPACE_NAME_MAX",
     "SPACE_NAME_PATTERN",
     "SPACE_NAME_RULE",
@@ -34,6 +36,7 @@ __all__: list[str] = [
     "LatencyHistogram",
     "LoadOutcome",
     "MemoryView",
+    "MigrationReport",
     "OperationMetrics",
     "Recollection",
     "RecoveryEvent",
@@ -54,6 +57,7 @@ __all__: list[str] = [
     "hop_decay",
     "inspect_wal",
     "is_valid_space_name",
+    "migrate_store",
     "run_schedule",
     "run_schedule_http",
     "set_simd_level",
@@ -521,9 +525,9 @@ class Engine:
         """
         The background consolidator's state and counts.
         """
-    def content_snapshot(self) -> bytes:
+    def content_snapshot(self, major: int = 2) -> bytes:
         """
-        The logical state in checkpoint encoding: equal bytes mean equal content.
+        The logical state in checkpoint encoding of format `major`: equal bytes mean equal content.
         """
     def create_space(
         self,
@@ -556,9 +560,10 @@ class Engine:
         disk_full_fraction: float = 0.95,
         until_lsn: int | None = None,
         until_time_ns: int | None = None,
+        migrate: bool = False,
     ) -> None:
         """
-        Open (or create) the store at path and recover it; call once, right after construction.
+        Open (or create) the store at path and recover it; call once, right after construction. migrate: convert a store of an older format as it opens (else it is refused).
         """
     def pause_consolidation(self) -> None: ...
     def prometheus(self) -> str:
@@ -570,6 +575,10 @@ class Engine:
         What opening the store found.
         """
     def resume_consolidation(self) -> None: ...
+    def rollout(self) -> dict:
+        """
+        Each flag's rollout stage: (percent, shadow), or None without one.
+        """
     def set_features(
         self,
         blended_recall: bool | None = None,
@@ -578,6 +587,10 @@ class Engine:
     ) -> None:
         """
         Switch features at run time; None keeps a flag's value.
+        """
+    def set_rollout(self, flag: str, percent: float | None = None, shadow: bool = False) -> None:
+        """
+        Set a flag's staged rollout (percent 0-100; shadow with percent 0), or end it (percent None). Durable.
         """
     def space(self, name: str) -> Space:
         """
@@ -925,6 +938,16 @@ class RecoveryInfo:
     @property
     def last_lsn(self) -> int: ...
     @property
+    def migrated_from(self) -> int:
+        """
+        The format the store was converted from as it opened (migrate=True); 0: none.
+        """
+    @property
+    def migration_s(self) -> float:
+        """
+        Seconds that conversion took.
+        """
+    @property
     def orphaned_concepts(self) -> int:
         """
         Concepts without a binding after replay (0 unless a record was applied in part).
@@ -953,6 +976,50 @@ class RecoveryInfo:
         """
         The previous process did not close the store (it crashed or was killed).
         """
+
+class MigrationReport:
+    """
+    What a store conversion did, or would do (dry run).
+    """
+    @property
+    def blockers(self) -> list[str]:
+        """
+        Why the conversion cannot run without losing something; empty: it can.
+        """
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def changed(self) -> bool: ...
+    @property
+    def checkpoint_bytes(self) -> int: ...
+    @property
+    def concepts(self) -> int: ...
+    @property
+    def dry_run(self) -> bool: ...
+    @property
+    def episodes(self) -> int: ...
+    @property
+    def forgotten(self) -> int: ...
+    @property
+    def from_format(self) -> int: ...
+    @property
+    def lsn(self) -> int:
+        """
+        The state's last LSN: the new checkpoint's.
+        """
+    @property
+    def resumed(self) -> bool:
+        """
+        An interrupted conversion was finished first.
+        """
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def spaces(self) -> int: ...
+    @property
+    def to_format(self) -> int: ...
+    @property
+    def torn_tails(self) -> int: ...
 
 class WalStats:
     """
@@ -1228,6 +1295,13 @@ def is_valid_space_name(name: str) -> bool:
     Whether the engine accepts this space name (SPACE_NAME_RULE).
     """
 
+def migrate_store(
+    path: str, to: int = 2, dry_run: bool = False, progress: typing.Any = None
+) -> MigrationReport:
+    """
+    Convert the store at path to format `to` in place (docs/format.md, Migration); progress(phase, done, total) is called as it goes.
+    """
+
 def run_schedule(
     spaces: collections.abc.Sequence[Space],
     start_ns: numpy.typing.ArrayLike,
@@ -1295,6 +1369,7 @@ def verify_store(path: str) -> VerifyReport:
     Check every checkpoint and WAL segment of a store without changing it.
     """
 
+FORMAT_VERSION: int = 2
 HTTP_LOAD_AVAILABLE: bool = True
 LOAD_ERROR_CLASSES: list = [
     "",
@@ -1307,6 +1382,7 @@ LOAD_ERROR_CLASSES: list = [
     "NotStarted",
     "Unsupported",
 ]
+OLDEST_FORMAT_VERSION: int = 1
 SPACE_NAME_MAX: int = 64
 SPACE_NAME_PATTERN: str = "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 SPACE_NAME_RULE: str = "1-64 characters of letters, digits, '_', '-' or '.', not only dots"

@@ -1,6 +1,6 @@
 """The ``engram`` command line: the product's verbs (``serve``, ``keys``, ``backup``, ``restore``,
-``verify``, ``diagnose``, ``version``). Benchmarks, reports and the regression gate are the harness's
-(``engram-harness``). Subcommands import their modules lazily so ``--help`` is fast."""
+``verify``, ``migrate``, ``diagnose``, ``version``). Benchmarks, reports and the regression gate are
+the harness's (``engram-harness``). Subcommands import their modules lazily so ``--help`` is fast."""
 
 from __future__ import annotations
 

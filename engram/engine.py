@@ -312,8 +312,10 @@ class Engine(ConsolidationControl):
     there, and every mutation is in the write-ahead log before it returns (``durability``:
     "group" by default, "fsync" or "none"; see docs/architecture.md, "Durability"). Writes are
     refused (``StorageError`` "disk full") while the store's file system is at least
-    ``disk_full_fraction`` full (default 0.95; 1 leaves it to the disk). All methods are safe to
-    call from many threads.
+    ``disk_full_fraction`` full (default 0.95; 1 leaves it to the disk). A store of an older format
+    is refused (``StorageError`` naming ``engram migrate``) unless ``migrate=True``, which converts
+    it in place as it opens (``recovery_info()["migrated_from"]``; see engram.durability.migrate).
+    All methods are safe to call from many threads.
     """
 
     def __init__(
@@ -335,6 +337,7 @@ class Engine(ConsolidationControl):
         flush_interval_s: float = 0.05,
         idempotency_capacity: int = 100_000,
         disk_full_fraction: float = 0.95,
+        migrate: bool = False,
     ) -> None:
         self._core = _core.Engine(
             dim, M, ef_construction, ef_search, seed, max_memories, max_content_bytes, max_spaces,
@@ -354,6 +357,7 @@ class Engine(ConsolidationControl):
                     flush_interval_s=flush_interval_s,
                     disk_full_fraction=disk_full_fraction,
                 ),
+                migrate=migrate,
             )
 
     @property

@@ -8,7 +8,7 @@ and in ``docs/recall.md``. :class:`RecallMethods` is mixed into :class:`engram.S
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 
 RecallMode = Literal["blended", "episodic", "semantic"]
 ProvenanceKind = Literal["episodic", "semantic", "blended", "pattern-completed"]
+FeatureName = Literal["blended_recall", "fan_effect", "concept_formation"]
+
+
+class RolloutStage(TypedDict):
+    """A flag's staged rollout (:meth:`ConsolidationControl.rollout`)."""
+
+    percent: float
+    shadow: bool
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ class RecallMethods:
 
 
 class ConsolidationControl:
-    """Engine methods: feature flags and the background consolidator."""
+    """Engine methods: feature flags, their rollout stages and the background consolidator."""
 
     _core: _core.Engine
 
@@ -254,11 +262,32 @@ class ConsolidationControl:
         self._core.set_features(blended_recall, fan_effect, concept_formation)
 
     def features(self) -> dict[str, bool]:
+        """The three flags now (a rollout stage, when one is set, is in :meth:`rollout`)."""
         f = self._core.features()
         return {
             "blended_recall": f.blended_recall,
             "fan_effect": f.fan_effect,
             "concept_formation": f.concept_formation,
+        }
+
+    def set_rollout(self, flag: FeatureName, percent: float | None = None, *, shadow: bool = False) -> None:
+        """Stage a flag's rollout, or end it (``percent=None``: the flag's own value applies again).
+
+        A stage turns ``flag`` on for ``percent`` (0 to 100, kept to 0.01) of rollout keys: each
+        request's key for blended_recall and fan_effect, each space's name for concept_formation.
+        ``shadow`` (blended_recall and fan_effect, with percent 0) computes the flag-on path beside
+        the served one. Durable since store format 2 (one Features record); a store with a stage
+        cannot be rolled back to format 1 until every stage has ended. InvalidInputError names a
+        bad flag or stage.
+        """
+        self._core.set_rollout(flag, percent, shadow)
+
+    def rollout(self) -> dict[str, RolloutStage | None]:
+        """Each flag's rollout stage, ``{"percent": float, "shadow": bool}`` (the server's
+        ``/admin/features`` shape), or None where the flag has none."""
+        return {
+            flag: None if stage is None else {"percent": float(stage[0]), "shadow": bool(stage[1])}
+            for flag, stage in self._core.rollout().items()
         }
 
     def start_consolidation(self, interval_s: float = 30.0, **params: Any) -> None:

@@ -28,12 +28,24 @@ on the same store and port; the clients ride through on their retries (``v0.1.0`
 hand-over), with idempotency keys so a retried write is stored once. The history checker then
 finds every acknowledged write in the final store with its content, none stored twice; no write
 was left failed or unknown to its caller; the stream's observations are each acknowledged and
-stored once. Still to come (issue 16): store format 2 with its online migrator and rollback.
+stored once. The store crosses a format change on the way: N converts the N-1 store (format 1)
+to format 2 as it opens (``--migrate``), and before N-1 serves again ``engramd migrate --to 1``
+rolls it back, which it can since nothing of format 2 only (a rollout stage) is in the store.
+
+The migrator on the stored fixtures (quick, in CI; docs/format.md, Migration): each stored
+format-1 store (``tests/fixtures/store-v1*``) is dry-run (nothing changes), converted by engramd as
+it opens and served with every memory's content as recorded, written to; a rollback is refused
+while a rollout stage is stored and runs once it is ended; the rolled-back store is format 1 in
+every file, and converts again with the write made in format 2.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -158,6 +170,101 @@ def test_episodic_only_to_dual_memory_without_restart(
     checks.assert_all()
 
 
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
+
+
+def _digest(store: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(store.rglob("*")):
+        if p.is_file() and p.name != "LOCK":
+            h.update(str(p.relative_to(store)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _migrate(engramd: str, data: Path, *args: str) -> tuple[int, dict, str]:
+    """``engramd migrate``: its exit status, its report (the last JSON line) and its stderr."""
+    r = subprocess.run([engramd, "migrate", "--data", str(data), *args], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    return r.returncode, (lines[-1] if lines else {}), r.stderr
+
+
+def _majors(store: Path) -> set[int]:
+    """The major version in every checkpoint and segment header (docs/format.md), read directly."""
+    files = [*store.glob("checkpoint-*.ckpt"), *(store / "wal").glob("wal-*.seg")]
+    return {int.from_bytes(p.read_bytes()[4:8], "little") for p in files}
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("store-v1*") if p.is_dir()))
+def test_store_migrator_and_rollback_on_the_stored_fixtures(fixture: str, checks: CheckRecorder,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    engramd = find_engramd()
+    assert engramd is not None, "engramd of this tree is not installed"
+    expected = json.loads((FIXTURES / f"{fixture}.expected.json").read_text())["contents"]["spaces"]
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES / fixture, data)
+    before = _digest(data)
+    code, dry, err = _migrate(engramd, data, "--dry-run")
+    checks.check("dry run: exit status", code, "==", 0, note=err[-300:])
+    checks.check("dry run: from format", dry.get("from", 0), "==", 1)
+    checks.check("dry run: to format", dry.get("to", 0), "==", 2)
+    checks.check("dry run: spaces it would convert", dry.get("spaces"), "==", len(expected))
+    checks.check("dry run: episodes it would convert", dry.get("episodes"), "==",
+                 sum(s["episodes"] for s in expected.values()))  # fmt: skip
+    checks.check("dry run: files changed", int(_digest(data) != before), "==", 0)
+    memories = [(name, m) for name, sp in expected.items() for m in sp["memories"]]
+    with running_server_process(data, no_auth=True, dim=8, log_dir=tmp_path, migrate=True) as server, \
+            httpx.Client(base_url=server.url + "/api/v2", timeout=30) as http:  # fmt: skip
+        migrated = server.events("store_migrated")
+        checks.check("converted as engramd opened it (from format)",
+                     migrated[0]["from_format"] if migrated else 0, "==", 1)  # fmt: skip
+        checks.check("progress reported while converting", len(server.events("store_migration")), ">", 0)
+        served = sum(
+            1 for name, m in memories
+            if (r := http.get(f"/spaces/{name}/memories/{m['id']}")).status_code == 200
+            and (r.json()["content"], r.json()["kind"]) == (m["content"], m["kind"])
+        )  # fmt: skip
+        checks.check("memories served with their recorded content and kind", served, "==", len(memories))
+        space = sorted(expected)[0]
+        dim = expected[space]["dim"]
+        r = http.post(
+            f"/spaces/{space}/memories", json={"embedding": [0.5] * dim, "content": "after format 2"}
+        )
+        checks.check("a write in format 2", r.status_code, "==", 201)
+        new_id = r.json().get("id") if r.status_code == 201 else None
+        http.put("/admin/features", json={"rollout": {"fan_effect": {"percent": 10}}}).raise_for_status()
+    blocked = _digest(data)
+    code, _, err = _migrate(engramd, data, "--to", "1")
+    checks.check("rollback with a rollout stage stored: refused", code, "==", 1)
+    checks.check(
+        "rollback refused: the reason names the stage", int("fan_effect has a rollout stage" in err), "==", 1
+    )
+    checks.check("rollback refused: files changed", int(_digest(data) != blocked), "==", 0)
+    with running_server_process(data, no_auth=True, dim=8, log_dir=tmp_path) as server:
+        httpx.put(
+            server.url + "/api/v2/admin/features", json={"rollout": {"fan_effect": None}}
+        ).raise_for_status()
+    code, back, err = _migrate(engramd, data, "--to", "1")
+    checks.check("rollback to format 1 once the stage is ended", int(code == 0 and back.get("changed") is True), "==", 1,
+                 note=err[-300:])  # fmt: skip
+    checks.check("rolled back: FORMAT is engram-store 1", int((data / "FORMAT").read_text() == "engram-store 1\n"),
+                 "==", 1)  # fmt: skip
+    checks.check("rolled back: files of a major version other than 1", len(_majors(data) - {1}), "==", 0)
+    code, up, err = _migrate(engramd, data, "--to", "2")
+    checks.check("converted again to format 2", int(code == 0 and up.get("changed") is True), "==", 1,
+                 note=err[-300:])  # fmt: skip
+    with running_server_process(data, no_auth=True, dim=8, log_dir=tmp_path) as server, \
+            httpx.Client(base_url=server.url + "/api/v2", timeout=30) as http:  # fmt: skip
+        r = http.get(f"/spaces/{space}/memories/{new_id}")
+        checks.check("the format-2 write kept through rollback and upgrade",
+                     int(r.status_code == 200 and r.json().get("content") == "after format 2"), "==", 1)  # fmt: skip
+        count = sum(
+            1 for name, m in memories if http.get(f"/spaces/{name}/memories/{m['id']}").status_code == 200
+        )
+        checks.check("every recorded memory still served", count, "==", len(memories))
+    checks.assert_all()
+
+
 def _shadow_recalls(url: str) -> float:
     samples = parse_prometheus(httpx.get(url + "/metrics").text)
     return series_sum(samples, "engram_rollout_shadow_recalls_total", flag="blended_recall")
@@ -219,9 +326,21 @@ def test_upgrade_and_rollback_across_releases_with_clients_writing(profile: Prof
             if i > 0:
                 t0 = time.monotonic()
                 code = server.stop()
-                server = start_server(data, command=[binary], **opts)
+                if binary == old:  # N-1 reads format 1 only: N's migrator rolls the store back first
+                    rc, back, err = _migrate(new, data, "--to", "1")
+                    checks.check(f"{label}: rollback to format 1 (engramd migrate --to 1)",
+                                 int(rc == 0 and back.get("changed") is True), "==", 1, note=err[-300:])  # fmt: skip
+                server = start_server(
+                    data, command=[binary], **(dict(opts, migrate=True) if binary == new else opts)
+                )
                 checks.check(f"{label}: the previous server stopped cleanly", code, "==", 0)
                 checks.check(f"{label}: stop and start", time.monotonic() - t0, "<", 30.0, "s")
+                if binary == new:
+                    migrated = server.events("store_migrated")
+                    checks.check(f"{label}: converted the store from format 1 as it opened",
+                                 migrated[0]["from_format"] if migrated else 0, "==", 1)  # fmt: skip
+            fmt = int((data / "FORMAT").read_text().split()[-1])
+            checks.check(f"{label}: store format", fmt, "==", 2 if binary == new else 1)
             v2 = httpx.get(server.url + "/api/v2/spaces").status_code
             checks.check(f"{label}: serves API v2 only when N", int(v2 == 200), "==", int(binary == new))
             time.sleep(phase_s)

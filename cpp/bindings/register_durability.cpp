@@ -9,6 +9,7 @@
 #include "engram/crc32c.hpp"
 #include "engram/engine.hpp"
 #include "engram/errors.hpp"
+#include "engram/migrate.hpp"
 #include "engram/store.hpp"
 #include "register.hpp"
 
@@ -50,7 +51,28 @@ void register_values(py::module_& m) {
       .def_readonly("orphaned_concepts", &RecoveryInfo::orphaned_concepts,
                     "Concepts without a binding after replay (0 unless a record was applied in part).")
       .def_readonly("partial_bindings", &RecoveryInfo::partial_bindings,
-                    "Bindings present on one side only after replay.");
+                    "Bindings present on one side only after replay.")
+      .def_readonly("migrated_from", &RecoveryInfo::migrated_from,
+                    "The format the store was converted from as it opened (migrate=True); 0: none.")
+      .def_readonly("migration_s", &RecoveryInfo::migration_s, "Seconds that conversion took.");
+
+  py::class_<MigrationReport>(m, "MigrationReport", "What a store conversion did, or would do (dry run).")
+      .def_readonly("from_format", &MigrationReport::from)
+      .def_readonly("to_format", &MigrationReport::to)
+      .def_readonly("dry_run", &MigrationReport::dry_run)
+      .def_readonly("changed", &MigrationReport::changed)
+      .def_readonly("resumed", &MigrationReport::resumed, "An interrupted conversion was finished first.")
+      .def_readonly("lsn", &MigrationReport::lsn, "The state's last LSN: the new checkpoint's.")
+      .def_readonly("spaces", &MigrationReport::spaces)
+      .def_readonly("episodes", &MigrationReport::episodes)
+      .def_readonly("concepts", &MigrationReport::concepts)
+      .def_readonly("forgotten", &MigrationReport::forgotten)
+      .def_readonly("bytes_read", &MigrationReport::bytes_read)
+      .def_readonly("checkpoint_bytes", &MigrationReport::checkpoint_bytes)
+      .def_readonly("torn_tails", &MigrationReport::torn_tails)
+      .def_readonly("seconds", &MigrationReport::seconds)
+      .def_readonly("blockers", &MigrationReport::blockers,
+                    "Why the conversion cannot run without losing something; empty: it can.");
 
   py::class_<WalStats>(m, "WalStats", "Write-ahead log counters.")
       .def_readonly("appends", &WalStats::appends)
@@ -122,7 +144,7 @@ void register_durability(py::module_& m) {
              const Int<"checkpoint_wal_bytes", std::uint64_t>& ckpt_bytes, const Real<"flush_interval_s">& flush_s,
              const Real<"disk_full_fraction">& disk_full,
              const std::optional<Int<"until_lsn", std::uint64_t>>& until_lsn,
-             const std::optional<Int<"until_time_ns">>& until_time_ns) {
+             const std::optional<Int<"until_time_ns">>& until_time_ns, const Flag<"migrate">& migrate) {
             StoreOptions o;
             o.path = path.get();
             o.durability = parse_durability(durability.get());
@@ -133,14 +155,16 @@ void register_durability(py::module_& m) {
             o.disk_full_fraction = disk_full.get();
             o.until_lsn = get(until_lsn);
             o.until_time_ns = get(until_time_ns);
+            o.migrate = migrate.get();
             py::gil_scoped_release release;
             e.open_store(o);
           },
           py::arg("path"), py::arg("durability") = "group", py::arg("segment_bytes") = 64ull << 20,
           py::arg("checkpoint_interval_s") = 300.0, py::arg("checkpoint_wal_bytes") = 256ull << 20,
           py::arg("flush_interval_s") = 0.05, py::arg("disk_full_fraction") = 0.95, py::arg("until_lsn") = py::none(),
-          py::arg("until_time_ns") = py::none(),
-          "Open (or create) the store at path and recover it; call once, right after construction.")
+          py::arg("until_time_ns") = py::none(), py::arg("migrate") = false,
+          "Open (or create) the store at path and recover it; call once, right after construction. "
+          "migrate: convert a store of an older format as it opens (else it is refused).")
       .def_property_readonly("durable", &Engine::durable, "Whether a store is open.")
       .def_property_readonly("store_path", &Engine::store_path, "The store's directory; empty when in memory.")
       .def("checkpoint", &Engine::checkpoint, py::call_guard<py::gil_scoped_release>(),
@@ -155,15 +179,45 @@ void register_durability(py::module_& m) {
            "The store's checkpoint files, ascending LSN.")
       .def(
           "content_snapshot",
-          [](const Engine& e) {
+          [](const Engine& e, const Int<"major", std::uint32_t>& major) {
+            const std::uint32_t m = major.get();
+            if (m < kOldestFormatVersion || m > kFormatVersion) {
+              throw InvalidInputError("major must be " + std::to_string(kOldestFormatVersion) + " to " +
+                                      std::to_string(kFormatVersion) + "; got " + std::to_string(m));
+            }
             std::string s;
             {
               py::gil_scoped_release release;
-              s = e.content_snapshot();
+              s = e.content_snapshot(m);
             }
             return py::bytes(s);
           },
-          "The logical state in checkpoint encoding: equal bytes mean equal content.");
+          py::arg("major") = kFormatVersion,
+          "The logical state in checkpoint encoding of format `major`: equal bytes mean equal content.");
+
+  m.attr("FORMAT_VERSION") = kFormatVersion;
+  m.attr("OLDEST_FORMAT_VERSION") = kOldestFormatVersion;
+  m.def(
+      "migrate_store",
+      [](const Text<"path">& path, const Int<"to", std::uint32_t>& to, const Flag<"dry_run">& dry_run,
+         const py::object& progress) {
+        MigrationOptions o;
+        o.path = path.get();
+        o.to = to.get();
+        o.dry_run = dry_run.get();
+        if (!progress.is_none()) {
+          // Called on this thread with the GIL released: take it for the Python callable.
+          o.progress = [progress](const MigrationProgress& p) {
+            py::gil_scoped_acquire gil;
+            progress(p.phase, p.done, p.total);
+          };
+        }
+        py::gil_scoped_release release;
+        return migrate_store(o);
+      },
+      py::arg("path"), py::arg("to") = kFormatVersion, py::arg("dry_run") = false, py::arg("progress") = py::none(),
+      "Convert the store at path to format `to` in place (docs/format.md, Migration); progress(phase, done, "
+      "total) is called as it goes.");
 
   m.def(
       "verify_store",

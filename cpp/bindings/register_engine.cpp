@@ -94,6 +94,41 @@ void register_engine(py::module_& m) {
       .def(
           "features", [](const Engine& e) { return e.features().values(); }, "The feature flags now.")
       .def(
+          "set_rollout",
+          [](Engine& e, const Text<"flag">& flag, const std::optional<Real<"percent">>& percent,
+             const Flag<"shadow">& shadow) {
+            RolloutChange c;
+            const std::string name = flag.get();
+            bool found = false;
+            for (const Feature f : kFeatures) {
+              if (feature_name(f) == name) {
+                c.feature = f;
+                found = true;
+              }
+            }
+            if (!found) {
+              throw InvalidInputError("flag must be blended_recall, fan_effect or concept_formation; got '" +
+                                      name.substr(0, 40) + "'");
+            }
+            if (percent) c.stage = RolloutStage{percent->get(), shadow.get()};
+            py::gil_scoped_release release;
+            e.set_features(std::nullopt, std::nullopt, std::nullopt, {c});
+          },
+          py::arg("flag"), py::arg("percent") = py::none(), py::arg("shadow") = false,
+          "Set a flag's staged rollout (percent 0-100; shadow with percent 0), or end it (percent None). Durable.")
+      .def(
+          "rollout",
+          [](const Engine& e) {
+            py::dict out;
+            for (const Feature f : kFeatures) {
+              const auto st = e.features().rollout_stage(f);
+              out[py::str(std::string(feature_name(f)))] =
+                  st ? py::object(py::make_tuple(st->percent, st->shadow)) : py::object(py::none());
+            }
+            return out;
+          },
+          "Each flag's rollout stage: (percent, shadow), or None without one.")
+      .def(
           "clock_now", [](Engine& e) { return e.clock().now(); }, "Seconds since the epoch, as the engine sees it.")
       .def(
           "clock_set", [](Engine& e, const Real<"t">& t) { e.clock().set(t.get()); }, py::arg("t"),

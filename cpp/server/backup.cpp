@@ -196,7 +196,11 @@ BackupResult back_up_once(Engine& engine, Env& env, const std::string& dest, boo
   r.path = dest;
   r.durable_lsn = engine.wal_stats().durable_lsn;  // before listing: every segment holds at least this
   const std::vector<Wal::SegmentExtent> segments = engine.wal_segments();
-  r.incremental = prev && prev->store == src && chain_ok(*prev, segments);
+  // A backup chain never crosses a format conversion (docs/format.md, Migration): the chain's
+  // FORMAT must be the store's, else this backup starts a new chain.
+  const bool same_format = env.exists(dest + "/FORMAT") &&
+                           env.read_file(dest + "/FORMAT") == env.read_file(engine.store_path() + "/FORMAT");
+  r.incremental = prev && prev->store == src && same_format && chain_ok(*prev, segments);
   Manifest m;
   m.store = src;
   std::vector<Copy> copies;

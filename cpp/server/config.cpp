@@ -42,6 +42,9 @@ const std::vector<Field>& table() {
       {"in_memory", &ServerConfig::in_memory, "serve an in-memory engine (nothing is kept)"},
       {"dim", &ServerConfig::dim, "default embedding dimension of new spaces", true, 1, 65536},
       {"durability", &ServerConfig::durability, "group | fsync | none"},
+      {"migrate", &ServerConfig::migrate,
+       "convert a store of format 1 to this build's format 2 as it opens (else it is refused; `engramd migrate "
+       "--help` converts either way without serving)"},
       {"api_keys", &ServerConfig::api_keys, "JSON file of hashed API keys (see 'engram keys')"},
       {"no_auth", &ServerConfig::no_auth, "serve without authentication (loopback only!)"},
       {"max_body_bytes", &ServerConfig::max_body_bytes, "largest request body (413 beyond)", true, 1, kBig},
@@ -387,7 +390,8 @@ std::string help_text() {
   std::ostringstream o;
   o << "usage: engramd [--config FILE] [flags]\n\n"
        "Serve an Engram engine over HTTP (API v1). Settings: defaults < TOML file (--config; a [server]\n"
-       "table or top-level keys) < ENGRAM_SERVER_<NAME> variables < flags.\n\noptions:\n"
+       "table or top-level keys) < ENGRAM_SERVER_<NAME> variables < flags. To convert a store between\n"
+       "format versions without serving it: engramd migrate --help.\n\noptions:\n"
        "  -h, --help                 show this help and exit\n"
        "  --config FILE              TOML file with the settings\n";
   for (const auto& f : table()) {

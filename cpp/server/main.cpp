@@ -7,6 +7,7 @@
 #include "config.hpp"
 #include "http_server.hpp"
 #include "log.hpp"
+#include "migrate_command.hpp"
 #include "routes.hpp"
 #include "state.hpp"
 
@@ -15,6 +16,9 @@ extern char** environ;
 int main(int argc, char** argv) {
   using namespace engram::server;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args.front() == "migrate") {  // convert a store's format, without serving it
+    return run_migrate_command(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   ServerConfig cfg;
   try {
     const CommandLine cl = parse_command_line(args);

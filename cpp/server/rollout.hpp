@@ -9,31 +9,28 @@
 // computed a second time with it on, its top-k compared with the served one
 // (engram_rollout_shadow_*), so the new path is measured on live traffic before anyone sees it.
 //
-// A stage is the server's, held in memory: it applies from the next request, without a restart,
-// and a restart returns each flag to the engine's durable value (PUT /admin/features with
-// booleans, a WAL record), so a rollout in progress is re-applied by whoever drives it. The
-// engine's flag stays the value for requests of other servers and for background work.
+// A stage is the engine's (FeatureFlags::rollout, features.hpp), set through PUT /admin/features
+// (Engine::set_features): it applies from the next request, without a restart, and is durable
+// (the Features record of store format 2), so a restart resumes the rollout where it stood. Every
+// server of one store sees the same stage.
 //
-// Locking: none. Each flag's stage is one atomic word (active, shadow, percent x 100), so a
-// request reads a consistent stage without a lock.
+// Locking: none. Each flag's stage is one atomic word of the engine's FeatureFlags, so a request
+// reads a consistent stage without a lock.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
+#include "engram/features.hpp"
+
 namespace engram::server {
 
-enum class RolloutFlag : std::uint8_t { BlendedRecall = 0, FanEffect = 1 };
-inline constexpr std::array<RolloutFlag, 2> kRolloutFlags = {RolloutFlag::BlendedRecall, RolloutFlag::FanEffect};
-std::string_view rollout_flag_name(RolloutFlag f) noexcept;
-
-struct RolloutStage {
-  double percent = 100.0;  // [0, 100]: the share of rollout keys with the flag on
-  bool shadow = false;     // with percent 0: compute the flag-on path beside the served one
-};
+// The flags a request is assigned by its key (concept formation rolls out by space instead).
+using RolloutFlag = Feature;
+inline constexpr std::array<RolloutFlag, 2> kRolloutFlags = {Feature::BlendedRecall, Feature::FanEffect};
+inline std::string_view rollout_flag_name(RolloutFlag f) noexcept { return feature_name(f); }
 
 // A request's side of one flag: whether the flag is on for it, and whether to shadow it.
 struct RolloutAssignment {
@@ -41,19 +38,10 @@ struct RolloutAssignment {
   bool shadow = false;
 };
 
-class Rollout {
- public:
-  // nullopt: no rollout for the flag (every request gets the engine's value).
-  void set(RolloutFlag f, std::optional<RolloutStage> stage) noexcept;
-  std::optional<RolloutStage> stage(RolloutFlag f) const noexcept;
-  // nullopt when the flag has no rollout.
-  std::optional<RolloutAssignment> assign(RolloutFlag f, std::string_view key) const noexcept;
-  // The key's bucket for a flag, in [0, 10000).
-  static std::uint32_t bucket(RolloutFlag f, std::string_view key) noexcept;
-
- private:
-  static constexpr std::uint32_t kActive = 1u << 31, kShadow = 1u << 30, kPercentMask = 0xffff;
-  std::array<std::atomic<std::uint32_t>, kRolloutFlags.size()> words_{};
-};
+// nullopt when the flag has no rollout (every request gets the engine's value).
+std::optional<RolloutAssignment> assign_rollout(const FeatureFlags& flags, RolloutFlag f,
+                                                std::string_view key) noexcept;
+// The key's bucket for a flag, in [0, 10000).
+std::uint32_t rollout_key_bucket(RolloutFlag f, std::string_view key) noexcept;
 
 }  // namespace engram::server

@@ -82,11 +82,11 @@ std::string features_schema() {
           "staged rollout: {flag: {percent, shadow}} turns blended_recall or fan_effect on for that share of "
           "rollout keys (Engram-Rollout-Key, else the API key), concept_formation for that share of spaces (by "
           "name); shadow with percent 0 computes the flag-on recall beside the served one (per-request flags "
-          "only); null clears the flag's rollout (the engine's value again). Held by this server until a restart");
+          "only); null clears the flag's rollout (the engine's value again). Durable: kept in the store across "
+          "restarts, with the flags");
   w.key("properties").begin_object();
-  const std::vector<std::string_view> rollout_names{rollout_flag_name(RolloutFlag::BlendedRecall),
-                                                    rollout_flag_name(RolloutFlag::FanEffect), "concept_formation"};
-  for (const std::string_view name : rollout_names) {
+  for (const Feature flag : kFeatures) {
+    const std::string_view name = feature_name(flag);
     w.key(name).begin_object().key("anyOf").begin_array();
     w.begin_object().field("type", "object").field("additionalProperties", false);
     w.key("required").begin_array().value("percent").end_array().key("properties").begin_object();
@@ -214,41 +214,29 @@ Response features_response(const RequestContext& ctx) {
   JsonWriter w = ctx.writer();
   w.begin_object().field("blended_recall", f.blended_recall).field("fan_effect", f.fan_effect);
   w.field("concept_formation", f.concept_formation).key("rollout").begin_object();
-  for (const RolloutFlag flag : kRolloutFlags) {
-    w.key(rollout_flag_name(flag));
-    if (const auto st = ctx.state.rollout.stage(flag)) {
+  for (const Feature flag : kFeatures) {
+    w.key(feature_name(flag));
+    if (const auto st = ctx.engine().features().rollout_stage(flag)) {
       w.begin_object().field("percent", st->percent).field("shadow", st->shadow).end_object();
     } else {
       w.null();
     }
-  }
-  w.key("concept_formation");
-  if (const std::int32_t bp = ctx.engine().features().concept_formation_rollout_bp.load(); bp >= 0) {
-    w.begin_object().field("percent", bp / 100.0).field("shadow", false).end_object();
-  } else {
-    w.null();
   }
   w.end_object().end_object();
   return Response::json(w.take());
 }
 
 // {"blended_recall": {"percent": 10, "shadow": false} | null, ...}: read whole before any applies.
-struct StageChange {
-  std::string_view flag;
-  std::optional<RolloutStage> stage;  // nullopt: end the flag's rollout
-};
-
-std::vector<StageChange> read_rollout(ObjectReader& o) {
-  std::vector<StageChange> out;
+std::vector<RolloutChange> read_rollout(ObjectReader& o) {
+  std::vector<RolloutChange> out;
   if (!o.present("rollout")) return out;
   auto r = o.required("rollout").as_object();
-  for (const std::string_view name :
-       {rollout_flag_name(RolloutFlag::BlendedRecall), rollout_flag_name(RolloutFlag::FanEffect),
-        std::string_view("concept_formation")}) {
+  for (const Feature flag : kFeatures) {
+    const std::string_view name = feature_name(flag);
     if (!r.present(name)) continue;
     auto v = r.get(name);
     if (!v) {  // null
-      out.push_back({name, std::nullopt});
+      out.push_back({flag, std::nullopt});
       continue;
     }
     auto stage = v->as_object();
@@ -268,7 +256,7 @@ std::vector<StageChange> read_rollout(ObjectReader& o) {
                          ": shadow runs beside a flag that is off for everyone: use percent 0 with shadow")
           .at(at);
     }
-    out.push_back({name, st});
+    out.push_back({flag, st});
   }
   r.finish();
   return out;
@@ -283,16 +271,11 @@ Response set_features(RequestContext& ctx) {
   const auto formation = o.opt_bool("concept_formation");
   const auto stages = read_rollout(o);
   o.finish();
-  ctx.engine().set_features(blended, fan, formation);  // a durable WAL record
+  // Flags and stages in one durable WAL record; concept formation rolls out by space (features.hpp).
+  ctx.engine().set_features(blended, fan, formation, stages);
   for (const auto& [flag, st] : stages) {
-    if (flag == "concept_formation") {  // by space, in the engine's consolidation (features.hpp)
-      ctx.engine().set_formation_rollout(st ? std::optional<double>(st->percent) : std::nullopt);
-    } else {
-      ctx.state.rollout.set(
-          flag == rollout_flag_name(RolloutFlag::FanEffect) ? RolloutFlag::FanEffect : RolloutFlag::BlendedRecall, st);
-    }
     ctx.state.log.info("rollout_changed",
-                       {{"flag", std::string(flag)},
+                       {{"flag", std::string(feature_name(flag))},
                         st ? LogField("percent", st->percent) : LogField::raw_json("percent", "null"),
                         {"shadow", st && st->shadow},
                         {"key", ctx.principal->key_id}});

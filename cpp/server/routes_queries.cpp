@@ -255,7 +255,7 @@ RolloutSides apply_rollout(const RequestContext& ctx, RecallParams& p) {
     key = ctx.principal->key_id;
   }
   for (const RolloutFlag f : kRolloutFlags) {
-    const auto a = ctx.state.rollout.assign(f, key);
+    const auto a = assign_rollout(ctx.engine().features(), f, key);
     if (!a) continue;
     (f == RolloutFlag::BlendedRecall ? p.blended_recall : p.fan_effect) = a->on;
     if (a->shadow) sides.shadowed.push_back(f);

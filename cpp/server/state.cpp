@@ -96,6 +96,14 @@ std::string recovery_json(const RecoveryInfo& r) {
 // What recovery found, one line each, before engine_ready (which carries the whole report): an
 // unclean shutdown of the previous process and its phase, and each damaged file or torn tail.
 void ServerState::log_recovery(const RecoveryInfo& r) {
+  if (r.migrated_from != 0) {
+    log.warning("store_migrated", {{"from_format", static_cast<std::uint64_t>(r.migrated_from)},
+                                   {"to_format", static_cast<std::uint64_t>(kFormatVersion)},
+                                   {"seconds", r.migration_s},
+                                   {"rollback", "engramd migrate --data DIR --to " + std::to_string(r.migrated_from) +
+                                                    " while nothing of format " + std::to_string(kFormatVersion) +
+                                                    " only is stored (docs/format.md, Migration)"}});
+  }
   if (r.unclean_shutdown) {
     log.warning("crash_detected", {{"crash_point", r.crash_phase.empty() ? std::string("unknown") : r.crash_phase},
                                    {"previous_pid", r.previous_pid},
@@ -145,6 +153,15 @@ void ServerState::open_engine() {
                       : config.durability == "none" ? Durability::None
                                                     : Durability::Group;
       so.disk_full_fraction = config.disk_full_fraction;
+      so.migrate = config.migrate;
+      // One log line per tenth of each phase of a conversion (docs/format.md, Migration).
+      so.migrate_progress = [this, last = std::string(), tenth = -1](const MigrationProgress& p) mutable {
+        const int now = p.total == 0 ? 10 : static_cast<int>(10 * p.done / p.total);
+        if (p.phase == last && now == tenth) return;
+        last = p.phase;
+        tenth = now;
+        log.info("store_migration", {{"phase", p.phase}, {"done", p.done}, {"total", p.total}});
+      };
       engine->open_store(so);
     }
     engine_ = std::move(engine);

@@ -63,8 +63,6 @@ class ServerState {
   BackupRunner backups;
   // Traces of sampled requests, exported over OTLP/HTTP when --otlp-endpoint is set (tracing.hpp).
   tracing::Tracer tracer{config, metrics, log};
-  // Staged rollout of the per-request feature flags (rollout.hpp; PUT /admin/features).
-  Rollout rollout;
 
   Phase phase() const noexcept { return phase_.load(std::memory_order_acquire); }
   void set_phase(Phase p) noexcept { phase_.store(p, std::memory_order_release); }

@@ -173,15 +173,66 @@ void Engine::close() {
   }
 }
 
-void Engine::set_formation_rollout(std::optional<double> percent) noexcept {
-  const std::int32_t bp =
-      percent ? static_cast<std::int32_t>(std::lround(std::clamp(*percent, 0.0, 100.0) * 100.0)) : -1;
-  features_->concept_formation_rollout_bp.store(bp, std::memory_order_relaxed);
+void validate(const RolloutChange& change) {
+  if (!change.stage) return;
+  const std::string at = "rollout." + std::string(feature_name(change.feature));
+  const double p = change.stage->percent;
+  if (!std::isfinite(p) || p < 0.0 || p > 100.0) {
+    throw InvalidInputError(at + ".percent must be a number from 0 to 100; got " + std::to_string(p));
+  }
+  if (change.stage->shadow && change.feature == Feature::ConceptFormation) {
+    throw InvalidInputError(at + ".shadow: concept formation has no shadow stage (it rolls out by space)");
+  }
+  if (change.stage->shadow && p > 0.0) {
+    throw InvalidInputError(at + ".shadow: shadow runs beside a flag that is off for everyone: use percent 0 "
+                            "with shadow");
+  }
+}
+
+std::string encode_features(const FeatureFlags& f, std::uint32_t major) {
+  Encoder e;
+  e.put<std::uint8_t>(f.blended_recall.load() ? 1 : 0);
+  e.put<std::uint8_t>(f.fan_effect.load() ? 1 : 0);
+  e.put<std::uint8_t>(f.concept_formation.load() ? 1 : 0);
+  if (major >= 2) {  // format 2: each flag's rollout stage (docs/format.md, "9 Features")
+    for (const Feature flag : kFeatures) {
+      const std::uint32_t w = f.rollout_word(flag);
+      const bool active = (w & FeatureFlags::kRolloutActive) != 0;
+      e.put<std::uint8_t>(active ? 1 : 0);
+      e.put<std::uint8_t>(active && (w & FeatureFlags::kRolloutShadow) ? 1 : 0);
+      e.put<std::uint16_t>(active ? static_cast<std::uint16_t>(w & FeatureFlags::kRolloutBasisMask) : 0);
+    }
+  }
+  return e.take();
+}
+
+void decode_features(FeatureFlags& f, Decoder& in, std::uint32_t major) {
+  f.blended_recall.store(in.get<std::uint8_t>() != 0);
+  f.fan_effect.store(in.get<std::uint8_t>() != 0);
+  f.concept_formation.store(in.get<std::uint8_t>() != 0);
+  if (major >= 2) {
+    for (const Feature flag : kFeatures) {
+      const bool active = in.get<std::uint8_t>() != 0;
+      const auto shadow = in.get<std::uint8_t>();
+      const auto bp = in.get<std::uint16_t>();
+      if (shadow > 1 || bp > 10000 || (!active && (shadow != 0 || bp != 0)) ||
+          (shadow && (bp != 0 || flag == Feature::ConceptFormation))) {
+        throw CorruptionError("features record: rollout stage of " + std::string(feature_name(flag)) +
+                              " is not valid (active " + std::to_string(active) + ", shadow " + std::to_string(shadow) +
+                              ", basis points " + std::to_string(bp) + ")");
+      }
+      const std::uint32_t w =
+          active ? FeatureFlags::kRolloutActive | (shadow ? FeatureFlags::kRolloutShadow : 0u) | bp : 0u;
+      f.rollout[static_cast<std::size_t>(flag)].store(w, std::memory_order_release);
+    }
+  }
+  if (!in.done()) throw CorruptionError("features record has trailing bytes");
 }
 
 void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
-                          std::optional<bool> concept_formation) {
+                          std::optional<bool> concept_formation, const std::vector<RolloutChange>& rollout) {
   ensure_open();
+  for (const RolloutChange& c : rollout) validate(c);  // all checked before anything changes
   if (wal_) wal_->check_writable();
   std::uint64_t lsn = 0;
   {
@@ -191,13 +242,12 @@ void Engine::set_features(std::optional<bool> blended_recall, std::optional<bool
     if (blended_recall) features_->blended_recall.store(*blended_recall, std::memory_order_relaxed);
     if (fan_effect) features_->fan_effect.store(*fan_effect, std::memory_order_relaxed);
     if (concept_formation) features_->concept_formation.store(*concept_formation, std::memory_order_relaxed);
-    if (wal_) {
-      Encoder e;
-      e.put<std::uint8_t>(features_->blended_recall.load() ? 1 : 0);
-      e.put<std::uint8_t>(features_->fan_effect.load() ? 1 : 0);
-      e.put<std::uint8_t>(features_->concept_formation.load() ? 1 : 0);
-      lsn = wal_->append(RecordType::Features, e.str());
+    for (const RolloutChange& c : rollout) {
+      features_->rollout[static_cast<std::size_t>(c.feature)].store(FeatureFlags::encode_stage(c.stage),
+                                                                    std::memory_order_release);
     }
+    // One record with the whole state after the change: flags and stages change together.
+    if (wal_) lsn = wal_->append(RecordType::Features, encode_features(*features_, kFormatVersion));
   }
   if (lsn != 0) wal_->wait_durable(lsn);
 }

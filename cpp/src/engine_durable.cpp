@@ -6,6 +6,7 @@
 #include "engram/engine.hpp"
 #include "engram/errors.hpp"
 #include "engram/fault.hpp"
+#include "engram/migrate.hpp"
 #include "engram/store.hpp"
 
 namespace engram {
@@ -58,25 +59,31 @@ void Engine::apply_record(RecordType type, std::string_view payload) {
       }
       return;
     }
-    case RecordType::Features: {
-      features_->blended_recall.store(in.get<std::uint8_t>() != 0);
-      features_->fan_effect.store(in.get<std::uint8_t>() != 0);
-      features_->concept_formation.store(in.get<std::uint8_t>() != 0);
-      return;
-    }
+    case RecordType::Features: decode_features(*features_, in, read_major_); return;
     case RecordType::EngineState: {
       next_ordinal_ = std::max(next_ordinal_, in.get<std::uint32_t>());
       return;
     }
     default: {
       const auto ord = in.get<std::uint32_t>();
-      if (auto sp = find_ordinal(ord)) sp->replay(type, in);  // else: dropped later in the log
+      if (auto sp = find_ordinal(ord)) sp->replay(type, in, read_major_);  // else: dropped later in the log
       return;
     }
   }
 }
 
-void Engine::open_store(StoreOptions options) {
+void Engine::open_store(StoreOptions options) { open_store_impl(std::move(options), 0); }
+
+void Engine::open_store_for_migration(StoreOptions options, std::uint32_t major) {
+  if (major < kOldestFormatVersion || major > kFormatVersion) {
+    throw UnsupportedFormatError("no reader for store format " + std::to_string(major));
+  }
+  options.checkpoint_interval_s = 0.0;
+  options.checkpoint_wal_bytes = 0;
+  open_store_impl(std::move(options), major);
+}
+
+void Engine::open_store_impl(StoreOptions options, std::uint32_t migration_major) {
   if (wal_) throw EngramError("the engine already has a store open");
   validate(options);
   // Recovery fills spaces_ without spaces_mu_ (apply_record); the memory monitor waits meanwhile.
@@ -86,10 +93,41 @@ void Engine::open_store(StoreOptions options) {
   store_ = options;
   const std::string dir = options.path;
   Env& env = this->env();
-  prepare_store(env, dir);
-  lock_ = lock_store(env, dir);
   RecoveryInfo info;
   info.durable = true;
+  if (migration_major != 0) {
+    read_major_ = migration_major;  // the migrator's read: its Env changes nothing, no lock (it holds it)
+  } else {
+    std::uint32_t major = prepare_store(env, dir);
+    lock_ = lock_store(env, dir);
+    try {
+      // A migration a crash interrupted is finished (committed) or cleared away (not committed).
+      if (resume_migration(env, dir)) major = read_format_version(env, dir);
+      if (major != kFormatVersion) {
+        if (!options.migrate) {
+          throw UnsupportedFormatError(
+              "store " + dir + " is in format " + std::to_string(major) + "; this build reads format " +
+              std::to_string(kFormatVersion) + ". Nothing was changed. Convert it in place with `engram migrate " + dir +
+              "` (a dry run first: --dry-run), or open it with migrate=True (engramd --migrate), which converts it " +
+              "as it opens; docs/format.md, Migration");
+        }
+        MigrationOptions mo;
+        mo.path = dir;
+        mo.to = kFormatVersion;
+        mo.progress = options.migrate_progress;
+        mo.env = options.env;
+        mo.until_lsn = options.until_lsn;  // a point-in-time restore of an older backup
+        mo.until_time_ns = options.until_time_ns;
+        const MigrationReport rep = migrate_locked(mo, config_);
+        info.migrated_from = rep.from;
+        info.migration_s = rep.seconds;
+      }
+    } catch (...) {
+      lock_.reset();
+      throw;
+    }
+    read_major_ = kFormatVersion;
+  }
   {
     const PreviousRun prev = read_previous_run(env, dir);  // before the marker is rewritten below
     info.unclean_shutdown = prev.unclean;
@@ -105,10 +143,11 @@ void Engine::open_store(StoreOptions options) {
       std::string_view body;
       try {
         data = env.read_file(it->path);
-        body = check_checkpoint(data, it->path, hdr);
+        body = check_checkpoint(data, it->path, hdr, read_major_);
         // Every record checked before any is applied: an unknown one refuses or quarantines whole.
-        const ScanResult s = scan_frames(
-            body, 0, 1, [&](const FrameHeader& h, std::string_view) { check_unknown_record(h, hdr.minor, it->path); });
+        const ScanResult s = scan_frames(body, 0, 1, [&](const FrameHeader& h, std::string_view) {
+          check_unknown_record(h, hdr.minor, it->path, read_major_);
+        });
         if (s.status != ScanResult::Status::Ok) {
           throw CorruptionError(it->path + ": checkpoint record at body offset " + std::to_string(s.error_offset) +
                                 ": " + s.error);
@@ -151,7 +190,7 @@ void Engine::open_store(StoreOptions options) {
       SegmentHeader hdr;
       try {
         data = env.read_file(s.path);
-        hdr = check_segment_header(data, s.path);
+        hdr = check_segment_header(data, s.path, read_major_);
         if (hdr.first_lsn != s.first_lsn) {
           throw CorruptionError(s.path + ": header first LSN does not match the file name");
         }
@@ -194,7 +233,7 @@ void Engine::open_store(StoreOptions options) {
             }
             bool known = true;
             try {
-              known = check_unknown_record(h, hdr.minor, s.path);  // UnsupportedFormatError propagates
+              known = check_unknown_record(h, hdr.minor, s.path, read_major_);  // UnsupportedFormatError propagates
               if (known) apply_record(h.type, p);
             } catch (const UnsupportedFormatError&) {
               throw;
@@ -302,12 +341,12 @@ void Engine::open_store(StoreOptions options) {
   last_checkpoint_s_.store(std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
   info.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   recovery_ = std::move(info);
-  if (store_.checkpoint_interval_s > 0.0 || store_.checkpoint_wal_bytes > 0) {
+  if (migration_major == 0 && (store_.checkpoint_interval_s > 0.0 || store_.checkpoint_wal_bytes > 0)) {
     checkpointer_ = std::jthread([this](std::stop_token st) { checkpoint_loop(std::move(st)); });
   }
 }
 
-std::string Engine::snapshot_locked() const {
+std::string Engine::snapshot_locked(std::uint32_t major) const {
   std::string out;
   std::uint64_t seq = 0;
   {
@@ -315,22 +354,16 @@ std::string Engine::snapshot_locked() const {
     e.put<std::uint32_t>(next_ordinal_);
     encode_frame(out, RecordType::EngineState, ++seq, 0, e.str());
   }
-  {
-    Encoder e;
-    e.put<std::uint8_t>(features_->blended_recall.load() ? 1 : 0);
-    e.put<std::uint8_t>(features_->fan_effect.load() ? 1 : 0);
-    e.put<std::uint8_t>(features_->concept_formation.load() ? 1 : 0);
-    encode_frame(out, RecordType::Features, ++seq, 0, e.str());
-  }
-  for (const auto& [n, sp] : spaces_) sp->snapshot(out, seq);
+  encode_frame(out, RecordType::Features, ++seq, 0, encode_features(*features_, major));
+  for (const auto& [n, sp] : spaces_) sp->snapshot(out, seq, major);
   return out;
 }
 
-std::string Engine::content_snapshot() const {
+std::string Engine::content_snapshot(std::uint32_t major) const {
   std::unique_lock<SharedMutex> gate;
   if (wal_) gate = std::unique_lock(wal_->gate());
   ReaderLock lock(spaces_mu_);
-  return snapshot_locked();
+  return snapshot_locked(major);
 }
 
 std::uint64_t Engine::checkpoint() {

@@ -6,6 +6,7 @@
 // "Checkpoints"; the encoders and replay() below follow it field by field.
 #include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 #include "engram/errors.hpp"
 #include "engram/parallel.hpp"
@@ -99,7 +100,7 @@ void Space::replay_keys(Decoder& in) {
   }
 }
 
-void Space::replay(RecordType type, Decoder& in) {
+void Space::replay(RecordType type, Decoder& in, std::uint32_t major) {
   const auto local_of = [&](std::int64_t id) -> std::optional<std::size_t> {
     if (id <= 0 || (id >> kOrdinalShift) != static_cast<std::int64_t>(ordinal_) || (id & kLocalMask) == 0) {
       return std::nullopt;
@@ -203,6 +204,20 @@ void Space::replay(RecordType type, Decoder& in) {
           b.contribution = in.get<float>();
         }
       }
+      // Format 2: a restored concept carries its binding edges, weights included (format 1 has
+      // them as Link records after it); added below, after the concept exists.
+      std::vector<EdgeRecord> restored;
+      if (restore && major >= 2) {
+        restored.resize(in.get<std::uint32_t>());
+        for (auto& b : restored) {
+          b.src = in.get<std::int64_t>();
+          b.dst = id;
+          b.kind = EdgeKind::Binding;
+          b.weight = in.get<float>();
+          b.strength = in.get<float>();
+          b.contribution = in.get<float>();
+        }
+      }
       const auto local = local_of(id);
       if (!local || *local >= config_.max_memories) throw bad("names id " + std::to_string(id) + " out of range");
       if (is_new) {
@@ -220,6 +235,11 @@ void Space::replay(RecordType type, Decoder& in) {
       if (restore && updated_at != d.time) {
         d.time = updated_at;
         concepts_->update(id, d);  // keeps formed_at, sets updated_at
+      }
+      for (const EdgeRecord& b : restored) {
+        if (live_kind(b.src) == MemoryKind::Episode) {
+          graph_.add_edge(b.src, b.dst, EdgeKind::Binding, b.weight, b.strength, b.contribution);
+        }
       }
       break;
     }
@@ -257,7 +277,7 @@ std::string Space::create_payload() const {
   return e.take();
 }
 
-void Space::snapshot(std::string& out, std::uint64_t& seq) const {
+void Space::snapshot(std::string& out, std::uint64_t& seq, std::uint32_t major) const {
   const auto frame = [&](RecordType t, const std::string& payload) { encode_frame(out, t, ++seq, 0, payload); };
   frame(RecordType::CreateSpace, create_payload());
   const std::size_t n = next_local_.load(std::memory_order_acquire);
@@ -291,6 +311,7 @@ void Space::snapshot(std::string& out, std::uint64_t& seq) const {
     if (++in_chunk >= per_chunk) flush();
   }
   flush();
+  std::unordered_set<std::int64_t> restored;  // concepts whose bindings went with them (format 2)
   for (const ConceptView& c : concepts_->all()) {
     Encoder e;
     e.put<std::uint32_t>(ordinal_);
@@ -303,6 +324,18 @@ void Space::snapshot(std::string& out, std::uint64_t& seq) const {
     e.put<std::uint32_t>(static_cast<std::uint32_t>(c.members.size()));
     for (const std::int64_t m : c.members) e.put<std::int64_t>(m);
     e.put_bytes(c.centroid.data(), c.centroid.size() * sizeof(float));
+    if (major >= 2) {  // its binding edges with it (docs/format.md, "21 ConceptRestore")
+      restored.insert(c.id);
+      std::vector<Edge> bound = graph_.in_edges(c.id);
+      std::erase_if(bound, [](const Edge& x) { return x.kind != EdgeKind::Binding; });
+      e.put<std::uint32_t>(static_cast<std::uint32_t>(bound.size()));
+      for (const Edge& x : bound) {
+        e.put<std::int64_t>(x.other);
+        e.put<float>(x.weight);
+        e.put<float>(x.strength);
+        e.put<float>(x.contribution);
+      }
+    }
     frame(RecordType::ConceptRestore, e.str());
   }
   {
@@ -331,6 +364,8 @@ void Space::snapshot(std::string& out, std::uint64_t& seq) const {
     flush_keys();
   }
   for (const EdgeRecord& x : graph_.edges()) {
+    // Format 2 stores binding edges with their concepts (above); format 1 here, as Link records.
+    if (x.kind == EdgeKind::Binding && restored.count(x.dst) != 0) continue;
     Encoder e;
     e.put<std::uint32_t>(ordinal_);
     e.put<std::int64_t>(x.src);

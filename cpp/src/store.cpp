@@ -27,15 +27,19 @@ T load(const char* p) noexcept {
 
 const std::string kFormatPrefix = "engram-store ";
 
-std::string format_line() { return kFormatPrefix + std::to_string(kFormatVersion) + "\n"; }
+std::string format_line(std::uint32_t major) { return kFormatPrefix + std::to_string(major) + "\n"; }
 
-// The FORMAT file's text, checked (docs/format.md "Store layout").
-void check_format_file(const std::string& store, const std::string& have) {
-  if (have == format_line()) return;
+// The FORMAT file's text, checked (docs/format.md "Store layout"): returns the major version when
+// this build reads or migrates it (kOldestFormatVersion .. kFormatVersion).
+std::uint32_t check_format_file(const std::string& store, const std::string& have) {
+  for (std::uint32_t v = kOldestFormatVersion; v <= kFormatVersion; ++v) {
+    if (have == format_line(v)) return v;
+  }
   std::string shown = preview(have, 64);
   while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
   const std::string msg = "store " + store + " has format '" + shown + "'; this build reads 'engram-store " +
-                          std::to_string(kFormatVersion) + "' only and will not guess";
+                          std::to_string(kFormatVersion) + "' (and migrates 'engram-store " +
+                          std::to_string(kOldestFormatVersion) + "') only and will not guess";
   const std::string_view rest = std::string_view(have).substr(std::min(have.size(), kFormatPrefix.size()));
   const bool other_major = have.rfind(kFormatPrefix, 0) == 0 && rest.size() >= 2 && rest.size() <= 11 &&
                            rest.back() == '\n' &&
@@ -68,10 +72,10 @@ std::vector<CheckpointFile> list_checkpoints(Env& env, const std::string& store)
 }
 
 // docs/format.md "Checkpoints".
-void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn, std::string_view body) {
+std::string encode_checkpoint_file(std::uint64_t lsn, std::string_view body, std::uint32_t major) {
   std::string file(kCheckpointHeaderBytes, '\0');
   char* h = file.data();
-  const std::uint32_t magic = kCheckpointMagic, version = kFormatVersion, minor = kFormatMinor;
+  const std::uint32_t magic = kCheckpointMagic, version = major, minor = format_minor_of(major);
   const std::uint32_t body_crc = crc32c(body);
   const std::int64_t now = wall_clock_ns();
   const std::uint64_t len = body.size();
@@ -85,6 +89,12 @@ void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn
   const std::uint32_t hcrc = crc32c(h, 44);
   std::memcpy(h + 44, &hcrc, 4);
   file.append(body);
+  return file;
+}
+
+void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn, std::string_view body,
+                           std::uint32_t major) {
+  const std::string file = encode_checkpoint_file(lsn, body, major);
   const std::string final_path = store + "/" + checkpoint_name(lsn);
   const std::string tmp = final_path + ".tmp";
   env.write_whole_file(tmp, file, true);
@@ -103,7 +113,8 @@ void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn
 }
 
 // Magic, header CRC, then the major version: as for segments (check_segment_header).
-std::string_view check_checkpoint(std::string_view data, const std::string& path, CheckpointHeader& header) {
+std::string_view check_checkpoint(std::string_view data, const std::string& path, CheckpointHeader& header,
+                                  std::uint32_t major) {
   if (data.size() < kCheckpointHeaderBytes) {
     throw CorruptionError(path + ": checkpoint header incomplete (" + std::to_string(data.size()) + " bytes)");
   }
@@ -113,11 +124,11 @@ std::string_view check_checkpoint(std::string_view data, const std::string& path
     throw CorruptionError(path + ": checkpoint header checksum mismatch");
   }
   const auto version = load<std::uint32_t>(h + 4);
-  if (version != kFormatVersion) {
+  if (version != major) {
     throw UnsupportedFormatError(path + ": checkpoint of format major version " + std::to_string(version) +
-                                 "; this build reads major version " + std::to_string(kFormatVersion) +
-                                 " only. Nothing was changed: open the store with a build of its version, or " +
-                                 "convert it with that version's migrator (docs/format.md, Versioning)");
+                                 "; expected major version " + std::to_string(major) +
+                                 ". Nothing was changed: open the store with a build of its version, or " +
+                                 "convert it with the migrator (engram migrate; docs/format.md, Versioning)");
   }
   header.lsn = load<std::uint64_t>(h + 8);
   header.minor = load<std::uint32_t>(h + 36);
@@ -131,22 +142,36 @@ std::string_view check_checkpoint(std::string_view data, const std::string& path
   return body;
 }
 
-void prepare_store(Env& env, const std::string& store) {
+std::uint32_t prepare_store(Env& env, const std::string& store) {
   // A new store directory's own entry must be durable too: sync its parent.
   if (env.create_dir(store)) env.sync_dir(parent_dir(store));
   const bool new_wal = env.create_dir(store + "/wal");
   const std::string fmt = store + "/FORMAT";
   if (env.exists(fmt)) {
-    check_format_file(store, env.read_file(fmt));
+    const std::uint32_t major = check_format_file(store, env.read_file(fmt));
     if (new_wal) env.sync_dir(store);
-    return;
+    return major;
   }
   // A new store, or a directory that is not one: refuse to adopt someone else's files.
   if (!list_segments(env, store + "/wal").empty() || !list_checkpoints(env, store).empty()) {
     throw StorageError("store " + store + " has WAL or checkpoint files but no FORMAT file; refusing to guess its " +
                        "format version");
   }
-  env.write_whole_file(fmt, format_line(), true);
+  env.write_whole_file(fmt, format_line(kFormatVersion), true);
+  env.sync_dir(store);
+  return kFormatVersion;
+}
+
+std::uint32_t read_format_version(Env& env, const std::string& store) {
+  const std::string fmt = store + "/FORMAT";
+  if (!env.exists(fmt)) throw StorageError("store " + store + " has no FORMAT file: it is not an engram store");
+  return check_format_file(store, env.read_file(fmt));
+}
+
+void write_format_file(Env& env, const std::string& store, std::uint32_t major) {
+  const std::string tmp = store + "/FORMAT.tmp";
+  env.write_whole_file(tmp, format_line(major), true);
+  env.rename(tmp, store + "/FORMAT");
   env.sync_dir(store);
 }
 
@@ -273,10 +298,11 @@ VerifyReport verify_store(const std::string& store, Env& env) {
     r.issues.push_back({"error", file, off, d});
   };
   // Records of types this build does not know: skippable, or an error (docs/format.md, Versioning).
+  std::uint32_t major = kFormatVersion;  // the store's, from FORMAT (a version-1 store awaiting migration too)
   const auto check_types = [&](const std::string& file, std::uint32_t minor) {
-    return [&error, &file, minor](const FrameHeader& h, std::string_view) {
+    return [&error, &file, minor, &major](const FrameHeader& h, std::string_view) {
       try {
-        check_unknown_record(h, minor, file);
+        check_unknown_record(h, minor, file, major);
       } catch (const StorageError& e) {
         error(file, 0, e.what());
       }
@@ -287,7 +313,7 @@ VerifyReport verify_store(const std::string& store, Env& env) {
     return r;
   }
   try {
-    check_format_file(store, env.read_file(store + "/FORMAT"));
+    major = check_format_file(store, env.read_file(store + "/FORMAT"));
   } catch (const StorageError& e) {
     error(store + "/FORMAT", 0, e.what());
   }
@@ -297,7 +323,7 @@ VerifyReport verify_store(const std::string& store, Env& env) {
     try {
       const std::string data = env.read_file(c.path);
       CheckpointHeader hdr;
-      const std::string_view body = check_checkpoint(data, c.path, hdr);
+      const std::string_view body = check_checkpoint(data, c.path, hdr, major);
       const std::uint64_t lsn = hdr.lsn;
       if (lsn != c.lsn) error(c.path, 8, "header LSN " + std::to_string(lsn) + " does not match the file name");
       const ScanResult s = scan_frames(body, 0, 1, check_types(c.path, hdr.minor));
@@ -317,7 +343,7 @@ VerifyReport verify_store(const std::string& store, Env& env) {
     ++r.segments;
     try {
       const std::string data = env.read_file(s.path);
-      const SegmentHeader hdr = check_segment_header(data, s.path);
+      const SegmentHeader hdr = check_segment_header(data, s.path, major);
       const std::uint64_t first = hdr.first_lsn;
       if (first != s.first_lsn) error(s.path, 8, "header first LSN does not match the file name");
       if (expect != 0 && first != expect) {

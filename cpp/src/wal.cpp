@@ -175,7 +175,7 @@ std::vector<SegmentFile> list_segments(Env& env, const std::string& wal_dir) {
 
 // docs/format.md "WAL segments": magic, then the header CRC, then the major version, so a bit
 // flip anywhere in the header is corruption while a sound header of another major is refused.
-SegmentHeader check_segment_header(std::string_view data, const std::string& path) {
+SegmentHeader check_segment_header(std::string_view data, const std::string& path, std::uint32_t major) {
   if (data.size() < kSegmentHeaderBytes) {
     throw CorruptionError(path + ": segment header incomplete (" + std::to_string(data.size()) + " bytes)");
   }
@@ -183,27 +183,29 @@ SegmentHeader check_segment_header(std::string_view data, const std::string& pat
   if (load<std::uint32_t>(h) != kSegmentMagic) throw CorruptionError(path + ": not a WAL segment (bad magic)");
   if (load<std::uint32_t>(h + 28) != crc32c(h, 28)) throw CorruptionError(path + ": segment header checksum mismatch");
   const auto version = load<std::uint32_t>(h + 4);
-  if (version != kFormatVersion) {
+  if (version != major) {
     throw UnsupportedFormatError(path + ": WAL segment of format major version " + std::to_string(version) +
-                                 "; this build reads major version " + std::to_string(kFormatVersion) +
-                                 " only. Nothing was changed: open the store with a build of its version, or " +
-                                 "convert it with that version's migrator (docs/format.md, Versioning)");
+                                 "; expected major version " + std::to_string(major) +
+                                 ". Nothing was changed: open the store with a build of its version, or " +
+                                 "convert it with the migrator (engram migrate; docs/format.md, Versioning)");
   }
   return {load<std::uint64_t>(h + 8), load<std::uint32_t>(h + 24)};
 }
 
-bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path) {
+bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path,
+                          std::uint32_t major) {
   if (is_known_record_type(static_cast<std::uint16_t>(h.type))) return true;
   if ((h.flags & kRecordIgnorable) != 0) return false;
   const std::string what = path + ": record type " + std::to_string(static_cast<std::uint16_t>(h.type)) + " (LSN " +
                            std::to_string(h.lsn) + ")";
-  if (file_minor > kFormatMinor) {
-    throw UnsupportedFormatError(what + " comes from format " + std::to_string(kFormatVersion) + "." +
-                                 std::to_string(file_minor) + ", newer than this build's " +
-                                 std::to_string(kFormatVersion) + "." + std::to_string(kFormatMinor) +
+  const std::uint32_t known_minor = format_minor_of(major);
+  if (file_minor > known_minor) {
+    throw UnsupportedFormatError(what + " comes from format " + std::to_string(major) + "." +
+                                 std::to_string(file_minor) + ", newer than this build's " + std::to_string(major) +
+                                 "." + std::to_string(known_minor) +
                                  ", and may not be skipped. Nothing was changed: open the store with a newer build");
   }
-  throw CorruptionError(what + " is unknown, and its file claims format " + std::to_string(kFormatVersion) + "." +
+  throw CorruptionError(what + " is unknown, and its file claims format " + std::to_string(major) + "." +
                         std::to_string(file_minor) + ", which has no such type");
 }
 

@@ -54,6 +54,12 @@ void decode_concept(std::string_view payload, const std::unordered_map<std::uint
 
 WalInspection inspect_wal(const std::string& store, Env& env) {
   WalInspection out;
+  std::uint32_t major = kFormatVersion;  // a version-1 store awaiting migration is read as such
+  try {
+    major = read_format_version(env, store);
+  } catch (const StorageError& e) {
+    out.problems.push_back(e.what());
+  }
   std::unordered_map<std::uint32_t, std::size_t> dims;  // space ordinal -> dimension
   // Spaces created before the newest readable checkpoint are only named there.
   const auto ckpts = list_checkpoints(env, store);
@@ -61,7 +67,7 @@ WalInspection inspect_wal(const std::string& store, Env& env) {
     try {
       const std::string data = env.read_file(it->path);
       CheckpointHeader hdr;
-      const std::string_view body = check_checkpoint(data, it->path, hdr);
+      const std::string_view body = check_checkpoint(data, it->path, hdr, major);
       scan_frames(body, 0, 1, [&](const FrameHeader& h, std::string_view p) {
         if (h.type == RecordType::CreateSpace) note_space(p, dims);
       });
@@ -75,7 +81,7 @@ WalInspection inspect_wal(const std::string& store, Env& env) {
     std::string data;
     try {
       data = env.read_file(s.path);
-      check_segment_header(data, s.path);
+      check_segment_header(data, s.path, major);
     } catch (const StorageError& e) {
       out.problems.push_back(e.what());
       continue;

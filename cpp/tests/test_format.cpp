@@ -8,7 +8,9 @@
 #include <map>
 
 #include "engram/crc32c.hpp"
+#include "engram/engine.hpp"
 #include "engram/errors.hpp"
+#include "engram/migrate.hpp"
 #include "engram/store.hpp"
 #include "engram/wal.hpp"
 #include "store_test_util.hpp"
@@ -42,7 +44,8 @@ std::map<std::string, std::string> snapshot_files(const std::string& dir) {
   return out;
 }
 
-// --- The stored version-1 store (tests/fixtures/store-v1, written by tests/fixtures/make_store_v1.py)
+// --- The stored version-1 store (tests/fixtures/store-v1, written by tests/fixtures/make_store_v1.py),
+// converted to this build's format as it opens (migrate.hpp)
 
 TEST(StoredFixture, Version1OpensWithItsExactContents) {
   const fs::path fixture = fs::path(ENGRAM_FIXTURES_DIR) / "store-v1";
@@ -51,14 +54,25 @@ TEST(StoredFixture, Version1OpensWithItsExactContents) {
   test::ScratchDir dir("fixture");
   const std::string store = dir.path() + "/store";
   fs::copy(fixture, store, fs::copy_options::recursive);  // opening writes (a new segment)
+  // The figures below are those of tests/fixtures/store-v1.expected.json: a dry run reads them.
+  MigrationOptions dry;
+  dry.path = store;
+  dry.dry_run = true;
+  const MigrationReport d = migrate_store(dry);
+  EXPECT_EQ(d.from, 1u);
+  EXPECT_EQ(d.lsn, 48u);
+  EXPECT_EQ(d.spaces, 3u);
+  EXPECT_TRUE(d.blockers.empty());
   EngineConfig cfg;
   cfg.space.dim = 8;
   Engine eng(cfg);
-  eng.open_store(test::store_options(store));
-  // The figures below are those of tests/fixtures/store-v1.expected.json.
+  StoreOptions so = test::store_options(store);
+  so.migrate = true;
+  eng.open_store(so);
   const RecoveryInfo& r = eng.recovery_info();
-  EXPECT_EQ(r.checkpoint_lsn, 32u);
-  EXPECT_EQ(r.records_replayed, 16u);
+  EXPECT_EQ(r.migrated_from, 1u);
+  EXPECT_EQ(r.checkpoint_lsn, 48u);  // the converted state, one checkpoint at the last LSN
+  EXPECT_EQ(r.records_replayed, 0u);
   EXPECT_EQ(r.last_lsn, 48u);
   EXPECT_EQ(r.corruptions + r.torn_tails + r.records_skipped, 0u);
   EXPECT_EQ(eng.space_names(), (std::vector<std::string>{"late", "notes", "people"}));
@@ -115,7 +129,7 @@ class Versioning : public ::testing::Test {
     encode_frame(d, static_cast<RecordType>(type), last_lsn_ + 1, wall_clock_ns(), "payload of a later version", flags);
     spit(seg, d);
   }
-  void expect_refused_untouched(const char* why) {
+  void expect_refused_untouched(const std::string& why) {
     const auto before = snapshot_files(dir_.path());
     EngineConfig cfg;
     cfg.space.dim = 4;
@@ -173,13 +187,13 @@ TEST_F(Versioning, UnknownRecordOfThisMinorIsCorruption) {
 
 TEST_F(Versioning, SegmentOfAnotherMajorIsRefusedUntouched) {
   set_segment_header(last_segment(), 4, kFormatVersion + 1);
-  expect_refused_untouched("major version 2");
+  expect_refused_untouched("major version " + std::to_string(kFormatVersion + 1));
 }
 
 TEST_F(Versioning, ABitFlipInTheVersionFieldIsCorruptionNotAnotherVersion) {
   const fs::path seg = last_segment();
   std::string d = slurp(seg);
-  d[4] ^= 0x02;  // version 1 -> 3, header CRC now wrong
+  d[4] ^= 0x01;  // version 2 -> 3, header CRC now wrong
   spit(seg, d);
   EngineConfig cfg;
   cfg.space.dim = 4;
@@ -203,7 +217,7 @@ TEST_F(Versioning, CheckpointOfAnotherMajorIsRefusedUntouched) {
   put<std::uint32_t>(d, 4, kFormatVersion + 1);
   put(d, 44, crc32c(d.data(), 44));
   spit(ckpts[0].path, d);
-  expect_refused_untouched("checkpoint of format major version 2");
+  expect_refused_untouched("checkpoint of format major version " + std::to_string(kFormatVersion + 1));
 }
 
 TEST_F(Versioning, CheckpointRecordsFollowTheSameRule) {
@@ -243,8 +257,8 @@ TEST_F(Versioning, CheckpointRecordsFollowTheSameRule) {
 }
 
 TEST_F(Versioning, FormatFileOfAnotherMajorIsRefused) {
-  spit(store_ + "/FORMAT", "engram-store 2\n");
-  expect_refused_untouched("reads 'engram-store 1' only");
+  spit(store_ + "/FORMAT", "engram-store 3\n");
+  expect_refused_untouched("this build reads 'engram-store 2' (and migrates 'engram-store 1') only");
   spit(store_ + "/FORMAT", "something else\n");
   EngineConfig cfg;
   cfg.space.dim = 4;
@@ -273,7 +287,7 @@ TEST(FormatVersion, NewFilesCarryTheMinorVersion) {
   CheckpointHeader h;
   check_checkpoint(ck, "ckpt", h);
   EXPECT_EQ(h.minor, kFormatMinor);
-  EXPECT_EQ(slurp(dir.path() + "/s/FORMAT"), "engram-store 1\n");
+  EXPECT_EQ(slurp(dir.path() + "/s/FORMAT"), "engram-store 2\n");
   eng.close();
 }
 

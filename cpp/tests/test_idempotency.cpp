@@ -216,10 +216,10 @@ TEST(Idempotency, KeysSurviveRestartCheckpointAndGoWithTheSpace) {
   eng.open_store(test::store_options(path));
   EXPECT_TRUE(eng.space("a")->remember(ep(v), key("k1")).replayed);
   EXPECT_EQ(eng.space("a")->size(), 1u);
-  // The files this build wrote carry minor version 1.
+  // The files this build wrote carry its minor version.
   const auto segs = list_segments(Env::posix(), path + "/wal");
   ASSERT_FALSE(segs.empty());
-  EXPECT_EQ(check_segment_header(Env::posix().read_file(segs.back().path), segs.back().path).minor, 1u);
+  EXPECT_EQ(check_segment_header(Env::posix().read_file(segs.back().path), segs.back().path).minor, kFormatMinor);
 }
 
 TEST(Idempotency, RecoveryWithSmallerCapacityKeepsTheNewestKeys) {

@@ -69,6 +69,16 @@ def _write_manifest(dest: str, manifest: dict[str, Any]) -> None:
     fsync_dir(dest)
 
 
+def _same_format(store: str, dest: str) -> bool:
+    """Whether the backup's FORMAT is the store's (docs/format.md, Migration: a conversion starts
+    a new chain)."""
+    try:
+        with open(os.path.join(dest, "FORMAT"), "rb") as a, open(os.path.join(store, "FORMAT"), "rb") as b:
+            return a.read() == b.read()
+    except FileNotFoundError:
+        return False
+
+
 def _chain_ok(prev: dict[str, Any], segments: list[tuple[str, int, int]]) -> bool:
     """Whether the backup's WAL chain continues into the store's current segments: the store
     still has the segment that was live at the last backup (or an earlier one)."""
@@ -119,7 +129,12 @@ def _backup_once(store: DurableStore, dest: str, *, progress: bool) -> dict[str,
     store.sync_wal()
     durable_lsn = store.wal_stats().durable_lsn  # before listing: every listed segment holds at least this
     segments = [(s.path, s.first_lsn, s.bytes) for s in store.wal_segments()]
-    incremental = prev is not None and prev.get("store") == src and _chain_ok(prev, segments)
+    incremental = (
+        prev is not None
+        and prev.get("store") == src
+        and _same_format(store.store_path, dest)  # a chain never crosses a format conversion
+        and _chain_ok(prev, segments)
+    )
     if incremental:
         assert prev is not None
         files: dict[str, Any] = dict(prev["files"])

@@ -1,4 +1,5 @@
-"""``engram backup``, ``engram restore`` and ``engram verify``: argument wiring and output."""
+"""``engram backup``, ``engram restore``, ``engram verify`` and ``engram migrate``: argument wiring and
+output."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import sys
 from datetime import datetime
+from typing import Any
 
 from engram.durability.verify import LEVELS
 from engram.errors import InvalidInputError
@@ -61,6 +63,56 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_verify)
+
+    _add_migrate(sub)
+
+
+MIGRATE_DESCRIPTION = """\
+Convert a closed store directory (not open in any process: stop the server first) in place to
+another format version (docs/format.md, Migration). This build serves format 2 and refuses a
+format-1 store until it is converted: `engram migrate STORE` upgrades it to 2.
+
+Dry run: --dry-run reads and checks the whole store, reports what the conversion would write
+(counts, bytes) and lists anything that blocks it, and changes nothing. Run it first.
+
+Rollback: --to 1 converts a format-2 store back to format 1, for going back to a build of format
+1. It is refused, changing nothing, while the store holds something format 1 cannot represent: a
+flag's rollout stage (end it first: PUT /admin/features {"rollout": {"FLAG": null}} on the server,
+or Engine.set_rollout(FLAG, None), and set the flag to the value it should keep); the dry run lists
+these blockers.
+
+A conversion writes the whole state as one checkpoint of the new format and switches to it; the
+LSN sequence continues. A crash before its commit leaves the store as it was; after it, the next
+open or migration finishes the switch. A store with damage is refused: open it with the build of
+its format first (recovery quarantines the damage), or restore a backup.
+
+Exit status: 0 when converted (or already in that format, or a dry run found no blockers); 1 when
+blocked or refused (the reason on stderr)."""
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "migrate",
+        help="convert a closed store to another format version in place (upgrade to 2, or roll back to 1)",
+        description=MIGRATE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("store", help="the store directory")
+    p.add_argument(
+        "--to",
+        type=int,
+        choices=(1, 2),  # _core.OLDEST_FORMAT_VERSION .. FORMAT_VERSION (not imported: keeps --help fast)
+        default=2,
+        help="the target format: 2 (default) upgrades, 1 rolls back",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and check everything, report, list blockers; change nothing",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_migrate)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -155,3 +207,50 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{args.path}: {status} at level {args.level} ({'; '.join(parts)})",
               file=sys.stdout if report["ok"] else sys.stderr)  # fmt: skip
     return 0 if report["ok"] else 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from engram.durability.migrate import migrate
+    from engram.errors import StorageError
+
+    try:
+        rep = migrate(args.store, args.to, dry_run=args.dry_run, progress=not args.no_progress)
+    except StorageError as e:  # blocked, damaged, open elsewhere, not a store: nothing was changed
+        print(f"engram migrate: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(rep, indent=1))
+    else:
+        print(_migrate_summary(args.store, rep))
+        for b in rep["blockers"]:
+            print(f"blocker: {b}", file=sys.stderr)
+    if rep["blockers"]:
+        if not args.json:
+            print(f"engram migrate: {args.store} cannot be converted to format {rep['to']} "
+                  f"until the blockers above are resolved", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def _migrate_summary(store: str, rep: dict[str, Any]) -> str:
+    frm, to = rep["from"], rep["to"]
+    lines = []
+    if rep["resumed"]:
+        lines.append(f"finished an interrupted conversion of {store} first")
+    if frm == to:
+        lines.append(f"{store} is in format {to} already: nothing to convert")
+        return "\n".join(lines)
+    counts = (f"{rep['spaces']} spaces, {rep['episodes']} episodes, {rep['concepts']} concepts, "
+              f"{rep['forgotten']} forgotten; last LSN {rep['lsn']}")  # fmt: skip
+    if rep["dry_run"]:
+        can = "cannot be converted (blockers below)" if rep["blockers"] else "would be converted"
+        lines.append(f"dry run: {store} {can} from format {frm} to {to} ({counts})")
+        lines.append(f"read {rep['bytes_read']} bytes in {rep['seconds']:.2f} s; the conversion would write a "
+                     f"{rep['checkpoint_bytes']}-byte checkpoint; nothing was changed")  # fmt: skip
+    else:
+        lines.append(f"converted {store} from format {frm} to {to} ({counts})")
+        lines.append(f"read {rep['bytes_read']} bytes, wrote a {rep['checkpoint_bytes']}-byte checkpoint "
+                     f"in {rep['seconds']:.2f} s")  # fmt: skip
+    if rep["torn_tails"]:
+        lines.append(f"{rep['torn_tails']} torn tail(s) of never-acknowledged writes were left out")
+    return "\n".join(lines)

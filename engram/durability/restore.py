@@ -89,6 +89,7 @@ def restore(
             StoreSettings(checkpoint_interval_s=0.0, checkpoint_wal_bytes=0),
             until_lsn=until_lsn,
             until_time_ns=_to_ns(until_time),
+            migrate=True,  # a backup of an older store format restores into this build's format
         )
         if validate:
             from engram.engine import _integrity_dict

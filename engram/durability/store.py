@@ -42,8 +42,12 @@ def open_store(
     *,
     until_lsn: int | None = None,
     until_time_ns: int | None = None,
+    migrate: bool = False,
 ) -> dict[str, Any]:
-    """Open (or create) the store at ``path`` in ``core`` and recover it; returns the recovery info."""
+    """Open (or create) the store at ``path`` in ``core`` and recover it; returns the recovery info.
+
+    A store of an older format is refused (StorageError naming ``engram migrate``) unless
+    ``migrate``, which converts it in place first (engram.durability.migrate)."""
     if settings.durability not in DURABILITY_MODES:
         from engram.errors import InvalidInputError
 
@@ -60,6 +64,7 @@ def open_store(
         settings.disk_full_fraction,
         until_lsn,
         until_time_ns,
+        migrate,
     )
     info = recovery_dict(core.recovery_info())
     log_recovery(path, info)
@@ -82,6 +87,8 @@ def recovery_dict(r: _core.RecoveryInfo) -> dict[str, Any]:
         "crash_phase": r.crash_phase,
         "orphaned_concepts": r.orphaned_concepts,
         "partial_bindings": r.partial_bindings,
+        "migrated_from": r.migrated_from,
+        "migration_s": r.migration_s,
         "events": [
             {
                 "kind": e.kind,
@@ -112,14 +119,24 @@ def wal_stats_dict(w: _core.WalStats) -> dict[str, Any]:
 
 
 def log_recovery(path: str, info: dict[str, Any]) -> None:
-    """The previous process's crash (when it did not close the store), one line per event (file
-    and offset), then a summary."""
+    """The previous process's crash (when it did not close the store), a conversion from an older
+    format (``migrate``), one line per event (file and offset), then a summary."""
     if info["unclean_shutdown"]:
         log.warning(
             "crash detected: the previous process (pid %d) did not close %s; it was in phase %s",
             info["previous_pid"],
             path,
             info["crash_phase"] or "unknown",
+        )
+    if info["migrated_from"]:
+        from engram import _core
+
+        log.info(
+            "migrated %s from store format %d to %d as it opened, in %.3f s",
+            path,
+            info["migrated_from"],
+            _core.FORMAT_VERSION,
+            info["migration_s"],
         )
     for ev in info["events"]:
         level = logging.WARNING if ev["kind"] == "torn_tail" else logging.ERROR

@@ -5,8 +5,8 @@ seeds' L1-L3):
   (and ``FORMAT``); for a store, the record scan below (a store has no manifest);
 * ``checksums`` (the default) -- and every file's SHA-256 against the manifest, and every
   checkpoint's and WAL record's CRC32C (``_core.verify_store``);
-* ``full`` -- and the store opened: a backup restored (or a store copied) into a scratch directory,
-  recovered, and every space's ``validate()`` run.
+* ``full`` -- and the store opened: a backup restored (or a store copied, and converted when it is
+  of an older format) into a scratch directory, recovered, and every space's ``validate()`` run.
 """
 
 from __future__ import annotations
@@ -79,7 +79,11 @@ def _open_and_validate(path: str, is_backup: bool, progress: bool) -> list[dict[
                 results = restore(path, target, progress=progress, validate=True)["validation"]
             else:
                 shutil.copytree(path, target, ignore=shutil.ignore_patterns("LOCK"))
-                with engram.Engine(target, dim=8, checkpoint_interval_s=0, checkpoint_wal_bytes=0) as eng:
+                # The copy of a store of an older format is converted as it opens (the original
+                # is not touched): validation then also shows that its migration works.
+                with engram.Engine(
+                    target, dim=8, checkpoint_interval_s=0, checkpoint_wal_bytes=0, migrate=True
+                ) as eng:
                     results = {name: eng.space(name).validate() for name in eng.spaces()}
         except EngramError as e:
             return [_issue(path, f"opening a restored copy failed: {e}")]

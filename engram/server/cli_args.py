@@ -18,6 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int)
     p.add_argument("--dim", type=int, help="default embedding dimension of new spaces")
     p.add_argument("--durability", choices=["group", "fsync", "none"])
+    p.add_argument(
+        "--migrate",
+        action="store_true",
+        default=None,
+        help="convert a store of format 1 to this build's format 2 as it opens (else it is refused; "
+        "engram migrate converts, dry-runs and rolls back without serving)",
+    )
     p.add_argument("--api-keys", help="JSON file of hashed API keys (see 'engram keys')")
     p.add_argument(
         "--no-auth", action="store_true", default=None, help="serve without authentication (loopback only!)"

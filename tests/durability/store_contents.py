@@ -2,11 +2,15 @@
 
 ``describe`` reads an open engine through the public API; ``census`` reads a store's files
 directly, by docs/format.md (an independent reader of the format: only the CRC32C function is
-the engine's), and lists each file's version and record types.
+the engine's), and lists each file's version and record types; ``digests`` is each file's
+SHA-256 (a store left byte-for-byte alone keeps them); ``expected`` reads a stored fixture's
+``<name>.expected.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import struct
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,22 @@ def describe(eng: engram.Engine) -> dict[str, Any]:
             ],
         }
     return {"features": eng.features(), "spaces": spaces}
+
+
+def expected(store: Path) -> dict[str, Any]:
+    """A stored fixture's expected recovery, census and contents (``<name>.expected.json``)."""
+    out: dict[str, Any] = json.loads(store.with_name(store.name + ".expected.json").read_text())
+    return out
+
+
+def digests(store: Path, *, ignore: tuple[str, ...] = ()) -> dict[str, str]:
+    """SHA-256 of every file under ``store`` by relative path, leaving out the names in ``ignore``
+    (``LOCK``: created by every open, refused or not, and not part of the format)."""
+    return {
+        str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(store.rglob("*"))
+        if p.is_file() and p.name not in ignore
+    }
 
 
 # --- an independent reader of the files (docs/format.md) --------------------------------------

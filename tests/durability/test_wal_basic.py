@@ -103,8 +103,11 @@ def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
     with engram.Engine(tmp_path, dim=DIM) as eng:
         eng.create_space("a")
     (tmp_path / "FORMAT").write_text("engram-store 99\n")
-    with pytest.raises(engram.StorageError, match=r"format 'engram-store 99'.*reads 'engram-store 1'"):
+    only = r"format 'engram-store 99'.*reads 'engram-store 2' \(and migrates 'engram-store 1'\) only"
+    with pytest.raises(engram.StorageError, match=only):
         engram.Engine(tmp_path, dim=DIM)
+    with pytest.raises(engram.StorageError, match=only):
+        engram.Engine(tmp_path, dim=DIM, migrate=True)  # no migrator reads it either
 
 
 def test_bad_durability_mode_is_rejected(tmp_path: Path) -> None:

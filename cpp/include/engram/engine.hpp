@@ -54,10 +54,12 @@
 #include <vector>
 
 #include "engram/clock.hpp"
+#include "engram/codec.hpp"
 #include "engram/consolidation.hpp"
 #include "engram/consolidator.hpp"
 #include "engram/features.hpp"
 #include "engram/memory_budget.hpp"
+#include "engram/migrate.hpp"
 #include "engram/space.hpp"
 #include "engram/store.hpp"
 #include "engram/thread_annotations.hpp"
@@ -94,6 +96,11 @@ struct StoreOptions {
   std::optional<std::int64_t> until_time_ns;
   // The file system (env.hpp); null: Env::default_env(). Tests pass a FaultEnv here.
   std::shared_ptr<Env> env;
+  // A store of an older format (docs/format.md, Migration) is converted in place as it opens
+  // (migrate.hpp), reporting progress to migrate_progress; false: such a store is refused with a
+  // message saying how to convert it, and nothing changes.
+  bool migrate = false;
+  std::function<void(const MigrationProgress&)> migrate_progress;
 };
 
 // InvalidInputError naming the field, the value and the valid range: a non-empty path;
@@ -128,7 +135,25 @@ struct RecoveryInfo {
   // bindings present on one side only. Both 0 unless a record was applied in part.
   std::uint64_t orphaned_concepts = 0;
   std::uint64_t partial_bindings = 0;
+  // StoreOptions::migrate converted the store as it opened: from this format (0: no migration).
+  std::uint32_t migrated_from = 0;
+  double migration_s = 0.0;
 };
+
+// One flag's rollout change for Engine::set_features: a stage, or nullopt to end the rollout.
+struct RolloutChange {
+  Feature feature = Feature::BlendedRecall;
+  std::optional<RolloutStage> stage;
+};
+// InvalidInputError naming the field: percent 0 to 100; shadow only for blended_recall and
+// fan_effect, with percent 0.
+void validate(const RolloutChange& change);
+
+// The Features record's payload in format `major` (docs/format.md, "9 Features"): format 1 holds
+// the three flags, format 2 each flag's rollout stage too. decode_features: CorruptionError for
+// a stage that is not valid or bytes left over.
+std::string encode_features(const FeatureFlags& flags, std::uint32_t major);
+void decode_features(FeatureFlags& flags, Decoder& in, std::uint32_t major);
 
 class Engine {
  public:
@@ -147,12 +172,12 @@ class Engine {
   Clock& clock() noexcept { return *clock_; }
 
   // Run-time feature flags shared by every space (features.hpp); unset arguments keep their value.
+  // `rollout` sets or ends (stage nullopt) flags' staged rollouts (InvalidInputError for a stage
+  // out of range, checked before anything changes). Flags and stages change together, in one
+  // durable Features record.
   void set_features(std::optional<bool> blended_recall, std::optional<bool> fan_effect,
-                    std::optional<bool> concept_formation);
+                    std::optional<bool> concept_formation, const std::vector<RolloutChange>& rollout = {});
   const FeatureFlags& features() const noexcept { return *features_; }
-  // A staged rollout of concept formation by space (FeatureFlags::concept_formation_rollout_bp):
-  // percent in [0, 100], or nullopt to end it. In memory only: no WAL record.
-  void set_formation_rollout(std::optional<double> percent) noexcept;
 
   // Background consolidation (consolidator.hpp). start replaces a running consolidator; stop
   // joins its thread (at most one space run later). consolidator_mu_ guards the pointer.
@@ -184,6 +209,10 @@ class Engine {
   // checkpoint, then the WAL after it; torn tails are cut, damaged files quarantined. Call once,
   // right after construction, before the engine is shared.
   void open_store(StoreOptions options);
+  // The migrator's read (migrate.hpp): recovers a store of format `major` through options.env,
+  // which must change nothing (the migrator passes a read-only Env); takes no lock (the migrator
+  // holds it) and starts no checkpointer. Not for serving.
+  void open_store_for_migration(StoreOptions options, std::uint32_t major);
   bool durable() const noexcept { return wal_ != nullptr; }
   const std::string& store_path() const noexcept { return store_.path; }
   // Writes a checkpoint now; returns its LSN. StorageError when not durable or on I/O failure.
@@ -195,17 +224,19 @@ class Engine {
   // The store's checkpoint files, ascending LSN (store.hpp). StorageError when not durable.
   std::vector<CheckpointFile> checkpoints() const;
   void sync_wal();
-  // The logical state in checkpoint encoding (canonical order, no index): equal bytes mean equal
-  // content. Holds the WAL gate exclusively while it copies, like a checkpoint.
-  std::string content_snapshot() const;
+  // The logical state in checkpoint encoding of format `major` (canonical order, no index): equal
+  // bytes mean equal content. Holds the WAL gate exclusively while it copies, like a checkpoint.
+  std::string content_snapshot(std::uint32_t major = kFormatVersion) const;
 
  private:
   void ensure_open() const;
   // Recovery only: runs before the engine is shared (from open_store's frame callbacks), so it
   // touches spaces_ without spaces_mu_; not checked.
   void apply_record(RecordType type, std::string_view payload) NO_THREAD_SAFETY_ANALYSIS;
+  // migration_major 0: open to serve; else the migrator's read of a store of that format.
+  void open_store_impl(StoreOptions options, std::uint32_t migration_major);
   // The WAL gate held exclusively as well (not checked: the gate is held only when durable).
-  std::string snapshot_locked() const REQUIRES_SHARED(spaces_mu_);
+  std::string snapshot_locked(std::uint32_t major = kFormatVersion) const REQUIRES_SHARED(spaces_mu_);
   void checkpoint_loop(std::stop_token st);
   std::uint64_t write_checkpoint_locked() REQUIRES(checkpoint_mu_);
   void durability_metrics(std::ostream& out) const;
@@ -232,6 +263,7 @@ class Engine {
   std::unique_ptr<FileLock> lock_;     // the store's LOCK, held while open
   std::shared_ptr<RunMarker> marker_;  // the phase marker in LOCK (store.hpp); null in memory
   RecoveryInfo recovery_;
+  std::uint32_t read_major_ = kFormatVersion;  // the format recovery decodes (set before it runs)
   Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
   Mutex checkpoint_mu_;
   std::atomic<std::uint64_t> checkpoints_{0}, checkpoint_failures_{0};

@@ -2,11 +2,16 @@
 //
 // One instance per engine, shared with every space through a shared_ptr; each flag is a relaxed
 // atomic read at the start of an operation, so a change applies to operations that start after
-// it and never tears one that is running.
+// it and never tears one that is running. The flags and their rollout stages are durable: each
+// change is one Features record (docs/format.md), written by Engine::set_features.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace engram {
@@ -29,6 +34,27 @@ inline std::uint32_t rollout_bucket(std::string_view flag, std::string_view key)
   return static_cast<std::uint32_t>(h % 10000u);
 }
 
+// The flags, by number: the order of the stages in the Features record (docs/format.md).
+enum class Feature : std::uint8_t { BlendedRecall = 0, FanEffect = 1, ConceptFormation = 2 };
+inline constexpr std::array<Feature, 3> kFeatures = {Feature::BlendedRecall, Feature::FanEffect,
+                                                     Feature::ConceptFormation};
+constexpr std::string_view feature_name(Feature f) noexcept {
+  switch (f) {
+    case Feature::BlendedRecall: return "blended_recall";
+    case Feature::FanEffect: return "fan_effect";
+    case Feature::ConceptFormation: return "concept_formation";
+  }
+  return "unknown";
+}
+
+// A staged rollout of one flag: on for `percent` of rollout keys (requests' keys for
+// blended_recall and fan_effect, space names for concept_formation); shadow (percent 0, per-request
+// flags only): the flag-on path is computed beside the served one and compared.
+struct RolloutStage {
+  double percent = 100.0;  // [0, 100], kept to 0.01 (basis points)
+  bool shadow = false;
+};
+
 // A plain copy of the flags, as a caller sees them at one moment.
 struct FeatureValues {
   bool blended_recall = true;
@@ -44,16 +70,31 @@ struct FeatureFlags {
   std::atomic<bool> fan_effect{true};
   // Consolidation may form new concepts; off: runs still refresh existing concepts.
   std::atomic<bool> concept_formation{true};
-  // A staged rollout of concept formation by space (the server's PUT /admin/features): -1 none
-  // (concept_formation decides), else basis points (0..10000): a space forms concepts when its
-  // rollout bucket is below. Held in memory, as every rollout stage (a restart clears it).
-  std::atomic<std::int32_t> concept_formation_rollout_bp{-1};
+  // Each flag's rollout stage as one word (kRolloutActive | kRolloutShadow | basis points), so a
+  // reader sees a consistent stage without a lock; 0: no rollout (the flag's value applies).
+  // Durable since format 2 (the Features record; Engine::set_features).
+  static constexpr std::uint32_t kRolloutActive = 1u << 31, kRolloutShadow = 1u << 30, kRolloutBasisMask = 0xffff;
+  std::array<std::atomic<std::uint32_t>, kFeatures.size()> rollout{};
+
+  static std::uint32_t encode_stage(const std::optional<RolloutStage>& st) noexcept {
+    if (!st) return 0;
+    const double pct = std::min(100.0, std::max(0.0, st->percent));
+    return kRolloutActive | (st->shadow ? kRolloutShadow : 0u) | static_cast<std::uint32_t>(std::lround(pct * 100.0));
+  }
+  static std::optional<RolloutStage> decode_stage(std::uint32_t w) noexcept {
+    if (!(w & kRolloutActive)) return std::nullopt;
+    return RolloutStage{static_cast<double>(w & kRolloutBasisMask) / 100.0, (w & kRolloutShadow) != 0};
+  }
+  std::uint32_t rollout_word(Feature f) const noexcept {
+    return rollout[static_cast<std::size_t>(f)].load(std::memory_order_acquire);
+  }
+  std::optional<RolloutStage> rollout_stage(Feature f) const noexcept { return decode_stage(rollout_word(f)); }
 
   // Whether consolidation may form concepts in `space` now.
   bool formation_allowed(std::string_view space) const noexcept {
-    const std::int32_t bp = concept_formation_rollout_bp.load(std::memory_order_relaxed);
-    if (bp < 0) return concept_formation.load(std::memory_order_relaxed);
-    return rollout_bucket("concept_formation", space) < static_cast<std::uint32_t>(bp);
+    const std::uint32_t w = rollout_word(Feature::ConceptFormation);
+    if (!(w & kRolloutActive)) return concept_formation.load(std::memory_order_relaxed);
+    return rollout_bucket("concept_formation", space) < (w & kRolloutBasisMask);
   }
 
   FeatureValues values() const noexcept { return {blended_recall.load(), fan_effect.load(), concept_formation.load()}; }

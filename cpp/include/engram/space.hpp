@@ -274,12 +274,14 @@ class Space {
   // Applies one WAL or checkpoint record of this space exactly (explicit ids), without logging.
   // Recovery is single-threaded and runs before the space is shared. Records whose target no
   // longer exists (a forget racing a link) are skipped, as the live operation would have failed.
-  void replay(RecordType type, Decoder& in);
+  // `major`: the store's format version (the migrator reads version 1; docs/format.md).
+  void replay(RecordType type, Decoder& in, std::uint32_t major = kFormatVersion);
   // Links the index nodes restored by replay into the HNSW graph (in parallel).
   void finish_restore();
-  // Appends this space's full state as checkpoint frames; the caller holds the WAL gate
-  // exclusively, so no mutation runs meanwhile.
-  void snapshot(std::string& out, std::uint64_t& seq) const;
+  // Appends this space's full state as checkpoint frames of format `major` (the migrator writes
+  // version 1 for a rollback); the caller holds the WAL gate exclusively, so no mutation runs
+  // meanwhile.
+  void snapshot(std::string& out, std::uint64_t& seq, std::uint32_t major = kFormatVersion) const;
   // CreateSpace payload: ordinal u32, name str, config (encode_config).
   std::string create_payload() const;
   void encode_config(Encoder& e) const;

@@ -16,6 +16,7 @@
 
 #include "engram/env.hpp"
 #include "engram/thread_annotations.hpp"
+#include "engram/wal.hpp"
 
 namespace engram {
 
@@ -28,19 +29,29 @@ struct CheckpointFile {
 };
 std::string checkpoint_name(std::uint64_t lsn);
 std::vector<CheckpointFile> list_checkpoints(Env& env, const std::string& store);  // ascending LSN
-// Writes atomically (temp file, sync, rename, directory sync); StorageError on failure.
-void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn, std::string_view body);
+// A checkpoint file's bytes: the header (docs/format.md "Checkpoints") and the body.
+std::string encode_checkpoint_file(std::uint64_t lsn, std::string_view body, std::uint32_t major = kFormatVersion);
+// Writes atomically (temp file, sync, rename, directory sync); StorageError on failure. `major`:
+// the format of the body (the migrator writes version 1 checkpoints for a rollback).
+void write_checkpoint_file(Env& env, const std::string& store, std::uint64_t lsn, std::string_view body,
+                           std::uint32_t major = kFormatVersion);
 struct CheckpointHeader {
   std::uint64_t lsn = 0;
   std::uint32_t minor = 0;  // the minor format version that wrote it
 };
 // Verifies header and body checksums; returns the body. CorruptionError naming the problem,
-// UnsupportedFormatError for a sound header of another major version.
-std::string_view check_checkpoint(std::string_view data, const std::string& path, CheckpointHeader& header);
+// UnsupportedFormatError for a sound header of a major version other than `major`.
+std::string_view check_checkpoint(std::string_view data, const std::string& path, CheckpointHeader& header,
+                                  std::uint32_t major = kFormatVersion);
 
-// Creates the store directories and FORMAT, or checks FORMAT of an existing store
-// (UnsupportedFormatError for another major version).
-void prepare_store(Env& env, const std::string& store);
+// Creates the store directories and FORMAT, or checks FORMAT of an existing store; returns its
+// major version: kFormatVersion, or an older one the migrator converts (migrate.hpp). Another
+// major version: UnsupportedFormatError; anything else in FORMAT: StorageError.
+std::uint32_t prepare_store(Env& env, const std::string& store);
+// The major version in an existing store's FORMAT, checked as prepare_store does.
+std::uint32_t read_format_version(Env& env, const std::string& store);
+// Replaces FORMAT atomically (FORMAT.tmp, sync, rename, directory sync): the migrator's commit.
+void write_format_file(Env& env, const std::string& store, std::uint32_t major);
 // Takes the store's LOCK, held until the returned object is destroyed. StorageError when held.
 std::unique_ptr<FileLock> lock_store(Env& env, const std::string& store);
 

@@ -49,10 +49,14 @@ namespace engram {
 
 // docs/format.md "Versioning": the major version (FORMAT file, the version field of segment and
 // checkpoint headers) changes with the layout; the minor version (in each segment and checkpoint
-// header) counts added record types. This build writes and reads major 1, writes minor 1
-// (1.1 added RememberKeyed and IdempotencyKeys) and reads 1.0 and 1.1.
-inline constexpr std::uint32_t kFormatVersion = 1;
-inline constexpr std::uint32_t kFormatMinor = 1;
+// header) counts added record types. This build writes and reads major 2.0. Stores of major 1
+// (1.0, 1.1) are converted by the migrator (migrate.hpp), which reads and writes them too.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kFormatMinor = 0;
+// The oldest major version the migrator converts from (and rolls back to).
+inline constexpr std::uint32_t kOldestFormatVersion = 1;
+// The newest minor version of a major this build knows: 1.1, 2.0.
+constexpr std::uint32_t format_minor_of(std::uint32_t major) noexcept { return major == 1 ? 1 : kFormatMinor; }
 // Frame flag: a reader that does not know the record's type may skip it (docs/format.md).
 inline constexpr std::uint16_t kRecordIgnorable = 1;
 inline constexpr std::uint32_t kSegmentMagic = 0x53574745u;  // "EGWS"
@@ -127,13 +131,16 @@ struct SegmentHeader {
   std::uint64_t first_lsn = 0;
   std::uint32_t minor = 0;  // the minor format version that wrote the segment
 };
-// Checks a segment header: UnsupportedFormatError for another major version, CorruptionError
+// Checks a segment header: UnsupportedFormatError for a major version other than `major`, CorruptionError
 // naming anything else that is wrong.
-SegmentHeader check_segment_header(std::string_view data, const std::string& path);
+SegmentHeader check_segment_header(std::string_view data, const std::string& path,
+                                   std::uint32_t major = kFormatVersion);
 // A frame whose type this build does not know (docs/format.md "Versioning"): returns false when
 // it may be skipped (flag ignorable); throws UnsupportedFormatError when the file comes from a
 // newer minor version, CorruptionError when it does not (its writer could not have written it).
-bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path);
+// `major`: the file's major version (the migrator reads version 1 files too).
+bool check_unknown_record(const FrameHeader& h, std::uint32_t file_minor, const std::string& path,
+                          std::uint32_t major = kFormatVersion);
 
 struct WalOptions {
   Durability mode = Durability::Group;

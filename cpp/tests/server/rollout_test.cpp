@@ -10,27 +10,32 @@
 namespace engram::server {
 namespace {
 
+// A stand-in for Engine::set_features's store of a stage (engine tests cover the record).
+void set(FeatureFlags& f, RolloutFlag flag, std::optional<RolloutStage> st) {
+  f.rollout[static_cast<std::size_t>(flag)].store(FeatureFlags::encode_stage(st));
+}
+
 TEST(Rollout, NoStageMeansTheEnginesValue) {
-  Rollout r;
-  EXPECT_FALSE(r.assign(RolloutFlag::BlendedRecall, "k"));
-  EXPECT_FALSE(r.stage(RolloutFlag::FanEffect));
+  FeatureFlags r;
+  EXPECT_FALSE(assign_rollout(r, RolloutFlag::BlendedRecall, "k"));
+  EXPECT_FALSE(r.rollout_stage(RolloutFlag::FanEffect));
 }
 
 TEST(Rollout, AssignmentIsStableAndMonotoneInThePercentage) {
-  Rollout r;
+  FeatureFlags r;
   int on_at[5] = {0, 0, 0, 0, 0};
   const double stages[5] = {0.0, 1.0, 10.0, 50.0, 100.0};
   constexpr int kKeys = 20000;
   for (int s = 0; s < 5; ++s) {
-    r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
+    set(r, RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
     for (int k = 0; k < kKeys; ++k) {
       const std::string key = "key-" + std::to_string(k);
-      const bool on = r.assign(RolloutFlag::BlendedRecall, key)->on;
-      EXPECT_EQ(on, r.assign(RolloutFlag::BlendedRecall, key)->on);  // stable
+      const bool on = assign_rollout(r, RolloutFlag::BlendedRecall, key)->on;
+      EXPECT_EQ(on, assign_rollout(r, RolloutFlag::BlendedRecall, key)->on);  // stable
       if (s > 0 && !on) {                                            // monotone: off now, off before
-        r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s - 1], false});
-        EXPECT_FALSE(r.assign(RolloutFlag::BlendedRecall, key)->on) << key;
-        r.set(RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
+        set(r, RolloutFlag::BlendedRecall, RolloutStage{stages[s - 1], false});
+        EXPECT_FALSE(assign_rollout(r, RolloutFlag::BlendedRecall, key)->on) << key;
+        set(r, RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
       }
       on_at[s] += on;
     }
@@ -48,21 +53,21 @@ TEST(Rollout, FlagsAreAssignedIndependently) {
   for (int k = 0; k < 10000; ++k) {
     const std::string key = std::to_string(k);
     both +=
-        Rollout::bucket(RolloutFlag::BlendedRecall, key) < 5000 && Rollout::bucket(RolloutFlag::FanEffect, key) < 5000;
+        rollout_key_bucket(RolloutFlag::BlendedRecall, key) < 5000 && rollout_key_bucket(RolloutFlag::FanEffect, key) < 5000;
   }
   EXPECT_NEAR(both / 10000.0, 0.25, 0.03);  // not the same half for both flags
 }
 
 TEST(Rollout, ShadowOnlyForKeysLeftOff) {
-  Rollout r;
-  r.set(RolloutFlag::FanEffect, RolloutStage{0.0, true});
-  const auto a = r.assign(RolloutFlag::FanEffect, "anyone");
+  FeatureFlags r;
+  set(r, RolloutFlag::FanEffect, RolloutStage{0.0, true});
+  const auto a = assign_rollout(r, RolloutFlag::FanEffect, "anyone");
   ASSERT_TRUE(a);
   EXPECT_FALSE(a->on);
   EXPECT_TRUE(a->shadow);
-  EXPECT_EQ(r.stage(RolloutFlag::FanEffect)->shadow, true);
-  r.set(RolloutFlag::FanEffect, std::nullopt);
-  EXPECT_FALSE(r.assign(RolloutFlag::FanEffect, "anyone"));
+  EXPECT_EQ(r.rollout_stage(RolloutFlag::FanEffect)->shadow, true);
+  set(r, RolloutFlag::FanEffect, std::nullopt);
+  EXPECT_FALSE(assign_rollout(r, RolloutFlag::FanEffect, "anyone"));
 }
 
 }  // namespace

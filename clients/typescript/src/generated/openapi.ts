@@ -1493,7 +1493,7 @@ export interface components {
              * @default null
              */
             concept_formation?: boolean | null;
-            /** @description staged rollout: {flag: {percent, shadow}} turns blended_recall or fan_effect on for that share of rollout keys (Engram-Rollout-Key, else the API key), concept_formation for that share of spaces (by name); shadow with percent 0 computes the flag-on recall beside the served one (per-request flags only); null clears the flag's rollout (the engine's value again). Held by this server until a restart */
+            /** @description staged rollout: {flag: {percent, shadow}} turns blended_recall or fan_effect on for that share of rollout keys (Engram-Rollout-Key, else the API key), concept_formation for that share of spaces (by name); shadow with percent 0 computes the flag-on recall beside the served one (per-request flags only); null clears the flag's rollout (the engine's value again). Durable: kept in the store across restarts, with the flags */
             rollout?: {
                 blended_recall?: {
                     percent: number;
