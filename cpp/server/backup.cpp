@@ -198,8 +198,8 @@ BackupResult back_up_once(Engine& engine, Env& env, const std::string& dest, boo
   const std::vector<Wal::SegmentExtent> segments = engine.wal_segments();
   // A backup chain never crosses a format conversion (docs/format.md, Migration): the chain's
   // FORMAT must be the store's, else this backup starts a new chain.
-  const bool same_format = env.exists(dest + "/FORMAT") &&
-                           env.read_file(dest + "/FORMAT") == env.read_file(engine.store_path() + "/FORMAT");
+  const bool same_format =
+      env.exists(dest + "/FORMAT") && env.read_file(dest + "/FORMAT") == env.read_file(engine.store_path() + "/FORMAT");
   r.incremental = prev && prev->store == src && same_format && chain_ok(*prev, segments);
   Manifest m;
   m.store = src;

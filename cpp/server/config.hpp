@@ -27,7 +27,7 @@ struct ServerConfig {
   bool in_memory = false;
   std::int64_t dim = 768;
   std::string durability = "group";
-  bool migrate = false;  // convert a store of an older format as it opens (docs/format.md, Migration)
+  bool migrate = false;                 // convert a store of an older format as it opens (docs/format.md, Migration)
   std::optional<std::string> api_keys;  // path of the hashed key file
   bool no_auth = false;
   std::int64_t max_body_bytes = 8 << 20;

@@ -184,7 +184,8 @@ void validate(const RolloutChange& change) {
     throw InvalidInputError(at + ".shadow: concept formation has no shadow stage (it rolls out by space)");
   }
   if (change.stage->shadow && p > 0.0) {
-    throw InvalidInputError(at + ".shadow: shadow runs beside a flag that is off for everyone: use percent 0 "
+    throw InvalidInputError(at +
+                            ".shadow: shadow runs beside a flag that is off for everyone: use percent 0 "
                             "with shadow");
   }
 }

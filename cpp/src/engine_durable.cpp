@@ -107,7 +107,8 @@ void Engine::open_store_impl(StoreOptions options, std::uint32_t migration_major
         if (!options.migrate) {
           throw UnsupportedFormatError(
               "store " + dir + " is in format " + std::to_string(major) + "; this build reads format " +
-              std::to_string(kFormatVersion) + ". Nothing was changed. Convert it in place with `engram migrate " + dir +
+              std::to_string(kFormatVersion) + ". Nothing was changed. Convert it in place with `engram migrate " +
+              dir +
               "` (a dry run first: --dry-run), or open it with migrate=True (engramd --migrate), which converts it " +
               "as it opens; docs/format.md, Migration");
         }

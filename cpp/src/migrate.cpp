@@ -93,8 +93,8 @@ Marker read_marker(Env& env, const std::string& store) {
   const std::string text = env.read_file(path);
   Marker m;
   unsigned long long to = 0, lsn = 0;
-  if (std::sscanf(text.c_str(), "engram-migration\nto=%llu\nlsn=%llu\n", &to, &lsn) != 2 ||
-      to < kOldestFormatVersion || to > kFormatVersion) {
+  if (std::sscanf(text.c_str(), "engram-migration\nto=%llu\nlsn=%llu\n", &to, &lsn) != 2 || to < kOldestFormatVersion ||
+      to > kFormatVersion) {
     throw StorageError(path + " is not a migration marker this build wrote (" + preview(text, 64) +
                        "); remove nothing and report it: the store is between two formats");
   }

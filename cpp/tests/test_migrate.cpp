@@ -63,9 +63,9 @@ struct Content {
   std::map<std::string, std::uint64_t> forgotten;
   FeatureValues features;
   bool operator==(const Content& o) const {
-    return names == o.names && ids == o.ids && edges == o.edges && concepts == o.concepts &&
-           forgotten == o.forgotten && features.blended_recall == o.features.blended_recall &&
-           features.fan_effect == o.features.fan_effect && features.concept_formation == o.features.concept_formation;
+    return names == o.names && ids == o.ids && edges == o.edges && concepts == o.concepts && forgotten == o.forgotten &&
+           features.blended_recall == o.features.blended_recall && features.fan_effect == o.features.fan_effect &&
+           features.concept_formation == o.features.concept_formation;
   }
 };
 
@@ -206,8 +206,9 @@ TEST_F(Migrate, RollbackIsRefusedWhileARolloutStageIsStored) {
   {
     Engine eng(config());
     eng.open_store(test::store_options(store_));
-    eng.set_features(std::nullopt, std::nullopt, std::nullopt,
-                     {{Feature::FanEffect, RolloutStage{10.0, false}}, {Feature::BlendedRecall, RolloutStage{0, true}}});
+    eng.set_features(
+        std::nullopt, std::nullopt, std::nullopt,
+        {{Feature::FanEffect, RolloutStage{10.0, false}}, {Feature::BlendedRecall, RolloutStage{0, true}}});
     eng.close();
   }
   {  // durable: the stages come back with the store
@@ -359,8 +360,7 @@ TEST(FeaturesRecord, InvalidStagesAreCorruption) {
   const std::string none(4, '\0');
   EXPECT_EQ(decode(flags + none + none + none), 0u);
   // active, shadow 0, 1000 basis points
-  EXPECT_EQ(decode(flags + std::string("\x01\x00\xe8\x03", 4) + none + none),
-            FeatureFlags::kRolloutActive | 1000u);
+  EXPECT_EQ(decode(flags + std::string("\x01\x00\xe8\x03", 4) + none + none), FeatureFlags::kRolloutActive | 1000u);
   EXPECT_THROW(decode(flags + std::string("\x01\x00\x11\x27", 4) + none + none), CorruptionError);  // 10001
   EXPECT_THROW(decode(flags + std::string("\x00\x01\x00\x00", 4) + none + none), CorruptionError);  // inactive
   EXPECT_THROW(decode(flags + std::string("\x01\x01\x01\x00", 4) + none + none), CorruptionError);  // shadow at 1bp
@@ -374,9 +374,9 @@ TEST(FeaturesRecord, StagesAreValidatedBeforeAnythingChanges) {
   EXPECT_THROW(eng.set_features(false, std::nullopt, std::nullopt, {{Feature::FanEffect, RolloutStage{101, false}}}),
                InvalidInputError);
   EXPECT_TRUE(eng.features().blended_recall.load());  // the flag in the same call did not change
-  EXPECT_THROW(eng.set_features(std::nullopt, std::nullopt, std::nullopt,
-                                {{Feature::ConceptFormation, RolloutStage{0, true}}}),
-               InvalidInputError);
+  EXPECT_THROW(
+      eng.set_features(std::nullopt, std::nullopt, std::nullopt, {{Feature::ConceptFormation, RolloutStage{0, true}}}),
+      InvalidInputError);
   EXPECT_THROW(
       eng.set_features(std::nullopt, std::nullopt, std::nullopt, {{Feature::FanEffect, RolloutStage{5, true}}}),
       InvalidInputError);

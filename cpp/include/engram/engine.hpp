@@ -263,7 +263,7 @@ class Engine {
   std::unique_ptr<FileLock> lock_;     // the store's LOCK, held while open
   std::shared_ptr<RunMarker> marker_;  // the phase marker in LOCK (store.hpp); null in memory
   RecoveryInfo recovery_;
-  std::uint32_t read_major_ = kFormatVersion;  // the format recovery decodes (set before it runs)
+  std::uint32_t read_major_ = kFormatVersion;         // the format recovery decodes (set before it runs)
   Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
   Mutex checkpoint_mu_;
   std::atomic<std::uint64_t> checkpoints_{0}, checkpoint_failures_{0};

@@ -55,8 +55,8 @@ struct MigrationReport {
   std::uint32_t from = 0;
   std::uint32_t to = 0;
   bool dry_run = false;
-  bool changed = false;  // the store was converted (false: a dry run, or already in format `to`)
-  bool resumed = false;  // an interrupted conversion was finished first
+  bool changed = false;   // the store was converted (false: a dry run, or already in format `to`)
+  bool resumed = false;   // an interrupted conversion was finished first
   std::uint64_t lsn = 0;  // the state's last LSN: the new checkpoint's (0: nothing read, already in `to`)
   std::uint64_t spaces = 0, episodes = 0, concepts = 0, forgotten = 0;
   std::uint64_t bytes_read = 0;

@@ -32,7 +32,7 @@ TEST(Rollout, AssignmentIsStableAndMonotoneInThePercentage) {
       const std::string key = "key-" + std::to_string(k);
       const bool on = assign_rollout(r, RolloutFlag::BlendedRecall, key)->on;
       EXPECT_EQ(on, assign_rollout(r, RolloutFlag::BlendedRecall, key)->on);  // stable
-      if (s > 0 && !on) {                                            // monotone: off now, off before
+      if (s > 0 && !on) {                                                     // monotone: off now, off before
         set(r, RolloutFlag::BlendedRecall, RolloutStage{stages[s - 1], false});
         EXPECT_FALSE(assign_rollout(r, RolloutFlag::BlendedRecall, key)->on) << key;
         set(r, RolloutFlag::BlendedRecall, RolloutStage{stages[s], false});
@@ -52,8 +52,8 @@ TEST(Rollout, FlagsAreAssignedIndependently) {
   int both = 0;
   for (int k = 0; k < 10000; ++k) {
     const std::string key = std::to_string(k);
-    both +=
-        rollout_key_bucket(RolloutFlag::BlendedRecall, key) < 5000 && rollout_key_bucket(RolloutFlag::FanEffect, key) < 5000;
+    both += rollout_key_bucket(RolloutFlag::BlendedRecall, key) < 5000 &&
+            rollout_key_bucket(RolloutFlag::FanEffect, key) < 5000;
   }
   EXPECT_NEAR(both / 10000.0, 0.25, 0.03);  // not the same half for both flags
 }
