@@ -99,17 +99,12 @@ void register_engine(py::module_& m) {
              const Flag<"shadow">& shadow) {
             RolloutChange c;
             const std::string name = flag.get();
-            bool found = false;
-            for (const Feature f : kFeatures) {
-              if (feature_name(f) == name) {
-                c.feature = f;
-                found = true;
-              }
-            }
-            if (!found) {
+            const auto f = parse_feature(name);
+            if (!f) {
               throw InvalidInputError("flag must be blended_recall, fan_effect or concept_formation; got '" +
                                       name.substr(0, 40) + "'");
             }
+            c.feature = *f;
             if (percent) c.stage = RolloutStage{percent->get(), shadow.get()};
             py::gil_scoped_release release;
             e.set_features(std::nullopt, std::nullopt, std::nullopt, {c});

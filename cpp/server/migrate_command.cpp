@@ -68,18 +68,12 @@ int run_migrate_command(const std::vector<std::string>& args) {
     return 2;
   }
   o.path = *data;
-  int tenth = -1;
-  std::string phase;
-  o.progress = [&](const MigrationProgress& p) {
-    const int now = p.total == 0 ? 10 : static_cast<int>(10 * p.done / p.total);
-    if (p.phase == phase && now == tenth) return;
-    phase = p.phase;
-    tenth = now;
+  o.progress = every_tenth([](const MigrationProgress& p) {
     JsonWriter w;
     w.begin_object().field("event", "migration_progress").field("phase", p.phase).field("done", p.done);
     w.field("total", p.total).end_object();
     std::cout << w.take() << "\n" << std::flush;
-  };
+  });
   try {
     const MigrationReport r = migrate_store(o);
     std::cout << report_json(r) << "\n" << std::flush;

@@ -12,6 +12,8 @@
 
 #include "api_error.hpp"
 #include "context.hpp"
+#include "engram/engine.hpp"
+#include "engram/errors.hpp"
 #include "engram/fault.hpp"
 #include "engram/simd.hpp"
 #include "engram/space.hpp"
@@ -244,17 +246,13 @@ std::vector<RolloutChange> read_rollout(ObjectReader& o) {
     st.percent = stage.required("percent").as_number(0.0, 100.0);
     st.shadow = stage.opt_bool("shadow").value_or(false);
     stage.finish();
-    const std::string at = "rollout." + std::string(name) + ".shadow";
-    if (st.shadow && name == "concept_formation") {
-      throw ApiError(400, "invalid_input",
-                     "invalid request body: " + at + ": concept formation has no shadow stage (it rolls out by space)")
-          .at(at);
-    }
-    if (st.shadow && st.percent > 0.0) {
-      throw ApiError(400, "invalid_input",
-                     "invalid request body: " + at +
-                         ": shadow runs beside a flag that is off for everyone: use percent 0 with shadow")
-          .at(at);
+    // The engine's rules (validate(RolloutChange)); percent is in range already, so what it refuses
+    // is the shadow stage, and the error names that field.
+    try {
+      validate(RolloutChange{flag, st});
+    } catch (const InvalidInputError& e) {
+      const std::string at = "rollout." + std::string(name) + ".shadow";
+      throw ApiError(400, "invalid_input", "invalid request body: " + std::string(e.what())).at(at);
     }
     out.push_back({flag, st});
   }

@@ -155,13 +155,9 @@ void ServerState::open_engine() {
       so.disk_full_fraction = config.disk_full_fraction;
       so.migrate = config.migrate;
       // One log line per tenth of each phase of a conversion (docs/format.md, Migration).
-      so.migrate_progress = [this, last = std::string(), tenth = -1](const MigrationProgress& p) mutable {
-        const int now = p.total == 0 ? 10 : static_cast<int>(10 * p.done / p.total);
-        if (p.phase == last && now == tenth) return;
-        last = p.phase;
-        tenth = now;
+      so.migrate_progress = every_tenth([this](const MigrationProgress& p) {
         log.info("store_migration", {{"phase", p.phase}, {"done", p.done}, {"total", p.total}});
-      };
+      });
       engine->open_store(so);
     }
     engine_ = std::move(engine);

@@ -141,6 +141,16 @@ void finish(Env& env, const std::string& store, const MigrationProgressFn& progr
 
 }  // namespace
 
+MigrationProgressFn every_tenth(MigrationProgressFn fn) {
+  return [fn = std::move(fn), phase = std::string(), tenth = -1](const MigrationProgress& p) mutable {
+    const int now = p.total == 0 ? 10 : static_cast<int>(10 * p.done / p.total);
+    if (p.phase == phase && now == tenth) return;
+    phase = p.phase;
+    tenth = now;
+    fn(p);
+  };
+}
+
 bool resume_migration(Env& env, const std::string& store) {
   if (env.exists(store + "/" + kMarker)) {
     finish(env, store, {});

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -36,6 +39,26 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// A file's bytes, and a file replaced by bytes (tests that damage or inspect store files).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void spit(const std::filesystem::path& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// Every file of a directory tree with its bytes (LOCK aside), to show that a refusal changed nothing.
+inline std::map<std::string, std::string> snapshot_files(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().filename() != "LOCK") out[e.path().string()] = slurp(e.path());
+  }
+  return out;
+}
 
 inline StoreOptions store_options(const std::string& path, std::shared_ptr<Env> env = nullptr,
                                   Durability mode = Durability::Group) {

@@ -20,28 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void spit(const fs::path& p, const std::string& data) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
+using test::slurp;
+using test::snapshot_files;
+using test::spit;
 
 template <class T>
 void put(std::string& s, std::size_t at, T v) {
   std::memcpy(s.data() + at, &v, sizeof v);
-}
-
-// Every file of a directory tree with its bytes, to show that a refusal changed nothing.
-std::map<std::string, std::string> snapshot_files(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file() && e.path().filename() != "LOCK") out[e.path().string()] = slurp(e.path());
-  }
-  return out;
 }
 
 // --- The stored version-1 store (tests/fixtures/store-v1, written by tests/fixtures/make_store_v1.py),

@@ -23,18 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::map<std::string, std::string> files_of(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file() && e.path().filename() != "LOCK") out[e.path().string()] = slurp(e.path());
-  }
-  return out;
-}
+using test::slurp;
+using test::snapshot_files;
 
 std::uint32_t header_major(const std::string& path) {
   const std::string d = slurp(path);
@@ -154,10 +144,10 @@ TEST_F(Migrate, RollbackAndUpgradeKeepEverything) {
   EXPECT_FALSE(fs::exists(store_ + "/MIGRATION"));
   EXPECT_NE(std::find(phases_.begin(), phases_.end(), "switch"), phases_.end());
   {  // a format-2 build refuses the rolled-back store, unchanged
-    const auto files = files_of(store_);
+    const auto files = snapshot_files(store_);
     Engine eng(config());
     EXPECT_THROW(eng.open_store(test::store_options(store_)), UnsupportedFormatError);
-    EXPECT_EQ(files_of(store_), files);
+    EXPECT_EQ(snapshot_files(store_), files);
   }
   const MigrationReport up = run(2);
   EXPECT_TRUE(up.changed);
@@ -182,7 +172,7 @@ TEST_F(Migrate, OpenWithMigrateConvertsAndTheLogContinues) {
 }
 
 TEST_F(Migrate, DryRunChangesNothingAndReports) {
-  const auto files = files_of(store_);
+  const auto files = snapshot_files(store_);
   const MigrationReport r = run(1, true);
   EXPECT_FALSE(r.changed);
   EXPECT_TRUE(r.dry_run);
@@ -190,16 +180,16 @@ TEST_F(Migrate, DryRunChangesNothingAndReports) {
   EXPECT_EQ(r.episodes, before_.ids["notes"].size() - r.concepts + before_.ids["other"].size());
   EXPECT_GT(r.checkpoint_bytes, kCheckpointHeaderBytes);
   EXPECT_TRUE(r.blockers.empty());
-  EXPECT_EQ(files_of(store_), files);
+  EXPECT_EQ(snapshot_files(store_), files);
   EXPECT_EQ(phases_.front(), "read");
 }
 
 TEST_F(Migrate, AlreadyInTheTargetFormatIsLeftAlone) {
-  const auto files = files_of(store_);
+  const auto files = snapshot_files(store_);
   const MigrationReport r = run(2);
   EXPECT_FALSE(r.changed);
   EXPECT_EQ(r.from, 2u);
-  EXPECT_EQ(files_of(store_), files);
+  EXPECT_EQ(snapshot_files(store_), files);
 }
 
 TEST_F(Migrate, RollbackIsRefusedWhileARolloutStageIsStored) {
@@ -219,7 +209,7 @@ TEST_F(Migrate, RollbackIsRefusedWhileARolloutStageIsStored) {
     EXPECT_FALSE(eng.features().rollout_stage(Feature::ConceptFormation));
     eng.close();
   }
-  const auto files = files_of(store_);
+  const auto files = snapshot_files(store_);
   const MigrationReport dry = run(1, true);
   ASSERT_EQ(dry.blockers.size(), 2u);
   EXPECT_NE(dry.blockers[0].find("rollout stage"), std::string::npos) << dry.blockers[0];
@@ -229,7 +219,7 @@ TEST_F(Migrate, RollbackIsRefusedWhileARolloutStageIsStored) {
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find("fan_effect has a rollout stage (10.00%)"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(files_of(store_), files);
+  EXPECT_EQ(snapshot_files(store_), files);
   {  // ended: nothing format 1 cannot hold, so the rollback runs
     Engine eng(config());
     eng.open_store(test::store_options(store_));
@@ -253,18 +243,15 @@ TEST_F(Migrate, DamageIsNotConverted) {
   }
   std::string d = slurp(last);
   d[d.size() / 2] ^= 0x40;
-  {
-    std::ofstream out(last, std::ios::binary | std::ios::trunc);
-    out.write(d.data(), static_cast<std::streamsize>(d.size()));
-  }
-  const auto files = files_of(store_);
+  test::spit(last, d);
+  const auto files = snapshot_files(store_);
   try {
     run(2);
     ADD_FAILURE() << "converted a damaged store";
   } catch (const StorageError& e) {
     EXPECT_NE(std::string(e.what()).find("has damage"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(files_of(store_), files);
+  EXPECT_EQ(snapshot_files(store_), files);
   EXPECT_FALSE(fs::exists(store_ + "/quarantine"));
 }
 
@@ -280,14 +267,14 @@ TEST(MigrateFixture, ATornTailIsCutInMemoryOnly) {
     std::ofstream out(segs.back().path, std::ios::binary | std::ios::app);
     out.write("EGWR\x03\x00", 6);  // half a frame header
   }
-  const auto files = files_of(store);
+  const auto files = snapshot_files(store);
   MigrationOptions o;
   o.path = store;
   o.dry_run = true;
   const MigrationReport dry = migrate_store(o);
   EXPECT_EQ(dry.torn_tails, 1u);
   EXPECT_EQ(dry.lsn, 48u);
-  EXPECT_EQ(files_of(store), files);
+  EXPECT_EQ(snapshot_files(store), files);
   o.dry_run = false;
   const MigrationReport r = migrate_store(o);
   EXPECT_TRUE(r.changed);

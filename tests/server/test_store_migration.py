@@ -4,7 +4,6 @@ without Python; rollout stages set over HTTP are durable, and block a rollback u
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 from engram.server.launcher import find_engramd
 from engram_harness.server import running_server_process, start_server
+from tests.durability.store_contents import digests
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-v1"
 ENGRAMD = find_engramd()
@@ -22,8 +22,7 @@ pytestmark = pytest.mark.skipif(ENGRAMD is None, reason="engramd is not built (p
 
 
 def _digest(store: Path) -> dict[str, str]:
-    return {str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(store.rglob("*")) if p.is_file() and p.name != "LOCK"}  # fmt: skip
+    return digests(store, ignore=("LOCK",))
 
 
 def _migrate(data: Path, *args: str) -> tuple[int, list[dict], str]:

@@ -47,6 +47,14 @@ constexpr std::string_view feature_name(Feature f) noexcept {
   return "unknown";
 }
 
+// The flag named `name` ("blended_recall", ...); nullopt for any other name.
+constexpr std::optional<Feature> parse_feature(std::string_view name) noexcept {
+  for (const Feature f : kFeatures) {
+    if (feature_name(f) == name) return f;
+  }
+  return std::nullopt;
+}
+
 // A staged rollout of one flag: on for `percent` of rollout keys (requests' keys for
 // blended_recall and fan_effect, space names for concept_formation); shadow (percent 0, per-request
 // flags only): the flag-on path is computed beside the served one and compared.

@@ -36,6 +36,8 @@ struct MigrationProgress {
   std::uint64_t total = 0;
 };
 using MigrationProgressFn = std::function<void(const MigrationProgress&)>;
+// fn, called only when a phase starts or reaches its next tenth: one line per tenth for a log.
+MigrationProgressFn every_tenth(MigrationProgressFn fn);
 
 struct MigrationOptions {
   std::string path;
