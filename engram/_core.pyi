@@ -57,6 +57,7 @@ __all__: list[str] = [
     "hop_decay",
     "inspect_wal",
     "is_valid_space_name",
+    "lock_waits",
     "migrate_store",
     "run_schedule",
     "run_schedule_http",
@@ -1293,6 +1294,11 @@ def inspect_wal(path: str) -> WalInspection:
 def is_valid_space_name(name: str) -> bool:
     """
     Whether the engine accepts this space name (SPACE_NAME_RULE).
+    """
+
+def lock_waits() -> dict:
+    """
+    Process-wide lock-wait counters by lock class: {class: {'contended': n, 'wait_s': seconds}} (acquisitions that had to wait, and the time they waited; lock_stats.hpp).
     """
 
 def migrate_store(

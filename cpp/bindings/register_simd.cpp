@@ -1,9 +1,11 @@
-// SIMD kernel levels and the dot product per level (tests compare the kernels).
+// SIMD kernel levels and the dot product per level (tests compare the kernels); the process's
+// lock-wait counters.
 #include <optional>
 #include <string>
 
 #include "convert.hpp"
 #include "engram/errors.hpp"
+#include "engram/lock_stats.hpp"
 #include "engram/simd.hpp"
 #include "register.hpp"
 
@@ -23,6 +25,20 @@ void register_simd(py::module_& m) {
   m.def(
       "simd_level", [] { return std::string(simd::level_name(simd::active_level())); },
       "The distance kernels in use: scalar, avx2 or avx512.");
+  m.def(
+      "lock_waits",
+      [] {
+        py::dict out;
+        for (const auto& w : lock_wait_snapshot()) {
+          py::dict d;
+          d["contended"] = w.contended;
+          d["wait_s"] = w.wait_s;
+          out[w.lock] = d;
+        }
+        return out;
+      },
+      "Process-wide lock-wait counters by lock class: {class: {'contended': n, 'wait_s': seconds}} "
+      "(acquisitions that had to wait, and the time they waited; lock_stats.hpp).");
   m.def(
       "simd_best", [] { return std::string(simd::level_name(simd::best_supported())); },
       "The best kernel level this CPU supports.");

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engram/stage_trace.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
 #include "router.hpp"
@@ -47,7 +48,13 @@ class RequestContext {
   std::int64_t check_k(std::int64_t k, std::string_view name = "k") const;
   Engine& engine() const { return state.engine_in_flight(); }
   // A response writer whose memory ids follow the route's API version (numbers in v1, strings in v2).
-  JsonWriter writer() const { return JsonWriter(route.version >= 2 ? IdStyle::String : IdStyle::Number); }
+  // Its first call marks the start of the response's serialisation (the "serialise" stage of
+  // engram_http_request_stage_seconds): handlers make their writer once the engine has answered.
+  JsonWriter writer() const {
+    if (serialise_start_ns == 0) serialise_start_ns = trace::unix_nanos();
+    return JsonWriter(route.version >= 2 ? IdStyle::String : IdStyle::Number);
+  }
+  mutable std::int64_t serialise_start_ns = 0;
 
  private:
   std::unique_ptr<JsonDocument> doc_;

@@ -278,14 +278,14 @@ class Session {
         auto granted = [s = self().shared_from_this()] {
           asio::post(s->self().stream().get_executor(), [s] {
             s->work_held_ = true;
-            if (s->trace_) s->granted_ns_ = engram::trace::unix_nanos();
+            s->granted_ns_ = engram::trace::unix_nanos();
             s->read_body();
           });
         };
         switch (st_.work.admit(work_tenant_, work_cost_, std::move(granted))) {
           case WorkAdmission::Decision::Run: work_held_ = true; break;
           case WorkAdmission::Decision::Queued:
-            if (trace_) queued_ns_ = engram::trace::unix_nanos();
+            queued_ns_ = engram::trace::unix_nanos();
             st_.metrics.inc("engram_server_work_queued_total",
                             "Requests that waited for their key's worker-pool budget (expensive calls queue).");
             return;  // read_body() runs once the budget is granted
@@ -308,7 +308,7 @@ class Session {
 
   void read_body() {
     if (!body_pending_) return run_handler();
-    if (trace_) body_begin_ns_ = engram::trace::unix_nanos();
+    body_begin_ns_ = engram::trace::unix_nanos();
     parser_->body_limit(static_cast<std::uint64_t>(st_.config.max_body_bytes));
     lowest().expires_after(seconds(st_.config.body_timeout_s));
     http::async_read(self().stream(), buffer_, *parser_,
@@ -341,7 +341,7 @@ class Session {
   }
 
   void run_handler() {
-    if (trace_ && body_begin_ns_ != 0) body_end_ns_ = engram::trace::unix_nanos();
+    if (body_begin_ns_ != 0) body_end_ns_ = engram::trace::unix_nanos();
     ctx_->body = std::move(parser_->get().body());
     const Route& route = ctx_->route;
     try {
@@ -356,7 +356,7 @@ class Session {
     if (!on_pool(route)) {
       return send_response(invoke());
     }
-    if (trace_) pool_post_ns_ = engram::trace::unix_nanos();
+    pool_post_ns_ = engram::trace::unix_nanos();
     asio::post(srv_.pool, [s = self().shared_from_this()]() mutable {
       auto res = std::make_shared<Response>(s->invoke());
       // The pool's part is done: the key's next waiter may start while this response is written.
@@ -377,8 +377,9 @@ class Session {
   }
 
   // Runs the handler and maps anything it throws onto an error response.
+  // Every request's stages are timed (a few clock reads), for engram_http_request_stage_seconds
+  // and, when it is traced, its spans.
   Response invoke() {
-    if (!trace_) return invoke_handler();
     // the engine's stages (parse, wal.sync) are recorded on this thread (stage_trace.hpp)
     const engram::trace::ScopedRecorder recorder(&stages_);
     handler_start_ns_ = engram::trace::unix_nanos();
@@ -497,6 +498,7 @@ class Session {
     st_.metrics.observe_request(known_method ? method_ : "(other)", route_label_, status_, dt);
     if (status_ == 401 || status_ == 403)  // a series from 0 (state.cpp): alerts can take its increase()
       st_.metrics.inc("engram_server_auth_failures_total", "", 1.0, {{"status", std::to_string(status_)}});
+    observe_stages();
     if (trace_) submit_trace();
     if (!exempt_ || status_ >= 400) {
       LogField space =
@@ -510,6 +512,35 @@ class Session {
                                {"latency_ms", std::round(dt * 1e6) / 1e3},
                                key});
     }
+  }
+
+  // The request's stage durations (metrics.hpp, RequestStage), from the times taken as it went.
+  void observe_stages() {
+    StageTimes t;
+    t.fill(-1);
+    auto at = [&t](RequestStage s) -> std::int64_t& { return t[static_cast<std::size_t>(s)]; };
+    if (body_begin_ns_ && body_end_ns_) at(RequestStage::Receive) = body_end_ns_ - body_begin_ns_;
+    std::int64_t queued = -1;
+    if (queued_ns_ && granted_ns_) queued = granted_ns_ - queued_ns_;
+    if (pool_post_ns_ && handler_start_ns_)
+      queued = std::max<std::int64_t>(queued, 0) + handler_start_ns_ - pool_post_ns_;
+    at(RequestStage::Queue) = queued;
+    if (handler_start_ns_ && handler_end_ns_) {
+      std::int64_t parse = 0, sync = 0, serialise = 0;
+      for (const auto& st : stages_.stages) {
+        const std::string_view name(st.name);
+        if (name == "parse") parse += st.end_ns - st.start_ns;
+        if (name == "wal.sync") sync += st.end_ns - st.start_ns;
+      }
+      if (ctx_ && ctx_->serialise_start_ns >= handler_start_ns_ && ctx_->serialise_start_ns <= handler_end_ns_)
+        serialise = handler_end_ns_ - ctx_->serialise_start_ns;
+      at(RequestStage::Parse) = parse;
+      at(RequestStage::WalSync) = sync;
+      at(RequestStage::Serialise) = serialise;
+      at(RequestStage::Engine) =
+          std::max<std::int64_t>(0, handler_end_ns_ - handler_start_ns_ - parse - sync - serialise);
+    }
+    st_.metrics.observe_stages(t);
   }
 
   // The request's server span and its stages' child spans, to the exporter (tracing.hpp).

@@ -80,6 +80,17 @@ void ServerMetrics::observe_request(std::string_view method, std::string_view ro
   it->second.back() += seconds;
 }
 
+void ServerMetrics::observe_stages(const StageTimes& ns) noexcept {
+  for (std::size_t i = 0; i < kRequestStages; ++i) {
+    if (ns[i] < 0) continue;
+    const double seconds = static_cast<double>(ns[i]) * 1e-9;
+    const auto b = static_cast<std::size_t>(std::lower_bound(kStageBuckets.begin(), kStageBuckets.end(), seconds) -
+                                            kStageBuckets.begin());
+    stages_[i].buckets[b].fetch_add(1, std::memory_order_relaxed);
+    stages_[i].sum_ns.fetch_add(static_cast<std::uint64_t>(ns[i]), std::memory_order_relaxed);
+  }
+}
+
 void ServerMetrics::inc(const std::string& name, const std::string& help, double amount, Labels labels) {
   std::sort(labels.begin(), labels.end());
   MutexLock lock(mu_);
@@ -151,6 +162,23 @@ std::string ServerMetrics::render() const {
   o += "# HELP engram_http_request_duration_seconds HTTP request latency by method, route and status.\n";
   o += "# TYPE engram_http_request_duration_seconds histogram\n";
   for (const auto& [k, h] : latency) append_histogram(o, "engram_http_request_duration_seconds", req_labels(k), h);
+  o += "# HELP engram_http_request_stage_seconds Time requests spent in each stage: receive (the body), queue "
+       "(admission and worker pool), parse, engine, wal_sync (waiting for the WAL's fsync), serialise (the "
+       "response body).\n";
+  o += "# TYPE engram_http_request_stage_seconds histogram\n";
+  for (std::size_t i = 0; i < kRequestStages; ++i) {
+    const std::string l = std::string("{stage=\"") + kRequestStageNames[i] + "\",le=\"";
+    std::uint64_t cum = 0;
+    for (std::size_t b = 0; b <= kStageBuckets.size(); ++b) {
+      cum += stages_[i].buckets[b].load(std::memory_order_relaxed);
+      o += "engram_http_request_stage_seconds_bucket" + l +
+           (b < kStageBuckets.size() ? fmt_g(kStageBuckets[b]) : "+Inf") + "\"} " + std::to_string(cum) + "\n";
+    }
+    const std::string stage = std::string("{stage=\"") + kRequestStageNames[i] + "\"}";
+    o += "engram_http_request_stage_seconds_sum" + stage + " " +
+         fmt_g(static_cast<double>(stages_[i].sum_ns.load(std::memory_order_relaxed)) * 1e-9) + "\n";
+    o += "engram_http_request_stage_seconds_count" + stage + " " + std::to_string(cum) + "\n";
+  }
   for (const auto& [name, series] : counters) {
     o += "# HELP " + name + " " + helps[name] + "\n# TYPE " + name + " counter\n";
     for (const auto& [labels, v] : series) o += name + fmt_labels(labels) + " " + fmt_g(v) + "\n";

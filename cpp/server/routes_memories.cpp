@@ -155,12 +155,14 @@ Response remember(RequestContext& ctx) {
   o.finish();
   const auto key = idempotency_key(ctx, body_key);
   auto sp = ctx.engine().space(*ctx.space);
-  JsonWriter w = ctx.writer();
   if (!key) {
-    write_id_result(w, sp->remember(std::move(e)), false);
+    const auto id = sp->remember(std::move(e));
+    JsonWriter w = ctx.writer();  // after the engine's answer: the serialise stage starts here
+    write_id_result(w, id, false);
     return Response::json(w.take(), 201);
   }
   const Remembered r = sp->remember(std::move(e), IdempotencyKey{*key, fingerprint("remember", ctx.body)});
+  JsonWriter w = ctx.writer();
   write_id_result(w, r.id, r.replayed);
   return Response::json(w.take(), r.replayed ? 200 : 201);
 }

@@ -170,11 +170,14 @@ Response search_batch(RequestContext& ctx) {
   auto sp = ctx.engine().space(*ctx.space);
   for (std::size_t i = 0; i < qs.size(); ++i)
     check_dim(*sp, qs[i].embedding, "queries[" + std::to_string(i) + "].embedding");
+  std::vector<std::vector<SearchHit>> hits;  // answered first, written after: the serialise stage
+  hits.reserve(qs.size());
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    hits.push_back(item_call(i, [&] { return sp->search(qs[i].embedding, qs[i].k, qs[i].ef); }));
+  }
   JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
-  for (std::size_t i = 0; i < qs.size(); ++i) {
-    write_hits(w, item_call(i, [&] { return sp->search(qs[i].embedding, qs[i].k, qs[i].ef); }));
-  }
+  for (const auto& h : hits) write_hits(w, h);
   w.end_array().end_object();
   return Response::json(w.take());
 }
@@ -321,13 +324,15 @@ Response recall_batch(RequestContext& ctx) {
   for (std::size_t i = 0; i < qs.size(); ++i) check_dim(*sp, qs[i].cue, "queries[" + std::to_string(i) + "].cue");
   RolloutSides sides;  // one request, one rollout key: the same side for every query
   for (auto& q : qs) sides = apply_rollout(ctx, q.p);
+  std::vector<std::vector<Recollection>> answers;  // answered first, written after: the serialise stage
+  answers.reserve(qs.size());
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    answers.push_back(item_call(i, [&] { return recall(*sp, qs[i].cue, qs[i].p); }));
+    shadow_recall(ctx, *sp, qs[i], sides, answers.back());
+  }
   JsonWriter w = ctx.writer();
   w.begin_object().key("results").begin_array();
-  for (std::size_t i = 0; i < qs.size(); ++i) {
-    const auto rows = item_call(i, [&] { return recall(*sp, qs[i].cue, qs[i].p); });
-    shadow_recall(ctx, *sp, qs[i], sides, rows);
-    write_recollections(w, rows);
-  }
+  for (const auto& rows : answers) write_recollections(w, rows);
   w.end_array().end_object();
   Response r = Response::json(w.take());
   if (!sides.header.empty()) r.headers.emplace_back("Engram-Features", sides.header);

@@ -89,16 +89,22 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
   (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
 #endif
-  const auto interval = std::chrono::duration<double>(interval_s_);
+  const auto interval =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s_));
+  // Fixed rate: a cycle starts one interval after the previous one started, not after it ended,
+  // so the cadence holds whatever a cycle costs (the seeds' 60 s +/- 2 s); a cycle longer than
+  // the interval is followed at once by the next, never by a burst of missed ones.
+  auto next = std::chrono::steady_clock::now() + interval;
   while (!stop.stop_requested()) {
     {
       MutexLock lock(mu_);
-      // Sleeps one interval (woken early only by a stop), then, while paused or held, until resumed.
-      cv_.wait_for(mu_, stop, interval, [] { return false; });
+      // Sleeps until the next start (woken early only by a stop), then, while paused or held, until resumed.
+      cv_.wait_until(mu_, stop, next, [] { return false; });
       cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !paused_ && !held_; });
     }
     if (stop.stop_requested()) break;
     const auto start = std::chrono::steady_clock::now();
+    next = start + interval;
     cycle_started_.store(std::chrono::duration<double>(start.time_since_epoch()).count(), std::memory_order_relaxed);
     for (const std::shared_ptr<Space>& sp : spaces_()) {
       if (stop.stop_requested()) break;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engram/errors.hpp"
+#include "engram/lock_stats.hpp"
 #include "engram/simd.hpp"
 #include "engram/validation.hpp"
 
@@ -519,6 +520,14 @@ std::string Engine::prometheus() const {
   durability_metrics(out);
   memory_metrics(out);
   out << "# HELP engram_spaces Memory spaces open.\n# TYPE engram_spaces gauge\nengram_spaces " << all.size() << "\n";
+  // process-wide (lock_stats.hpp): every engine of the process and the server's own locks
+  const auto waits = lock_wait_snapshot();
+  out << "# HELP engram_lock_contended_total Lock acquisitions that had to wait, by lock class (process-wide).\n"
+         "# TYPE engram_lock_contended_total counter\n";
+  for (const auto& w : waits) out << "engram_lock_contended_total{lock=\"" << w.lock << "\"} " << w.contended << "\n";
+  out << "# HELP engram_lock_wait_seconds_total Time threads spent waiting for contended locks, by lock class "
+         "(process-wide).\n# TYPE engram_lock_wait_seconds_total counter\n";
+  for (const auto& w : waits) out << "engram_lock_wait_seconds_total{lock=\"" << w.lock << "\"} " << w.wait_s << "\n";
   out << "# HELP engram_simd_info Distance kernels in use.\n# TYPE engram_simd_info gauge\nengram_simd_info{level=\""
       << simd::level_name(simd::active_level()) << "\"} 1\n";
   return out.str();

@@ -1,6 +1,7 @@
 #include "engram/hnsw.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -85,6 +86,8 @@ struct HnswIndex::Query {
 class HnswIndex::NodeLock {
  public:
   explicit NodeLock(const Node& n) : flag_(const_cast<std::atomic<std::uint8_t>&>(n.lock)) {
+    if (flag_.exchange(1, std::memory_order_acquire) == 0) return;
+    const auto t = std::chrono::steady_clock::now();  // contended: counted (lock_stats.hpp)
     for (int spins = 0; flag_.exchange(1, std::memory_order_acquire) != 0; ++spins) {
       if (spins < 64) {
         cpu_relax();
@@ -92,6 +95,7 @@ class HnswIndex::NodeLock {
         std::this_thread::yield();
       }
     }
+    note_lock_wait(LockClass::HnswNode, t);
   }
   ~NodeLock() { flag_.store(0, std::memory_order_release); }
   NodeLock(const NodeLock&) = delete;

@@ -201,7 +201,7 @@ class ConceptStore {
   ConceptView view(std::size_t slot) const REQUIRES_SHARED(mu_);
 
   std::size_t dim_;
-  mutable SharedMutex mu_ ACQUIRED_AFTER(run_mu_);
+  mutable SharedMutex mu_ ACQUIRED_AFTER(run_mu_){LockClass::Concepts};
   std::vector<Entry> entries_ GUARDED_BY(mu_);
   std::vector<float> centroids_ GUARDED_BY(mu_);  // slot * dim
   std::vector<std::size_t> free_ GUARDED_BY(mu_);
@@ -210,7 +210,7 @@ class ConceptStore {
   std::vector<std::int64_t> dirty_ GUARDED_BY(mu_);
   std::atomic<std::size_t> live_{0};
   ConsolidationCounters counters_;
-  Mutex run_mu_;
+  Mutex run_mu_{LockClass::Concepts};
   RunState run_state_ GUARDED_BY(run_mu_);
 };
 

@@ -34,7 +34,7 @@ struct ConsolidatorStatus {
   bool memory_hold = false;  // held by memory pressure (memory_budget.hpp), apart from pause()
 };
 
-// The background consolidator of one engine: a thread that, every interval_s (steady time),
+// The background consolidator of one engine: a thread that, every interval_s (steady time, start to start),
 // runs consolidate() on each space the engine lists, unless paused. Owned by the Engine;
 // destruction requests a stop, wakes the thread and joins it (std::jthread), so it never
 // outlives its engine. A stop or pause takes effect between spaces, never inside a run.
@@ -60,7 +60,7 @@ class BackgroundConsolidator {
   SpaceList spaces_;
   double interval_s_;
   ConsolidationParams params_;
-  mutable Mutex mu_;
+  mutable Mutex mu_{LockClass::Consolidator};
   std::condition_variable_any cv_;
   bool paused_ GUARDED_BY(mu_) = false;
   bool held_ GUARDED_BY(mu_) = false;

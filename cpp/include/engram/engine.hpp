@@ -246,7 +246,7 @@ class Engine {
 
   EngineConfig config_;
   std::shared_ptr<Clock> clock_;
-  mutable SharedMutex spaces_mu_ ACQUIRED_AFTER(checkpoint_mu_);
+  mutable SharedMutex spaces_mu_ ACQUIRED_AFTER(checkpoint_mu_){LockClass::EngineSpaces};
   std::map<std::string, std::shared_ptr<Space>, std::less<>> spaces_ GUARDED_BY(spaces_mu_);
   std::uint32_t next_ordinal_ GUARDED_BY(spaces_mu_) = 1;
   std::atomic<bool> closed_{false};
@@ -263,9 +263,10 @@ class Engine {
   std::unique_ptr<FileLock> lock_;     // the store's LOCK, held while open
   std::shared_ptr<RunMarker> marker_;  // the phase marker in LOCK (store.hpp); null in memory
   RecoveryInfo recovery_;
-  std::uint32_t read_major_ = kFormatVersion;         // the format recovery decodes (set before it runs)
-  Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_);  // orders feature changes with their WAL records
-  Mutex checkpoint_mu_;
+  std::uint32_t read_major_ = kFormatVersion;  // the format recovery decodes (set before it runs)
+  Mutex features_mu_ ACQUIRED_AFTER(checkpoint_mu_){
+      LockClass::EngineFeatures};  // orders feature changes with their WAL records
+  Mutex checkpoint_mu_{LockClass::EngineCheckpoint};
   std::atomic<std::uint64_t> checkpoints_{0}, checkpoint_failures_{0};
   std::atomic<std::uint64_t> last_checkpoint_lsn_{0};
   std::atomic<double> last_checkpoint_s_{0.0};

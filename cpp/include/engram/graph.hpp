@@ -122,7 +122,7 @@ class Graph {
     std::vector<Edge> in;   // sorted by other (= src)
   };
   struct alignas(64) Stripe {
-    mutable SharedMutex mu;
+    mutable SharedMutex mu{LockClass::GraphNode};
     std::unordered_map<std::int64_t, Adjacency> nodes GUARDED_BY(mu);
   };
   // Both stripes of an edge exclusively, lower index first; one lock when they are the same.

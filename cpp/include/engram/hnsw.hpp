@@ -182,7 +182,7 @@ class HnswIndex {
   std::atomic<std::size_t> count_{0};
   std::atomic<std::size_t> deleted_{0};
   std::atomic<std::uint64_t> level_counter_{0};
-  mutable Mutex entry_mu_;
+  mutable Mutex entry_mu_{LockClass::HnswEntry};
   // (top level + 1) << 32 | entry slot; 0 while empty. One word so searches read both at once.
   std::atomic<std::uint64_t> entry_state_{0};
 };

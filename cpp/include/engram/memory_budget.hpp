@@ -118,7 +118,7 @@ class MemoryGovernor {
   std::atomic<std::uint64_t> rejections_{0};
   std::atomic<std::uint64_t> checks_{0}, check_ns_total_{0}, check_ns_max_{0}, slow_checks_{0};
   std::array<std::atomic<std::uint64_t>, 3> transitions_{};
-  Mutex mu_;
+  Mutex mu_{LockClass::MemoryBudget};
   Mutex wake_mu_;
   std::condition_variable_any wake_cv_;
   bool wake_ GUARDED_BY(wake_mu_) = false;

@@ -358,9 +358,10 @@ class Space {
   std::uint32_t ordinal_;
   SpaceConfig config_;
   std::shared_ptr<const Clock> clock_;
-  mutable SharedMutex structure_mu_;
-  mutable SharedMutex records_mu_ ACQUIRED_AFTER(structure_mu_);
-  mutable Mutex append_mu_ ACQUIRED_AFTER(records_mu_);  // serialises id allocation so a batch gets contiguous ids
+  mutable SharedMutex structure_mu_{LockClass::SpaceStructure};
+  mutable SharedMutex records_mu_ ACQUIRED_AFTER(structure_mu_){LockClass::SpaceRecords};
+  mutable Mutex append_mu_ ACQUIRED_AFTER(records_mu_){
+      LockClass::SpaceAppend};  // serialises id allocation so a batch gets contiguous ids
   // Idempotency keys: looked up and recorded under append_mu_ with the memories they store.
   IdempotencyTable idempotency_ GUARDED_BY(append_mu_);
   SegmentedArray<Record> records_;
@@ -378,8 +379,9 @@ class Space {
   std::atomic<bool> dropped_{false};
   std::shared_ptr<Wal> wal_;
   std::shared_ptr<RunMarker> marker_;
-  Mutex graph_log_mu_ ACQUIRED_AFTER(records_mu_);  // orders graph mutations with their WAL records
-  std::vector<std::uint32_t> pending_links_;        // index slots restored by replay, not yet linked
+  Mutex graph_log_mu_ ACQUIRED_AFTER(records_mu_){
+      LockClass::SpaceGraphLog};              // orders graph mutations with their WAL records
+  std::vector<std::uint32_t> pending_links_;  // index slots restored by replay, not yet linked
 };
 
 }  // namespace engram

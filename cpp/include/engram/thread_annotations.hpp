@@ -13,11 +13,15 @@
 // calls back into the Space from worker lambdas), or locks chosen at run time (the HNSW per-node
 // spin locks, one per node). Those places say so where they are declared.
 //
-// The engine's lock order is in engine.hpp ("Lock order").
+// The engine's lock order is in engine.hpp ("Lock order"). Each mutex names its class
+// (lock_stats.hpp): a contended acquisition is counted and timed there.
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <shared_mutex>
+
+#include "engram/lock_stats.hpp"
 
 #if defined(__clang__)
 #define ENGRAM_THREAD_ANNOTATION(x) __attribute__((x))
@@ -49,17 +53,25 @@
 namespace engram {
 
 // std::mutex as a capability. Also BasicLockable, so std::condition_variable_any can wait on it.
+// Tries first, so only a contended acquisition reads the clock (lock_stats.hpp).
 class CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
+  explicit Mutex(LockClass c) noexcept : class_(c) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
-  void lock() ACQUIRE() { mu_.lock(); }
+  void lock() ACQUIRE() {
+    if (mu_.try_lock()) return;
+    const auto t = std::chrono::steady_clock::now();
+    mu_.lock();
+    note_lock_wait(class_, t);
+  }
   void unlock() RELEASE() { mu_.unlock(); }
   bool try_lock() TRY_ACQUIRE(true) { return mu_.try_lock(); }
 
  private:
   std::mutex mu_;
+  LockClass class_ = LockClass::Other;
 };
 
 // std::shared_mutex as a capability (exclusive and shared). Also SharedLockable, for the
@@ -67,17 +79,29 @@ class CAPABILITY("mutex") Mutex {
 class CAPABILITY("mutex") SharedMutex {
  public:
   SharedMutex() = default;
+  explicit SharedMutex(LockClass c) noexcept : class_(c) {}
   SharedMutex(const SharedMutex&) = delete;
   SharedMutex& operator=(const SharedMutex&) = delete;
-  void lock() ACQUIRE() { mu_.lock(); }
+  void lock() ACQUIRE() {
+    if (mu_.try_lock()) return;
+    const auto t = std::chrono::steady_clock::now();
+    mu_.lock();
+    note_lock_wait(class_, t);
+  }
   void unlock() RELEASE() { mu_.unlock(); }
   bool try_lock() TRY_ACQUIRE(true) { return mu_.try_lock(); }
-  void lock_shared() ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void lock_shared() ACQUIRE_SHARED() {
+    if (mu_.try_lock_shared()) return;
+    const auto t = std::chrono::steady_clock::now();
+    mu_.lock_shared();
+    note_lock_wait(class_, t);
+  }
   void unlock_shared() RELEASE_SHARED() { mu_.unlock_shared(); }
   bool try_lock_shared() TRY_ACQUIRE_SHARED(true) { return mu_.try_lock_shared(); }
 
  private:
   std::shared_mutex mu_;
+  LockClass class_ = LockClass::Other;
 };
 
 // Holds a Mutex for its scope; unlock() releases it early.

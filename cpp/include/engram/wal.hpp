@@ -222,15 +222,15 @@ class Wal {
   Env& env_;
   std::string dir_;
   WalOptions opt_;
-  SharedMutex gate_;
+  SharedMutex gate_{LockClass::WalGate};
 
-  mutable Mutex buf_mu_ ACQUIRED_AFTER(io_mu_);
+  mutable Mutex buf_mu_ ACQUIRED_AFTER(io_mu_){LockClass::WalBuffer};
   std::string buffer_ GUARDED_BY(buf_mu_);
   std::uint64_t next_lsn_ GUARDED_BY(buf_mu_);
   std::uint64_t buffer_first_lsn_ GUARDED_BY(buf_mu_) = 0;  // LSN of the first frame in buffer_ (0: empty)
   bool closed_ GUARDED_BY(buf_mu_) = false;
 
-  mutable Mutex io_mu_;
+  mutable Mutex io_mu_{LockClass::WalIo};
   std::unique_ptr<WritableFile> file_ GUARDED_BY(io_mu_);  // the current segment
   std::uint64_t segment_first_lsn_ GUARDED_BY(io_mu_) = 0;
   std::uint64_t segment_bytes_ GUARDED_BY(io_mu_) = 0;  // durable size of the current segment
