@@ -227,7 +227,7 @@ def acceptance(session: nox.Session) -> None:
     analysis notebook executed on the run's results directory. The release wheel serves every
     suite but the parts of 104 and 108 that run a fault-injection engramd (_fault_engramd)."""
     _install_release(session)
-    _install_harness(session, "acceptance")
+    _install_harness(session, "acceptance", "bench")
     fault_env = _fault_engramd(session)
     results = ROOT / "results"
     args = session.posargs or ["--profile", "quick"]
@@ -364,11 +364,30 @@ def perf(session: nox.Session) -> None:
 
 
 @nox.session
+def competitive_weekly(session: nox.Session) -> None:
+    """Workflow 112 / suite 015, weekly and unattended (deploy/cron/engram-competitive.{cron,timer}):
+    the competitive suites' full profile (ANN, hybrid and graph traversal against hnswlib, FAISS,
+    USearch, NetworkX, ...), which append their rows to the committed docs/bench/history/competitive.csv
+    and fail on a > 10% regression of our ratio against the last recorded run; then the ratio plots.
+    ``ENGRAM_COMPETITIVE_HISTORY`` points the history elsewhere. Commit the CSV after the run."""
+    _install_release(session)
+    _install_harness(session, "acceptance", "bench")
+    tests = sorted(str(p) for p in (ROOT / "acceptance" / "service_levels").glob("test_112_competitive_*.py"))
+    args = session.posargs or ["--profile", "full"]
+    session.run(
+        "pytest", *tests, "-p", "no:cacheprovider", "-rA", *args, "--results-dir", str(ROOT / "results"),
+    )  # fmt: skip
+    session.run("python", "-m", "engram_harness.bench.competitive", "plot")
+
+
+@nox.session
 def nightly(session: nox.Session) -> None:
     """What does not fit CI's time budget, run before an issue is resolved (results go in the docs):
     the sanitizer builds, Clang's thread-safety analysis and the acceptance suites' full profile
     (which includes workflow 113's upgrade across releases: it builds the previous release's
-    engramd from its tag, engram_harness.clients.previous)."""
+    engramd from its tag, engram_harness.clients.previous). The weekly competitive run (workflow 112,
+    suite 015) is its own session, ``./dev competitive_weekly``, run unattended every week by the cron
+    entry or systemd timer of deploy/cron/engram-competitive.{cron,timer,service}."""
     session.notify("sanitize")
     session.notify("thread_safety")
     session.notify("acceptance", ["--profile", "full"])

@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ clang libclang-rt-dev libtbb-dev libeigen3-dev libgtest-dev libbenchmark-dev clang-format python3-venv
           libboost-dev libsimdjson-dev libssl-dev libtomlplusplus-dev wrk stress-ng ccache
-          prometheus prometheus-alertmanager)
+          prometheus prometheus-alertmanager
+          maven openjdk-17-jdk-headless linux-perf)  # Neo4j embedded for workflow 112 (jars from Maven Central); perf for 111
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
