@@ -37,6 +37,7 @@ nodes, 3 rounds (5-8 minutes; Neo4j's start and load alone 0.7-2.5 minutes).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -224,8 +225,19 @@ def test_graph_traversal_against_competitors(
         results.append(result)
         _goal_checks(result, checks)
         comps = G.comparisons(result, DEGREE)
+        if profile.quick:
+            # Recorded and compared (the table below), held to the 10% rule in full only: with quick's
+            # 3 rounds, two release-wheel runs in CI 20 minutes apart differed by up to 22% beyond the
+            # rounds' own spread (one-hop to NetworkX and Kuzu, 2026-12-07), so the quick gate failed on
+            # noise. The ANN ratios (7 paired rounds, deterministic builds) stay gated in quick.
+            comps = [dataclasses.replace(c, gated=False) for c in comps]
         verdicts = record_and_compare(comps, src, append_path=dst, run_id=run_id)
-        record_checks(checks, verdicts, label=f"graph {_size_label(n)}")
+        if profile.quick:
+            compared = sum(v.status != "no-baseline" for v in verdicts)
+            checks.check(f"graph {_size_label(n)}: ratios compared with a previous recorded run (gated in full)",
+                         compared, ">=", len(verdicts), note=f"{compared} of {len(verdicts)} had a baseline")  # fmt: skip
+        else:
+            record_checks(checks, verdicts, label=f"graph {_size_label(n)}")
         tables.append(
             G.markdown_table(result) + "\nAgainst the last recorded run:\n\n" + verdict_table(verdicts)
         )
