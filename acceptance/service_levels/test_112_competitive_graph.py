@@ -46,7 +46,7 @@ from typing import Any
 
 import pytest
 
-from engram_harness.suite import CheckRecorder, Profile, SessionResults
+from engram_harness.suite import CheckRecorder, Profile, SessionResults, require_modules
 
 pytestmark = pytest.mark.workflow
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,20 +58,6 @@ TRAVERSAL_P99_MS = 15.0
 ONE_HOP_VS_KUZU = 10.0
 ONE_HOP_VS_NEO4J = 100.0
 GOAL = "goal"  # prefix of the goal checks: the only ones the quick profile may xfail on
-
-
-def _require(*modules: str) -> None:
-    """Skip without the bench extras, fail under CI (whose nox session installs them)."""
-    import importlib
-
-    for m in modules:
-        try:
-            importlib.import_module(m)
-        except ImportError as exc:
-            msg = f"needs {m} (pip install 'engram-harness[bench]'): {exc}"
-            if os.environ.get("CI"):
-                pytest.fail(msg)
-            pytest.skip(msg)
 
 
 def _size_label(n: int) -> str:
@@ -189,7 +175,7 @@ def _goal_checks(result: Any, checks: CheckRecorder) -> None:
 def test_graph_traversal_against_competitors(
     profile: Profile, checks: CheckRecorder, session_results: SessionResults, tmp_path: Path
 ) -> None:
-    _require("networkx", "kuzu")
+    require_modules("networkx", "kuzu")
     from engram_harness.bench import graph as G
     from engram_harness.bench.competitive import (
         history_paths,

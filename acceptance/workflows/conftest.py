@@ -8,13 +8,13 @@ need calls the HTTP API does not offer yet say so next to their ``BACKEND``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import engram
+from engram_harness.suite import missing_component
 from engram_harness.workflows.backend import Backend
 
 
@@ -27,10 +27,7 @@ def engramd_test_build(request: pytest.FixtureRequest) -> str:
 
     path, why = fault_engramd()
     if path is None:
-        message = f"{request.node.nodeid} needs a fault-injection engramd: {why}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_component(f"{request.node.nodeid} needs a fault-injection engramd: {why}")
     return path
 
 

@@ -94,6 +94,10 @@ class AnnConfig:
     #: ``paired``): the figure a regression gate compares (see :func:`_paired`).
     paired_targets: Sequence[float] = ()
     paired_rounds: int = 7
+    #: Stop a library's sweep (in each mode) after the first setting whose recall reaches this: the
+    #: costlier settings beyond it only extend the Pareto curve past every recall a check reads (the
+    #: highest is the seeds' 0.995), and at 10K they are most of the sweep's time. ``None`` sweeps all.
+    stop_recall: float | None = None
 
 
 def library_version(lib: str) -> str:
@@ -437,9 +441,15 @@ def _measure(
     truth: I64,
     cfg: AnnConfig,
     mode: str,
+    done: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int, float, dict[str, Any]]]:
-    """One step of every library's sweep in one mode: (library position, knob value, recall, stats)."""
-    active = [(i, idx.sweep()[step]) for i, (_, idx, _, _) in enumerate(built) if step < len(idx.sweep())]
+    """One step of every library's sweep in one mode, except the libraries in ``done`` (positions in
+    ``built``): (library position, knob value, recall, stats)."""
+    active = [
+        (i, idx.sweep()[step])
+        for i, (_, idx, _, _) in enumerate(built)
+        if step < len(idx.sweep()) and i not in done
+    ]
     if not active:
         return []
     n = len(active)
@@ -566,8 +576,13 @@ def run_ann_benchmark(
                 built.append((lib, index, build_s, extra))
             steps = max((len(idx.sweep()) for _, idx, _, _ in built), default=0)
             for mode in modes:
+                done: set[int] = set()  # libraries whose sweep reached cfg.stop_recall in this mode
                 for step in range(steps):
-                    for i, value, recall, stats in _measure(built, step, queries, truth, cfg, mode):
+                    for i, value, recall, stats in _measure(
+                        built, step, queries, truth, cfg, mode, frozenset(done)
+                    ):
+                        if cfg.stop_recall is not None and recall >= cfg.stop_recall:
+                            done.add(i)
                         lib, index, build_s, extra = built[i]
                         row = {
                             "dataset": dataset,
@@ -794,6 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=d.repeats)
     p.add_argument("--threads", type=int, default=d.threads, help="build threads for hnswlib and FAISS")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--stop-recall", type=float, default=d.stop_recall,
+                   help="stop a library's sweep at the first setting reaching this recall (default: sweep all)")  # fmt: skip
     p.add_argument("--json", dest="json_path", help="write machine info, config and rows here")
     p.add_argument("--markdown", dest="md_path", help="write the Markdown tables here (else stdout)")
     a = p.parse_args(argv)
@@ -806,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         if v < 1:
             p.error(f"{name} must be at least 1, got {v}")
+    if a.stop_recall is not None and not 0.0 < a.stop_recall <= 1.0:
+        p.error(f"--stop-recall must be in (0, 1], got {a.stop_recall}")
     cfg = AnnConfig(
         sizes=a.sizes,
         dim=a.dim,
@@ -821,6 +840,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=a.repeats,
         threads=a.threads,
         seed=a.seed,
+        stop_recall=a.stop_recall,
     )
     machine = machine_info()
     config = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(cfg).items()}

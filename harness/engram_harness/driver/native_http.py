@@ -17,7 +17,9 @@ import os
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy.typing as npt
 
 from engram import _core
 from engram_harness.driver.executor_io import executor_result, preload_batches, schedule_columns, utc_now
@@ -113,6 +115,7 @@ def run_http(
     prebuild_mb: float = 1024.0,
     server_pid: int | None = None,
     embeddings: Literal["base64", "json"] = "base64",
+    columns: tuple[npt.NDArray[Any], ...] | None = None,
 ) -> HttpRun:
     """Run ``schedule`` against the API v1 server at ``url`` (its spaces must exist; preload first).
 
@@ -124,7 +127,9 @@ def run_http(
     or by transport failure (``Timeout``, ``ConnectError``, ``ConnectionClosed``...).
     ``embeddings``: how vectors travel in the bodies, ``"base64"`` little-endian float32 strings
     (engramd's encoding, as the Python client sends by default) or ``"json"`` arrays of numbers
-    (any API v1 server).
+    (any API v1 server). ``columns``: the schedule's :func:`schedule_columns`, when the caller built
+    them already (:func:`engram_harness.driver.segmented.run_http_segmented` builds the next segment's
+    while this one runs).
     """
     if not available():
         raise RuntimeError(
@@ -134,7 +139,8 @@ def run_http(
     if schedule.preload:
         raise ValueError("run_http does not preload; remember the preload items first (preload_http)")
     ep = Endpoint.parse(url)
-    columns = schedule_columns(schedule)
+    if columns is None:
+        columns = schedule_columns(schedule)
     started = utc_now()
     server0 = process_cpu_s(server_pid) if server_pid is not None else math.nan
     out = _core.run_schedule_http(

@@ -257,3 +257,41 @@ def test_process_cpu_reads_proc() -> None:
     import os
 
     assert process_cpu_s(os.getpid()) > 0
+
+
+def test_a_segmented_run_is_the_schedule_on_one_timeline(
+    serve: Callable[[Behaviour], FixedServer], scenario_factory: Callable[..., Scenario]
+) -> None:
+    from engram_harness.driver.segmented import run_http_segmented, segment_bounds, slice_schedule
+
+    def behaviour(n: int) -> tuple[int, bytes, float]:
+        if n % 5 == 0:
+            return 429, b'{"error": {"code": "overloaded", "message": "busy", "status": 429}}', 0.0
+        return ok(n)
+
+    sched = constant(scenario_factory, 100, 1.5)
+    bounds = segment_bounds(sched.duration_ns, 500_000_000)
+    assert bounds == [(0, 500_000_000), (500_000_000, 1_000_000_000), (1_000_000_000, 1_500_000_000)]
+    pieces = [slice_schedule(sched, lo, hi) for lo, hi in bounds]
+    assert sum(len(p) for p in pieces) == len(sched)
+    assert np.array_equal(
+        np.concatenate([p.start_ns + lo for p, (lo, _) in zip(pieces, bounds, strict=True)]), sched.start_ns
+    )
+    assert np.array_equal(np.concatenate([p.key for p in pieces]), sched.key)
+
+    srv = serve(behaviour)
+    run = run_http_segmented(sched, srv.url, segment_s=0.5, max_vector_bytes=0, connections=2)
+    res = run.result
+    assert res.executor.endswith("-x3") and run.connections_opened >= 3  # fresh connections per segment
+    assert len(res) == len(sched) == len(srv.requests)
+    assert np.array_equal(res.op, sched.op)
+    # one timeline: starts keep their order and spacing across the seams, within the seams' few ms
+    assert np.all(np.diff(res.intended_start_ns) >= 0)
+    drift = res.intended_start_ns - sched.start_ns
+    assert drift.min() >= 0 and drift.max() < 0.2e9
+    assert (res.actual_start_ns >= res.intended_start_ns).all()
+    assert res.duration_s == pytest.approx(1.5, abs=0.2) and res.wall_time_s >= 1.4
+    # error codes of the three segments merged onto one class list
+    assert res.error_counts() == {"HTTP 429 overloaded": -(-len(sched) // 5)}
+    # a schedule whose vectors fit runs in one piece, as run_http
+    assert not run_http_segmented(sched, srv.url, connections=2).result.executor.endswith("-x3")
