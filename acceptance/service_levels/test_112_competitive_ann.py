@@ -31,8 +31,9 @@ it and append to a copy in the run's results directory. Tables, the history verd
 (QPS vs recall) per workload go to ``results/<run-id>/competitive/``; full runs also write them to
 ``docs/bench/``.
 
-Quick: ANN 10K x 768, 1000 queries, 5 repeats, ef up to 128; hybrid 10K x 768, 1000 queries, 5 repeats (about 65 s on
-2 quiet cores). Full: the quick sizes with the quick settings (so the committed rows of those sizes are
+Quick: ANN 10K x 768, 1000 queries, 3 repeats per sweep setting, ef up to 128, each library's sweep
+stopping at its first setting with recall@10 >= 0.995, then 7 paired rounds per recall target; hybrid
+10K x 768, 1000 queries, 5 repeats (53-61 s and 13 s on 2 quiet cores, 2026-12-07). Full: the quick sizes with the quick settings (so the committed rows of those sizes are
 measured as CI measures them), then ANN and hybrid 100K x 768 with 1000 queries and 5 repeats (30 min). The seeds' 1M x 768 build is
 a documented manual command (docs/performance.md), beyond a nightly's time on small machines.
 """
