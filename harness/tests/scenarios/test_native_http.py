@@ -288,9 +288,9 @@ def test_a_segmented_run_is_the_schedule_on_one_timeline(
     # one timeline: starts keep their order and spacing across the seams, within the seams' few ms
     assert np.all(np.diff(res.intended_start_ns) >= 0)
     drift = res.intended_start_ns - sched.start_ns
-    assert drift.min() >= 0 and drift.max() < 0.2e9
+    assert drift.min() >= 0 and drift.max() < 0.5e9  # seams, not a lost segment (0.5 s each)
     assert (res.actual_start_ns >= res.intended_start_ns).all()
-    assert res.duration_s == pytest.approx(1.5, abs=0.2) and res.wall_time_s >= 1.4
+    assert res.duration_s == pytest.approx(1.5, abs=0.5) and res.wall_time_s >= 1.4
     # error codes of the three segments merged onto one class list
     assert res.error_counts() == {"HTTP 429 overloaded": -(-len(sched) // 5)}
     # a schedule whose vectors fit runs in one piece, as run_http
