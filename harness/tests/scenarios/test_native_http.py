@@ -24,6 +24,10 @@ pytestmark = pytest.mark.skipif(not available(), reason="engram built without th
 Behaviour = Callable[[int], tuple[int, bytes, float]]  # request number -> (status, body, delay s)
 
 
+#: An API v1 overload answer (HTTP 429, code ``overloaded``), as engramd sends under backpressure.
+OVERLOADED = (429, b'{"error": {"code": "overloaded", "message": "busy", "status": 429}}', 0.0)
+
+
 def ok(_: int) -> tuple[int, bytes, float]:
     return 200, b'{"results": []}', 0.0
 
@@ -194,7 +198,7 @@ def test_errors_are_counted_by_status_and_code(
 ) -> None:
     def behaviour(n: int) -> tuple[int, bytes, float]:
         if n % 5 == 0:
-            return 429, b'{"error": {"code": "overloaded", "message": "busy", "status": 429}}', 0.0
+            return OVERLOADED
         if n == 7:
             return 500, b"boom", 0.0
         return ok(n)
@@ -266,7 +270,7 @@ def test_a_segmented_run_is_the_schedule_on_one_timeline(
 
     def behaviour(n: int) -> tuple[int, bytes, float]:
         if n % 5 == 0:
-            return 429, b'{"error": {"code": "overloaded", "message": "busy", "status": 429}}', 0.0
+            return OVERLOADED
         return ok(n)
 
     sched = constant(scenario_factory, 100, 1.5)
