@@ -26,7 +26,7 @@ void register_all_routes(RouteTable& t);
 ConsolidationParams read_consolidation_params(ObjectReader& o);
 // The largest min_cluster_size a request may ask for: the engine's max_component, which requests
 // cannot change (the documents' schemas state the same number).
-inline constexpr std::int64_t kMaxMinClusterSize = static_cast<std::int64_t>(ConsolidationParams{}.max_component);
+inline constexpr std::int64_t kMaxMinClusterSize = static_cast<std::int64_t>(kDefaultMaxComponent);
 
 // The JSON Schema of one link (POST .../links and each edge of .../links/batch); routes_memories.cpp.
 std::string link_schema();

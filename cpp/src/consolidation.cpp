@@ -151,7 +151,7 @@ class Run {
     std::size_t formed_budget = p_.max_concepts_per_run;
     for (int round = 0;; ++round) {
       assign_to_fixpoint();
-      if (!may_form || formed_budget == 0) break;
+      if (!may_form || formed_budget == 0 || stopped()) break;
       sp_.mark_phase("consolidation.mid_clustering");  // named at the next open if it dies here
       crash_point("consolidation.mid_clustering");
       const std::size_t formed = form(formed_budget, round == 0);
@@ -164,6 +164,13 @@ class Run {
   }
 
  private:
+  // A requested stop (params.stop), remembered in the report. Checked only where the working
+  // state is whole: between passes and blocks, never inside one.
+  bool stopped() {
+    if (!rep_.stopped && p_.stop.stop_requested()) rep_.stopped = true;
+    return rep_.stopped;
+  }
+
   void load_concepts() {
     for (ConceptView& v : sp_.concept_store().all()) {
       WorkConcept c;
@@ -249,7 +256,7 @@ class Run {
     }
     std::vector<float> units(concepts_.size() * dim_);
     std::vector<std::vector<std::size_t>> near(eps_.size());  // filled for episodes in todo
-    while (!todo.empty()) {
+    while (!todo.empty() && !stopped()) {
       for (std::size_t c = 0; c < concepts_.size(); ++c) {
         if (concepts_[c].members.size() >= p_.min_cluster_size) unit_centroid(concepts_[c], units.data() + c * dim_);
       }
@@ -342,11 +349,13 @@ class Run {
     ClusteringCache& cache = state_.clustering;
     std::unordered_set<std::int64_t>& settled = cache.settled;
     const std::vector<std::vector<std::size_t>> blocks = components(unbound);
+    if (stopped()) return 0;  // before the cache or the breakers change: the next run redoes this
     std::vector<char> clustered(blocks.size(), 0);
     std::vector<FoundCluster> clusters;
     std::unordered_map<std::uint64_t, ClusteringCache::CachedBlock> still_deferred;
     std::vector<std::uint64_t> keys(blocks.size(), 0);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
+      if (stopped()) return 0;  // nothing of this round is kept; earlier rounds commit
       const bool known = std::all_of(blocks[b].begin(), blocks[b].end(),
                                      [&](std::size_t i) { return settled.count(eps_[i].id) != 0; });
       if (known) continue;  // clustered before, nothing left unformed, nothing new
@@ -468,6 +477,7 @@ class Run {
     std::vector<std::vector<std::int64_t>> fresh(unbound.size());  // pairs computed by this run
     std::vector<char> computed(unbound.size(), 0);
     for_each_index(unbound.size(), [&](std::size_t u) {
+      if (p_.stop.stop_requested()) return;  // the pairs computed so far are whole and kept
       const EpisodeRef& e = eps_[unbound[u]];
       if (p_.candidates_from_graph) {
         // Reads of `pairs` only here (writes after the loop): safe from every worker.
@@ -498,6 +508,7 @@ class Run {
     for (std::size_t u = 0; u < unbound.size(); ++u) {
       if (computed[u]) pairs[eps_[unbound[u]].id] = std::move(fresh[u]);
     }
+    if (stopped()) return {};
     std::vector<std::vector<std::size_t>> out = connected_blocks(std::move(adj), p_.min_cluster_size, p_.max_component);
     for (auto& block : out) {
       for (std::size_t& u : block) u = unbound[u];  // ascending stays ascending: unbound is sorted

@@ -106,6 +106,10 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
     const auto start = std::chrono::steady_clock::now();
     next = start + interval;
     cycle_started_.store(std::chrono::duration<double>(start.time_since_epoch()).count(), std::memory_order_relaxed);
+    // A stop also ends the space's run at its next block (ConsolidationParams::stop), so the
+    // engine's close does not wait for a whole run over a large space.
+    ConsolidationParams run_params = params_;
+    run_params.stop = stop;
     for (const std::shared_ptr<Space>& sp : spaces_()) {
       if (stop.stop_requested()) break;
       {
@@ -113,7 +117,7 @@ void BackgroundConsolidator::loop(std::stop_token stop) {
         if (paused_ || held_) break;
       }
       try {
-        consolidate(*sp, params_);
+        consolidate(*sp, run_params);
       } catch (const SpaceNotFound&) {  // dropped meanwhile: not a failure
       } catch (...) {
         failures_.fetch_add(1, std::memory_order_relaxed);

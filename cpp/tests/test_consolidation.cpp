@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <stop_token>
 #include <thread>
 
 #include "engram/completion.hpp"
@@ -65,6 +66,67 @@ TEST(Consolidation, FormsOneConceptPerCluster) {
   expect_two_sided(*sp);
   const ConsolidationReport again = consolidate(*sp, uncapped());
   EXPECT_EQ(again.concepts_formed + again.concepts_updated + again.episodes_bound, 0u);
+}
+
+// A requested stop ends a run before anything half-done is kept; the next run does it all.
+// exact_below 8 sends the 120 episodes through the candidate-pair path (components()).
+TEST(Consolidation, AStoppedRunCommitsNothingHalfDoneAndTheNextRunCompletesIt) {
+  const auto pts = clustered(24, 6, 20, 0.2f, 11);
+  ConsolidationParams p = uncapped();
+  p.exact_below = 8;
+  auto reference = make_space(24);
+  for (const auto& v : pts) reference->remember(episode(v));
+  const ConsolidationReport full = consolidate(*reference, p);
+  ASSERT_EQ(full.concepts_formed, 6u);
+  EXPECT_FALSE(full.stopped);
+
+  auto sp = make_space(24);
+  for (const auto& v : pts) sp->remember(episode(v));
+  std::stop_source stop;
+  stop.request_stop();
+  ConsolidationParams stopped = p;
+  stopped.stop = stop.get_token();
+  const ConsolidationReport cut = consolidate(*sp, stopped);
+  EXPECT_TRUE(cut.stopped);
+  EXPECT_EQ(cut.concepts_formed + cut.episodes_bound, 0u);
+  EXPECT_EQ(sp->stats().concepts, 0u);
+  expect_two_sided(*sp);
+
+  const ConsolidationReport next = consolidate(*sp, p);
+  EXPECT_FALSE(next.stopped);
+  EXPECT_EQ(next.concepts_formed, full.concepts_formed);
+  EXPECT_EQ(next.episodes_bound, full.episodes_bound);
+  EXPECT_EQ(sp->stats().concepts, 6u);
+  expect_two_sided(*sp);
+}
+
+// A stop from another thread at any moment of a run leaves a whole state: what the run
+// committed is two-sided, and a later run forms every remaining concept.
+TEST(Consolidation, AStopAtAnyMomentLeavesAWholeState) {
+  const auto pts = clustered(24, 12, 20, 0.2f, 17);
+  ConsolidationParams p = uncapped();
+  p.exact_below = 8;
+  p.max_concepts_per_run = 2;  // several rounds, so a stop can fall between them
+  for (const int delay_us : {0, 50, 200, 1000, 5000}) {
+    auto sp = make_space(24);
+    for (const auto& v : pts) sp->remember(episode(v));
+    std::stop_source stop;
+    ConsolidationParams q = p;
+    q.stop = stop.get_token();
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+      stop.request_stop();
+    });
+    const ConsolidationReport cut = consolidate(*sp, q);
+    stopper.join();
+    EXPECT_EQ(sp->stats().concepts, cut.concepts_formed) << "delay " << delay_us;
+    expect_two_sided(*sp);
+    ConsolidationParams rest = uncapped();
+    rest.exact_below = 8;
+    consolidate(*sp, rest);
+    EXPECT_EQ(sp->stats().concepts, 12u) << "delay " << delay_us;
+    expect_two_sided(*sp);
+  }
 }
 
 TEST(Consolidation, BothSimilarityKernelsFormTheSameConcepts) {
@@ -249,6 +311,32 @@ TEST(ConcurrencyConsolidation, CloseWhileConsolidating) {
   eng->close();  // stops and joins the consolidator before dropping spaces
   EXPECT_THROW(sp->stats(), SpaceNotFound);
   eng.reset();
+}
+
+// close() stops a background run inside the space, at its next block, rather than waiting for
+// the whole run (the 1-hour latency-budget run found a close waiting 10 minutes on one).
+TEST(ConcurrencyConsolidation, CloseDoesNotWaitForAWholeRun) {
+  const auto pts = clustered(64, 1000, 12, 0.2f, 5);
+  ConsolidationParams p = uncapped();
+  p.exact_below = 8;
+  p.parallel = false;
+  double whole_s = 0.0;
+  {
+    auto sp = make_space(64);
+    for (const auto& v : pts) sp->remember(episode(v));
+    whole_s = consolidate(*sp, p).duration_s;
+  }
+  EngineConfig cfg;
+  cfg.space = test::small_config(64);
+  auto eng = std::make_unique<Engine>(cfg);
+  auto sp = eng->create_space("s");
+  for (const auto& v : pts) sp->remember(episode(v));
+  eng->start_consolidation(0.001, p);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the first run is under way
+  const auto t0 = std::chrono::steady_clock::now();
+  eng->close();
+  const double close_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(close_s, 0.5 * whole_s) << "a whole run takes " << whole_s << " s";
 }
 
 }  // namespace

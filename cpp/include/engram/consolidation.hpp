@@ -39,12 +39,17 @@
 
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <vector>
 
 #include "engram/clustering.hpp"
 #include "engram/space.hpp"
 
 namespace engram {
+
+// The default largest block (max_component below), named so constant expressions can use it:
+// ConsolidationParams holds a std::stop_token and is not a literal type.
+inline constexpr std::size_t kDefaultMaxComponent = 2048;
 
 struct ConsolidationParams {
   double similarity_threshold = 0.55;
@@ -62,16 +67,21 @@ struct ConsolidationParams {
   // minimum spanning tree, so single-linkage components at the threshold survive); "search"
   // runs a k-NN search of `neighbors` per episode (slower; kept for comparison).
   bool candidates_from_graph = true;
-  std::size_t neighbors = 16;        // k-NN candidate degree above exact_below (search only)
-  std::size_t exact_below = 512;     // cluster all pairs up to this many unbound episodes
-  std::size_t max_component = 2048;  // largest component clustered as one block
-  std::optional<double> now;         // engine clock when unset
+  std::size_t neighbors = 16;                        // k-NN candidate degree above exact_below (search only)
+  std::size_t exact_below = 512;                     // cluster all pairs up to this many unbound episodes
+  std::size_t max_component = kDefaultMaxComponent;  // largest component clustered as one block
+  std::optional<double> now;                         // engine clock when unset
   // Use every core (TBB) for the k-NN graph and similarity matrices. The background
   // consolidator forces false so it never takes more than one core from foreground writers.
   bool parallel = true;
   // How a block's similarity matrix is computed (clustering.hpp); C++ only, for benchmarks and
   // the tests that check both kernels agree.
   SimilarityKernel kernel = SimilarityKernel::Gemm;
+  // C++ only: once a stop is requested the run ends at its next checkpoint (between passes of
+  // step 2, between blocks of step 3) and commits what earlier steps and rounds completed, so
+  // an engine's close never waits for a whole run over a large space (the background
+  // consolidator passes its thread's token). Work cut short is redone by the next run.
+  std::stop_token stop;
 };
 
 // Throws InvalidInputError naming the bad field and its allowed range.
@@ -90,6 +100,7 @@ struct ConsolidationReport {
   bool rate_breaker_tripped = false;
   bool ratio_breaker_tripped = false;
   bool formation_disabled = false;  // feature flag concept_formation off
+  bool stopped = false;             // ended early by params.stop; what it reports was committed
   double duration_s = 0.0;
   std::vector<std::int64_t> formed;   // new concept ids
   std::vector<std::int64_t> updated;  // concept ids whose members changed

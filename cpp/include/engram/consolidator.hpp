@@ -37,7 +37,8 @@ struct ConsolidatorStatus {
 // The background consolidator of one engine: a thread that, every interval_s (steady time, start to start),
 // runs consolidate() on each space the engine lists, unless paused. Owned by the Engine;
 // destruction requests a stop, wakes the thread and joins it (std::jthread), so it never
-// outlives its engine. A stop or pause takes effect between spaces, never inside a run.
+// outlives its engine. A pause takes effect between spaces; a stop also inside a space's run, at
+// its next block (ConsolidationParams::stop), which commits what it completed.
 // Runs take the same locks as a manual consolidate(), so writers are not blocked by them.
 class BackgroundConsolidator {
  public:
